@@ -1,0 +1,57 @@
+# keras_fer: every target runs inside .venv, created from requirements*.txt when missing.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+FER2013_SRC ?= ../shared/datasets/fer2013.zip
+DATA ?= data
+RUN ?= saved_models/latest
+MODEL_DIR ?= saved_models/best
+INPUT ?= $(DATA)/samples
+
+.PHONY: setup data train tune evaluate visualize export predict bench test clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -r requirements-dev.txt
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+$(DATA)/fer2013.npz: | $(STAMP)
+	$(PY) -m keras_fer.data prepare --src "$(FER2013_SRC)" --out $(DATA)
+
+data: $(DATA)/fer2013.npz
+
+# The main job: train the default recipe (GPU: recipes/best.json; CPU: recipes/cpu.json), then evaluate.
+train: data
+	$(PY) -m keras_fer.train --auto --data $(DATA) --out $(RUN)
+	$(PY) -m keras_fer.evaluate $(RUN) --data $(DATA) --split PublicTest,PrivateTest
+
+tune: data
+	$(PY) -m tuning --data $(DATA)
+
+evaluate: data
+	$(PY) -m keras_fer.evaluate $(MODEL_DIR) --data $(DATA) --split PublicTest,PrivateTest --tta tencrop
+
+visualize: data
+	$(PY) -m keras_fer.visualize $(MODEL_DIR) --data $(DATA) --out $(MODEL_DIR)/vis
+
+export: setup
+	$(PY) -m keras_fer.export $(MODEL_DIR)
+
+predict: setup
+	$(PY) -m keras_fer.predict $(MODEL_DIR) $(INPUT)
+
+bench: data
+	$(PY) -m keras_fer.bench --data $(DATA)
+
+# Tests: the whole suite on TensorFlow (the default backend), then the backend-agnostic part on JAX.
+test: setup
+	$(PY) -m pytest -q tests
+	KERAS_BACKEND=jax $(PY) -m pytest -q -m backends tests
+
+clean:
+	rm -rf $(VENV) $(DATA)

@@ -1,0 +1,125 @@
+"""The one run configuration: a typed dataclass read from and written to JSON.
+
+The same JSON form serves ``python -m keras_fer.train --config``, ``python -m tuning`` (as the
+base of the search) and ``python -m keras_fer.experiments`` (as the base that each run overrides).
+A resolved copy is written into every run directory as ``config.json``.
+
+Example ``run.json``::
+
+    {"model": "vgg19", "epochs": 250, "batch_size": 128,
+     "optimizer": {"name": "sgd", "learning_rate": 0.01, "momentum": 0.9, "nesterov": true,
+                   "weight_decay": 5e-4},
+     "schedule": {"name": "reduce_on_plateau", "factor": 0.1, "patience": 10},
+     "augment": {"flip": true, "crop": 44, "affine": {"rotation": 10}},
+     "val": "PublicTest", "monitor": "val_accuracy"}
+"""
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+
+from keras_fer.errors import UserError
+
+VAL_CHOICES = ("PublicTest", "split")  # "split": a stratified val_fraction of Training
+
+
+@dataclass
+class TrainConfig:
+    # --- what to train ---
+    model: str = "baseline"  # a registry name (keras_fer.models) or a path to a JSON model file
+    model_args: dict = field(default_factory=dict)  # overrides passed to the model builder
+    # --- data ---
+    data: str | None = None  # file/folder/zip/CSV; None: the default location (data/)
+    limit: int | None = None  # a stratified subset of Training of this many images (smoke tests)
+    val: str = "PublicTest"  # "PublicTest", or "split" (stratified val_fraction of Training)
+    val_fraction: float = 0.2
+    drop_classes: list = field(default_factory=list)  # emotion names left out, the rest re-indexed
+    oversample: dict = field(default_factory=dict)  # {"class": "disgust", "factor": 4}
+    balanced_sampler: bool = False
+    folds: int | None = None  # k-fold cross-validation on Training (val becomes each held-out fold)
+    # --- optimisation ---
+    epochs: int = 30
+    batch_size: int = 128
+    optimizer: dict = field(default_factory=lambda: {"name": "sgd", "learning_rate": 0.01,
+                                                     "momentum": 0.9})
+    schedule: dict = field(default_factory=lambda: {"name": "constant"})
+    loss: dict = field(default_factory=lambda: {"name": "crossentropy"})  # + class_weighted, label_smoothing
+    augment: dict = field(default_factory=dict)  # keras_fer.augment config; {} = no augmentation
+    mixed_precision: bool = False
+    # --- selection and stopping (validation split only: never PrivateTest) ---
+    monitor: str = "val_accuracy"  # val_accuracy | val_macro_f1 | val_average_accuracy | val_loss
+    early_stopping: int | None = None  # patience in epochs
+    # --- bookkeeping ---
+    seed: int = 0
+    out: str | None = None  # run directory; None: runs/<model>-<timestamp>
+    tensorboard: bool = True
+    verbose: int = 1
+
+    @classmethod
+    def from_dict(cls, d: dict, source: str = "config") -> "TrainConfig":
+        """Build from a JSON dict; an unknown key or a wrong type is a UserError naming it."""
+        if not isinstance(d, dict):
+            raise UserError(f"{source}: expected a JSON object, got {type(d).__name__}")
+        names = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - set(names))
+        if unknown:
+            raise UserError(f"{source}: unknown setting {unknown[0]!r} (known: {', '.join(names)})")
+        hints = typing.get_type_hints(cls)
+        for key, value in d.items():
+            _check_type(source, key, value, hints[key])
+        cfg = cls(**d)
+        cfg.validate(source)
+        return cfg
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def replace(self, **overrides) -> "TrainConfig":
+        """A copy with ``overrides`` applied (checked like ``from_dict``)."""
+        d = self.to_dict()
+        d.update(overrides)
+        return TrainConfig.from_dict(d, source="overrides")
+
+    def validate(self, source: str = "config") -> None:
+        if self.val not in VAL_CHOICES:
+            raise UserError(f"{source}: val must be one of {VAL_CHOICES}, got {self.val!r} "
+                            "(PrivateTest is never used to choose anything)")
+        if not 0.0 < self.val_fraction < 1.0:
+            raise UserError(f"{source}: val_fraction must be in (0, 1), got {self.val_fraction}")
+        for key in ("epochs", "batch_size"):
+            if getattr(self, key) < 1:
+                raise UserError(f"{source}: {key} must be >= 1, got {getattr(self, key)}")
+        if self.limit is not None and self.limit < 7:
+            raise UserError(f"{source}: limit must be >= 7 (one image per class), got {self.limit}")
+        if self.folds is not None and self.folds < 2:
+            raise UserError(f"{source}: folds must be >= 2, got {self.folds}")
+        if not self.monitor.startswith("val_"):
+            raise UserError(f"{source}: monitor must be a validation metric (val_...), got {self.monitor!r}")
+        for key in ("optimizer", "schedule", "loss"):
+            if "name" not in getattr(self, key):
+                raise UserError(f"{source}: {key} needs a \"name\"")
+
+
+def _check_type(source, key, value, hint):
+    origin = typing.get_origin(hint)
+    allowed = typing.get_args(hint) if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)) else (hint,)
+    py_types = []
+    for a in allowed:
+        if a is type(None):
+            py_types.append(type(None))
+        else:
+            py_types.append(typing.get_origin(a) or a)
+    if float in py_types:
+        py_types.append(int)  # JSON writes 1.0 as 1
+    if bool not in py_types and isinstance(value, bool) and int in py_types:
+        raise UserError(f"{source}: {key} must be a number, got {value!r}")
+    if not isinstance(value, tuple(py_types)):
+        names = " or ".join("null" if t is type(None) else t.__name__ for t in py_types)
+        raise UserError(f"{source}: {key} must be {names}, got {value!r}")
+
+
+def load_config(path) -> TrainConfig:
+    from keras_fer.io_utils import read_json
+
+    return TrainConfig.from_dict(read_json(path), source=str(path))

@@ -1,0 +1,33 @@
+"""User-facing errors and the CLI wrapper that turns them into one line and exit code 2."""
+import functools
+import sys
+
+
+class UserError(Exception):
+    """A mistake in the user's input (file, row, value, option).
+
+    CLIs print it as one line, ``error: <message>``, and exit with code 2: no traceback.
+    The message must name the file, row or value at fault.
+    """
+
+
+def cli_main(func):
+    """Decorate a CLI ``main(argv=None) -> int``: UserError -> one line on stderr, exit 2.
+
+    Also turns Ctrl-C into exit code 130 without a traceback. The wrapped function may return
+    an int exit code or None (0).
+    """
+
+    @functools.wraps(func)
+    def wrapper(argv=None):
+        try:
+            code = func(argv)
+        except UserError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return 130
+        return 0 if code is None else int(code)
+
+    return wrapper

@@ -1,0 +1,81 @@
+"""The run directory: one format, written by train (and tuning), read by evaluate, visualize,
+export and predict.
+
+    RUN_DIR/
+      config.json      the fully resolved TrainConfig (keras_fer.config)
+      meta.json        {"classes": [...], "input_shape": [H, W, C], "backend": ..., "keras": ...,
+                        "best_epoch": int, "best": {metric: value}, "train_seconds": float}
+      model.keras      the best model (by config.monitor on the validation split)
+      history.csv      one row per epoch: epoch, loss, accuracy, macro_f1, average_accuracy,
+                       val_..., lr
+      curves.png       loss / accuracy / macro-F1, train and validation
+      summary.json     what the run ended with (best epoch, metrics, wall time)
+      logs/            TensorBoard
+      eval/            written by ``python -m keras_fer.evaluate``: report.json, confusion PNGs
+      export/          written by ``python -m keras_fer.export``
+      vis/             written by ``python -m keras_fer.visualize``
+
+Models take float32 images in [0, 255] of shape ``meta["input_shape"]`` (grayscale, 1 channel);
+each model does its own scaling inside and returns logits (apply softmax for probabilities).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from keras_fer.errors import UserError
+from keras_fer.io_utils import read_json, write_json
+
+MODEL_FILE = "model.keras"
+CONFIG_FILE = "config.json"
+META_FILE = "meta.json"
+HISTORY_FILE = "history.csv"
+SUMMARY_FILE = "summary.json"
+
+
+def check_run_dir(run_dir) -> Path:
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise UserError(f"{run_dir}: no such run directory (train one with python -m keras_fer.train)")
+    if not (run_dir / MODEL_FILE).is_file():
+        raise UserError(f"{run_dir}: not a run directory ({MODEL_FILE} is missing)")
+    return run_dir
+
+
+def read_meta(run_dir) -> dict:
+    run_dir = check_run_dir(run_dir)
+    path = run_dir / META_FILE
+    return read_json(path) if path.is_file() else {}
+
+
+def write_meta(run_dir, meta: dict) -> None:
+    write_json(Path(run_dir) / META_FILE, meta)
+
+
+def read_config(run_dir):
+    from keras_fer.config import TrainConfig
+
+    run_dir = Path(run_dir)
+    path = run_dir / CONFIG_FILE
+    if not path.is_file():
+        return TrainConfig()
+    return TrainConfig.from_dict(read_json(path), source=str(path))
+
+
+def load_model(run_dir, compile: bool = False):
+    """Load ``RUN_DIR/model.keras`` with every keras_fer custom layer registered."""
+    import keras
+
+    import keras_fer.models  # noqa: F401  (registers custom layers for deserialisation)
+
+    run_dir = check_run_dir(run_dir)
+    try:
+        return keras.saving.load_model(os.fspath(run_dir / MODEL_FILE), compile=compile)
+    except (ValueError, OSError) as e:
+        raise UserError(f"{run_dir / MODEL_FILE}: cannot load model: {str(e).splitlines()[0]}") from None
+
+
+def class_names(run_dir) -> list:
+    from keras_fer import EMOTIONS
+
+    return list(read_meta(run_dir).get("classes", EMOTIONS))
