@@ -28,6 +28,9 @@ def cli_main(func):
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
             return 130
+        except BrokenPipeError:  # `... | head` closed our stdout: not an error worth a traceback
+            sys.stderr.close()
+            return 1
         return 0 if code is None else int(code)
 
     return wrapper

@@ -1,0 +1,190 @@
+"""The in-memory form of FER2013 (`FERData`), class-name matching and image conversion."""
+from __future__ import annotations
+
+import io
+import os
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from keras_fer import EMOTIONS
+from keras_fer.errors import UserError
+
+SIZE = 48
+SPLITS = ("Training", "PublicTest", "PrivateTest")
+
+# Folder names accepted for each emotion (lower case; matched case-insensitively).
+SYNONYMS = {
+    "angry": ("angry", "anger", "mad", "annoyed", "furious", "rage"),
+    "disgust": ("disgust", "disgusted", "disgusting", "contempt"),
+    "fear": ("fear", "fearful", "afraid", "scared", "fright", "frightened"),
+    "happy": ("happy", "happiness", "joy", "joyful", "smile", "smiling", "happy_face"),
+    "sad": ("sad", "sadness", "unhappy", "sorrow"),
+    "surprise": ("surprise", "surprised", "shock", "shocked", "amazed"),
+    "neutral": ("neutral", "neutrality", "calm", "none", "normal"),
+}
+_CLASS_OF = {syn: EMOTIONS.index(name) for name, syns in SYNONYMS.items() for syn in syns}
+
+
+class DataWarning(UserWarning):
+    """A problem in the data that was worked around (a corrupt image skipped, a folder ignored)."""
+
+
+def warn(message: str) -> None:
+    warnings.warn(message, DataWarning, stacklevel=3)
+
+
+def match_class(name: str):
+    """Index into EMOTIONS of a folder or class name (synonyms, any case, or the FER2013 label
+    number "0".."6"), or None.
+
+    Example: ``match_class("Happiness") == 3 == match_class("3")``; ``match_class("x")`` is None.
+    """
+    key = name.strip().lower().replace("-", "_").replace(" ", "_")
+    if key.isdigit():
+        return int(key) if int(key) < len(EMOTIONS) else None
+    if key in _CLASS_OF:
+        return _CLASS_OF[key]
+    return _CLASS_OF.get(key.rstrip("s"))
+
+
+def class_index(name, classes=EMOTIONS) -> int:
+    """Index of ``name`` (int, class name or synonym) in ``classes``; UserError if unknown."""
+    if isinstance(name, (int, np.integer)):
+        if not 0 <= int(name) < len(classes):
+            raise UserError(f"class index {name} outside 0..{len(classes) - 1}")
+        return int(name)
+    lower = [c.lower() for c in classes]
+    if str(name).lower() in lower:
+        return lower.index(str(name).lower())
+    idx = match_class(str(name))
+    if idx is not None and EMOTIONS[idx] in lower:
+        return lower.index(EMOTIONS[idx])
+    raise UserError(f"unknown class {name!r} (known: {', '.join(classes)})")
+
+
+def to_gray48(img) -> np.ndarray:
+    """A PIL image of any size/mode -> uint8 (48, 48) grayscale (decoding errors propagate)."""
+    from PIL import Image
+
+    img = img.convert("L")
+    if img.size != (SIZE, SIZE):
+        img = img.resize((SIZE, SIZE), Image.Resampling.BILINEAR)
+    return np.asarray(img, dtype=np.uint8)
+
+
+def decode_image(data: bytes) -> np.ndarray:
+    """Encoded image bytes -> uint8 (48, 48); raises ValueError with the reason if corrupt."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            img.load()
+            return to_gray48(img)
+    except (OSError, SyntaxError, UnidentifiedImageError, Image.DecompressionBombError) as e:
+        raise ValueError(str(e).splitlines()[0] if str(e) else type(e).__name__) from None
+
+
+@dataclass
+class FERData:
+    """FER2013 (or any data set in its form) in memory.
+
+    Args:
+        images: uint8 (N, 48, 48).
+        labels: int64 (N,), index into ``classes``.
+        splits: str (N,): "Training" | "PublicTest" | "PrivateTest".
+        classes: class names (EMOTIONS by default).
+        paths: str (N,): the source file, or "file.csv:line", of each image.
+        skipped: "path: reason" of each file skipped as corrupt.
+
+    Example:
+        >>> x, y = data.split("Training")
+    """
+
+    images: np.ndarray
+    labels: np.ndarray
+    splits: np.ndarray
+    classes: tuple = EMOTIONS
+    paths: np.ndarray = None
+    skipped: list = field(default_factory=list)
+
+    def __post_init__(self):
+        self.images = np.asarray(self.images, dtype=np.uint8).reshape(-1, SIZE, SIZE)
+        n = len(self.images)
+        self.labels = np.asarray(self.labels, dtype=np.int64).reshape(n)
+        self.splits = np.asarray(self.splits, dtype=str).reshape(n)
+        self.classes = tuple(str(c) for c in self.classes)
+        if self.paths is None:
+            self.paths = np.array([""] * n)
+        self.paths = np.asarray(self.paths, dtype=str).reshape(n)
+        self.skipped = list(self.skipped)
+
+    def __len__(self):
+        return len(self.labels)
+
+    def split(self, name):
+        """(images, labels) of one split; UserError naming the split if it is unknown."""
+        if name not in SPLITS:
+            raise UserError(f"unknown split {name!r} (known: {', '.join(SPLITS)})")
+        mask = self.splits == name
+        return self.images[mask], self.labels[mask]
+
+    def select(self, idx) -> "FERData":
+        """The images at ``idx`` (an index array or a boolean mask), same classes."""
+        idx = np.asarray(idx)
+        return FERData(self.images[idx], self.labels[idx], self.splits[idx], self.classes,
+                       self.paths[idx], list(self.skipped))
+
+    def counts(self) -> dict:
+        """{split: [count per class]} for the splits present, in SPLITS order."""
+        out = {}
+        for name in SPLITS:
+            mask = self.splits == name
+            if mask.any():
+                out[name] = np.bincount(self.labels[mask], minlength=len(self.classes)).tolist()
+        return out
+
+
+class Quota:
+    """Counts items per key and says whether one more fits: ``per_class`` limits everywhere.
+
+    Example:
+        >>> q = Quota(2); [q.take("a") for _ in range(3)]
+        [True, True, False]
+    """
+
+    def __init__(self, limit=None):
+        self.limit, self.seen = limit, {}
+
+    def take(self, key) -> bool:
+        count = self.seen.get(key, 0)
+        if self.limit is not None and count >= self.limit:
+            return False
+        self.seen[key] = count + 1
+        return True
+
+
+class Progress:
+    """Prints ``label: done/total`` to stderr at most every ``every`` seconds (when total is large
+    or unknown: None)."""
+
+    def __init__(self, label: str, total=None, enabled: bool = True, every: float = 2.0):
+        self.label, self.total, self.every = label, total, every
+        self.enabled = enabled and (total is None or total >= 2000)
+        self.start = self.last = time.monotonic()
+
+    def update(self, done: int) -> None:
+        now = time.monotonic()
+        if self.enabled and (now - self.last >= self.every or done == self.total):
+            self.last = now
+            of = "" if self.total is None else f"/{self.total}"
+            print(f"{self.label}: {done}{of} ({now - self.start:.0f} s)", file=sys.stderr)
+
+
+def default_data_path() -> Path:
+    """``$FER2013_DATA`` or ``data/`` in the current directory."""
+    return Path(os.environ.get("FER2013_DATA") or "data")

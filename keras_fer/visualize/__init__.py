@@ -1,0 +1,26 @@
+"""Explaining keras_fer models: saliency, Grad-CAM(++), activations, filters, DACL attention,
+training curves, data and prediction charts; ``python -m keras_fer.visualize`` (see ``cli``).
+
+Importing this package does not import Keras (so ``__main__`` can pick the backend first); the
+functions below load on first use.
+
+Example:
+    >>> from keras_fer.visualize import saliency, gradcam
+    >>> maps = saliency(model, images, classes=[3, 3], smooth_samples=20)
+"""
+import importlib
+
+_EXPORTS = {
+    "saliency": "explain", "gradcam": "explain", "random_clone": "explain",
+    "last_conv_layer": "explain", "conv_layers": "explain",
+    "layer_outputs": "activations", "conv_filters": "activations", "attention_layer": "activations",
+    "write_index": "report", "Figure": "report", "main": "cli", "read_image_files": "cli",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        module = importlib.import_module(f"keras_fer.visualize.{_EXPORTS[name]}")
+        return getattr(module, name)
+    raise AttributeError(f"module 'keras_fer.visualize' has no attribute {name!r}")
