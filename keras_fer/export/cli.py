@@ -1,0 +1,103 @@
+"""``python -m keras_fer.export MODEL_DIR [--format ...] [--out DIR] [--data PATH]``."""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from keras_fer import rundir
+from keras_fer.errors import UserError, cli_main
+from keras_fer.export.core import FORMATS, export_run, parse_formats
+
+PER_CLASS = 100  # images per class and split read for calibration and the parity check
+FER_ZIP = Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "fer2013.zip"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m keras_fer.export",
+        description="Export a run's model.keras as a TensorFlow SavedModel (uint8 images of any "
+                    "size in; probabilities, class index and name out), .keras, TFLite float16 "
+                    "and int8, and ONNX (when tf2onnx is installed); then check parity.")
+    p.add_argument("model_dir", help="a run directory holding model.keras and meta.json")
+    p.add_argument("--format", default=",".join(FORMATS),
+                   help=f"comma-separated, from {','.join(FORMATS)} (default: all)")
+    p.add_argument("--out", help="output folder (default MODEL_DIR/export)")
+    p.add_argument("--data", help="FER2013 data for int8 calibration (Training) and the parity "
+                   "check (PublicTest); default: data/, else the FER2013 zip in ../shared")
+    p.add_argument("--per-class", type=int, default=PER_CLASS,
+                   help=f"images per class and split to read (default {PER_CLASS})")
+    return p
+
+
+def load_images(path, per_class):
+    """(Training faces, PublicTest faces, source) from keras_fer.data; a split that is absent
+    (a class-subfolder folder has only "Training") falls back to all images."""
+    from keras_fer.data import load
+
+    if path is None:
+        try:
+            data, path = load(None, per_class=per_class), "default data"
+        except UserError:
+            if not FER_ZIP.is_file():
+                raise UserError("no FER2013 data for the parity check: pass --data PATH") from None
+            data, path = load(FER_ZIP, per_class=per_class), FER_ZIP
+    else:
+        data = load(path, per_class=per_class)
+
+    def split(name):
+        images, _ = data.split(name)
+        return (images, f"{path}:{name}") if len(images) else (data.images, f"{path}:all")
+
+    (train, _), (test, source) = split("Training"), split("PublicTest")
+    return train, test, source
+
+
+def _under_tensorflow(argv) -> int:
+    print("keras backend is not tensorflow: exporting under TensorFlow in a subprocess "
+          "(model.keras is backend-independent)", flush=True)
+    env = dict(os.environ, KERAS_BACKEND="tensorflow")
+    return subprocess.run([sys.executable, "-m", "keras_fer.export", *argv], env=env).returncode
+
+
+@cli_main
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    formats = parse_formats(args.format)
+    rundir.check_run_dir(args.model_dir)
+    if args.per_class < 1:
+        raise UserError(f"--per-class must be >= 1, got {args.per_class}")
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return _under_tensorflow(argv)
+    if formats == ["keras"]:  # a copy of model.keras: nothing to compare
+        train = test = None
+        source = ""
+    else:
+        train, test, source = load_images(args.data, args.per_class)
+        print(f"parity images: {len(test)} from {source}; int8 calibration: {len(train)} images",
+              flush=True)
+    report = export_run(args.model_dir, out=args.out, formats=formats, representative=train,
+                        parity_images=test, source=source,
+                        log=lambda line: print(line, flush=True))
+    out = Path(args.out) if args.out else Path(args.model_dir) / "export"
+    lines = []
+    if "savedmodel" in report:
+        lines.append(f"savedmodel max |dp| = {report['savedmodel']['max_abs_diff']:.2e} "
+                     f"(tolerance {report['savedmodel']['tolerance']:.0e})")
+    for quant in ("float16", "int8"):
+        if f"tflite_{quant}" in report:
+            lines.append(f"tflite {quant} top-1 agreement = "
+                         f"{100 * report[f'tflite_{quant}']['top1_agreement']:.2f}%")
+    print(f"parity ({report['images']} images): " + "; ".join(lines) if lines
+          else "parity: nothing to compare (model.keras copied only)")
+    print(f"wrote {out / 'parity.json'}")
+    if not report["ok"]:
+        print(f"error: parity check failed: {'; '.join(report['failures'])} "
+              f"(see {out / 'parity.json'})", file=sys.stderr)
+        return 1
+    return 0

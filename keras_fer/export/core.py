@@ -1,0 +1,153 @@
+"""Export a run directory (SavedModel, .keras, TFLite float16/int8, ONNX) and check parity."""
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+
+from keras_fer import rundir
+from keras_fer.errors import UserError
+from keras_fer.export.savedmodel import load_serving, model_size, write_savedmodel
+from keras_fer.export.tflite import tflite_predict, write_onnx, write_tflite
+from keras_fer.io_utils import atomic_path, write_json, write_text
+
+FORMATS = ("savedmodel", "keras", "tflite", "onnx")
+SAVEDMODEL_TOLERANCE = 1e-5  # max |p_savedmodel - p_keras|
+MIN_INT8_AGREEMENT = 0.99  # fraction of images where TFLite int8 and .keras agree on top-1
+PARITY_FILE = "parity.json"
+
+
+def parse_formats(text: str) -> list:
+    formats = [f.strip().lower() for f in text.split(",") if f.strip()]
+    for f in formats:
+        if f not in FORMATS:
+            raise UserError(f"--format: unknown format {f!r} (choose from {', '.join(FORMATS)})")
+    if not formats:
+        raise UserError("--format: no format given")
+    return formats
+
+
+def model_inputs(images, model) -> np.ndarray:
+    """uint8 48x48 faces (N, 48, 48) -> float32 (N, h, w, 1) at the model's input size."""
+    from keras import ops
+
+    from keras_fer.augment import fit_to
+
+    return ops.convert_to_numpy(fit_to(np.asarray(images, "float32"), model_size(model)))
+
+
+def check_parity(model, export_dir, images, source="") -> dict:
+    """Compare the exported artefacts with the ``.keras`` model on uint8 faces (N, 48, 48).
+
+    SavedModel: max |difference| of probabilities <= ``SAVEDMODEL_TOLERANCE``; TFLite int8:
+    top-1 agreement >= ``MIN_INT8_AGREEMENT``; float16 is reported. Returns the report
+    (``report["ok"]`` is False when a check fails).
+    """
+    from keras_fer.evaluate import predict_proba
+
+    export_dir = Path(export_dir)
+    images = np.asarray(images, "uint8")
+    ref = np.asarray(predict_proba(model, images))
+    top1 = ref.argmax(axis=1)
+    report = {"images": int(len(images)), "source": str(source), "ok": True, "failures": []}
+    sm_dir = export_dir / "savedmodel"
+    if sm_dir.is_dir():
+        loaded = load_serving(sm_dir)  # keep a reference: its functions need its variables
+        served = loaded.serve(images[..., None])["probabilities"].numpy()
+        diff = float(np.abs(served - ref).max())
+        ok = diff <= SAVEDMODEL_TOLERANCE
+        report["savedmodel"] = {"max_abs_diff": diff, "tolerance": SAVEDMODEL_TOLERANCE, "ok": ok}
+        if not ok:
+            report["failures"].append(f"SavedModel probabilities differ by {diff:.2e} "
+                                      f"> {SAVEDMODEL_TOLERANCE:.0e}")
+    x = None
+    for quant in ("float16", "int8"):
+        path = export_dir / f"model_{quant}.tflite"
+        if not path.is_file():
+            continue
+        x = model_inputs(images, model) if x is None else x
+        probs = tflite_predict(path, x)
+        entry = {"top1_agreement": float(np.mean(probs.argmax(axis=1) == top1)),
+                 "max_abs_diff": float(np.abs(probs - ref).max())}
+        if quant == "int8":
+            entry["min_agreement"] = MIN_INT8_AGREEMENT
+            entry["ok"] = entry["top1_agreement"] >= MIN_INT8_AGREEMENT
+            if not entry["ok"]:
+                report["failures"].append(
+                    f"TFLite int8 top-1 agreement {100 * entry['top1_agreement']:.2f}% "
+                    f"< {100 * MIN_INT8_AGREEMENT:.0f}%")
+        report[f"tflite_{quant}"] = entry
+    report["ok"] = not report["failures"]
+    write_json(export_dir / PARITY_FILE, report)
+    return report
+
+
+def export_run(run_dir, out=None, formats=FORMATS, representative=None, parity_images=None,
+               source="", log=print) -> dict:
+    """Export ``RUN_DIR/model.keras`` to ``out`` (default ``RUN_DIR/export``) and check parity.
+
+    Args:
+        run_dir: a run directory (``keras_fer.rundir``).
+        out: the export folder.
+        formats: any of ``FORMATS``.
+        representative: uint8 faces (N, 48, 48) from Training, to calibrate TFLite int8.
+        parity_images: uint8 faces (N, 48, 48) (PublicTest) for the parity check.
+        source: where the images came from (recorded in parity.json).
+        log: a print-like function for progress lines.
+
+    Returns:
+        the parity report (also written to ``out/parity.json``), with ``"files"`` added.
+    """
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        raise RuntimeError("export_run needs the TensorFlow backend "
+                           "(the CLI re-runs itself under it)")
+    run_dir = rundir.check_run_dir(run_dir)
+    out = Path(out) if out is not None else run_dir / "export"
+    model = rundir.load_model(run_dir)
+    classes = rundir.class_names(run_dir)
+    if len(classes) != int(model.output_shape[-1]):
+        raise UserError(f"{run_dir / rundir.META_FILE}: {len(classes)} classes but the model has "
+                        f"{model.output_shape[-1]} outputs")
+    out.mkdir(parents=True, exist_ok=True)
+    write_text(out / "labels.txt", "".join(f"{c}\n" for c in classes))
+    files = {"labels": str(out / "labels.txt")}
+    sm_dir = out / "savedmodel"
+    needs_sm = any(f in formats for f in ("savedmodel", "tflite", "onnx"))
+    if needs_sm:
+        t = time.time()
+        write_savedmodel(model, classes, sm_dir)
+        files["savedmodel"] = str(sm_dir)
+        log(f"savedmodel: {sm_dir} ({time.time() - t:.1f}s)")
+    if "keras" in formats:
+        with atomic_path(out / rundir.MODEL_FILE) as tmp:
+            shutil.copyfile(run_dir / rundir.MODEL_FILE, tmp)
+        files["keras"] = str(out / rundir.MODEL_FILE)
+        log(f"keras: {files['keras']}")
+    if "tflite" in formats:
+        rep = model_inputs(representative, model) if representative is not None else None
+        for quant in ("float16", "int8"):
+            t = time.time()
+            path = out / f"model_{quant}.tflite"
+            write_tflite(sm_dir, path, quant, representative=rep)
+            files[f"tflite_{quant}"] = str(path)
+            log(f"tflite {quant}: {path} ({time.time() - t:.1f}s)")
+    if "onnx" in formats:
+        skipped = write_onnx(sm_dir, out / "model.onnx")
+        if skipped:
+            log(f"onnx: skipped: {skipped}")
+        else:
+            files["onnx"] = str(out / "model.onnx")
+            log(f"onnx: {files['onnx']}")
+    if parity_images is None:
+        report = {"ok": True, "images": 0, "note": "no images: parity not checked"}
+        write_json(out / PARITY_FILE, report)
+    else:
+        report = check_parity(model, out, parity_images, source=source)
+    if "savedmodel" not in formats and needs_sm:
+        shutil.rmtree(sm_dir)  # only an intermediate for the conversions
+    report["files"] = files
+    return report

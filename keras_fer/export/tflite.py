@@ -1,0 +1,101 @@
+"""TFLite (float16, int8) and optional ONNX, converted from the SavedModel's ``model`` endpoint.
+
+Keras 3 models do not convert through ``TFLiteConverter.from_keras_model``; converting the
+exported SavedModel's float endpoint freezes the variables and works.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+
+import numpy as np
+
+from keras_fer.export.savedmodel import MODEL_ENDPOINT
+from keras_fer.io_utils import atomic_path
+
+QUANTIZATIONS = ("float16", "int8")
+
+
+def write_tflite(savedmodel_dir, path, quantization, representative=None) -> None:
+    """Convert the SavedModel's ``model`` endpoint to a ``.tflite`` file.
+
+    Args:
+        savedmodel_dir: a folder written by ``write_savedmodel``.
+        path: the ``.tflite`` file to write (atomically).
+        quantization: "float16" (float16 weights) or "int8" (full-integer kernels and
+            activations, float32 input and output).
+        representative: for int8, float32 images (N, h, w, 1) at the model's input size in
+            [0, 255], used to calibrate the activation ranges (a few hundred Training images).
+    """
+    import tensorflow as tf
+
+    if quantization not in QUANTIZATIONS:
+        raise ValueError(f"quantization must be one of {QUANTIZATIONS}, got {quantization!r}")
+    converter = tf.lite.TFLiteConverter.from_saved_model(
+        os.fspath(savedmodel_dir), signature_keys=[MODEL_ENDPOINT])
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if quantization == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    else:
+        if representative is None or len(representative) == 0:
+            raise ValueError("int8 quantization needs representative images")
+        rep = np.asarray(representative, "float32")
+        converter.representative_dataset = lambda: ([rep[i:i + 1]] for i in range(len(rep)))
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    content = converter.convert()
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(content)
+
+
+def _interpreter(path):
+    try:  # LiteRT, TFLite's successor, when installed
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        import tensorflow as tf
+
+        Interpreter = tf.lite.Interpreter
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return Interpreter(model_path=os.fspath(path))
+
+
+def tflite_predict(path, images, batch_size=256) -> np.ndarray:
+    """Probabilities of a ``.tflite`` model on float32 images (N, h, w, 1) in [0, 255]."""
+    interp = _interpreter(path)
+    inp = interp.get_input_details()[0]
+    out = interp.get_output_details()[0]
+    images = np.asarray(images, "float32")
+    parts = []
+    for start in range(0, len(images), batch_size):
+        batch = images[start:start + batch_size]
+        interp.resize_tensor_input(inp["index"], list(batch.shape))
+        interp.allocate_tensors()
+        interp.set_tensor(inp["index"], batch)
+        interp.invoke()
+        parts.append(np.array(interp.get_tensor(out["index"])))
+    return np.concatenate(parts)
+
+
+def write_onnx(savedmodel_dir, path):
+    """ONNX through tf2onnx from the SavedModel's ``model`` endpoint.
+
+    Returns None on success, or a one-line reason why it was skipped (tf2onnx missing, or the
+    conversion failed).
+    """
+    try:
+        import tf2onnx  # noqa: F401
+    except ImportError:
+        return "tf2onnx is not installed (pip install tf2onnx onnx)"
+    import subprocess
+    import sys
+
+    with atomic_path(path) as tmp:
+        proc = subprocess.run(
+            [sys.executable, "-m", "tf2onnx.convert", "--saved-model", os.fspath(savedmodel_dir),
+             "--signature_def", MODEL_ENDPOINT, "--output", tmp],
+            capture_output=True, text=True)
+        if proc.returncode != 0:
+            lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+            return f"tf2onnx failed: {lines[-1] if lines else 'exit code ' + str(proc.returncode)}"
+    return None

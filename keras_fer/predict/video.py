@@ -1,0 +1,167 @@
+"""Prediction on a video: per-frame CSV/JSON, optional smoothing, emotion bar chart, annotated
+video.
+
+Each frame is classified on its largest face (or the whole frame with ``--no-detect``); a frame
+without a face gets a row with an empty box and no label. Smoothing is a trailing moving average
+of the probabilities over the last K frames that had a face (causal, as a live app would do).
+"""
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from keras_fer.errors import UserError
+from keras_fer.io_utils import atomic_path, write_json, write_text
+
+
+def moving_average(probs, k) -> np.ndarray:
+    """Trailing mean over the last ``k`` rows (fewer at the start) of ``probs`` (n, classes)."""
+    probs = np.asarray(probs, "float64")
+    if k <= 1 or len(probs) == 0:
+        return probs
+    csum = np.cumsum(np.concatenate([np.zeros((1, probs.shape[1])), probs]), axis=0)
+    ends = np.arange(1, len(probs) + 1)
+    starts = np.maximum(0, ends - k)
+    return (csum[ends] - csum[starts]) / (ends - starts)[:, None]
+
+
+def frames(path):
+    """(fps, generator of RGB frames) of a video file; UserError when OpenCV cannot open it."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        raise UserError(f"{path}: cannot read video (OpenCV could not open it)")
+    fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
+    total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+
+    def gen():
+        try:
+            while True:
+                ok, bgr = cap.read()
+                if not ok:
+                    return
+                yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        finally:
+            cap.release()
+
+    return float(fps), total, gen()
+
+
+def _progress(path, i, total):
+    if sys.stderr.isatty():
+        print(f"\r{path}: frame {i}/{total or '?'}", end="", file=sys.stderr, flush=True)
+
+
+def predict_video(predictor, path, out_dir, smooth=1, annotate=True) -> dict:
+    """Classify every frame of a video and write ``<stem>.csv``, ``<stem>.json``,
+    ``<stem>_emotions.png`` and ``<stem>_annotated.mp4`` into ``out_dir``.
+
+    Returns the summary (the JSON without its per-frame rows).
+    """
+    fps, total, gen = frames(path)
+    boxes, faces = [], []
+    for i, rgb in enumerate(gen):
+        found, crops = predictor.faces(rgb)
+        boxes.append(found[0] if found else None)
+        if found:
+            faces.append(crops[0])
+        _progress(path, i + 1, total)
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
+    if not boxes:
+        raise UserError(f"{path}: no frames could be read")
+    classes = predictor.classes
+    raw = predictor.proba(np.stack(faces)) if faces else np.zeros((0, len(classes)))
+    smoothed = moving_average(raw, smooth)
+    rows, j = [], 0
+    for i, box in enumerate(boxes):
+        row = {"frame": i, "time": round(i / fps, 4), "box": None, "label": None}
+        if box is not None:
+            row.update(predictor.record(smoothed[j], box))
+            row["probabilities"] = {c: float(p) for c, p in zip(classes, raw[j])}
+            if smooth > 1:
+                row["smoothed"] = {c: float(p) for c, p in zip(classes, smoothed[j])}
+            j += 1
+        rows.append(row)
+    labels = [r["label"] for r in rows if r["label"]]
+    out_dir = Path(out_dir)
+    stem = out_dir / Path(path).stem
+    summary = {"input": str(path), "fps": fps, "frames": len(rows), "frames_with_face": len(labels),
+               "smooth": smooth, "classes": classes,
+               "distribution": {c: labels.count(c) for c in classes},
+               "files": {"csv": f"{stem}.csv", "json": f"{stem}.json",
+                         "chart": f"{stem}_emotions.png"}}
+    write_text(summary["files"]["csv"], rows_csv(rows, classes, smooth))
+    bar_chart(summary["distribution"], summary["files"]["chart"], title=Path(path).name)
+    if annotate:
+        summary["files"]["video"] = f"{stem}_annotated.mp4"
+        write_annotated(path, rows, fps, summary["files"]["video"])
+    write_json(summary["files"]["json"], dict(summary, rows=rows))
+    return summary
+
+
+def rows_csv(rows, classes, smooth) -> str:
+    import io
+
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    smoothed = [f"smoothed_{c}" for c in classes] if smooth > 1 else []
+    writer.writerow(["frame", "time", "x", "y", "w", "h", "label", *classes, *smoothed])
+    for r in rows:
+        cells = [r["frame"], r["time"], *(r["box"] or [""] * 4), r["label"] or ""]
+        for key, names in (("probabilities", classes), ("smoothed", smoothed)):
+            cells += [f"{r[key][c]:.6f}" for c in classes] if key in r else [""] * len(names)
+        writer.writerow(cells)
+    return buf.getvalue()
+
+
+def bar_chart(distribution, path, title="") -> None:
+    """PNG bar chart of how many frames got each emotion."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names, counts = list(distribution), list(distribution.values())
+    total = max(1, sum(counts))
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    bars = ax.bar(names, counts, color="tab:blue")
+    for bar, n in zip(bars, counts):
+        ax.annotate(f"{100 * n / total:.0f}%", (bar.get_x() + bar.get_width() / 2, n),
+                    ha="center", va="bottom", fontsize=8)
+    ax.set_ylabel("frames")
+    ax.set_title(f"Predicted emotion per frame: {title} ({sum(counts)} frames with a face)",
+                 fontsize=9)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+    plt.close(fig)
+
+
+def write_annotated(path, rows, fps, out_path) -> None:
+    """The video again with each frame's face box and label drawn on it (mp4v)."""
+    import cv2
+
+    _, _, gen = frames(path)
+    writer = None
+    with atomic_path(out_path) as tmp:
+        try:
+            for row, rgb in zip(rows, gen):
+                bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+                if writer is None:
+                    h, w = bgr.shape[:2]
+                    writer = cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+                if row["box"] is not None:
+                    x, y, bw, bh = row["box"]
+                    p = (row.get("smoothed") or row["probabilities"])[row["label"]]
+                    cv2.rectangle(bgr, (x, y), (x + bw - 1, y + bh - 1), (0, 255, 0), 2)
+                    cv2.putText(bgr, f"{row['label']} {p:.2f}", (x + 2, max(12, y - 4)),
+                                cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 255, 0), 1, cv2.LINE_AA)
+                writer.write(bgr)
+        finally:
+            if writer is not None:
+                writer.release()

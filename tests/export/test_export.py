@@ -1,0 +1,175 @@
+"""Export: SavedModel signature and parity, TFLite int8 agreement, labels, the CLI."""
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+
+def softmax(z):
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _fake():
+    from importlib import import_module
+
+    return import_module("keras_fer_tests_fake_run")  # loaded by conftest.py
+
+
+CLASSES = _fake().CLASSES
+synthetic_faces = _fake().synthetic_faces
+
+
+def crop44(faces):  # the model's own input: centre 44x44 of the 48x48 faces, as float32 NHWC
+    return faces[:, 2:46, 2:46, None].astype("float32")
+
+
+@pytest.fixture(scope="module")
+def exported(run_dir, tmp_path_factory):
+    from keras_fer.export import export_run
+
+    out = tmp_path_factory.mktemp("export")
+    report = export_run(run_dir, out=out, formats=["savedmodel", "keras", "tflite", "onnx"],
+                        representative=synthetic_faces(96, seed=1)[0],
+                        parity_images=synthetic_faces(200, seed=2)[0], source="synthetic",
+                        log=lambda line: None)
+    return out, report
+
+
+@pytest.fixture(scope="module")
+def served(exported):
+    from keras_fer.export import load_serving
+
+    return load_serving(exported[0] / "savedmodel")
+
+
+@pytest.fixture(scope="module")
+def model(run_dir):
+    from keras_fer import rundir
+
+    return rundir.load_model(run_dir)
+
+
+@pytest.mark.backends
+def test_gray_is_pil_L_and_resize_close_to_pil():
+    from keras import ops
+
+    from keras_fer.predict.preprocess import to_face48, to_gray
+
+    rgb = np.random.default_rng(0).integers(0, 256, (2, 64, 80, 3), dtype=np.uint8)
+    pil = np.stack([np.array(Image.fromarray(im).convert("L")) for im in rgb])
+    assert np.array_equal(ops.convert_to_numpy(to_gray(rgb))[..., 0], pil)
+    rgba = np.concatenate([rgb, np.zeros_like(rgb[..., :1])], axis=-1)
+    assert np.array_equal(ops.convert_to_numpy(to_gray(rgba))[..., 0], pil)
+    assert np.array_equal(ops.convert_to_numpy(to_gray(pil[..., None]))[..., 0], pil)
+    face = ops.convert_to_numpy(to_face48(rgb))[..., 0]
+    pil48 = np.stack([np.array(Image.fromarray(g).resize((48, 48), Image.BILINEAR)) for g in pil])
+    assert face.shape == (2, 48, 48) and np.abs(face - pil48).max() <= 1
+
+
+def test_savedmodel_parity_on_48x48x1(exported, served, model):
+    out, report = exported
+    assert report["savedmodel"]["ok"] and report["savedmodel"]["max_abs_diff"] <= 1e-5
+    faces, _ = synthetic_faces(16, seed=3)
+    result = served.serve(faces[..., None])
+    ref = softmax(np.asarray(model(crop44(faces))))
+    np.testing.assert_allclose(result["probabilities"].numpy(), ref, atol=1e-5)
+    sig = served.signatures["serving_default"](images=faces[..., None])
+    np.testing.assert_allclose(sig["probabilities"].numpy(), ref, atol=1e-5)
+
+
+def test_signature_rgb_any_size_and_class_name(served, model):
+    from keras import ops
+
+    from keras_fer.predict.preprocess import to_face48
+
+    rgb = np.random.default_rng(4).integers(0, 256, (3, 64, 80, 3), dtype=np.uint8)
+    result = served.serve(rgb)
+    probs = result["probabilities"].numpy()
+    assert probs.shape == (3, len(CLASSES)) and result["class_index"].shape == (3,)
+    faces = ops.convert_to_numpy(to_face48(rgb))[..., 0]
+    np.testing.assert_allclose(probs, softmax(np.asarray(model(crop44(faces)))), atol=1e-5)
+    index = result["class_index"].numpy()
+    assert np.array_equal(index, probs.argmax(axis=1))
+    assert [n.decode() for n in result["class_name"].numpy()] == [CLASSES[i] for i in index]
+
+
+def test_tflite_int8_top1_agreement(exported, model):
+    from keras_fer.export import tflite_predict
+
+    out, report = exported
+    faces, _ = synthetic_faces(200, seed=2)
+    ref = softmax(np.asarray(model(crop44(faces)))).argmax(axis=1)
+    assert len(np.unique(ref)) == len(CLASSES)  # a test of agreement, not of one constant class
+    int8 = tflite_predict(out / "model_int8.tflite", crop44(faces)).argmax(axis=1)
+    agreement = float(np.mean(int8 == ref))
+    assert agreement >= 0.99
+    assert report["tflite_int8"]["top1_agreement"] == pytest.approx(agreement)
+    f16 = tflite_predict(out / "model_float16.tflite", crop44(faces))
+    assert np.abs(f16 - softmax(np.asarray(model(crop44(faces))))).max() < 1e-3
+    saved = json.loads((out / "parity.json").read_text())
+    assert saved["ok"] is True and saved["images"] == 200 and saved["source"] == "synthetic"
+
+
+def test_other_files(exported, run_dir):
+    out, report = exported
+    assert (out / "labels.txt").read_text().split() == CLASSES
+    assert (out / "model.keras").read_bytes() == (run_dir / "model.keras").read_bytes()
+    assert "onnx" not in report["files"]  # tf2onnx is not installed here: skipped, not an error
+
+
+def _class_folder(root, n=14):
+    faces, labels = synthetic_faces(n, seed=5)
+    for i, (face, label) in enumerate(zip(faces, labels)):
+        (root / CLASSES[label]).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(face).save(root / CLASSES[label] / f"img{i}.png")
+    return root
+
+
+def test_cli_savedmodel_keras(run_dir, tmp_path, capsys, monkeypatch):
+    from keras_fer.export.cli import main
+
+    monkeypatch.setenv("KERAS_FER_CACHE", str(tmp_path / "cache"))
+    data = _class_folder(tmp_path / "faces")
+    code = main([str(run_dir), "--format", "savedmodel,keras", "--data", str(data),
+                 "--out", str(tmp_path / "x")])
+    assert code == 0, capsys.readouterr().err
+    report = json.loads((tmp_path / "x" / "parity.json").read_text())
+    assert report["images"] == 14 and report["savedmodel"]["max_abs_diff"] <= 1e-5
+    assert sorted(p.name for p in (tmp_path / "x").iterdir()) == [
+        "labels.txt", "model.keras", "parity.json", "savedmodel"]
+    assert "parity (14 images)" in capsys.readouterr().out
+
+
+def test_cli_parity_failure_exits_1(run_dir, tmp_path, capsys, monkeypatch):
+    from keras_fer.export import core
+    from keras_fer.export.cli import main
+
+    monkeypatch.setenv("KERAS_FER_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(core, "SAVEDMODEL_TOLERANCE", -1.0)  # nothing can pass
+    data = _class_folder(tmp_path / "faces", n=7)
+    code = main([str(run_dir), "--format", "savedmodel", "--data", str(data),
+                 "--out", str(tmp_path / "x")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and err[-1].startswith("error: parity check failed")
+    assert json.loads((tmp_path / "x" / "parity.json").read_text())["ok"] is False
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--format", "savedmodel,zip"], "unknown format 'zip'"),
+    (["--per-class", "0"], "--per-class"),
+])
+def test_cli_user_errors(run_dir, capsys, args, needle):
+    from keras_fer.export.cli import main
+
+    assert main([str(run_dir), *args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and needle in err[0]
+
+
+def test_cli_missing_run_dir(tmp_path, capsys):
+    from keras_fer.export.cli import main
+
+    assert main([str(tmp_path / "nope")]) == 2
+    assert "no such run directory" in capsys.readouterr().err
