@@ -1,0 +1,52 @@
+"""The model zoo: one registry of FER architectures, and block CNNs defined in JSON.
+
+Every model takes float32 grayscale images in [0, 255] of shape (H, W, 1) (default (48, 48, 1);
+vgg19 (44, 44, 1); 224-pixel nets resize inside), scales them itself and returns logits from a
+Dense layer named "predictions"; the layer named "features" gives the vector the head reads.
+
+    >>> from keras_fer.models import build
+    >>> model = build("baseline")                       # a registry name
+    >>> model = build("my_net.json")                    # a block-CNN definition file
+    >>> model = build({"blocks": [{"filters": 16}]})    # a block-CNN definition dict
+
+``python -m keras_fer.models list`` prints each name with its trainable parameter count.
+"""
+from __future__ import annotations
+
+import os
+
+from keras_fer.errors import UserError
+from keras_fer.models.registry import (aux_loss_layers, create_model, list_models,
+                                       register_model, trainable_params)
+
+# Every family, imported so that its @register_model entrypoints (and custom layers) exist.
+from keras_fer.models import blockcnn, comparison, dacl, prelu, resnet, vgg, vit  # noqa: E402,F401
+import keras_fer.layers  # noqa: E402,F401
+import keras_fer.losses  # noqa: E402,F401
+
+__all__ = ["register_model", "create_model", "build", "list_models", "aux_loss_layers",
+           "trainable_params"]
+
+
+def build(name_or_config, input_shape=None, num_classes=7, **overrides):
+    """A model from a registry name, a ``.json`` block-CNN definition file, or a definition dict.
+
+    Args:
+        name_or_config: registry name | path ending in ``.json`` | block-CNN definition dict.
+        input_shape: (H, W, 1); None: the model's default.
+        num_classes: size of the "predictions" layer.
+        **overrides: passed to the registry entrypoint (or, for a definition, replacing its
+            top-level keys).
+
+    Raises:
+        UserError: unknown name, missing file, or a malformed definition (naming the key).
+    """
+    if isinstance(name_or_config, dict):
+        return blockcnn.block_cnn({**name_or_config, **overrides}, input_shape, num_classes)
+    if isinstance(name_or_config, (str, os.PathLike)) and os.fspath(name_or_config).endswith(".json"):
+        path = os.fspath(name_or_config)
+        definition = {**blockcnn.load_definition(path), **overrides}
+        return blockcnn.block_cnn(definition, input_shape, num_classes, source=path)
+    if not isinstance(name_or_config, str):
+        raise UserError(f"model must be a name, a .json file or a definition dict, got {name_or_config!r}")
+    return create_model(name_or_config, input_shape=input_shape, num_classes=num_classes, **overrides)

@@ -1,0 +1,61 @@
+"""Pieces every family shares: the grayscale [0, 255] input, in-model preprocessing, the head."""
+from __future__ import annotations
+
+import os
+
+import keras
+
+from keras_fer.errors import UserError
+from keras_fer.layers import GrayscaleToRGB
+
+
+def image_input(input_shape=None, default=(48, 48, 1)):
+    """``keras.Input`` for float32 grayscale images in [0, 255] of shape (H, W, 1)."""
+    shape = tuple(int(s) for s in (input_shape or default))
+    if len(shape) != 3 or shape[-1] != 1 or min(shape) < 1:
+        raise UserError(f"input_shape must be (height, width, 1) grayscale, got {list(shape)}")
+    return keras.Input(shape=shape, name="image", dtype="float32")
+
+
+def preprocess(x, size=None, channels=1, scale="unit"):
+    """Resize to ``size`` x ``size`` (if the input differs), rescale and repeat channels.
+
+    scale: "unit" -> [0, 1]; "symmetric" -> [-1, 1]; "caffe" -> ImageNet BGR mean subtracted
+    (keras.applications ResNet50); "none".
+    """
+    if size is not None and tuple(x.shape[1:3]) != (size, size):
+        x = keras.layers.Resizing(size, size, interpolation="bilinear", name="resize")(x)
+    if scale == "unit":
+        x = keras.layers.Rescaling(1.0 / 255, name="rescale")(x)
+    elif scale == "symmetric":
+        x = keras.layers.Rescaling(1.0 / 127.5, offset=-1.0, name="rescale")(x)
+    if channels != 1:
+        x = GrayscaleToRGB(channels, name="to_rgb")(x)
+    if scale == "caffe":
+        x = keras.layers.Normalization(mean=[103.939, 116.779, 123.68], variance=[1.0, 1.0, 1.0],
+                                       name="caffe_mean")(x)
+    return x
+
+
+def predictions(x, num_classes, activation=None):
+    """The classifier: a Dense layer named "predictions" (logits unless ``activation``); float32
+    even under a mixed-precision policy."""
+    return keras.layers.Dense(int(num_classes), activation=activation, name="predictions",
+                              dtype="float32")(x)
+
+
+def load_local_weights(model, weights):
+    """``weights``: None, or a local ``.weights.h5`` / ``.keras`` file of the same architecture."""
+    if weights is None:
+        return model
+    path = os.fspath(weights)
+    if not os.path.isfile(path):
+        raise UserError(f"{path}: weights file not found (weights must be a local file or None)")
+    try:
+        if path.endswith(".keras"):
+            model.set_weights(keras.saving.load_model(path, compile=False).get_weights())
+        else:
+            model.load_weights(path)
+    except (ValueError, OSError) as e:
+        raise UserError(f"{path}: cannot load weights: {str(e).splitlines()[0]}") from None
+    return model

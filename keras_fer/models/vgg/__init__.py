@@ -1,0 +1,34 @@
+"""VGG19 in the CIFAR style for 44x44 FER2013 crops (the best-known public FER2013 recipe)."""
+import keras
+
+from keras_fer.models.common import image_input, predictions, preprocess
+from keras_fer.models.registry import register_model
+
+VGG19_CFG = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M",
+             512, 512, 512, 512, "M", 512, 512, 512, 512, "M")
+
+
+def apply_vgg_stack(x, cfg=VGG19_CFG, name="vgg"):
+    """3x3 conv -> BN -> ReLU for each int in ``cfg``, 2x2 max pooling for each "M"."""
+    conv, pool = 0, 0
+    for item in cfg:
+        if item == "M":
+            pool += 1
+            x = keras.layers.MaxPooling2D(2, name=f"{name}_pool{pool}")(x)
+            continue
+        conv += 1
+        x = keras.layers.Conv2D(item, 3, padding="same", name=f"{name}_conv{conv}")(x)
+        x = keras.layers.BatchNormalization(name=f"{name}_bn{conv}")(x)
+        x = keras.layers.ReLU(name=f"{name}_relu{conv}")(x)
+    return x
+
+
+@register_model
+def vgg19(input_shape=None, num_classes=7, dropout=0.5):
+    """VGG19 (BN) on (44, 44, 1): 44 -> 22 -> 11 -> 5 -> 2 -> 1, global average pooling
+    ("features", 512), dropout, dense."""
+    inputs = image_input(input_shape, default=(44, 44, 1))
+    x = apply_vgg_stack(preprocess(inputs))
+    x = keras.layers.GlobalAveragePooling2D(name="features")(x)
+    x = keras.layers.Dropout(dropout, name="dropout")(x)
+    return keras.Model(inputs, predictions(x, num_classes), name="vgg19")

@@ -1,0 +1,58 @@
+import keras
+import numpy as np
+import pytest
+
+from keras_fer.models import aux_loss_layers, build, trainable_params
+
+# One model per family/feature (norms, PReLU, BN, ViT layers); batch of 2. JAX compiles are
+# slow on CPU, so the JAX run takes two that cover the unusual layers (GroupNormalization as
+# instance norm, adaptive pooling, PReLU, cropping, BN); tests/layers covers the ViT layers on JAX.
+ON_JAX = ["instancenorm", "prelu_resnet"]
+CHEAP = [pytest.param(n, marks=pytest.mark.backends) if n in ON_JAX else n
+         for n in ["baseline", "instancenorm", "final", "cnn_model1", "cnn_model2", "cnn_model3",
+                   "prelu_resnet", "vgg19", "resnet18", "vit_small"]]
+PAPER_COUNTS = {"cnn_model1": 1_849_223, "cnn_model2": 5_223_047, "cnn_model3": 8_409_543}
+
+
+def _images(model, n=2, seed=0):
+    shape = (n,) + tuple(model.input.shape[1:])
+    return np.random.default_rng(seed).uniform(0, 255, size=shape).astype("float32")
+
+
+@pytest.mark.parametrize("name", CHEAP)
+def test_forward_train_step_and_keras_round_trip(name, tmp_path):
+    model = build(name)
+    x = _images(model)
+    logits = keras.ops.convert_to_numpy(model(x, training=False))
+    assert logits.shape == (2, 7) and logits.dtype == np.float32 and np.isfinite(logits).all()
+    assert model.get_layer("predictions").output is model.output
+    assert len(model.get_layer("features").output.shape) == 2
+    if name in PAPER_COUNTS:
+        assert trainable_params(model) == PAPER_COUNTS[name]
+    assert aux_loss_layers(model) == []
+
+    model.compile(optimizer=keras.optimizers.SGD(0.01),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    before = [keras.ops.convert_to_numpy(w).copy() for w in model.trainable_weights]
+    loss = model.train_on_batch(x, np.array([0, 3]))
+    assert np.isfinite(loss)
+    after = [keras.ops.convert_to_numpy(w) for w in model.trainable_weights]
+    assert any(not np.array_equal(a, b) for a, b in zip(before, after))
+
+    path = tmp_path / f"{name}.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path, compile=False)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded(x, training=False)),
+                               keras.ops.convert_to_numpy(model(x, training=False)), rtol=1e-5, atol=1e-5)
+
+
+def test_input_shapes_and_num_classes():
+    model = build("resnet18", input_shape=(32, 32, 1), num_classes=3)
+    assert model.output.shape == (None, 3)
+    assert build("vgg19").input.shape == (None, 44, 44, 1)
+    assert build("vit_small").get_layer("features").output.shape == (None, 192)
+    # the PReLU net flattens 7x7x36 = 1764 features and its "predictions" are tanh outputs
+    prelu = build("prelu_resnet")
+    assert prelu.get_layer("flatten").output.shape == (None, 1764)
+    out = keras.ops.convert_to_numpy(prelu(_images(prelu)))
+    assert np.all(np.abs(out) <= 1.0)
