@@ -1,0 +1,97 @@
+"""Evaluation maths in NumPy: confusion matrix, accuracy, macro/weighted F1, average accuracy,
+per-class precision / recall / F1 / support (the same definitions as scikit-learn)."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def confusion_matrix(y_true, y_pred, num_classes) -> np.ndarray:
+    """Counts, rows = true class, columns = predicted class."""
+    y_true = np.asarray(y_true, dtype=np.int64).ravel()
+    y_pred = np.asarray(y_pred, dtype=np.int64).ravel()
+    cm = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(cm, (y_true, y_pred), 1)
+    return cm
+
+
+def _div(a, b):
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    return np.divide(a, b, out=np.zeros_like(a), where=b > 0)
+
+
+def compute_metrics(y_true, y_pred, classes) -> dict:
+    """Metrics of integer predictions ``y_pred`` against labels ``y_true``.
+
+    Returns ``accuracy``, ``macro_f1`` and ``weighted_f1`` (over the classes that occur in
+    ``y_true`` or ``y_pred``, as scikit-learn's defaults), ``average_accuracy`` (mean recall of
+    the classes present in ``y_true``: the row-normalised confusion-matrix diagonal),
+    ``per_class`` (name -> precision, recall, f1, support), ``confusion`` (counts, list of lists)
+    and ``n``.
+    """
+    classes = list(classes)
+    y_true = np.asarray(y_true, dtype=np.int64).ravel()
+    y_pred = np.asarray(y_pred, dtype=np.int64).ravel()
+    if y_true.shape != y_pred.shape:
+        raise ValueError(f"y_true has {y_true.size} labels but y_pred {y_pred.size}")
+    cm = confusion_matrix(y_true, y_pred, len(classes))
+    tp = np.diag(cm).astype(np.float64)
+    support = cm.sum(axis=1)
+    predicted = cm.sum(axis=0)
+    precision = _div(tp, predicted)
+    recall = _div(tp, support)
+    f1 = _div(2 * tp, support + predicted)
+    present = (support + predicted) > 0
+    n = int(y_true.size)
+    return {
+        "n": n,
+        "accuracy": float(tp.sum() / n) if n else 0.0,
+        "macro_f1": float(f1[present].mean()) if present.any() else 0.0,
+        "weighted_f1": float((f1 * support).sum() / n) if n else 0.0,
+        "average_accuracy": float(recall[support > 0].mean()) if (support > 0).any() else 0.0,
+        "per_class": {name: {"precision": float(precision[i]), "recall": float(recall[i]),
+                             "f1": float(f1[i]), "support": int(support[i])}
+                      for i, name in enumerate(classes)},
+        "confusion": cm.tolist(),
+    }
+
+
+def format_report(name, m) -> str:
+    """A printable block: headline numbers and the per-class table."""
+    lines = [f"{name} (n={m['n']}): accuracy {m['accuracy']:.4f}  macro-F1 {m['macro_f1']:.4f}  "
+             f"weighted-F1 {m['weighted_f1']:.4f}  average accuracy {m['average_accuracy']:.4f}",
+             f"  {'class':<10} {'precision':>9} {'recall':>9} {'f1':>9} {'support':>8}"]
+    for cls, r in m["per_class"].items():
+        lines.append(f"  {cls:<10} {r['precision']:>9.4f} {r['recall']:>9.4f} {r['f1']:>9.4f} "
+                     f"{r['support']:>8d}")
+    return "\n".join(lines)
+
+
+def plot_confusion(path, m, title) -> None:
+    """Row-normalised confusion-matrix PNG (written atomically)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from keras_fer.io_utils import atomic_path
+
+    cm = np.asarray(m["confusion"], dtype=np.float64)
+    norm = _div(cm, cm.sum(axis=1, keepdims=True))
+    classes = list(m["per_class"])
+    fig, ax = plt.subplots(figsize=(6.5, 5.5))
+    im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
+    ax.set_yticks(range(len(classes)), classes)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    for i in range(len(classes)):
+        for j in range(len(classes)):
+            ax.text(j, i, f"{norm[i, j]:.2f}", ha="center", va="center", fontsize=8,
+                    color="white" if norm[i, j] > 0.5 else "black")
+    ax.set_title(f"{title}: accuracy {m['accuracy']:.3f}, macro-F1 {m['macro_f1']:.3f}")
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+    plt.close(fig)

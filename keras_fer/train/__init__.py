@@ -1,0 +1,26 @@
+"""Training: ``run(cfg, data=None) -> Path`` writes one run directory (keras_fer.rundir);
+``build_training_model(model, cfg)`` is the compiled training wrapper (augment + model + aux
+losses). ``python -m keras_fer.train`` is the command line (see ``keras_fer.train.cli``).
+
+The names are imported lazily so that ``python -m keras_fer.train --help`` (and a bad option)
+answers without importing Keras.
+
+Example:
+    >>> from keras_fer.config import TrainConfig
+    >>> from keras_fer.train import run
+    >>> run_dir = run(TrainConfig(model="baseline", epochs=10, limit=2000, out="runs/smoke"))
+"""
+import importlib
+
+_EXPORTS = {
+    "run": "loop", "build_training_model": "loop", "check_labels": "loop", "select_data": "loop",
+    "TrainingFailed": "loop", "TrainingModel": "wrapper", "build_optimizer": "optimizers",
+    "make_schedule": "schedules", "lr_at_epoch": "schedules",
+}
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"keras_fer.train.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'keras_fer.train' has no attribute {name!r}")

@@ -1,0 +1,187 @@
+"""Training callbacks that survive an interruption: every one keeps its state in
+``get_state()`` (JSON) and the resume file stores it with the weights, so a resumed run goes on
+with the same best value, patience counters, history and learning rate.
+
+- ``BestCheckpoint``: saves the INFERENCE model atomically when ``monitor`` improves; early
+  stopping after ``patience`` epochs without improvement.
+- ``NaNGuard``: stops on a non-finite loss (unlike Keras' TerminateOnNaN + BackupAndRestore it
+  never deletes the resume state: the run can be resumed from the last good epoch).
+- ``HistoryLog``: one row per epoch into ``history.csv`` (atomic rewrite) with the rate.
+- ``ResumeState``: weights + optimizer variables + the callbacks' states in one ``.npz``,
+  written atomically after finished epochs (at most every ``every_s`` seconds).
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from keras_fer.io_utils import atomic_path, write_text
+from keras_fer.train.schedules import current_lr, is_better
+
+HISTORY_KEYS = ("loss", "accuracy", "macro_f1", "average_accuracy")
+
+
+class BestCheckpoint(keras.callbacks.Callback):
+    """Save ``net`` to ``path`` (atomically) whenever ``monitor`` improves; stop after
+    ``patience`` epochs without improvement (None: never)."""
+
+    def __init__(self, net, path, monitor="val_accuracy", patience=None, nan_guard=None):
+        super().__init__()
+        self.net, self.path, self.monitor, self.patience = net, Path(path), monitor, patience
+        self.nan_guard = nan_guard
+        self.best, self.best_epoch, self.best_logs = None, None, {}
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self.nan_guard is not None and self.nan_guard.stopped:
+            return
+        if self.monitor not in logs:
+            raise KeyError(f"monitor {self.monitor!r} is not among the epoch's metrics "
+                           f"({', '.join(sorted(logs))})")
+        value = float(logs[self.monitor])
+        if math.isfinite(value) and (self.best is None or is_better(value, self.best, self.monitor)):
+            save_model_atomic(self.net, self.path)
+            self.best, self.best_epoch = value, int(epoch)
+            self.best_logs = {k: float(v) for k, v in logs.items()}
+        elif self.patience is not None and self.best_epoch is not None \
+                and epoch - self.best_epoch >= self.patience:
+            print(f"early stopping: no improvement of {self.monitor} for {self.patience} epochs "
+                  f"(best {self.best:.4f} at epoch {self.best_epoch + 1})", flush=True)
+            self.model.stop_training = True
+
+    def get_state(self):
+        return {"best": self.best, "best_epoch": self.best_epoch, "best_logs": self.best_logs}
+
+    def set_state(self, state):
+        self.best, self.best_epoch = state.get("best"), state.get("best_epoch")
+        self.best_logs = dict(state.get("best_logs") or {})
+
+
+def save_model_atomic(model, path) -> None:
+    """``model.save`` to a temporary file beside ``path``, then rename: a kill mid-write leaves
+    the previous file intact."""
+    with atomic_path(path) as tmp:
+        os.remove(tmp)  # Keras refuses to overwrite without asking when the file exists
+        model.save(tmp)
+
+
+class NaNGuard(keras.callbacks.Callback):
+    """Stop training at the first batch whose loss is NaN or infinite; ``message`` says where."""
+
+    def __init__(self):
+        super().__init__()
+        self.stopped, self.message, self._epoch = False, "", 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            self.stopped = True
+            self.message = (f"loss became {float(loss)} at epoch {self._epoch + 1}, batch "
+                            f"{batch + 1}: training stopped (lower the learning rate or check the "
+                            "data); the last good epoch is kept for resuming")
+            self.model.stop_training = True
+
+
+class HistoryLog(keras.callbacks.Callback):
+    """Collects one row per epoch (epoch, train and val metrics, lr) and rewrites
+    ``history.csv`` atomically after each epoch."""
+
+    def __init__(self, path, nan_guard=None):
+        super().__init__()
+        self.path, self.nan_guard, self.rows = Path(path), nan_guard, []
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.nan_guard is not None and self.nan_guard.stopped:
+            return
+        logs = logs or {}
+        row = {"epoch": int(epoch) + 1}
+        for prefix in ("", "val_"):
+            for key in HISTORY_KEYS:
+                if prefix + key in logs:
+                    row[prefix + key] = float(logs[prefix + key])
+        row["lr"] = current_lr(self.model.optimizer)
+        self.rows = [r for r in self.rows if r["epoch"] < row["epoch"]] + [row]
+        write_text(self.path, rows_to_csv(self.rows))
+
+    def get_state(self):
+        return {"rows": self.rows}
+
+    def set_state(self, state):
+        self.rows = list(state.get("rows") or [])
+
+
+def rows_to_csv(rows) -> str:
+    fields = []
+    for row in rows:
+        fields += [k for k in row if k not in fields]
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+class ResumeState(keras.callbacks.Callback):
+    """Writes ``path`` (.npz): the training model's weights, the optimizer's variables and
+    ``{"epoch": finished epochs, "states": {name: callback.get_state()}, "fingerprint": ...}``
+    after each finished epoch (no more often than every ``every_s`` seconds, always after the
+    last one). ``restore`` loads it back and returns the epoch to start from."""
+
+    def __init__(self, path, stateful: dict, fingerprint: str, every_s: float = 0.0,
+                 nan_guard=None, epochs=None):
+        super().__init__()
+        self.path, self.stateful, self.fingerprint = Path(path), stateful, fingerprint
+        self.every_s, self.nan_guard, self.epochs = every_s, nan_guard, epochs
+        self._last = time.monotonic()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.nan_guard is not None and self.nan_guard.stopped:
+            return
+        now = time.monotonic()
+        last = self.epochs is not None and epoch + 1 >= self.epochs
+        if now - self._last >= self.every_s or last or self.model.stop_training:
+            self.save(epoch + 1)
+            self._last = now
+
+    def save(self, finished_epochs: int) -> None:
+        meta = {"epoch": finished_epochs, "fingerprint": self.fingerprint,
+                "states": {k: cb.get_state() for k, cb in self.stateful.items()}}
+        arrays = {f"w{i}": w for i, w in enumerate(self.model.get_weights())}
+        for i, v in enumerate(self.model.optimizer.variables):
+            arrays[f"o{i}"] = keras.ops.convert_to_numpy(v)
+        arrays["meta"] = np.array(json.dumps(meta))
+        with atomic_path(self.path) as tmp:
+            with open(tmp, "wb") as f:
+                np.savez(f, **arrays)
+
+    @staticmethod
+    def read_meta(path):
+        with np.load(path) as z:
+            return json.loads(str(z["meta"]))
+
+    def restore(self, model) -> int:
+        """Load the state into ``model`` (compiled) and the callbacks; the next epoch index."""
+        with np.load(self.path) as z:
+            meta = json.loads(str(z["meta"]))
+            n_w = sum(1 for k in z.files if k.startswith("w"))
+            model.set_weights([z[f"w{i}"] for i in range(n_w)])
+            opt = model.optimizer
+            if not opt.built:
+                opt.build(model.trainable_variables)
+            for i, v in enumerate(opt.variables):
+                v.assign(z[f"o{i}"])
+        for key, cb in self.stateful.items():
+            if key in meta["states"]:
+                cb.set_state(meta["states"][key])
+        return int(meta["epoch"])

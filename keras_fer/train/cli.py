@@ -1,0 +1,157 @@
+"""``python -m keras_fer.train``: train one run (or k folds) into a run directory.
+
+    python -m keras_fer.train --model baseline --data data --epochs 10 --out runs/base
+    python -m keras_fer.train --config run.json --lr 0.05          # flags override the file
+    python -m keras_fer.train --auto --data data --out saved_models/latest
+        # recipes/best.json when the backend sees a GPU, else recipes/cpu.json
+
+Run the same command again after an interruption: it resumes from the last finished epoch.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from keras_fer.errors import UserError, cli_main
+from keras_fer.evaluate.cli import ArgumentParser
+
+RECIPES = Path(__file__).resolve().parents[2] / "recipes"
+
+
+def build_parser():
+    p = ArgumentParser(prog="python -m keras_fer.train", description=__doc__.split("\n")[0])
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--config", help="TrainConfig JSON file (flags override it)")
+    src.add_argument("--auto", action="store_true",
+                     help="recipes/best.json with a GPU, recipes/cpu.json without")
+    p.add_argument("--model", help="registry name or block-CNN .json file")
+    p.add_argument("--model-args", type=_json_arg("--model-args"), help="JSON object of overrides")
+    p.add_argument("--data", help="FER2013 csv/zip/folder (default: data/)")
+    p.add_argument("--out", help="run directory (default runs/<model>-<time>)")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float, help="learning rate")
+    p.add_argument("--optimizer", help="sgd | adam | adamw | rmsprop | adamax | adagrad")
+    p.add_argument("--weight-decay", type=float)
+    p.add_argument("--schedule", type=_json_arg("--schedule"),
+                   help='JSON, e.g. \'{"name": "step", "every": 20, "factor": 0.1}\'')
+    p.add_argument("--loss", type=_json_arg("--loss"),
+                   help='JSON, e.g. \'{"name": "crossentropy", "label_smoothing": 0.1}\'')
+    p.add_argument("--augment", type=_json_arg("--augment"),
+                   help='JSON object or file, e.g. \'{"flip": true, "crop": 44}\'')
+    p.add_argument("--limit", type=int, help="a stratified subset of Training of N images")
+    p.add_argument("--folds", type=int, help="stratified k-fold cross-validation")
+    p.add_argument("--val", choices=("PublicTest", "split"))
+    p.add_argument("--monitor", help="val_accuracy | val_macro_f1 | val_average_accuracy | val_loss")
+    p.add_argument("--early-stopping", type=int, metavar="PATIENCE")
+    p.add_argument("--mixed-precision", action="store_true", default=None)
+    p.add_argument("--no-tensorboard", dest="tensorboard", action="store_false", default=None)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--verbose", type=int, choices=(0, 1, 2))
+    return p
+
+
+def _json_arg(flag):
+    def parse(text):
+        path = Path(text)
+        if not text.lstrip().startswith("{") and path.suffix == ".json":
+            from keras_fer.io_utils import read_json
+
+            value = read_json(path)
+        else:
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError as e:
+                raise UserError(f"{flag}: invalid JSON {text!r}: {e.msg}") from None
+        if not isinstance(value, dict):
+            raise UserError(f"{flag}: expected a JSON object, got {text!r}")
+        return value
+
+    return parse
+
+
+def accelerator_available() -> bool:
+    """Whether the Keras backend sees a GPU."""
+    import keras
+
+    backend = keras.backend.backend()
+    try:
+        if backend == "jax":
+            import jax
+
+            return any(d.platform == "gpu" for d in jax.devices())
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            return bool(tf.config.list_physical_devices("GPU"))
+        if backend == "torch":
+            import torch
+
+            return bool(torch.cuda.is_available())
+    except Exception:  # a broken driver counts as no accelerator
+        return False
+    return False
+
+
+def describe(cfg) -> str:
+    opt = cfg.optimizer
+    aug = ", ".join(k for k, v in cfg.augment.items() if v) or "no augmentation"
+    return (f"{cfg.model}, {cfg.epochs} epochs, batch {cfg.batch_size}, {opt['name']} lr "
+            f"{opt.get('learning_rate')}, {cfg.schedule['name']} schedule, augment: {aug}")
+
+
+def resolve_config(args):
+    from keras_fer.config import TrainConfig, load_config
+
+    if args.config:
+        cfg = load_config(args.config)
+    elif args.auto:
+        if accelerator_available():
+            recipe = RECIPES / "best.json"
+            cfg = load_config(recipe)
+            print(f"accelerator found: training {recipe.relative_to(RECIPES.parent)} "
+                  f"({describe(cfg)})", flush=True)
+        else:
+            recipe = RECIPES / "cpu.json"
+            cfg = load_config(recipe)
+            print(f"no accelerator found: training {recipe.relative_to(RECIPES.parent)} "
+                  f"({describe(cfg)})", flush=True)
+    else:
+        cfg = TrainConfig()
+    over = {k: getattr(args, k) for k in ("model", "model_args", "data", "out", "epochs",
+                                          "batch_size", "schedule", "loss", "augment", "limit",
+                                          "folds", "val", "monitor", "early_stopping",
+                                          "mixed_precision", "tensorboard", "seed", "verbose")
+            if getattr(args, k) is not None}
+    if args.model is not None and args.model != cfg.model and args.model_args is None:
+        over["model_args"] = {}  # the base's overrides belong to the base's model
+    opt = dict(cfg.optimizer)
+    if args.optimizer is not None:
+        opt = {"name": args.optimizer.lower(), "learning_rate": opt.get("learning_rate", 0.01),
+               **({"weight_decay": opt["weight_decay"]} if "weight_decay" in opt else {})}
+    if args.lr is not None:
+        opt["learning_rate"] = args.lr
+    if args.weight_decay is not None:
+        opt["weight_decay"] = args.weight_decay
+    over["optimizer"] = opt
+    return cfg.replace(**over)
+
+
+@cli_main
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    cfg = resolve_config(args)
+    from keras_fer.train.loop import TrainingFailed, run
+
+    if cfg.mixed_precision or cfg.verbose:
+        import keras
+
+        print(f"backend {keras.backend.backend()}, keras {keras.__version__}", flush=True)
+    try:
+        out = run(cfg)
+    except TrainingFailed as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(f"run directory: {out}")
+    return 0

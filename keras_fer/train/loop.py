@@ -1,0 +1,339 @@
+"""``run(cfg, data=None) -> Path``: one training run (or k folds) into a run directory.
+
+Resuming: after finished epochs the run directory holds ``ckpt/resume.npz`` (weights,
+optimizer state, best value, patience counters, history, learning rate). Running the same
+command again continues from the last finished epoch; it is deleted only when the run ends
+normally (epochs done or early stopping), never after a NaN stop.
+"""
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from keras_fer import rundir
+from keras_fer.errors import UserError
+from keras_fer.io_utils import write_json
+from keras_fer.metrics import epoch_metrics
+from keras_fer.train.callbacks import (BestCheckpoint, HistoryLog, NaNGuard, ResumeState,
+                                       save_model_atomic)
+from keras_fer.train.optimizers import base_learning_rate, build_optimizer
+from keras_fer.train.report import fold_summary, format_folds, plot_curves
+from keras_fer.train.schedules import make_schedule
+from keras_fer.train.wrapper import TrainingModel
+
+RESUME_FILE = Path("ckpt") / "resume.npz"
+LOSSES = ("crossentropy", "class_weighted")
+# settings that may change between an interrupted run and its resumption
+RESUME_FREE = ("epochs", "out", "verbose", "tensorboard", "early_stopping")
+
+
+class TrainingFailed(RuntimeError):
+    """Training diverged (NaN/inf loss); the message says where and what was kept."""
+
+
+def build_training_model(model, cfg, *, optimizer=None, train_labels=None) -> TrainingModel:
+    """The compiled TRAINING model around the inference ``model`` (see ``wrapper``).
+
+    ``optimizer``: a Keras optimizer (default: ``cfg.optimizer`` with a constant rate);
+    ``train_labels``: needed for the class-weighted loss (inverse class frequency).
+    """
+    from keras_fer.augment import Augment
+
+    loss = dict(cfg.loss)
+    name = loss.pop("name")
+    smoothing = loss.pop("label_smoothing", 0.0)
+    weights = loss.pop("class_weights", None)
+    if name not in LOSSES:
+        raise UserError(f"loss: unknown name {name!r} (known: {', '.join(LOSSES)})")
+    if loss:
+        raise UserError(f"loss: unknown setting {sorted(loss)[0]!r} "
+                        "(known: name, label_smoothing, class_weights)")
+    if not isinstance(smoothing, (int, float)) or not 0.0 <= smoothing < 1.0:
+        raise UserError(f"loss: label_smoothing must be in [0, 1), got {smoothing!r}")
+    num_classes = int(model.output_shape[-1])
+    if name == "class_weighted" and weights is None:
+        if train_labels is None:
+            raise UserError("loss class_weighted: the training labels are needed for the weights")
+        from keras_fer.data import class_weights
+
+        cw = class_weights(train_labels, num_classes)
+        weights = [cw[c] for c in range(num_classes)]
+    if weights is not None and len(weights) != num_classes:
+        raise UserError(f"loss: class_weights needs {num_classes} numbers, got {len(weights)}")
+    aug = dict(cfg.augment)
+    if aug and "seed" not in aug:
+        aug["seed"] = cfg.seed
+    augment = Augment.from_config_dict(aug, source="augment") if aug else None
+    tm = TrainingModel(model, augment=augment, label_smoothing=float(smoothing),
+                       class_weights=weights if name == "class_weighted" or weights else None)
+    tm.compile(optimizer=optimizer or build_optimizer(cfg.optimizer),
+               metrics=epoch_metrics(num_classes), jit_compile=_jit_compile())
+    return tm
+
+
+def _jit_compile():
+    """XLA, except TensorFlow on a CPU (measured slower there: 63 vs 98 img/s for baseline)."""
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return "auto" if tf.config.list_physical_devices("GPU") else False
+    return "auto"
+
+
+def check_labels(labels, paths, num_classes, where="data") -> None:
+    """UserError naming the first image whose label is outside 0..num_classes-1 (a GPU would
+    give a silent NaN loss)."""
+    labels = np.asarray(labels)
+    bad = np.nonzero((labels < 0) | (labels >= num_classes))[0]
+    if bad.size:
+        i = int(bad[0])
+        name = paths[i] if paths is not None and len(paths) > i and paths[i] else f"row {i}"
+        raise UserError(f"{name}: label {int(labels[i])} is outside 0..{num_classes - 1} "
+                        f"({bad.size} such label(s) in {where})")
+
+
+def select_data(cfg, data):
+    """``(train, val, classes)``: train/val are (images, labels) of the run's splits.
+
+    Training = the Training split (``limit``: a stratified subset); validation = PublicTest
+    (capped at ``max(7, limit * val_fraction)`` images under ``limit``) or a stratified
+    ``val_fraction`` of Training. PrivateTest is never touched.
+    """
+    from keras_fer.data import oversample, stratified_split, stratified_subset
+
+    data, train_idx = training_pool(cfg, data)
+    if cfg.val == "split":
+        tr, va = stratified_split(data.labels[train_idx], cfg.val_fraction, cfg.seed)
+        train_idx, val_idx = train_idx[tr], train_idx[va]
+    else:
+        val_idx = np.nonzero(data.splits == "PublicTest")[0]
+        if val_idx.size == 0:
+            raise UserError(f"{cfg.data or 'data'}: no PublicTest images to validate on "
+                            "(use --val split)")
+        if cfg.limit:
+            cap = max(7, round(cfg.limit * cfg.val_fraction))
+            val_idx = val_idx[stratified_subset(data.labels[val_idx], cap, cfg.seed)]
+    x, y = data.images[train_idx], data.labels[train_idx]
+    if cfg.oversample:
+        spec = dict(cfg.oversample)
+        x, y = oversample(x, y, spec["class"], spec.get("factor", 2), seed=cfg.seed,
+                          classes=data.classes)
+    return (x, y), (data.images[val_idx], data.labels[val_idx]), tuple(data.classes)
+
+
+def training_pool(cfg, data):
+    """``(data, train_idx)``: classes dropped, labels checked, Training (``limit``-ed)."""
+    from keras_fer.data import drop_classes, stratified_subset
+
+    if cfg.drop_classes:
+        data = drop_classes(data, cfg.drop_classes)
+    check_labels(data.labels, data.paths, len(data.classes))
+    train_idx = np.nonzero(data.splits == "Training")[0]
+    if train_idx.size == 0:
+        raise UserError(f"{cfg.data or 'data'}: no Training images")
+    if cfg.limit:
+        train_idx = train_idx[stratified_subset(data.labels[train_idx], cfg.limit, cfg.seed)]
+    return data, train_idx
+
+
+class BalancedSequence(keras.utils.PyDataset):
+    """Class-balanced batches (``keras_fer.data.balanced_batches``), reshuffled every epoch."""
+
+    def __init__(self, images, labels, batch_size, seed=0):
+        super().__init__()
+        self.images, self.labels, self.batch_size, self.seed = images, labels, batch_size, seed
+        self.on_epoch_end()
+
+    def __len__(self):
+        return len(self.batches)
+
+    def __getitem__(self, i):
+        idx = self.batches[i]
+        return (self.images[idx], self.labels[idx]), self.labels[idx]
+
+    def on_epoch_end(self):
+        from keras_fer.data import balanced_batches
+
+        self.seed += 1
+        self.batches = list(balanced_batches(self.labels, self.batch_size, seed=self.seed))
+
+
+class _Clock:
+    """Training seconds summed over resumptions (a stateful 'callback' for ResumeState)."""
+
+    def __init__(self):
+        self.before, self.start = 0.0, time.monotonic()
+
+    def seconds(self):
+        return self.before + time.monotonic() - self.start
+
+    def get_state(self):
+        return {"seconds": self.seconds()}
+
+    def set_state(self, state):
+        self.before = float(state.get("seconds", 0.0))
+
+
+def default_out(cfg) -> Path:
+    return Path("runs") / f"{Path(str(cfg.model)).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def build_net(cfg, num_classes):
+    """The inference model (under the mixed policy when configured; the global policy is
+    restored afterwards)."""
+    from keras_fer.models import build
+
+    previous = keras.config.dtype_policy()
+    if cfg.mixed_precision:
+        keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
+    try:
+        return build(cfg.model, num_classes=num_classes, **cfg.model_args)
+    finally:
+        keras.mixed_precision.set_dtype_policy(previous)
+
+
+def train_once(cfg, train, val, classes, out: Path, *, callbacks=(), resume_every_s=30.0) -> Path:
+    """Train on ``train`` = (images, labels), select on ``val``; write the run directory."""
+    (x, y), (vx, vy) = train, val
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(cfg.seed)
+    net = build_net(cfg, len(classes))
+    steps = math.ceil(len(y) / cfg.batch_size)
+    lr, schedule_cb = make_schedule(cfg.schedule, base_learning_rate(cfg.optimizer), cfg.epochs,
+                                    steps, cfg.monitor)
+    tm = build_training_model(net, cfg, optimizer=build_optimizer(cfg.optimizer, lr),
+                              train_labels=y)
+    nan_guard, clock = NaNGuard(), _Clock()
+    history = HistoryLog(out / rundir.HISTORY_FILE, nan_guard)
+    best = BestCheckpoint(net, out / rundir.MODEL_FILE, cfg.monitor, cfg.early_stopping, nan_guard)
+    stateful = {"history": history, "best": best, "clock": clock}
+    if schedule_cb is not None:
+        stateful["schedule"] = schedule_cb
+    fingerprint = json.dumps({k: v for k, v in cfg.to_dict().items() if k not in RESUME_FREE},
+                             sort_keys=True, default=str)
+    resume = ResumeState(out / RESUME_FILE, stateful, fingerprint, resume_every_s, nan_guard,
+                         cfg.epochs)
+    initial_epoch = 0
+    if resume.path.is_file():
+        if ResumeState.read_meta(resume.path)["fingerprint"] != fingerprint:
+            raise UserError(f"{resume.path}: resume state of a run with other settings; use "
+                            f"another --out or delete {resume.path.parent}")
+        _build(tm, x, y)
+        initial_epoch = resume.restore(tm)
+        print(f"resuming {out} after epoch {initial_epoch} (best {cfg.monitor} "
+              f"{best.best})", flush=True)
+    write_json(out / rundir.CONFIG_FILE, {**cfg.to_dict(), "out": str(out)})
+
+    cbs = [c for c in (schedule_cb,) if c is not None] + list(callbacks)
+    if tm.augment is not None and tm.augment.alternate:
+        from keras_fer.augment import AugmentEpoch
+
+        cbs.append(AugmentEpoch(tm.augment))
+    cbs += [nan_guard, history, best]
+    if cfg.tensorboard:
+        cbs += _tensorboard(out / "logs")
+    cbs.append(resume)
+    if cfg.verbose:
+        print(f"training {cfg.model} on {len(y)} images, validating on {len(vy)} "
+              f"({cfg.val}), epochs {initial_epoch + 1}..{cfg.epochs} -> {out}", flush=True)
+    if initial_epoch < cfg.epochs:
+        data = (BalancedSequence(x[..., None], y, cfg.batch_size, cfg.seed)
+                if cfg.balanced_sampler else (x[..., None], y))
+        fit_args = {"x": data} if cfg.balanced_sampler else {"x": data, "y": y,
+                                                              "batch_size": cfg.batch_size}
+        tm.fit(**fit_args, epochs=cfg.epochs, initial_epoch=initial_epoch,
+               validation_data=((vx[..., None], vy), vy), validation_batch_size=256,
+               callbacks=cbs, verbose=_keras_verbose(cfg.verbose))
+    if nan_guard.stopped:
+        raise TrainingFailed(f"{out}: {nan_guard.message} ({resume.path})")
+    if not (out / rundir.MODEL_FILE).is_file():  # no finite validation value ever
+        save_model_atomic(net, out / rundir.MODEL_FILE)
+    _finish(cfg, out, net, classes, history, best, clock, len(y), len(vy))
+    shutil.rmtree(out / RESUME_FILE.parent, ignore_errors=True)
+    return out
+
+
+def _build(tm, x, y):
+    """Build the model's and optimizer's variables (before restoring weights into them)."""
+    n = min(2, len(y))
+    tm((x[:n, ..., None], y[:n]), training=False)
+    tm.optimizer.build(tm.trainable_variables)
+
+
+def _keras_verbose(v):
+    return 0 if not v else (1 if v == 1 else 2)
+
+
+def _tensorboard(log_dir):
+    try:  # Keras' TensorBoard callback writes with tf.summary, which needs both packages
+        import tensorboard  # noqa: F401
+        import tensorflow  # noqa: F401
+    except ImportError:
+        print("note: tensorflow/tensorboard not installed: no TensorBoard log", flush=True)
+        return []
+    return [keras.callbacks.TensorBoard(log_dir=str(log_dir), write_graph=False, profile_batch=0)]
+
+
+def _finish(cfg, out, net, classes, history, best, clock, n_train, n_val):
+    seconds = round(clock.seconds(), 2)
+    best_epoch = None if best.best_epoch is None else best.best_epoch + 1
+    meta = {"classes": list(classes), "input_shape": [int(d) for d in net.input_shape[1:]],
+            "backend": keras.backend.backend(), "keras": keras.__version__,
+            "model": str(cfg.model), "best_epoch": best_epoch, "best": best.best_logs,
+            "train_seconds": seconds}
+    rundir.write_meta(out, meta)
+    if history.rows:
+        plot_curves(history.rows, out / "curves.png", title=f"{cfg.model} ({out.name})")
+    last = history.rows[-1] if history.rows else {}
+    write_json(out / rundir.SUMMARY_FILE, {
+        "model": str(cfg.model), "monitor": cfg.monitor, "best_epoch": best_epoch,
+        "best_value": best.best, "best": best.best_logs, "epochs_run": len(history.rows),
+        "last": last, "train_images": n_train, "val_images": n_val, "val": cfg.val,
+        "train_seconds": seconds, "parameters": int(net.count_params())})
+    if cfg.verbose:
+        print(f"best {cfg.monitor} {best.best} at epoch {best_epoch}; wrote {out}", flush=True)
+
+
+def run(cfg, data=None, *, callbacks=(), resume_every_s=30.0) -> Path:
+    """Train as ``cfg`` says; return the run directory (``cfg.out`` or runs/<model>-<time>).
+
+    ``data``: a ``keras_fer.data.FERData`` (default: ``load(cfg.data)``). ``callbacks``: extra
+    Keras callbacks. ``resume_every_s``: least seconds between two resume-state writes.
+    With ``cfg.folds = K``: K stratified folds of Training into ``OUT/fold<k>``, and
+    ``OUT/summary.json`` with each fold and mean ± std.
+    """
+    if data is None:
+        from keras_fer.data import load
+
+        data = load(cfg.data)
+    out = Path(cfg.out) if cfg.out else default_out(cfg)
+    if not cfg.folds:
+        train, val, classes = select_data(cfg, data)
+        return train_once(cfg, train, val, classes, out, callbacks=callbacks,
+                          resume_every_s=resume_every_s)
+    from keras_fer.data import stratified_kfold
+
+    if cfg.oversample:
+        raise UserError("oversample with folds is not supported (copies would leak into the "
+                        "held-out fold)")
+    data, idx = training_pool(cfg, data)
+    x, y, classes = data.images[idx], data.labels[idx], tuple(data.classes)
+    results = []
+    for k, (tr, va) in enumerate(stratified_kfold(y, cfg.folds, cfg.seed), start=1):
+        fold_dir = train_once(cfg, (x[tr], y[tr]), (x[va], y[va]), classes, out / f"fold{k}",
+                              callbacks=callbacks, resume_every_s=resume_every_s)
+        summary = json.loads((fold_dir / rundir.SUMMARY_FILE).read_text())
+        results.append({"fold": k, "dir": str(fold_dir), "best_epoch": summary["best_epoch"],
+                        "best": summary["best"]})
+    folds = fold_summary(results)
+    write_json(out / rundir.SUMMARY_FILE, {"folds_k": cfg.folds, **folds})
+    write_json(out / rundir.CONFIG_FILE, {**cfg.to_dict(), "out": str(out)})
+    print(format_folds(folds), flush=True)
+    return out

@@ -1,0 +1,131 @@
+"""Learning-rate schedules from a config dict (``TrainConfig.schedule``).
+
+=====================  ======================================================================
+``constant``           the optimizer's rate throughout
+``step``               ``every`` (20) epochs multiply by ``factor`` (0.1): ÷10 every 20;
+                       ``{"every": 5, "factor": 0.2}``: ÷5 every 5
+``exponential``        from epoch ``start`` (80) on, multiply by ``factor`` (0.9) every ``every``
+                       (5) epochs (the first cut at epoch ``start``)
+``reduce_on_plateau``  multiply by ``factor`` (0.1) after ``patience`` (10) epochs without
+                       improvement of ``monitor`` (default: the run's monitor); ``min_lr``
+``f1_drop``            multiply by ``factor`` (0.8) when ``monitor`` (val_macro_f1) fell by more
+                       than ``drop`` (0.1, relative) since the previous epoch
+``cosine``             per step: linear warm-up over ``warmup_epochs`` (5) from 0 to the rate,
+                       then cosine decay to ``alpha`` (0) x rate at the last epoch
+=====================  ======================================================================
+
+Epochs count from 0. The stateful schedules keep their state in ``get_state()`` so that a
+resumed run continues where it stopped.
+"""
+from __future__ import annotations
+
+import math
+
+import keras
+
+from keras_fer.errors import UserError
+
+DEFAULTS = {
+    "constant": {},
+    "step": {"every": 20, "factor": 0.1},
+    "exponential": {"start": 80, "every": 5, "factor": 0.9},
+    "reduce_on_plateau": {"factor": 0.1, "patience": 10, "min_lr": 0.0, "monitor": None},
+    "f1_drop": {"factor": 0.8, "drop": 0.1, "monitor": "val_macro_f1"},
+    "cosine": {"warmup_epochs": 5, "alpha": 0.0},
+}
+
+
+def parse_schedule(spec: dict) -> tuple:
+    """(name, settings with defaults filled in); UserError for an unknown name or key."""
+    spec = dict(spec)
+    name = str(spec.pop("name", ""))
+    if name not in DEFAULTS:
+        raise UserError(f"schedule: unknown name {name!r} (known: {', '.join(DEFAULTS)})")
+    for key in spec:
+        if key not in DEFAULTS[name]:
+            raise UserError(f"schedule {name}: unknown setting {key!r} "
+                            f"(known: {', '.join(DEFAULTS[name]) or 'none'})")
+    return name, {**DEFAULTS[name], **spec}
+
+
+def lr_at_epoch(name: str, settings: dict, base_lr: float, epoch: int) -> float:
+    """The rate of the epoch-indexed schedules (constant, step, exponential) at ``epoch``."""
+    if name == "step":
+        return base_lr * settings["factor"] ** (epoch // settings["every"])
+    if name == "exponential":
+        cuts = 0 if epoch < settings["start"] else (epoch - settings["start"]) // settings["every"] + 1
+        return base_lr * settings["factor"] ** cuts
+    return base_lr
+
+
+def make_schedule(spec: dict, base_lr: float, epochs: int, steps_per_epoch: int, monitor: str):
+    """``(learning_rate, callback)``: the optimizer's ``learning_rate`` (float or a Keras
+    schedule) and an ``EpochSchedule`` callback (None when the rate is a per-step schedule)."""
+    name, settings = parse_schedule(spec)
+    if name == "cosine":
+        warmup = int(settings["warmup_epochs"] * steps_per_epoch)
+        decay = max(1, epochs * steps_per_epoch - warmup)
+        if warmup > 0:
+            lr = keras.optimizers.schedules.CosineDecay(
+                0.0, decay, alpha=settings["alpha"], warmup_target=base_lr, warmup_steps=warmup)
+        else:
+            lr = keras.optimizers.schedules.CosineDecay(base_lr, decay, alpha=settings["alpha"])
+        return lr, None
+    if name in ("reduce_on_plateau",) and settings["monitor"] is None:
+        settings["monitor"] = monitor
+    return base_lr, EpochSchedule(name, settings, base_lr)
+
+
+def is_better(value, best, monitor) -> bool:
+    """``value`` improves on ``best`` for ``monitor`` (lower for losses, higher otherwise)."""
+    return value < best if monitor.endswith("loss") else value > best
+
+
+def current_lr(optimizer) -> float:
+    lr = optimizer.learning_rate
+    return float(keras.ops.convert_to_numpy(lr))
+
+
+class EpochSchedule(keras.callbacks.Callback):
+    """Sets the optimizer's rate per epoch (step, exponential) or from the validation logs
+    (reduce_on_plateau, f1_drop). Resumable: ``get_state`` / ``set_state``."""
+
+    def __init__(self, name, settings, base_lr):
+        super().__init__()
+        self.name, self.settings, self.base_lr = name, settings, base_lr
+        self.best = None  # reduce_on_plateau: best monitored value; f1_drop: previous value
+        self.wait = 0
+
+    def _set(self, value):
+        self.model.optimizer.learning_rate = float(value)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.name in ("constant", "step", "exponential"):
+            self._set(lr_at_epoch(self.name, self.settings, self.base_lr, epoch))
+
+    def on_epoch_end(self, epoch, logs=None):
+        monitor = self.settings.get("monitor")
+        if self.name not in ("reduce_on_plateau", "f1_drop") or monitor not in (logs or {}):
+            return
+        value = float(logs[monitor])
+        if not math.isfinite(value):
+            return
+        lr = current_lr(self.model.optimizer)
+        if self.name == "f1_drop":
+            if self.best is not None and self.best > 0 and (self.best - value) / self.best > self.settings["drop"]:
+                self._set(lr * self.settings["factor"])
+            self.best = value
+            return
+        if self.best is None or is_better(value, self.best, monitor):
+            self.best, self.wait = value, 0
+            return
+        self.wait += 1
+        if self.wait >= self.settings["patience"]:
+            self._set(max(lr * self.settings["factor"], self.settings["min_lr"]))
+            self.wait = 0
+
+    def get_state(self) -> dict:
+        return {"best": self.best, "wait": self.wait}
+
+    def set_state(self, state: dict) -> None:
+        self.best, self.wait = state.get("best"), int(state.get("wait", 0))

@@ -1,0 +1,102 @@
+"""The TRAINING model: wraps an inference model (float32 [0, 255] images -> logits).
+
+Inputs are ``(images, labels)`` (uint8 or float images, kept as uint8 NumPy in memory; labels
+go in so that the models' auxiliary losses see them). Inside the compiled step it casts to
+float32, applies ``keras_fer.augment.Augment`` (training only), fits the images to the model's
+input (centre crop at validation), mixes (``Augment.mix_batch``: mixup / cutmix as the
+augment config says, training only), runs the model and
+adds the auxiliary losses of ``keras_fer.models.aux_loss_layers`` (DACL's center loss: its
+``loss_and_update`` runs inside ``call``, so the centers' update works in the jitted JAX step).
+
+``call`` returns ``(logits, targets)``: ``targets`` are the (mixed) one-hot labels; the
+overridden ``compute_loss`` (cross-entropy from logits, label smoothing, class weights, + aux
+losses) and ``compute_metrics`` (on the logits and the integer labels) read them.
+"""
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import ops
+
+
+class TrainingModel(keras.Model):
+    """Training wrapper around ``net`` (never saved itself: ``net`` is what a run keeps).
+
+    Args:
+        net: the inference model (logits out).
+        augment: a ``keras_fer.augment.Augment`` layer (its ``mix`` setting included) or None.
+        label_smoothing: float in [0, 1).
+        class_weights: None or a sequence of one weight per class.
+        **kwargs: ``keras.Model`` arguments.
+
+    Example:
+        >>> tm = TrainingModel(net)
+        >>> tm.compile(optimizer="adam", metrics=keras_fer.metrics.epoch_metrics(7))
+        >>> tm.fit((images_uint8, labels), labels, epochs=1)
+    """
+
+    def __init__(self, net, augment=None, label_smoothing=0.0, class_weights=None, **kwargs):
+        super().__init__(**kwargs)
+        from keras_fer.models import aux_loss_layers
+
+        self.net = net
+        self.augment = augment
+        self.label_smoothing = float(label_smoothing)
+        self.class_weights = None if class_weights is None else np.asarray(class_weights, "float32")
+        self.num_classes = int(net.output_shape[-1])
+        self.input_size = tuple(int(d) for d in net.input_shape[1:3])
+        self.aux_layers = list(aux_loss_layers(net))
+        self.aux_counts = []
+        if self.aux_layers:
+            outputs = [net.output]
+            for layer in self.aux_layers:
+                ins = layer.input if isinstance(layer.input, (list, tuple)) else [layer.input]
+                outputs += list(ins)
+                self.aux_counts.append(len(ins))
+            self.view = keras.Model(net.inputs, outputs, name=f"{net.name}_view")
+        else:
+            self.view = net
+
+    def call(self, inputs, training=False):
+        from keras_fer.augment import fit_to
+
+        images, labels = inputs
+        labels = ops.reshape(ops.cast(labels, "int32"), (-1,))
+        x = ops.cast(images, "float32")
+        if len(x.shape) == 3:
+            x = ops.expand_dims(x, -1)
+        if training and self.augment is not None:
+            x = self.augment(x, training=True)
+        x = fit_to(x, self.input_size)
+        targets = ops.one_hot(labels, self.num_classes, dtype="float32")
+        if training and self.augment is not None and self.augment.mix:
+            x, targets = self.augment.mix_batch(x, targets)
+        outs = self.view(x, training=training)
+        logits = outs[0] if self.aux_layers else outs
+        if self.aux_layers:
+            at = 1
+            for layer, n in zip(self.aux_layers, self.aux_counts):
+                self.add_loss(layer.loss_and_update(*outs[at:at + n], labels=labels,
+                                                    training=training))
+                at += n
+        return ops.cast(logits, "float32"), targets
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        logits, targets = y_pred
+        per_sample_w = None
+        if self.class_weights is not None:
+            per_sample_w = ops.sum(targets * ops.convert_to_tensor(self.class_weights), axis=-1)
+        if self.label_smoothing:
+            targets = targets * (1.0 - self.label_smoothing) + self.label_smoothing / self.num_classes
+        per_sample = -ops.sum(targets * ops.log_softmax(logits, axis=-1), axis=-1)
+        if per_sample_w is not None:
+            per_sample = per_sample * per_sample_w
+        if sample_weight is not None:
+            per_sample = per_sample * ops.reshape(ops.cast(sample_weight, "float32"), (-1,))
+        loss = ops.mean(per_sample)
+        for extra in self.losses:
+            loss = loss + ops.sum(ops.cast(extra, "float32"))
+        return loss
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        return super().compute_metrics(x, y, y_pred[0], sample_weight)

@@ -1,0 +1,121 @@
+"""Evaluation: scikit-learn's numbers on a known prediction set, TTA views, evaluate_run's
+report and PNGs, a labelled class-subfolder folder as one split, the command line."""
+import json
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+from sklearn.metrics import (accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score,
+                             precision_recall_fscore_support)
+
+import keras_fer.augment
+from keras_fer import EMOTIONS
+from keras_fer.evaluate import compute_metrics, evaluate_run, predict_proba
+from keras_fer.evaluate.cli import main
+from keras_fer.io_utils import write_json
+
+
+def test_compute_metrics_equals_sklearn():
+    rng = np.random.default_rng(3)
+    y_true = rng.integers(0, 7, 300)
+    y_true[y_true == 1] = 2  # "disgust" absent from y_true ...
+    y_pred = np.where(rng.random(300) < 0.5, y_true, rng.integers(0, 7, 300))  # ... not y_pred
+    m = compute_metrics(y_true, y_pred, EMOTIONS)
+    assert m["n"] == 300
+    assert m["accuracy"] == pytest.approx(accuracy_score(y_true, y_pred))
+    assert m["macro_f1"] == pytest.approx(f1_score(y_true, y_pred, average="macro", zero_division=0))
+    assert m["weighted_f1"] == pytest.approx(f1_score(y_true, y_pred, average="weighted",
+                                                      zero_division=0))
+    assert m["average_accuracy"] == pytest.approx(balanced_accuracy_score(y_true, y_pred))
+    assert m["confusion"] == confusion_matrix(y_true, y_pred, labels=range(7)).tolist()
+    p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=range(7), zero_division=0)
+    for i, name in enumerate(EMOTIONS):
+        row = m["per_class"][name]
+        assert (row["precision"], row["recall"], row["f1"]) == pytest.approx((p[i], r[i], f[i]))
+        assert row["support"] == s[i]
+
+
+def _tiny_model():
+    inputs = keras.Input((44, 44, 1))
+    x = keras.layers.Rescaling(1 / 255.0)(inputs)
+    x = keras.layers.Conv2D(4, 3, strides=4)(x)
+    x = keras.layers.GlobalAveragePooling2D(name="features")(x)
+    return keras.Model(inputs, keras.layers.Dense(7, name="predictions")(x))
+
+
+@pytest.mark.backends
+@pytest.mark.parametrize("mode,count", [("none", 1), ("flip", 2), ("tencrop", 10)])
+def test_predict_proba_averages_softmax_over_tta_views(mode, count, monkeypatch):
+    model = _tiny_model()
+    images = np.random.default_rng(0).integers(0, 256, (5, 48, 48), dtype=np.uint8)
+    seen = []
+    real = keras_fer.augment.tta_views
+
+    def spy(batch, m, size):
+        views = real(batch, m, size)
+        seen.append(len(views))
+        return views
+
+    monkeypatch.setattr(keras_fer.augment, "tta_views", spy)
+    probs = predict_proba(model, images, tta=mode, batch_size=3)
+    assert seen == [count, count]  # two batches (3 + 2 images), count views each
+    views = real(images[..., None].astype("float32"), mode, (44, 44))
+    ref = np.mean([keras.ops.convert_to_numpy(keras.ops.softmax(model(v))) for v in views], axis=0)
+    assert probs.shape == (5, 7)
+    np.testing.assert_allclose(probs, ref, atol=1e-5)
+    np.testing.assert_allclose(probs.sum(1), 1.0, atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    """A run directory holding an (untrained) tiny model: what evaluate reads."""
+    d = tmp_path_factory.mktemp("evalrun")
+    _tiny_model().save(d / "model.keras")
+    write_json(d / "meta.json", {"classes": list(EMOTIONS), "input_shape": [44, 44, 1]})
+    return d
+
+
+def test_evaluate_run_writes_report_and_pngs(run_dir, fer_small):
+    report = evaluate_run(run_dir, data=fer_small, splits=("PublicTest", "PrivateTest"),
+                          tta="flip", verbose=False)
+    saved = json.loads((run_dir / "eval" / "report.json").read_text())
+    assert set(saved["splits"]) == {"PublicTest", "PrivateTest"} and saved["tta"] == "flip"
+    model = keras.saving.load_model(run_dir / "model.keras")
+    for split in ("PublicTest", "PrivateTest"):
+        x, y = fer_small.split(split)
+        pred = predict_proba(model, x, tta="flip").argmax(1)
+        assert saved["splits"][split]["accuracy"] == pytest.approx(accuracy_score(y, pred))
+        assert saved["splits"][split]["n"] == 280
+        assert report["splits"][split]["macro_f1"] == saved["splits"][split]["macro_f1"]
+        png = run_dir / "eval" / f"confusion_{split}.png"
+        assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_cli_on_a_labelled_folder_is_one_split(run_dir, tmp_path, capsys):
+    from PIL import Image
+
+    folder = tmp_path / "my_faces"
+    rng = np.random.default_rng(1)
+    for cls, n in (("happy", 3), ("sad", 2)):
+        (folder / cls).mkdir(parents=True)
+        for i in range(n):
+            Image.fromarray(rng.integers(0, 256, (48, 48), dtype=np.uint8)).save(
+                folder / cls / f"{i}.png")
+    assert main([str(run_dir), "--data", str(folder), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert list(out["splits"]) == ["my_faces"]
+    m = out["splits"]["my_faces"]
+    assert m["n"] == 5 and m["per_class"]["happy"]["support"] == 3
+    assert m["per_class"]["sad"]["support"] == 2 and m["per_class"]["angry"]["support"] == 0
+
+
+def test_cli_user_mistakes_exit_2(run_dir, tmp_path, capsys):
+    assert main([str(tmp_path / "nope")]) == 2
+    assert "no such run directory" in capsys.readouterr().err
+    assert main([str(run_dir), "--tta", "twentycrop"]) == 2
+    proc = subprocess.run([sys.executable, "-m", "keras_fer.evaluate", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "model.keras is missing" in proc.stderr

@@ -1,0 +1,134 @@
+"""Schedules, optimizers, the training loss and the auxiliary (center) loss; one whole run on
+each backend."""
+import keras
+import numpy as np
+import pytest
+
+from keras_fer.config import TrainConfig
+from keras_fer.errors import UserError
+from keras_fer.train import build_optimizer, build_training_model, lr_at_epoch, make_schedule
+from keras_fer.train.schedules import EpochSchedule, current_lr, parse_schedule
+
+
+def test_step_and_exponential_rates():
+    name, s = parse_schedule({"name": "step"})  # ÷10 every 20 epochs
+    assert [lr_at_epoch(name, s, 1.0, e) for e in (0, 19, 20, 39, 40, 45)] == pytest.approx(
+        [1, 1, 0.1, 0.1, 0.01, 0.01])
+    name, s = parse_schedule({"name": "step", "every": 5, "factor": 0.2})  # ÷5 every 5
+    assert [lr_at_epoch(name, s, 1.0, e) for e in (4, 5, 10)] == pytest.approx([1, 0.2, 0.04])
+    name, s = parse_schedule({"name": "exponential"})  # ×0.9 every 5 epochs after epoch 80
+    assert [lr_at_epoch(name, s, 1.0, e) for e in (79, 80, 84, 85, 90)] == pytest.approx(
+        [1, 0.9, 0.9, 0.81, 0.729])
+    with pytest.raises(UserError, match="unknown setting 'evry'"):
+        parse_schedule({"name": "step", "evry": 5})
+    with pytest.raises(UserError, match="unknown name 'poly'"):
+        parse_schedule({"name": "poly"})
+
+
+class _Holder:
+    def __init__(self, lr):
+        self.optimizer = keras.optimizers.SGD(lr)
+
+
+def test_plateau_and_f1_drop_adjust_the_rate_and_keep_state():
+    _, cb = make_schedule({"name": "reduce_on_plateau", "patience": 2}, 1.0, 50, 10, "val_loss")
+    cb.set_model(_Holder(1.0))
+    for epoch, loss in enumerate([1.0, 0.9, 0.95, 0.91]):  # 2 epochs without improvement
+        cb.on_epoch_end(epoch, {"val_loss": loss})
+    assert current_lr(cb.model.optimizer) == pytest.approx(0.1)
+    assert cb.get_state() == {"best": 0.9, "wait": 0}
+    resumed = EpochSchedule(cb.name, cb.settings, 1.0)
+    resumed.set_state({"best": 0.9, "wait": 1})
+    resumed.set_model(_Holder(0.5))
+    resumed.on_epoch_end(5, {"val_loss": 0.92})
+    assert current_lr(resumed.model.optimizer) == pytest.approx(0.05)
+
+    _, f1 = make_schedule({"name": "f1_drop"}, 1.0, 50, 10, "val_accuracy")
+    f1.set_model(_Holder(1.0))
+    for epoch, value in enumerate([0.50, 0.46, 0.40, 0.41]):  # 0.46: -8%; 0.40: -13% -> ×0.8
+        f1.on_epoch_end(epoch, {"val_macro_f1": value})
+    assert current_lr(f1.model.optimizer) == pytest.approx(0.8)
+
+
+def test_cosine_with_warmup():
+    lr, cb = make_schedule({"name": "cosine", "warmup_epochs": 2}, 0.1, 10, 5, "val_accuracy")
+    assert cb is None
+    values = [float(keras.ops.convert_to_numpy(lr(step))) for step in (0, 5, 10, 30, 50)]
+    assert values == pytest.approx([0.0, 0.05, 0.1, 0.05, 0.0], abs=1e-6)
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam", "adamw", "rmsprop", "adamax", "adagrad"])
+def test_optimizers_with_weight_decay(name):
+    opt = build_optimizer({"name": name, "learning_rate": 0.02, "weight_decay": 1e-4})
+    assert float(keras.ops.convert_to_numpy(opt.learning_rate)) == pytest.approx(0.02)
+    assert opt.weight_decay == pytest.approx(1e-4)
+
+
+def test_sgd_nesterov_and_bad_settings():
+    opt = build_optimizer({"name": "sgd", "momentum": 0.9, "nesterov": True})
+    assert opt.nesterov and opt.momentum == 0.9
+    with pytest.raises(UserError, match="unknown setting 'momentum'"):
+        build_optimizer({"name": "adam", "momentum": 0.9})
+    with pytest.raises(UserError, match="learning_rate must be a positive number"):
+        build_optimizer({"name": "adam", "learning_rate": -1})
+
+
+def _net(aux=False):
+    from keras_fer.losses import SparseCenterLoss
+
+    inputs = keras.Input((48, 48, 1))
+    x = keras.layers.Rescaling(1 / 255.0)(inputs)
+    x = keras.layers.Conv2D(4, 3, strides=4, activation="relu")(x)
+    feats = keras.layers.GlobalAveragePooling2D(name="features")(x)
+    if aux:
+        att = keras.layers.Dense(4, activation="sigmoid")(feats)
+        feats = SparseCenterLoss(7, 4, lam=0.5, alpha=0.5, seed=1, name="center")([feats, att])
+    return keras.Model(inputs, keras.layers.Dense(7, name="predictions")(feats))
+
+
+def test_loss_is_class_weighted_smoothed_crossentropy():
+    labels = np.array([0, 1, 1, 2, 3, 3, 3, 6])
+    cfg = TrainConfig(loss={"name": "class_weighted", "label_smoothing": 0.1})
+    tm = build_training_model(_net(), cfg, train_labels=labels)
+    x = np.random.default_rng(0).integers(0, 256, (8, 48, 48, 1)).astype("uint8")
+    logits, targets = tm((x, labels), training=False)
+    loss = float(tm.compute_loss(y=labels, y_pred=(logits, targets)))
+    z = keras.ops.convert_to_numpy(logits).astype(np.float64)
+    logp = z - np.log(np.exp(z).sum(1, keepdims=True))
+    counts = np.bincount(labels, minlength=7)
+    w = np.where(counts > 0, len(labels) / (7 * np.maximum(counts, 1)), 0.0)[labels]
+    soft = np.eye(7)[labels] * 0.9 + 0.1 / 7
+    assert loss == pytest.approx(np.mean(w * -(soft * logp).sum(1)), rel=1e-5)
+    with pytest.raises(UserError, match="unknown name 'focal'"):
+        build_training_model(_net(), TrainConfig(loss={"name": "focal"}))
+
+
+@pytest.mark.backends
+def test_center_loss_is_added_and_centers_move_in_the_compiled_step():
+    net = _net(aux=True)
+    tm = build_training_model(net, TrainConfig(optimizer={"name": "sgd", "learning_rate": 0.01}))
+    centers = net.get_layer("center")
+    before = keras.ops.convert_to_numpy(centers.centers).copy()
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (16, 48, 48, 1)).astype("uint8")
+    y = rng.integers(0, 7, 16)
+    z = keras.ops.convert_to_numpy(tm((x, y), training=False)[0]).astype(np.float64)
+    ce = np.mean(np.log(np.exp(z).sum(1)) - z[np.arange(16), y])  # cross-entropy alone
+    hist = tm.fit((x, y), y, batch_size=16, epochs=1, verbose=0, shuffle=False)
+    after = keras.ops.convert_to_numpy(centers.centers)
+    moved = np.abs(after - before).sum(1) > 0
+    assert set(np.nonzero(moved)[0]) == set(np.unique(y))  # exactly the classes in the batch
+    assert hist.history["loss"][0] > ce + 1e-3  # cross-entropy + lam * center loss
+
+
+@pytest.mark.backends
+def test_one_run_on_this_backend(fer_small, tiny_cfg):
+    from keras_fer import rundir
+    from keras_fer.train import run
+
+    # 70 images in 2 batches of 35: one compiled train step
+    out = run(tiny_cfg.replace(epochs=1, batch_size=35, augment={"flip": True, "mix": "mixup"}),
+              fer_small)
+    meta = rundir.read_meta(out)
+    assert meta["backend"] == keras.backend.backend() and meta["best_epoch"] == 1
+    assert rundir.load_model(out).output_shape == (None, 7)

@@ -1,0 +1,252 @@
+"""End-to-end training on a small real FER2013 subset: learning, the run directory, resume
+after a kill, the known traps (labels out of range, NaN stop, best value after resume, atomic
+checkpoint), k-fold, and the command line."""
+import csv
+import importlib.util
+import json
+import math
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from keras_fer import rundir
+from keras_fer.config import TrainConfig
+from keras_fer.errors import UserError
+from keras_fer.train import TrainingFailed, run
+from keras_fer.train.callbacks import BestCheckpoint, ResumeState, save_model_atomic
+
+
+def read_history(run_dir):
+    with open(run_dir / "history.csv") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="module")
+def trained(fer_small, tiny_model_file, tmp_path_factory):
+    """16 epochs of the tiny CNN on 280 Training images, validated on 280 PublicTest."""
+    out = tmp_path_factory.mktemp("trained") / "run"
+    cfg = TrainConfig(model=tiny_model_file, epochs=16, batch_size=32, seed=0,
+                      optimizer={"name": "adam", "learning_rate": 5e-3},
+                      augment={"flip": True}, tensorboard=True, verbose=0, out=str(out))
+    return run(cfg, fer_small)
+
+
+def test_learns_and_beats_chance_on_held_out_private_test(trained, fer_small):
+    from keras_fer.evaluate import predict_proba
+
+    model = rundir.load_model(trained)
+    x, y = fer_small.split("PrivateTest")  # never seen, never used to choose
+    acc = float((predict_proba(model, x).argmax(1) == y).mean())
+    assert acc > 0.19, acc  # chance: 1/7 = 0.143; 280 images, ~2.3 sigma above it
+
+
+def test_run_directory_files_parse(trained, fer_small):
+    cfg = rundir.read_config(trained)
+    assert cfg.epochs == 16 and cfg.out == str(trained)
+    meta = rundir.read_meta(trained)
+    assert meta["classes"] == list(fer_small.classes)
+    assert meta["input_shape"] == [48, 48, 1]
+    rows = read_history(trained)
+    assert [int(r["epoch"]) for r in rows] == list(range(1, 17))
+    for key in ("loss", "accuracy", "macro_f1", "average_accuracy", "val_loss", "val_accuracy",
+                "val_macro_f1", "val_average_accuracy", "lr"):
+        assert math.isfinite(float(rows[0][key])), key
+    val_acc = [float(r["val_accuracy"]) for r in rows]
+    assert meta["best_epoch"] == int(np.argmax(val_acc)) + 1
+    assert meta["best"]["val_accuracy"] == pytest.approx(max(val_acc))
+    summary = json.loads((trained / "summary.json").read_text())
+    assert summary["best_epoch"] == meta["best_epoch"] and summary["epochs_run"] == 16
+    assert summary["train_images"] == 280 and summary["val_images"] == 280
+    assert (trained / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    if importlib.util.find_spec("tensorboard"):
+        assert any((trained / "logs").rglob("events.out.tfevents.*"))
+    assert not (trained / "ckpt").exists()  # resume state removed after a normal end
+    model = rundir.load_model(trained)  # the inference model, without the training wrapper
+    assert model.get_layer("predictions") is not None
+    assert model.output_shape == (None, 7)
+
+
+class Kill(keras.callbacks.Callback):
+    """Raises at the start of epoch ``at`` (0-based): a kill after ``at`` finished epochs."""
+
+    def __init__(self, at):
+        super().__init__()
+        self.at = at
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.at:
+            raise KeyboardInterrupt("killed")
+
+
+class Record(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.epochs = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epochs.append(epoch)
+
+
+def test_resume_after_kill_continues_from_last_finished_epoch(fer_small, tiny_cfg):
+    cfg = tiny_cfg.replace(epochs=4, schedule={"name": "reduce_on_plateau", "patience": 1})
+    with pytest.raises(KeyboardInterrupt):
+        run(cfg, fer_small, callbacks=[Kill(2)], resume_every_s=0)
+    out = rundir.check_run_dir(cfg.out)
+    state = ResumeState.read_meta(out / "ckpt" / "resume.npz")
+    assert state["epoch"] == 2 and state["states"]["best"]["best"] is not None
+    assert len(read_history(out)) == 2
+    with pytest.raises(UserError, match="other settings"):
+        run(cfg.replace(batch_size=16), fer_small)
+    record = Record()
+    run(cfg, fer_small, callbacks=[record], resume_every_s=0)
+    assert record.epochs == [2, 3]
+    rows = read_history(out)
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4]
+    val_acc = [float(r["val_accuracy"]) for r in rows]
+    # the best epoch is over all four epochs: the best value survived the resume
+    assert rundir.read_meta(out)["best_epoch"] == int(np.argmax(val_acc)) + 1
+    assert not (out / "ckpt").exists()
+
+
+class BestSpy:
+    def __init__(self):
+        self.saves = 0
+
+    def save(self, path):
+        self.saves += 1
+        with open(path, "w") as f:
+            f.write("model")
+
+
+def test_best_checkpoint_remembers_its_best_value_after_resume(tmp_path):
+    net = BestSpy()
+    ckpt = BestCheckpoint(net, tmp_path / "model.keras", "val_accuracy")
+    ckpt.set_state({"best": 0.9, "best_epoch": 3, "best_logs": {"val_accuracy": 0.9}})
+    ckpt.on_epoch_end(5, {"val_accuracy": 0.5})
+    assert net.saves == 0 and ckpt.best == 0.9 and ckpt.best_epoch == 3
+    ckpt.on_epoch_end(6, {"val_accuracy": 0.95})
+    assert net.saves == 1 and ckpt.best_epoch == 6
+    loss_ckpt = BestCheckpoint(net, tmp_path / "model.keras", "val_loss")
+    loss_ckpt.set_state({"best": 0.2, "best_epoch": 0})
+    loss_ckpt.on_epoch_end(1, {"val_loss": 0.3})
+    assert net.saves == 1
+
+
+def test_kill_during_checkpoint_write_keeps_previous_file(tmp_path):
+    path = tmp_path / "model.keras"
+    good = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    save_model_atomic(good, path)
+    before = path.read_bytes()
+
+    class Dies:
+        def save(self, p):
+            with open(p, "wb") as f:
+                f.write(b"PK\x03\x04half a zip")
+            raise KeyboardInterrupt("killed while writing")
+
+    with pytest.raises(KeyboardInterrupt):
+        save_model_atomic(Dies(), path)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.keras"]
+    assert keras.saving.load_model(path).output_shape == (None, 2)
+
+
+def test_labels_out_of_range_are_refused_before_fit(fer_small, tiny_cfg):
+    bad = fer_small.select(np.arange(len(fer_small)))
+    i = int(np.nonzero(bad.splits == "Training")[0][5])
+    bad.labels[i] = 7
+    with pytest.raises(UserError, match=r"label 7 is outside 0\.\.6") as e:
+        run(tiny_cfg, bad)
+    assert bad.paths[i] in str(e.value)
+    bad.labels[i] = -1
+    with pytest.raises(UserError, match="label -1"):
+        run(tiny_cfg, bad)
+    assert not (tmp := rundir.Path(tiny_cfg.out)).exists() or not any(tmp.iterdir())
+
+
+class PoisonLoss(keras.callbacks.Callback):
+    """Makes the loss NaN in the logs of epoch ``at``'s first batch (as a diverged step would)."""
+
+    def __init__(self, at):
+        super().__init__()
+        self.at, self.epoch = at, 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.epoch == self.at and logs is not None:
+            logs["loss"] = float("nan")
+
+
+def test_nan_loss_stops_with_message_and_keeps_resume_state(fer_small, tiny_cfg):
+    cfg = tiny_cfg.replace(epochs=3)
+    with pytest.raises(TrainingFailed, match=r"loss became nan at epoch 2, batch 1"):
+        run(cfg, fer_small, callbacks=[PoisonLoss(1)], resume_every_s=0)
+    state = ResumeState.read_meta(rundir.Path(cfg.out) / "ckpt" / "resume.npz")
+    assert state["epoch"] == 1  # the last good epoch, not deleted (Keras' BackupAndRestore trap)
+    assert [int(r["epoch"]) for r in read_history(rundir.Path(cfg.out))] == [1]
+    record = Record()
+    run(cfg, fer_small, callbacks=[record], resume_every_s=0)
+    assert record.epochs == [1, 2]
+
+
+def test_kfold_reports_each_fold_and_mean_std(fer_small, tiny_cfg):
+    out = run(tiny_cfg.replace(folds=2, epochs=1), fer_small)
+    summary = json.loads((out / "summary.json").read_text())
+    accs = [f["best"]["val_accuracy"] for f in summary["folds"]]
+    assert len(accs) == 2
+    assert summary["mean"]["val_accuracy"] == pytest.approx(np.mean(accs))
+    assert summary["std"]["val_accuracy"] == pytest.approx(np.std(accs))
+    for k in (1, 2):
+        assert rundir.read_meta(out / f"fold{k}")["classes"] == list(fer_small.classes)
+        s = json.loads((out / f"fold{k}" / "summary.json").read_text())
+        assert s["train_images"] + s["val_images"] == 70  # the folds partition --limit 70
+
+
+@pytest.fixture(scope="module")
+def prepared(fer_small, tmp_path_factory):
+    """fer_small as a prepared data folder (fer2013.npz) for the command line."""
+    from keras_fer.data import save_npz
+
+    folder = tmp_path_factory.mktemp("prepared")
+    save_npz(fer_small, folder / "fer2013.npz")
+    return folder
+
+
+def test_cli_auto_without_gpu_uses_cpu_recipe_and_flags_override(prepared, tiny_model_file,
+                                                                  tmp_path, capsys):
+    from keras_fer.train.cli import main
+
+    out = tmp_path / "cli_run"
+    code = main(["--auto", "--data", str(prepared), "--model", tiny_model_file, "--epochs", "1",
+                 "--limit", "70", "--out", str(out), "--no-tensorboard", "--verbose", "0",
+                 "--lr", "0.002"])
+    assert code == 0
+    assert "no accelerator found: training recipes/cpu.json (batchnorm" in capsys.readouterr().out
+    cfg = rundir.read_config(out)
+    cpu = json.loads((rundir.Path(__file__).parents[2] / "recipes" / "cpu.json").read_text())
+    assert cfg.optimizer == {**cpu["optimizer"], "learning_rate": 0.002}
+    assert cfg.augment == cpu["augment"] and cfg.epochs == 1 and cfg.limit == 70
+    assert len(read_history(out)) == 1
+
+
+def test_cli_user_mistakes_exit_2(tmp_path, capsys):
+    from keras_fer.train.cli import main
+
+    assert main(["--config", str(tmp_path / "missing.json")]) == 2
+    assert "missing.json: file not found" in capsys.readouterr().err
+    assert main(["--optimizer", "adadelta", "--data", str(tmp_path)]) == 2
+    (tmp_path / "bad.json").write_text('{"epochs": 3, "lerning_rate": 1}')
+    assert main(["--config", str(tmp_path / "bad.json")]) == 2
+    assert "unknown setting 'lerning_rate'" in capsys.readouterr().err
+
+
+def test_cli_bad_option_subprocess_no_traceback():
+    proc = subprocess.run([sys.executable, "-m", "keras_fer.train", "--epochs", "many"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and "--epochs" in proc.stderr
