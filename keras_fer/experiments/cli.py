@@ -1,0 +1,100 @@
+"""``python -m keras_fer.experiments run experiments/NAME.json [--repeats 3] [--limit N]
+[--epochs N] [--out DIR] [--data PATH]`` and ``python -m keras_fer.experiments list [DIR]``."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from keras_fer.errors import UserError, cli_main
+from keras_fer.experiments.report import write_results
+from keras_fer.experiments.runner import run_experiment
+from keras_fer.experiments.spec import BEST_VALIDATION, list_experiments, load_experiment
+
+RESULTS = Path("experiments") / "results"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # a bad option is a user's mistake: one line, exit 2
+        raise UserError(message)
+
+
+def build_parser():
+    p = _Parser(prog="python -m keras_fer.experiments",
+                description="Reproduce published FER2013 experiments")
+    sub = p.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run", help="run one experiment file")
+    r.add_argument("file", help="experiments/NAME.json")
+    r.add_argument("--repeats", type=int, help="seeds per run (default: the file's)")
+    r.add_argument("--limit", type=int, help="stratified subset of Training (CPU smoke run)")
+    r.add_argument("--epochs", type=int, help="override every run's epochs")
+    r.add_argument("--data", help="FER2013 file/folder/zip (default: the file's base.data)")
+    r.add_argument("--out", help=f"results folder (default: {RESULTS}/NAME)")
+    r.add_argument("--runs", help="comma-separated run names: only these (default: all)")
+    r.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
+                   help="a TrainConfig setting for every run, e.g. --set 'model_args={\"image_size\": 64}'")
+    ls = sub.add_parser("list", help="list the experiment files")
+    ls.add_argument("dir", nargs="?", default="experiments")
+    return p
+
+
+def parse_settings(items) -> dict:
+    """``KEY=VALUE`` strings -> {key: JSON value (a bare string when not JSON)}."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UserError(f"--set {item!r}: expected KEY=VALUE")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def select_runs(exp, names) -> None:
+    if not names:
+        return
+    wanted = [n.strip() for n in names.split(",") if n.strip()]
+    known = {r.name for r in exp.runs}
+    for n in wanted:
+        if n not in known:
+            raise UserError(f"--runs: {exp.path} has no run {n!r} (runs: {', '.join(sorted(known))})")
+    exp.runs = [r for r in exp.runs if r.name in wanted]
+    exp.published = {k: v for k, v in exp.published.items() if k in wanted}
+    if exp.report_private not in wanted and exp.report_private != BEST_VALIDATION:
+        exp.report_private = BEST_VALIDATION
+
+
+@cli_main
+def main(argv=None) -> int:
+    import sys
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    if args.command == "list":
+        for exp in list_experiments(args.dir):
+            print(f"{exp.path.name:28s} {len(exp.runs):3d} runs x {exp.repeats}  {exp.description}")
+        return 0
+    for key in ("repeats", "epochs"):
+        if getattr(args, key) is not None and getattr(args, key) < 1:
+            raise UserError(f"--{key} must be >= 1, got {getattr(args, key)}")
+    exp = load_experiment(args.file)
+    select_runs(exp, args.runs)
+    settings = parse_settings(args.set)
+    if args.data:
+        settings["data"] = args.data
+    for run in exp.runs:
+        run.config = run.config.replace(**settings)
+    out = Path(args.out) if args.out else RESULTS / exp.name
+    data = None
+    if args.data:
+        from keras_fer.data import load
+
+        data = load(args.data)
+    outcome = run_experiment(exp, out=out, data=data, repeats=args.repeats, limit=args.limit,
+                             epochs=args.epochs)
+    paths = write_results(exp, outcome, out, argv)
+    print(paths["md"].read_text(encoding="utf-8"))
+    print(f"wrote {out}/ (table.csv, table.md, curves.png, commands.txt, index.html)")
+    return 0

@@ -1,0 +1,165 @@
+"""The results of an experiment: comparison table (CSV + Markdown), overlaid curves (PNG),
+``commands.txt`` (exact commands, machine, date), ``results.json`` and ``index.html``."""
+from __future__ import annotations
+
+import datetime
+import html
+import math
+import os
+import platform
+import shlex
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from keras_fer.experiments.runner import METRICS
+from keras_fer.io_utils import atomic_path, write_json, write_text
+
+CURVES = (("loss", "loss"), ("accuracy", "accuracy"), ("macro_f1", "macro-F1"))
+
+
+def _mean_std(values):
+    v = np.asarray([x for x in values if not math.isnan(x)], dtype=float)
+    if v.size == 0:
+        return math.nan, math.nan
+    return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else 0.0
+
+
+def _fmt(mean, std):
+    return "" if math.isnan(mean) else f"{mean:.4f} ± {std:.4f}"
+
+
+def _published(figures) -> str:
+    if figures is None:
+        return ""
+    if isinstance(figures, dict):
+        return ", ".join(f"{k} {v}" for k, v in figures.items())
+    return str(figures)
+
+
+def comparison_table(exp, outcome) -> pd.DataFrame:
+    """One row per run: n, validation accuracy / macro-F1 mean and std, the published figure,
+    and PrivateTest accuracy for the chosen run only (empty for every other run)."""
+    rows = []
+    for run in exp.runs:
+        res = [r for r in outcome["results"] if r.run == run.name]
+        row = {"run": run.name, "model": run.config.model, "n": len(res)}
+        for m in METRICS:
+            row[f"{m}_mean"], row[f"{m}_std"] = _mean_std([r.best.get(m, math.nan) for r in res])
+        row["published"] = _published(exp.published.get(run.name))
+        chosen = run.name == outcome["chosen"]
+        row["chosen"] = "yes" if chosen else ""
+        pm, ps = _mean_std(outcome["private"]) if chosen else (math.nan, math.nan)
+        row["private_accuracy_mean"], row["private_accuracy_std"] = pm, ps
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def markdown_table(table: pd.DataFrame) -> str:
+    head = ["run", "model", "n", "val accuracy", "val macro-F1", "val average accuracy", "published",
+            "PrivateTest accuracy"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for _, r in table.iterrows():
+        cells = [r["run"] + (" (chosen)" if r["chosen"] else ""), r["model"], str(r["n"]),
+                 _fmt(r["val_accuracy_mean"], r["val_accuracy_std"]),
+                 _fmt(r["val_macro_f1_mean"], r["val_macro_f1_std"]),
+                 _fmt(r["val_average_accuracy_mean"], r["val_average_accuracy_std"]), r["published"],
+                 _fmt(r["private_accuracy_mean"], r["private_accuracy_std"])]
+        lines.append("| " + " | ".join(str(c).replace("|", "/") for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_curves(exp, outcome, path) -> None:
+    """Loss, accuracy and macro-F1 by epoch, one colour per run (validation solid, train dashed;
+    repeats averaged)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(CURVES), figsize=(5 * len(CURVES), 4))
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, run in enumerate(exp.runs):
+        res = [r for r in outcome["results"] if r.run == run.name]
+        c = colours[i % len(colours)]
+        for ax, (key, label) in zip(axes, CURVES):
+            for prefix, style in (("val_", "-"), ("", "--")):
+                curves = [r.history.get(prefix + key) for r in res if r.history.get(prefix + key)]
+                if not curves:
+                    continue
+                n = min(len(cv) for cv in curves)
+                mean = np.nanmean([cv[:n] for cv in curves], axis=0)
+                ax.plot(np.arange(1, n + 1), mean, style, color=c,
+                        label=run.name if prefix == "val_" else None, marker="o" if n == 1 else None)
+            ax.set_title(f"{label} (solid: validation, dashed: train)", fontsize=9)
+            ax.set_xlabel("epoch")
+            ax.set_ylabel(label)
+    axes[0].legend(fontsize=7)
+    fig.suptitle(exp.name)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=90)
+    plt.close(fig)
+
+
+def machine() -> str:
+    import keras
+
+    cpu = platform.processor() or platform.machine()
+    return (f"{platform.node()} | {platform.platform()} | {cpu}, {os.cpu_count()} CPUs | "
+            f"Python {platform.python_version()} | keras {keras.__version__} "
+            f"({keras.backend.backend()} backend)")
+
+
+def commands_text(exp, outcome, argv) -> str:
+    cmd = shlex.join([sys.executable.rsplit("/", 1)[-1], "-m", "keras_fer.experiments", *argv])
+    lines = [f"# {exp.name}: {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}",
+             f"# machine: {machine()}", cmd, "", "# each run, alone:"]
+    seen = set()
+    for r in outcome["results"]:
+        top = r.run_dir.parent if r.run_dir.name.startswith("fold") else r.run_dir
+        if top not in seen:
+            seen.add(top)
+            lines.append(f"python -m keras_fer.train --config {shlex.quote(str(top / 'config.json'))}")
+    return "\n".join(lines) + "\n"
+
+
+def write_results(exp, outcome, out, argv) -> dict:
+    """Write every file of ``out`` (experiments/results/NAME/); returns their paths."""
+    out = Path(out)
+    table = comparison_table(exp, outcome)
+    paths = {k: out / f for k, f in (("csv", "table.csv"), ("md", "table.md"), ("png", "curves.png"),
+                                     ("commands", "commands.txt"), ("json", "results.json"),
+                                     ("html", "index.html"))}
+    with atomic_path(paths["csv"]) as tmp:
+        table.to_csv(tmp, index=False)
+    md = markdown_table(table)
+    header = f"# {exp.name}\n\n{exp.description}\n\nSource: {exp.source}\n\n"
+    notes = f"\n## How our results differ\n\n{exp.notes}\n" if exp.notes else ""
+    write_text(paths["md"], header + md + notes)
+    plot_curves(exp, outcome, paths["png"])
+    commands = commands_text(exp, outcome, argv)
+    write_text(paths["commands"], commands)
+    write_json(paths["json"], {
+        "name": exp.name, "chosen": outcome["chosen"], "rule": exp.report_private,
+        "monitor": exp.base.monitor, "private_accuracy": outcome["private"],
+        "runs": [{"run": r.run, "seed": r.seed, "run_dir": str(r.run_dir), "best": r.best}
+                 for r in outcome["results"]]})
+    write_text(paths["html"], _html(exp, table, commands))
+    return paths
+
+
+def _html(exp, table, commands) -> str:
+    e = html.escape
+    shown = table.copy()
+    for m in (*METRICS, "private_accuracy"):
+        shown[m] = [_fmt(a, b) for a, b in zip(shown.pop(f"{m}_mean"), shown.pop(f"{m}_std"))]
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{e(exp.name)}</title></head>"
+            f"<body><h1>{e(exp.name)}</h1><p>{e(exp.description)}</p><p>Source: {e(exp.source)}</p>"
+            f"{shown.to_html(index=False, na_rep='')}"
+            f"<p>PrivateTest is reported only for the run chosen on validation "
+            f"({e(exp.report_private)}).</p><img src='curves.png' alt='curves'>"
+            f"<h2>Notes</h2><p>{e(exp.notes)}</p><h2>Commands</h2><pre>{e(commands)}</pre>"
+            f"<p><a href='table.csv'>table.csv</a> · <a href='table.md'>table.md</a></p></body></html>\n")

@@ -1,0 +1,140 @@
+"""Run an experiment: every run (x repeats, seeds base.seed + i) through ``keras_fer.train.run``,
+collect validation metrics, choose the configuration on validation, report PrivateTest for it.
+"""
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from keras_fer.errors import UserError
+from keras_fer.experiments.spec import BEST_VALIDATION, Experiment
+from keras_fer.io_utils import read_json
+
+METRICS = ("val_accuracy", "val_macro_f1", "val_average_accuracy")
+
+
+@dataclass
+class RunResult:
+    """One trained repeat (or fold) of one run."""
+    run: str
+    seed: int
+    run_dir: Path
+    best: dict  # the metrics of the epoch the trainer kept (best validation monitor)
+    history: dict = field(default_factory=dict)  # column -> list over epochs
+
+
+def read_history(path) -> dict:
+    """``history.csv`` as {column: [float per epoch]}."""
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    cols = rows[0].keys() if rows else []
+    return {c: [_num(r[c]) for r in rows] for c in cols}
+
+
+def _num(v):
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def collect(run_name, seed, run_dir) -> list:
+    """RunResults of one trained run directory: itself, or its fold* sub-directories (k-fold).
+
+    The validation metrics are those of the epoch the trainer kept (``summary.json`` "best")."""
+    run_dir = Path(run_dir)
+    dirs = sorted(p for p in run_dir.glob("fold*") if (p / "summary.json").is_file()) or [run_dir]
+    out = []
+    for d in dirs:
+        if not (d / "summary.json").is_file() or not (d / "history.csv").is_file():
+            raise UserError(f"{d}: no summary.json/history.csv (did the training run finish?)")
+        best = read_json(d / "summary.json").get("best") or {}
+        out.append(RunResult(run_name, seed, d, {k: _num(v) for k, v in best.items()},
+                             read_history(d / "history.csv")))
+    return out
+
+
+def choose_run(exp: Experiment, results: list) -> str:
+    """The run whose PrivateTest figure is reported: the file's choice, or the best mean
+    validation ``base.monitor`` (val_loss: the lowest). PrivateTest never enters the choice."""
+    if exp.report_private != BEST_VALIDATION:
+        return exp.report_private
+    monitor = exp.base.monitor
+    means = {}
+    for r in results:
+        means.setdefault(r.run, []).append(r.best.get(monitor, math.nan))
+    scored = {k: float(np.nanmean(v)) for k, v in means.items() if not np.all(np.isnan(v))}
+    if not scored:
+        raise UserError(f"{exp.path}: no run reported {monitor!r}; cannot choose on validation")
+    pick = min if monitor == "val_loss" else max
+    return pick(scored, key=scored.get)
+
+
+def private_subset(data, limit):
+    """``data`` with PrivateTest only (a stratified ``limit`` of it for smoke runs)."""
+    from keras_fer.data import stratified_subset
+
+    idx = np.flatnonzero(data.splits == "PrivateTest")
+    if idx.size == 0:
+        raise UserError("the data has no PrivateTest images to report the chosen run on")
+    if limit is not None and limit < idx.size:
+        idx = idx[np.sort(stratified_subset(data.labels[idx], limit, seed=0))]
+    return data.select(idx)
+
+
+def evaluate_private(run_dirs, data, limit=None) -> list:
+    """PrivateTest accuracy of each run directory of the chosen configuration."""
+    from keras_fer.evaluate import evaluate_run
+
+    subset = private_subset(data, limit)
+    return [float(evaluate_run(d, subset, splits=("PrivateTest",))["splits"]["PrivateTest"]["accuracy"])
+            for d in run_dirs]
+
+
+def run_experiment(exp: Experiment, *, out, data=None, repeats=None, limit=None, epochs=None,
+                   progress=print) -> dict:
+    """Train every run of ``exp`` (skipping repeats already finished in ``out``) and return
+    ``{"results": [RunResult], "chosen": name, "private": [accuracy per repeat]}``."""
+    from keras_fer.data import load
+    from keras_fer.train import run as train_run
+
+    out = Path(out)
+    repeats = repeats or exp.repeats
+    if data is None:
+        data = load(exp.base.data)
+    jobs = [(r, i) for r in exp.runs for i in range(repeats)]
+    results = []
+    for k, (run, i) in enumerate(jobs, 1):
+        seed = run.config.seed + i
+        overrides = {"seed": seed, "out": str(out / "runs" / f"{run.name}-seed{seed}")}
+        if limit is not None:
+            overrides["limit"] = limit
+        if epochs is not None:
+            overrides["epochs"] = epochs
+        cfg = run.config.replace(**overrides)
+        run_dir = Path(cfg.out)
+        if (run_dir / "summary.json").is_file() and _same_config(run_dir, cfg):
+            progress(f"[{k}/{len(jobs)}] {run.name} seed {seed}: done before, reusing {run_dir}")
+        else:
+            progress(f"[{k}/{len(jobs)}] {run.name} seed {seed}: training {cfg.model} "
+                     f"for {cfg.epochs} epochs -> {run_dir}")
+            run_dir = Path(train_run(cfg, data))
+        results.extend(collect(run.name, seed, run_dir))
+    chosen = choose_run(exp, results)
+    chosen_dirs = [r.run_dir for r in results if r.run == chosen]
+    progress(f"chosen on validation: {chosen}; PrivateTest on {len(chosen_dirs)} model(s)")
+    private = evaluate_private(chosen_dirs, data, limit)
+    return {"results": results, "chosen": chosen, "private": private, "repeats": repeats}
+
+
+def _same_config(run_dir, cfg) -> bool:
+    path = Path(run_dir) / "config.json"
+    if not path.is_file():
+        return False
+    saved = read_json(path)
+    want = cfg.to_dict()
+    return all(saved.get(k) == v for k, v in want.items() if k not in ("verbose", "tensorboard"))

@@ -1,0 +1,81 @@
+"""A --limit smoke run of a two-run experiment on real FER2013 images, in-process."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from keras_fer.experiments.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def smoke(fer_small, tmp_path_factory):
+    from keras_fer.data import save_npz
+
+    tmp = tmp_path_factory.mktemp("exp")
+    save_npz(fer_small, tmp / "data" / "fer2013.npz")
+    exp = {"name": "smoke", "description": "two optimizers", "source": "test",
+           "published": {"sgd": {"val_accuracy": 0.5}},
+           "base": {"model": "baseline", "epochs": 3, "batch_size": 16, "tensorboard": False,
+                    "verbose": 0, "optimizer": {"name": "sgd", "learning_rate": 0.01}},
+           "runs": [{"name": "sgd", "overrides": {}},
+                    {"name": "adam", "overrides": {"optimizer": {"name": "adam", "learning_rate": 0.001}}}],
+           "report_private": "best validation"}
+    path = tmp / "smoke.json"
+    path.write_text(json.dumps(exp))
+    argv = ["run", str(path), "--limit", "14", "--epochs", "1", "--data", str(tmp / "data"),
+            "--out", str(tmp / "out")]
+    assert main(argv) == 0
+    return tmp / "out", argv
+
+
+def test_smoke_run_writes_table_curves_commands(smoke):
+    out, argv = smoke
+    table = pd.read_csv(out / "table.csv")
+    assert list(table["run"]) == ["sgd", "adam"] and list(table["n"]) == [1, 1]
+    # each run's validation figures are those its run directory kept
+    for run in ("sgd", "adam"):
+        best = json.loads((out / "runs" / f"{run}-seed0" / "summary.json").read_text())["best"]
+        row = table[table["run"] == run].iloc[0]
+        assert row["val_accuracy_mean"] == pytest.approx(best["val_accuracy"])
+        assert row["val_macro_f1_mean"] == pytest.approx(best["val_macro_f1"])
+        assert len(pd.read_csv(out / "runs" / f"{run}-seed0" / "history.csv")) == 1  # --epochs 1
+    # PrivateTest only for the run chosen on validation accuracy
+    chosen = table.loc[table["val_accuracy_mean"].idxmax(), "run"]
+    results = json.loads((out / "results.json").read_text())
+    assert results["chosen"] == chosen
+    assert table["private_accuracy_mean"].notna().tolist() == [r == chosen for r in table["run"]]
+    report = json.loads((out / "runs" / f"{chosen}-seed0" / "eval" / "report.json").read_text())
+    assert results["private_accuracy"] == [pytest.approx(report["splits"]["PrivateTest"]["accuracy"])]
+    assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    commands = (out / "commands.txt").read_text()
+    assert " ".join(argv[:2]) in commands and "# machine:" in commands
+    assert commands.count("python -m keras_fer.train --config") == 2
+    md = (out / "table.md").read_text()
+    assert "sgd" in md and "val_accuracy 0.5" in md and "(chosen)" in md
+    assert "<table" in (out / "index.html").read_text()
+
+
+def test_rerun_reuses_finished_runs(smoke, capsys):
+    out, argv = smoke
+    mtime = (out / "runs" / "sgd-seed0" / "model.keras").stat().st_mtime_ns
+    assert main(argv + ["--runs", "sgd"]) == 0
+    assert "done before" in capsys.readouterr().out
+    assert (out / "runs" / "sgd-seed0" / "model.keras").stat().st_mtime_ns == mtime
+    assert list(pd.read_csv(out / "table.csv")["run"]) == ["sgd"]
+
+
+def test_cli_bad_file_exit_2_without_traceback(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"name": "x", "base": {}, "runs": [}')
+    env = {**os.environ, "KERAS_BACKEND": "tensorflow"}
+    proc = subprocess.run([sys.executable, "-m", "keras_fer.experiments", "run", str(bad)],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1].startswith(f"error: {bad}: invalid JSON at line 1")
+    assert "Traceback" not in proc.stderr

@@ -1,0 +1,56 @@
+"""The search space maps onto the toolkit's own configs and models."""
+import keras_tuner as kt
+import pytest
+
+from keras_fer.config import TrainConfig
+from keras_fer.models.blockcnn import DEFINITIONS_DIR, load_definition, validate
+from tuning.hypermodel import AUGMENT_LEVELS, FERHyperModel, config_from_values, declare
+
+
+def test_fixed_arguments_are_checked():
+    with pytest.raises(TypeError, match="TrainConfig"):
+        FERHyperModel({"epochs": 1})
+    with pytest.raises(ValueError, match="num_classes"):
+        FERHyperModel(TrainConfig(), num_classes=1)
+    with pytest.raises(ValueError, match="empty"):
+        FERHyperModel(TrainConfig(), train_labels=[])
+
+
+def test_every_hyperparameter_is_named_with_a_default():
+    hp = kt.HyperParameters()
+    values = declare(hp)
+    assert set(values) == {p.name for p in hp.space} == set(hp.values)
+    assert values == {"depth": 5, "width": 32, "kernel1": 3, "kernel2": 3, "norm": "batch",
+                      "optimizer": "adam", "learning_rate": 1e-3, "weight_decay": 1e-4,
+                      "dropout": 0.3, "augment": "light"}
+    ranges = {p.name: p.get_config() for p in hp.space}
+    assert (ranges["depth"]["min_value"], ranges["depth"]["max_value"]) == (4, 8)
+    assert ranges["learning_rate"]["sampling"] == "log"
+    assert (ranges["learning_rate"]["min_value"], ranges["learning_rate"]["max_value"]) == (1e-4, 1e-1)
+    assert ranges["norm"]["values"] == ["none", "batch", "instance"]
+    assert ranges["optimizer"]["values"] == ["sgd", "adam", "adamw", "rmsprop"]
+
+
+def test_depth7_width32_is_the_studys_seven_layer_model():
+    values = {"depth": 7, "width": 32, "kernel1": 3, "kernel2": 3, "norm": "none",
+              "optimizer": "sgd", "learning_rate": 0.01, "weight_decay": 5e-4, "dropout": 0.5,
+              "augment": "none"}
+    cfg = config_from_values(TrainConfig(epochs=2), values)
+    ours, study = validate(cfg.model_args), load_definition(DEFINITIONS_DIR / "depth7.json")
+    assert ours["blocks"] == study["blocks"] and ours["head"] == study["head"]
+    assert cfg.optimizer == {"name": "sgd", "learning_rate": 0.01, "weight_decay": 5e-4,
+                             "momentum": 0.9, "nesterov": True}
+    assert cfg.augment == {} and cfg.epochs == 2
+    kernels = config_from_values(TrainConfig(), {**values, "kernel1": 7, "kernel2": 5, "depth": 4})
+    assert validate(kernels.model_args)["blocks"] == load_definition(DEFINITIONS_DIR / "kernel_7_5.json")["blocks"]
+    assert config_from_values(TrainConfig(), {**values, "augment": "strong"}).augment == AUGMENT_LEVELS["strong"]
+
+
+def test_build_gives_the_trainers_compiled_model():
+    import numpy as np
+
+    hm = FERHyperModel(TrainConfig(batch_size=4), num_classes=7, train_labels=np.arange(14) % 7)
+    model = hm.build(kt.HyperParameters())
+    assert model.net.get_layer("predictions").units == 7
+    assert model.optimizer.__class__.__name__ == "Adam"
+    assert model.augment is not None and model.augment.rotation == 5.0

@@ -1,0 +1,236 @@
+"""``python -m tuning``: a resumable, optionally distributed KerasTuner search (``make tune``).
+
+    python -m tuning --data data --tuner hyperband --epochs 30 --best-out saved_models/best
+
+The search state lives in ``--dir`` (``runs/tuning/<tuner>/``); rerunning the same command
+continues with the trials already done (KerasTuner ``overwrite=False``). With the environment
+variables ``KERASTUNER_TUNER_ID``/``KERASTUNER_ORACLE_IP``/``KERASTUNER_ORACLE_PORT`` the same
+command runs as the chief (``KERASTUNER_TUNER_ID=chief``) or as a worker of a distributed search
+(see tuning/README.md). At the end the chief (or the single process) writes ``trials.csv``,
+``trials.png``, and retrains the best configuration on Training with ``keras_fer.train.run``
+into ``--best-out`` with its evaluation report.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+from keras_fer.config import TrainConfig, load_config
+from keras_fer.errors import UserError, cli_main
+from keras_fer.io_utils import write_json
+from tuning.hypermodel import OBJECTIVES, FERHyperModel, declare
+from tuning.report import trials_table, write_report
+
+TUNERS = ("hyperband", "bayesian", "random")
+TIMING_FILE = "timing.json"
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(prog="python -m tuning", description=__doc__.split("\n")[0])
+    p.add_argument("--data", help="FER2013 file/folder/zip (default: the config's, else data/)")
+    p.add_argument("--config", help="base TrainConfig JSON the search starts from")
+    p.add_argument("--tuner", choices=TUNERS, default="hyperband")
+    p.add_argument("--max-trials", type=int, default=20, help="trials in all (Hyperband: a cap)")
+    p.add_argument("--epochs", type=int, help="epochs per trial (Hyperband: the maximum)")
+    p.add_argument("--limit", type=int, help="a stratified subset of Training (smoke runs)")
+    p.add_argument("--val", choices=("PublicTest", "split"), help="validation: never PrivateTest")
+    p.add_argument("--objective", choices=OBJECTIVES, default="val_macro_f1")
+    p.add_argument("--dir", default="runs/tuning", help="search directory (resumed when present)")
+    p.add_argument("--best-out", default="saved_models/best", help="where the retrained best goes")
+    p.add_argument("--force", action="store_true", help="replace an existing --best-out")
+    p.add_argument("--no-retrain", action="store_true", help="stop after the table and plot")
+    p.add_argument("--seed", type=int, help="search seed (default: the config's)")
+    p.add_argument("--fix", action="append", default=[], metavar="NAME=VALUE",
+                   help="hold one hyperparameter fixed, e.g. --fix norm=batch --fix depth=7")
+    return p.parse_args(argv)
+
+
+def base_config(args) -> TrainConfig:
+    cfg = load_config(args.config) if args.config else TrainConfig()
+    overrides = {k: v for k, v in (("data", args.data), ("limit", args.limit), ("epochs", args.epochs),
+                                   ("val", args.val), ("seed", args.seed)) if v is not None}
+    overrides["monitor"] = args.objective
+    if args.max_trials < 1:
+        raise UserError(f"--max-trials must be >= 1, got {args.max_trials}")
+    return cfg.replace(**overrides)
+
+
+def role() -> str:
+    """"single", "chief" or "worker" from KerasTuner's distribution environment variables."""
+    if "KERASTUNER_ORACLE_IP" not in os.environ:
+        return "single"
+    for var in ("KERASTUNER_ORACLE_PORT", "KERASTUNER_TUNER_ID"):
+        if var not in os.environ:
+            raise UserError(f"KERASTUNER_ORACLE_IP is set but {var} is not (see tuning/README.md)")
+    return "chief" if "chief" in os.environ["KERASTUNER_TUNER_ID"] else "worker"
+
+
+def _timed(tuner_cls):
+    """The tuner class, also recording each trial's wall time and epochs in its trial folder."""
+
+
+    class Timed(tuner_cls):
+        def run_trial(self, trial, *args, **kwargs):
+            start = time.perf_counter()
+            results = super().run_trial(trial, *args, **kwargs)
+            epochs = sum(len(getattr(r, "epoch", ())) for r in results)
+            seconds = round(time.perf_counter() - start, 3)
+            write_json(Path(self.get_trial_dir(trial.trial_id)) / TIMING_FILE,
+                       {"seconds": seconds, "epochs": epochs, "tuner_id": self.tuner_id})
+            print(f"{self.tuner_id}: trial {trial.trial_id} trained {epochs} epoch(s) in {seconds:.1f} s",
+                  flush=True)
+            return results
+
+        def _configure_tensorboard_dir(self, callbacks, trial, execution=0):
+            # KerasTuner 1.4.8 imports the `tensorboard` package on the TensorFlow backend even
+            # when no TensorBoard callback is given (the search passes none); TF 2.21 does not
+            # install it. Only a TensorBoard callback needs it.
+            if any(type(c).__name__ == "TensorBoard" for c in callbacks):
+                super()._configure_tensorboard_dir(callbacks, trial, execution)
+
+    Timed.__name__ = tuner_cls.__name__
+    return Timed
+
+
+def fixed_hyperparameters(items):
+    """``NAME=VALUE`` strings -> a ``keras_tuner.HyperParameters`` holding them ``Fixed``."""
+    import keras_tuner as kt
+
+    known = declare(kt.HyperParameters())
+    hp = kt.HyperParameters()
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep or name not in known:
+            raise UserError(f"--fix {item!r}: expected NAME=VALUE with NAME one of {', '.join(known)}")
+        try:
+            value = type(known[name])(json.loads(text) if name not in ("norm", "optimizer", "augment") else text)
+        except (ValueError, TypeError):
+            raise UserError(f"--fix {item!r}: {text!r} is not a {type(known[name]).__name__}") from None
+        hp.Fixed(name, value)
+    return hp
+
+
+def make_tuner(kind, hypermodel, objective, max_trials, epochs, directory, seed=0, fixed=None):
+    """A KerasTuner tuner of ``kind`` over ``hypermodel``; resumes ``directory/kind`` if present.
+    ``fixed``: a HyperParameters of values held fixed (``--fix``)."""
+    import keras_tuner as kt
+
+    obj = kt.Objective(objective, "max")
+    common = dict(objective=obj, seed=seed or None, directory=str(directory), project_name=kind,
+                  overwrite=False, max_consecutive_failed_trials=3, hyperparameters=fixed)
+    if kind == "hyperband":
+        tuner = _timed(kt.Hyperband)(hypermodel, max_epochs=epochs, factor=3, **common)
+        tuner.oracle.max_trials = max_trials  # Hyperband has no max_trials argument: a cap
+    elif kind == "bayesian":
+        tuner = _timed(kt.BayesianOptimization)(hypermodel, max_trials=max_trials, **common)
+    elif kind == "random":
+        tuner = _timed(kt.RandomSearch)(hypermodel, max_trials=max_trials, **common)
+    else:
+        raise UserError(f"--tuner must be one of {TUNERS}, got {kind!r}")
+    return tuner
+
+
+def search_arrays(cfg: TrainConfig, data):
+    """((x, y), (vx, vy), classes) of the search, exactly as ``keras_fer.train`` selects them:
+    Training (``limit``-ed) and PublicTest or a stratified split of Training; never PrivateTest."""
+    from keras_fer.train import select_data
+
+    return select_data(cfg, data)
+
+
+def serve_as_chief(tuner, poll_s=0.5):
+    """Serve the oracle to the workers (KerasTuner's ``search`` on the chief) until every
+    worker has been told to stop and no trial is running.
+
+    KerasTuner's own chief loop checks that condition only every 20 seconds once the first
+    worker is stopped; the same condition is checked here every ``poll_s`` (the server thread
+    is a daemon: it ends with the process).
+    """
+    import threading
+
+    server = threading.Thread(target=tuner.search, name="kerastuner-chief", daemon=True)
+    server.start()
+    oracle = tuner.oracle
+    while server.is_alive():
+        server.join(poll_s)
+        if oracle.trials and not oracle.ongoing_trials and not oracle.tuner_ids:
+            break
+
+
+def check_best_out(path: Path, force: bool) -> None:
+    if path.exists() and not force:
+        raise UserError(f"{path}: already exists (a released model?); pass --force to replace it "
+                        "or choose another --best-out")
+
+
+def retrain_best(tuner, hypermodel, data, best_out: Path, force: bool) -> Path:
+    """Retrain the best trial's config on Training into ``best_out`` (temp dir, then rename)."""
+    from keras_fer.evaluate import evaluate_run
+    from keras_fer.train import run
+
+    best = tuner.oracle.get_best_trials(1)
+    if not best:
+        raise UserError(f"{tuner.project_dir}: no completed trial to retrain")
+    trial = best[0]
+    best_out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = best_out.with_name(f".{best_out.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    cfg = hypermodel.config_for(trial.hyperparameters).replace(out=str(tmp))
+    print(f"retraining trial {trial.trial_id} (score {trial.score:.4f}) on Training -> {best_out}")
+    run_dir = Path(run(cfg, data))
+    evaluate_run(run_dir, data, splits=("PublicTest", "PrivateTest"))
+    write_json(run_dir / "search.json", {"trial_id": trial.trial_id, "score": trial.score,
+                                         "objective": tuner.oracle.objective.name,
+                                         "hyperparameters": trial.hyperparameters.values,
+                                         "search_dir": str(tuner.project_dir)})
+    check_best_out(best_out, force)  # again: another process may have released one meanwhile
+    if best_out.exists():
+        old = best_out.with_name(f".{best_out.name}.old-{os.getpid()}")
+        os.replace(best_out, old)
+        os.replace(run_dir, best_out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(run_dir, best_out)
+    return best_out
+
+
+@cli_main
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    cfg = base_config(args)
+    who = role()
+    best_out = Path(args.best_out)
+    if who != "worker" and not args.no_retrain:
+        check_best_out(best_out, args.force)  # fail before hours of search, not after
+    from keras_fer.data import load
+
+    data = load(cfg.data)
+    (x, y), (xv, yv), classes = search_arrays(cfg, data)
+    hypermodel = FERHyperModel(cfg, num_classes=len(classes), train_labels=y)
+    tuner = make_tuner(args.tuner, hypermodel, args.objective, args.max_trials, cfg.epochs,
+                       args.dir, seed=cfg.seed, fixed=fixed_hyperparameters(args.fix))
+    print(f"search: {args.tuner} ({who}), at most {args.max_trials} trials in {tuner.project_dir}, "
+          f"{len(x)} training / {len(xv)} validation images ({cfg.val})")
+    # the trainer's model takes (images, labels): the labels feed the models' auxiliary losses
+    fit = ((x[..., None], y), y)
+    if who == "chief":
+        serve_as_chief(tuner)
+    else:
+        tuner.search(*fit, validation_data=((xv[..., None], yv), yv), epochs=cfg.epochs)
+    if who == "worker":
+        print(f"worker {os.environ['KERASTUNER_TUNER_ID']}: search finished")
+        return 0
+    table = trials_table(tuner.oracle.trials.values(), Path(tuner.project_dir), TIMING_FILE)
+    out_dir = Path(tuner.project_dir)
+    write_report(table, out_dir, args.objective)
+    print(table.to_string(index=False))
+    print(f"wrote {out_dir / 'trials.csv'} and {out_dir / 'trials.png'}")
+    if not args.no_retrain:
+        retrain_best(tuner, hypermodel, data, best_out, args.force)
+        print(f"best model: {best_out} (report: {best_out / 'eval' / 'report.json'})")
+    return 0
+
