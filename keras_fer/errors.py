@@ -1,4 +1,5 @@
 """User-facing errors and the CLI wrapper that turns them into one line and exit code 2."""
+import argparse
 import functools
 import sys
 
@@ -9,6 +10,13 @@ class UserError(Exception):
     CLIs print it as one line, ``error: <message>``, and exit with code 2: no traceback.
     The message must name the file, row or value at fault.
     """
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse whose errors are UserErrors: one line, exit 2 under ``cli_main``."""
+
+    def error(self, message):
+        raise UserError(message)
 
 
 def cli_main(func):

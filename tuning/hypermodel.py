@@ -118,9 +118,8 @@ class FERHyperModel(keras_tuner.HyperModel):
         return config_from_values(self.base, declare(hp))
 
     def build(self, hp):
-        from keras_fer.train import build_optimizer, build_training_model, make_schedule
-        from keras_fer.train.loop import build_net
-        from keras_fer.train.optimizers import base_learning_rate
+        from keras_fer.train import (base_learning_rate, build_net, build_optimizer,
+                                     build_training_model, make_schedule)
 
         cfg = self.config_for(hp)
         net = build_net(cfg, self.num_classes)

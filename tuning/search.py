@@ -85,13 +85,6 @@ def _timed(tuner_cls):
                   flush=True)
             return results
 
-        def _configure_tensorboard_dir(self, callbacks, trial, execution=0):
-            # KerasTuner 1.4.8 imports the `tensorboard` package on the TensorFlow backend even
-            # when no TensorBoard callback is given (the search passes none); TF 2.21 does not
-            # install it. Only a TensorBoard callback needs it.
-            if any(type(c).__name__ == "TensorBoard" for c in callbacks):
-                super()._configure_tensorboard_dir(callbacks, trial, execution)
-
     Timed.__name__ = tuner_cls.__name__
     return Timed
 

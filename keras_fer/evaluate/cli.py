@@ -1,17 +1,9 @@
 """``python -m keras_fer.evaluate RUN_DIR [--data PATH] [--split A,B] [--tta MODE] [--json]``."""
 from __future__ import annotations
 
-import argparse
 import json
 
-from keras_fer.errors import UserError, cli_main
-
-
-class ArgumentParser(argparse.ArgumentParser):
-    """argparse whose errors are UserErrors (one line, exit 2 under ``cli_main``)."""
-
-    def error(self, message):
-        raise UserError(message)
+from keras_fer.errors import ArgumentParser, UserError, cli_main
 
 
 def build_parser():

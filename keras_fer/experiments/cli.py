@@ -2,11 +2,10 @@
 [--epochs N] [--out DIR] [--data PATH]`` and ``python -m keras_fer.experiments list [DIR]``."""
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
-from keras_fer.errors import UserError, cli_main
+from keras_fer.errors import ArgumentParser, UserError, cli_main
 from keras_fer.experiments.report import write_results
 from keras_fer.experiments.runner import run_experiment
 from keras_fer.experiments.spec import BEST_VALIDATION, list_experiments, load_experiment
@@ -14,13 +13,8 @@ from keras_fer.experiments.spec import BEST_VALIDATION, list_experiments, load_e
 RESULTS = Path("experiments") / "results"
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # a bad option is a user's mistake: one line, exit 2
-        raise UserError(message)
-
-
 def build_parser():
-    p = _Parser(prog="python -m keras_fer.experiments",
+    p = ArgumentParser(prog="python -m keras_fer.experiments",
                 description="Reproduce published FER2013 experiments")
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="run one experiment file")

@@ -32,8 +32,11 @@ def list_models() -> list:
     return sorted(_REGISTRY)
 
 
-def create_model(name, **overrides):
-    """Build the registered model ``name`` with ``overrides`` (input_shape, num_classes, ...)."""
+def create_model(name, /, **overrides):
+    """Build the registered model ``name`` with ``overrides`` (input_shape, num_classes, ...).
+
+    ``name`` is positional-only so that an override may itself be called ``name``.
+    """
     if name not in _REGISTRY:
         raise UserError(f"unknown model {name!r} (known: {', '.join(list_models())})")
     fn = _REGISTRY[name]

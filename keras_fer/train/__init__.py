@@ -13,7 +13,8 @@ Example:
 import importlib
 
 _EXPORTS = {
-    "run": "loop", "build_training_model": "loop", "check_labels": "loop", "select_data": "loop",
+    "run": "loop", "build_training_model": "loop", "build_net": "loop", "check_labels": "loop",
+    "select_data": "loop", "base_learning_rate": "optimizers",
     "TrainingFailed": "loop", "TrainingModel": "wrapper", "build_optimizer": "optimizers",
     "make_schedule": "schedules", "lr_at_epoch": "schedules",
 }

@@ -13,8 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from keras_fer.errors import UserError, cli_main
-from keras_fer.evaluate.cli import ArgumentParser
+from keras_fer.errors import ArgumentParser, UserError, cli_main
 
 RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 

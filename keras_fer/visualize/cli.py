@@ -15,26 +15,20 @@ Example:
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from keras_fer.errors import UserError, cli_main
+from keras_fer.errors import ArgumentParser, UserError, cli_main
 
 WHATS = ("saliency", "gradcam", "activations", "filters", "attention", "curves", "distribution",
          "confusion", "predictions")
 DATA_WHATS = ("distribution", "confusion", "predictions")
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        raise UserError(message)
-
-
 def build_parser():
-    p = _Parser(prog="python -m keras_fer.visualize", description=__doc__.split("\n")[0])
+    p = ArgumentParser(prog="python -m keras_fer.visualize", description=__doc__.split("\n")[0])
     p.add_argument("model_dir", help="run directory holding model.keras")
     p.add_argument("--data", help="data for --split and the data figures (default: the run's)")
     p.add_argument("--what", default=None,

@@ -1,0 +1,107 @@
+"""``python -m keras_fer.bench``: training throughput (img/s) per model x augmentation x precision.
+
+    python -m keras_fer.bench --data data                           # FER2013 Training, all cases
+    python -m keras_fer.bench --synthetic 1024 --models baseline    # random data, quick
+    python -m keras_fer.bench --models vgg19 --out bench.jsonl      # + bench.png and bench.html
+    python -m keras_fer.bench --models vgg19 --peer ../shared/bench/peer_torch.py   # GPU: vs PyTorch
+
+One JSON line per case on stdout ({"model", "augment", "precision", "backend", "device",
+"batch_size", "images", "seconds", "img_per_s"}), then one line per model and precision with
+the augmentation overhead ("augment_ratio": img/s with / without), and with ``--peer`` the
+peer's line and "keras_over_peer". Progress goes to stderr.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from keras_fer.bench import core
+from keras_fer.errors import UserError, cli_main
+from keras_fer.io_utils import write_text
+
+
+def _list(choices=None):
+    def parse(text):
+        items = [t.strip() for t in text.split(",") if t.strip()]
+        bad = [t for t in items if choices and t not in choices]
+        if not items or bad:
+            raise argparse.ArgumentTypeError(f"bad value {bad[0] if bad else text!r}"
+                                             + (f" (choose from {', '.join(choices)})" if choices else ""))
+        return items
+    return parse
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="python -m keras_fer.bench", description=__doc__.split("\n")[0])
+    p.add_argument("--data", help="FER2013 file/folder/zip (default: data/)")
+    p.add_argument("--limit", type=int, help="a stratified subset of N Training images")
+    p.add_argument("--synthetic", type=int, metavar="N", help="N random images instead of data")
+    p.add_argument("--models", type=_list(), default=["baseline", "vgg19", "resnet18"])
+    p.add_argument("--augment", type=_list(("on", "off")), default=["off", "on"])
+    p.add_argument("--precision", type=_list(tuple(core.PRECISIONS)), default=["float32", "mixed"])
+    p.add_argument("--epochs", type=int, default=2, help="the first is not timed (default 2)")
+    p.add_argument("--steps", type=int, help="steps per epoch (default: the whole data)")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--peer", type=Path, metavar="SCRIPT",
+                   help="also run this PyTorch peer (../shared/bench/peer_torch.py) on vgg19/"
+                        "baseline and print Keras img/s over the peer's")
+    p.add_argument("--peer-style", default="typical", choices=("typical", "expert"))
+    p.add_argument("--peer-python", help="the interpreter with torch (default: this one)")
+    p.add_argument("--out", type=Path, help="also write FILE.jsonl, and FILE.png / FILE.html charts")
+    return p
+
+
+def _parse(argv):
+    parser = build_parser()
+    parser.error = lambda msg: (_ for _ in ()).throw(UserError(msg))  # one line, exit 2
+    args = parser.parse_args(argv)
+    for flag in ("limit", "synthetic", "steps", "batch_size"):
+        value = getattr(args, flag)
+        if value is not None and value < 1:
+            raise UserError(f"--{flag.replace('_', '-')} must be >= 1, got {value}")
+    if args.peer is not None and not args.peer.is_file():
+        raise UserError(f"--peer {args.peer}: no such file")
+    if args.epochs < 2:
+        raise UserError(f"--epochs must be >= 2 (the first epoch compiles and is not timed), got {args.epochs}")
+    return args
+
+
+@cli_main
+def main(argv=None) -> int:
+    args = _parse(argv)
+    from keras_fer.models import list_models
+
+    unknown = [m for m in args.models if m not in list_models() and not m.endswith(".json")]
+    if unknown:
+        raise UserError(f"--models: unknown model {unknown[0]!r} (known: {', '.join(list_models())})")
+    if args.synthetic:
+        images, labels = core.synthetic(args.synthetic, args.seed)
+    else:
+        images, labels = core.load_training(args.data, args.limit, args.seed)
+    todo = list(core.cases(args.models, args.augment, args.precision))
+    results = []
+    for i, (name, aug, prec) in enumerate(todo, 1):
+        print(f"bench [{i}/{len(todo)}] {name} augment={'on' if aug else 'off'} {prec}: "
+              f"{args.epochs} epochs of {len(labels)} images ...", file=sys.stderr, flush=True)
+        result = core.run_case(name, aug, prec, images, labels, epochs=args.epochs,
+                               steps=args.steps, batch_size=args.batch_size, seed=args.seed)
+        results.append(result)
+        print(json.dumps(result), flush=True)
+    for line in core.overheads(results):
+        print(json.dumps(line), flush=True)
+    for model in [m for m in args.models if args.peer and m in core.PEER_MODELS]:
+        print(f"bench: peer {args.peer} --model {model} ...", file=sys.stderr, flush=True)
+        peer = core.run_peer(args.peer, model, style=args.peer_style, batch_size=args.batch_size,
+                             epochs=max(3, args.epochs), python=args.peer_python)
+        print(json.dumps(peer), flush=True)
+        print(json.dumps(core.peer_ratio(peer, results)), flush=True)
+    if args.out:
+        write_text(args.out, "".join(json.dumps(r) + "\n" for r in results))
+        from keras_fer.bench.chart import write_chart
+
+        write_chart(results, args.out.with_suffix(".png"), args.out.with_suffix(".html"))
+        print(f"wrote {args.out} and its .png/.html", file=sys.stderr)
+    return 0
