@@ -7,7 +7,8 @@ STAMP := $(VENV)/.installed
 FER2013_SRC ?= ../shared/datasets/fer2013.zip
 DATA ?= data
 RUN ?= saved_models/latest
-MODEL_DIR ?= saved_models/best
+# evaluate/visualize/export/predict use the released model when there is one, else make train's
+MODEL_DIR ?= $(if $(wildcard saved_models/best/model.keras),saved_models/best,$(RUN))
 INPUT ?= $(DATA)/samples
 
 .PHONY: setup data train tune evaluate visualize export predict bench test clean
@@ -39,14 +40,14 @@ evaluate: data
 visualize: data
 	$(PY) -m keras_fer.visualize $(MODEL_DIR) --data $(DATA) --out $(MODEL_DIR)/vis
 
-export: setup
-	$(PY) -m keras_fer.export $(MODEL_DIR)
+export: data
+	$(PY) -m keras_fer.export $(MODEL_DIR) --data $(DATA)
 
-predict: setup
-	$(PY) -m keras_fer.predict $(MODEL_DIR) $(INPUT)
+predict: data
+	$(PY) -m keras_fer.predict $(MODEL_DIR) $(INPUT) --no-detect
 
 bench: data
-	$(PY) -m keras_fer.bench --data $(DATA)
+	$(PY) -m keras_fer.bench --data $(DATA) --out runs/bench/bench.jsonl
 
 # Tests: the whole suite on TensorFlow (the default backend), then the backend-agnostic part on JAX.
 test: setup

@@ -18,8 +18,11 @@ import sys
 from pathlib import Path
 
 from keras_fer.bench import core
-from keras_fer.errors import UserError, cli_main
+from keras_fer.errors import ArgumentParser, UserError, cli_main
 from keras_fer.io_utils import write_text
+
+
+CPU_STEPS = 20  # steps per timed epoch on a machine without an accelerator
 
 
 def _list(choices=None):
@@ -34,7 +37,7 @@ def _list(choices=None):
 
 
 def build_parser():
-    p = argparse.ArgumentParser(prog="python -m keras_fer.bench", description=__doc__.split("\n")[0])
+    p = ArgumentParser(prog="python -m keras_fer.bench", description=__doc__.split("\n")[0])
     p.add_argument("--data", help="FER2013 file/folder/zip (default: data/)")
     p.add_argument("--limit", type=int, help="a stratified subset of N Training images")
     p.add_argument("--synthetic", type=int, metavar="N", help="N random images instead of data")
@@ -55,9 +58,7 @@ def build_parser():
 
 
 def _parse(argv):
-    parser = build_parser()
-    parser.error = lambda msg: (_ for _ in ()).throw(UserError(msg))  # one line, exit 2
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     for flag in ("limit", "synthetic", "steps", "batch_size"):
         value = getattr(args, flag)
         if value is not None and value < 1:
@@ -77,6 +78,13 @@ def main(argv=None) -> int:
     unknown = [m for m in args.models if m not in list_models() and not m.endswith(".json")]
     if unknown:
         raise UserError(f"--models: unknown model {unknown[0]!r} (known: {', '.join(list_models())})")
+    if args.steps is None and args.limit is None and args.synthetic is None:
+        from keras_fer.devices import accelerator_name
+
+        if accelerator_name() is None:  # a full FER2013 epoch of VGG19 takes ~hours on a CPU
+            args.steps = CPU_STEPS
+            print(f"bench: no accelerator found: timing {CPU_STEPS} steps per epoch "
+                  "(--steps N to change)", file=sys.stderr, flush=True)
     if args.synthetic:
         images, labels = core.synthetic(args.synthetic, args.seed)
     else:

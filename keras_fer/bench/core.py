@@ -9,7 +9,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -17,7 +16,9 @@ import time
 import keras
 import numpy as np
 
+from keras_fer import EMOTIONS
 from keras_fer.config import TrainConfig
+from keras_fer.devices import device_name
 from keras_fer.errors import UserError
 
 PRECISIONS = {"float32": "float32", "mixed": "mixed_bfloat16", "mixed_bfloat16": "mixed_bfloat16",
@@ -35,23 +36,6 @@ def full_augment(input_hw, image_hw=(48, 48)) -> dict:
             "brightness": [0.8, 1.2], "contrast": [0.8, 1.2], "erasing": 0.5}
 
 
-def device_name() -> str:
-    backend = keras.backend.backend()
-    if backend == "jax":
-        import jax
-
-        dev = jax.devices()[0]
-        if dev.platform != "cpu":
-            return dev.device_kind
-    elif backend == "tensorflow":
-        import tensorflow as tf
-
-        gpus = tf.config.list_physical_devices("GPU")
-        if gpus:
-            return tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU")
-    return f"cpu ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"
-
-
 def synthetic(n, seed=0, hw=(48, 48), classes=7):
     """``n`` random uint8 images and labels (for tests and quick checks)."""
     rng = np.random.default_rng(seed)
@@ -67,18 +51,6 @@ def load_training(path=None, limit=None, seed=0):
         idx = stratified_subset(labels, limit, seed=seed)
         images, labels = images[idx], labels[idx]
     return images, labels
-
-
-def build_model(name, precision):
-    """The inference model under the precision's dtype policy (the global policy is restored)."""
-    from keras_fer.models import build
-
-    previous = keras.config.dtype_policy()
-    keras.mixed_precision.set_dtype_policy(PRECISIONS[precision])
-    try:
-        return build(name)
-    finally:
-        keras.mixed_precision.set_dtype_policy(previous)
 
 
 def training_model(model, cfg):
@@ -117,12 +89,15 @@ def run_case(name, augment, precision, images, labels, *, epochs=2, steps=None, 
     first (as ../shared/bench/peer_torch.py reports its steady epoch)."""
     if epochs < 2:
         raise UserError(f"--epochs must be >= 2 (the first epoch compiles and is not timed), got {epochs}")
+    from keras_fer.train import build_net
+
     keras.utils.set_random_seed(seed)
-    model = build_model(name, precision)
-    input_hw = tuple(int(d) for d in model.input_shape[1:3])
     cfg = TrainConfig(model=name, batch_size=batch_size, seed=seed, verbose=0,
-                      mixed_precision=precision != "float32",
-                      augment=full_augment(input_hw, images.shape[1:3]) if augment else {})
+                      mixed_precision=precision != "float32")
+    model = build_net(cfg, len(EMOTIONS), policy=PRECISIONS[precision])
+    input_hw = tuple(int(d) for d in model.input_shape[1:3])
+    if augment:
+        cfg = cfg.replace(augment=full_augment(input_hw, images.shape[1:3]))
     tm = training_model(model, cfg)
     x, y = on_device(images[..., None]), on_device(labels)
     clock = EpochClock()

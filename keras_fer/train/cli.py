@@ -72,25 +72,9 @@ def _json_arg(flag):
 
 def accelerator_available() -> bool:
     """Whether the Keras backend sees a GPU."""
-    import keras
+    from keras_fer.devices import accelerator_name
 
-    backend = keras.backend.backend()
-    try:
-        if backend == "jax":
-            import jax
-
-            return any(d.platform == "gpu" for d in jax.devices())
-        if backend == "tensorflow":
-            import tensorflow as tf
-
-            return bool(tf.config.list_physical_devices("GPU"))
-        if backend == "torch":
-            import torch
-
-            return bool(torch.cuda.is_available())
-    except Exception:  # a broken driver counts as no accelerator
-        return False
-    return False
+    return accelerator_name() is not None
 
 
 def describe(cfg) -> str:

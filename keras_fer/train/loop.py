@@ -79,10 +79,10 @@ def build_training_model(model, cfg, *, optimizer=None, train_labels=None) -> Tr
 
 def _jit_compile():
     """XLA, except TensorFlow on a CPU (measured slower there: 63 vs 98 img/s for baseline)."""
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
+    from keras_fer.devices import accelerator_name
 
-        return "auto" if tf.config.list_physical_devices("GPU") else False
+    if keras.backend.backend() == "tensorflow" and accelerator_name() is None:
+        return False
     return "auto"
 
 
@@ -184,14 +184,16 @@ def default_out(cfg) -> Path:
     return Path("runs") / f"{Path(str(cfg.model)).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-def build_net(cfg, num_classes):
-    """The inference model (under the mixed policy when configured; the global policy is
-    restored afterwards)."""
+def build_net(cfg, num_classes, policy=None):
+    """The inference model under dtype ``policy`` (default: "mixed_bfloat16" when
+    ``cfg.mixed_precision``, else the global one); the global policy is restored afterwards."""
     from keras_fer.models import build
 
     previous = keras.config.dtype_policy()
-    if cfg.mixed_precision:
-        keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
+    if policy is None and cfg.mixed_precision:
+        policy = "mixed_bfloat16"
+    if policy is not None:
+        keras.mixed_precision.set_dtype_policy(policy)
     try:
         return build(cfg.model, num_classes=num_classes, **cfg.model_args)
     finally:

@@ -1,0 +1,38 @@
+"""What the Keras backend runs on: one place that asks the backend for its accelerator."""
+import os
+import platform
+
+
+def accelerator_name():
+    """The name of the backend's first GPU (e.g. "NVIDIA H100 80GB HBM3"), or None on a CPU.
+
+    A broken driver counts as no accelerator.
+    """
+    import keras
+
+    backend = keras.backend.backend()
+    try:
+        if backend == "jax":
+            import jax
+
+            gpus = [d for d in jax.devices() if d.platform == "gpu"]
+            return gpus[0].device_kind if gpus else None
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            gpus = tf.config.list_physical_devices("GPU")
+            if not gpus:
+                return None
+            return tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU")
+        if backend == "torch":
+            import torch
+
+            return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    except Exception:
+        return None
+    return None
+
+
+def device_name() -> str:
+    """The accelerator's name, or a description of the CPU."""
+    return accelerator_name() or f"cpu ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"
