@@ -92,8 +92,9 @@ def main(argv=None) -> int:
     todo = list(core.cases(args.models, args.augment, args.precision))
     results = []
     for i, (name, aug, prec) in enumerate(todo, 1):
+        per_epoch = len(labels) if args.steps is None else min(len(labels), args.steps * args.batch_size)
         print(f"bench [{i}/{len(todo)}] {name} augment={'on' if aug else 'off'} {prec}: "
-              f"{args.epochs} epochs of {len(labels)} images ...", file=sys.stderr, flush=True)
+              f"{args.epochs} epochs of {per_epoch} images ...", file=sys.stderr, flush=True)
         result = core.run_case(name, aug, prec, images, labels, epochs=args.epochs,
                                steps=args.steps, batch_size=args.batch_size, seed=args.seed)
         results.append(result)
