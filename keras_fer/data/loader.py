@@ -29,7 +29,8 @@ def default_cache_dir() -> Path:
 
 
 def find_source(path=None):
-    """(kind, file) of a data path: kind is "npz", "csv" or "images" (folder or zip).
+    """(kind, file) of a data path: kind is "npz", "csv", "images" (a folder) or "zip"
+    (images or a CSV inside: `_zip_kind` tells which; a cache hit never needs to open it).
 
     A missing path is a UserError that says where data was looked for and how to get it.
     """
@@ -50,8 +51,8 @@ def find_source(path=None):
         return "npz", path
     if suffix == ".csv":
         return "csv", path
-    if suffix == ".zip":
-        return _zip_kind(path), path
+    if suffix == ".zip":  # images or a CSV inside: told apart only when it is decoded
+        return "zip", path
     raise UserError(f"{path}: unsupported data file (expected .csv, .zip, .npz or a folder)")
 
 
@@ -156,6 +157,8 @@ def load(path=None, *, strict=False, per_class=None, cache=True, cache_dir=None,
             except UserError as e:
                 warn(f"ignoring unreadable cache file: {e}")
         if data is None:
+            if kind == "zip":
+                kind = _zip_kind(source)
             reader = read_csv if kind == "csv" else read_images
             opts = {} if kind == "csv" else {"strict": strict}
             data = reader(source, per_class=per_class, verbose=verbose, **opts)
