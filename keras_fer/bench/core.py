@@ -18,7 +18,7 @@ import numpy as np
 
 from keras_fer import EMOTIONS
 from keras_fer.config import TrainConfig
-from keras_fer.devices import device_name
+from keras_fer.devices import device_name, on_device
 from keras_fer.errors import UserError
 
 PRECISIONS = {"float32": "float32", "mixed": "mixed_bfloat16", "mixed_bfloat16": "mixed_bfloat16",
@@ -58,15 +58,6 @@ def training_model(model, cfg):
     from keras_fer.train import build_training_model
 
     return build_training_model(model, cfg)
-
-
-def on_device(array):
-    """Keep the data resident on the accelerator under JAX (batches are sliced there)."""
-    if keras.backend.backend() == "jax":
-        import jax
-
-        return jax.device_put(array)
-    return array
 
 
 class EpochClock(keras.callbacks.Callback):

@@ -17,6 +17,7 @@ import keras
 import numpy as np
 
 from keras_fer import rundir
+from keras_fer.devices import on_device
 from keras_fer.errors import UserError
 from keras_fer.io_utils import write_json
 from keras_fer.metrics import epoch_metrics
@@ -246,12 +247,14 @@ def train_once(cfg, train, val, classes, out: Path, *, callbacks=(), resume_ever
         print(f"training {cfg.model} on {len(y)} images, validating on {len(vy)} "
               f"({cfg.val}), epochs {initial_epoch + 1}..{cfg.epochs} -> {out}", flush=True)
     if initial_epoch < cfg.epochs:
-        data = (BalancedSequence(x[..., None], y, cfg.batch_size, cfg.seed)
-                if cfg.balanced_sampler else (x[..., None], y))
-        fit_args = {"x": data} if cfg.balanced_sampler else {"x": data, "y": y,
-                                                              "batch_size": cfg.batch_size}
+        if cfg.balanced_sampler:
+            fit_args = {"x": BalancedSequence(x[..., None], y, cfg.batch_size, cfg.seed)}
+        else:  # uint8 images stay resident on the accelerator; the step casts them
+            dx, dy = on_device(x[..., None]), on_device(y)
+            fit_args = {"x": (dx, dy), "y": dy, "batch_size": cfg.batch_size}
+        dvx, dvy = on_device(vx[..., None]), on_device(vy)
         tm.fit(**fit_args, epochs=cfg.epochs, initial_epoch=initial_epoch,
-               validation_data=((vx[..., None], vy), vy), validation_batch_size=256,
+               validation_data=((dvx, dvy), dvy), validation_batch_size=256,
                callbacks=cbs, verbose=_keras_verbose(cfg.verbose))
     if nan_guard.stopped:
         raise TrainingFailed(f"{out}: {nan_guard.message} ({resume.path})")
