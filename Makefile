@@ -13,10 +13,11 @@ INPUT ?= $(DATA)/samples
 
 .PHONY: setup data train tune evaluate visualize export predict bench test clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -r requirements-dev.txt
+	$(VENV)/bin/pip install -q --no-deps -e .
 	touch $(STAMP)
 
 setup: $(STAMP)
