@@ -10,7 +10,8 @@ Example:
 """
 from keras_fer import EMOTIONS
 from keras_fer.data.core import (SPLITS, SYNONYMS, DataWarning, FERData, class_index,
-                                 decode_image, default_data_path, match_class, to_gray48)
+                                 decode_image, default_data_path, default_source, match_class,
+                             to_gray48)
 from keras_fer.data.loader import cache_file, default_cache_dir, find_source, load
 from keras_fer.data.readers import read_csv, read_images, read_npz, save_npz, scan_images
 from keras_fer.data.sampling import balanced_batches, class_weights, oversample
@@ -18,7 +19,7 @@ from keras_fer.data.splits import (drop_classes, stratified_kfold, stratified_sp
                                    stratified_subset)
 
 __all__ = [
-    "EMOTIONS", "SPLITS", "SYNONYMS", "DataWarning", "FERData", "load", "default_data_path",
+    "EMOTIONS", "SPLITS", "SYNONYMS", "DataWarning", "FERData", "load", "default_data_path", "default_source",
     "default_cache_dir", "cache_file", "find_source", "match_class", "class_index", "decode_image",
     "to_gray48", "read_csv",
     "read_images", "read_npz", "save_npz", "scan_images", "stratified_split", "stratified_kfold",

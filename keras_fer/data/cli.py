@@ -7,19 +7,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-from keras_fer.data.core import FERData
+from keras_fer.data.core import FERData, default_source
 from keras_fer.data.loader import load
 from keras_fer.data.readers import NPZ_NAME, save_npz
 from keras_fer.errors import UserError, cli_main
 
-DEFAULT_SRC = "../shared/datasets/fer2013.zip"
 SAMPLES_PER_CLASS = 2
 
 
@@ -101,8 +99,9 @@ def _parser():
     p = argparse.ArgumentParser(prog="python -m keras_fer.data", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
     prep = sub.add_parser("prepare", help="read any supported source, write OUT/fer2013.npz")
-    prep.add_argument("--src", default=os.environ.get("FER2013_SRC") or DEFAULT_SRC,
-                      help=f"fer2013.csv, train.csv, image folder or .zip ($FER2013_SRC or {DEFAULT_SRC})")
+    prep.add_argument("--src", default=str(default_source()),
+                      help="fer2013.csv, train.csv, image folder or .zip "
+                           "($FER2013_SRC, else ../shared/datasets/fer2013.zip beside the checkout)")
     prep.add_argument("--out", default="data", help="output folder (default data/)")
     prep.add_argument("--per-class", type=int, default=None, help="at most N images per class per split")
     st = sub.add_parser("stats", help="count and percent per class per split")

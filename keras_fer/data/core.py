@@ -188,3 +188,10 @@ class Progress:
 def default_data_path() -> Path:
     """``$FER2013_DATA`` or ``data/`` in the current directory."""
     return Path(os.environ.get("FER2013_DATA") or "data")
+
+
+def default_source() -> Path:
+    """Where raw FER2013 is read from when none is named: ``$FER2013_SRC``, else
+    ``../shared/datasets/fer2013.zip`` beside this checkout."""
+    checkout = Path(__file__).resolve().parents[2]
+    return Path(os.environ.get("FER2013_SRC") or checkout.parent / "shared" / "datasets" / "fer2013.zip")

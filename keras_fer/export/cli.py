@@ -12,7 +12,6 @@ from keras_fer.errors import UserError, cli_main
 from keras_fer.export.core import FORMATS, export_run, parse_formats
 
 PER_CLASS = 100  # images per class and split read for calibration and the parity check
-FER_ZIP = Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "fer2013.zip"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,15 +34,15 @@ def build_parser() -> argparse.ArgumentParser:
 def load_images(path, per_class):
     """(Training faces, PublicTest faces, source) from keras_fer.data; a split that is absent
     (a class-subfolder folder has only "Training") falls back to all images."""
-    from keras_fer.data import load
+    from keras_fer.data import default_source, load
 
     if path is None:
         try:
             data, path = load(None, per_class=per_class), "default data"
         except UserError:
-            if not FER_ZIP.is_file():
+            if not default_source().exists():
                 raise UserError("no FER2013 data for the parity check: pass --data PATH") from None
-            data, path = load(FER_ZIP, per_class=per_class), FER_ZIP
+            data, path = load(default_source(), per_class=per_class), default_source()
     else:
         data = load(path, per_class=per_class)
 
