@@ -11,7 +11,7 @@ RUN ?= saved_models/latest
 MODEL_DIR ?= $(if $(wildcard saved_models/best/model.keras),saved_models/best,$(RUN))
 INPUT ?= $(DATA)/samples
 
-.PHONY: setup data train tune evaluate visualize export predict bench test clean
+.PHONY: setup data train tune evaluate visualize export predict bench release test clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,10 @@ predict: data
 
 bench: data
 	$(PY) -m keras_fer.bench --data $(DATA) --out runs/bench/bench.jsonl
+
+# Release RUN (default make train's) as saved_models/best: reports, export, model card. FORCE=1 replaces one.
+release: data
+	$(PY) -m keras_fer.release $(RUN) --data $(DATA) --out saved_models/best $(if $(FORCE),--force)
 
 # Tests: the whole suite on TensorFlow (the default backend), then the backend-agnostic part on JAX.
 test: setup

@@ -48,3 +48,14 @@ def on_device(array):
 
         return jax.device_put(array)
     return array
+
+
+def tensorflow_installed() -> bool:
+    """Whether TensorFlow can be imported here, without importing it (the GPU machine has JAX
+    only; export and release need TensorFlow)."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("tensorflow") is not None
+    except (ImportError, ValueError):
+        return False

@@ -62,17 +62,24 @@ def read_config(run_dir):
     return TrainConfig.from_dict(read_json(path), source=str(path))
 
 
-def load_model(run_dir, compile: bool = False):
-    """Load ``RUN_DIR/model.keras`` with every keras_fer custom layer registered."""
+def load_model(run_dir, compile: bool = False, float32: bool = True):
+    """Load ``RUN_DIR/model.keras`` with every keras_fer custom layer registered.
+
+    ``float32``: a model trained with mixed precision comes back as its exact float32 copy
+    (``keras_fer.models.common.float32_copy``), so evaluation, export and prediction compute in
+    float32 whatever the training policy was.
+    """
     import keras
 
     import keras_fer.models  # noqa: F401  (registers custom layers for deserialisation)
+    from keras_fer.models.common import float32_copy
 
     run_dir = check_run_dir(run_dir)
     try:
-        return keras.saving.load_model(os.fspath(run_dir / MODEL_FILE), compile=compile)
+        model = keras.saving.load_model(os.fspath(run_dir / MODEL_FILE), compile=compile)
     except (ValueError, OSError) as e:
         raise UserError(f"{run_dir / MODEL_FILE}: cannot load model: {str(e).splitlines()[0]}") from None
+    return float32_copy(model) if float32 else model
 
 
 def class_names(run_dir) -> list:

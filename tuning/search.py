@@ -154,41 +154,57 @@ def serve_as_chief(tuner, poll_s=0.5):
             break
 
 
-def check_best_out(path: Path, force: bool) -> None:
-    if path.exists() and not force:
-        raise UserError(f"{path}: already exists (a released model?); pass --force to replace it "
-                        "or choose another --best-out")
-
-
 def retrain_best(tuner, hypermodel, data, best_out: Path, force: bool) -> Path:
-    """Retrain the best trial's config on Training into ``best_out`` (temp dir, then rename)."""
-    from keras_fer.evaluate import evaluate_run
+    """Retrain the best trial's config on Training into SEARCH_DIR/best_run, then release it to
+    ``best_out`` (``keras_fer.release``: reports, export, model card; an old one is replaced
+    whole, and only with ``force``)."""
+    from keras_fer.release import check_out
     from keras_fer.train import run
 
     best = tuner.oracle.get_best_trials(1)
     if not best:
         raise UserError(f"{tuner.project_dir}: no completed trial to retrain")
     trial = best[0]
-    best_out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = best_out.with_name(f".{best_out.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    cfg = hypermodel.config_for(trial.hyperparameters).replace(out=str(tmp))
-    print(f"retraining trial {trial.trial_id} (score {trial.score:.4f}) on Training -> {best_out}")
-    run_dir = Path(run(cfg, data))
-    evaluate_run(run_dir, data, splits=("PublicTest", "PrivateTest"))
-    write_json(run_dir / "search.json", {"trial_id": trial.trial_id, "score": trial.score,
-                                         "objective": tuner.oracle.objective.name,
-                                         "hyperparameters": trial.hyperparameters.values,
-                                         "search_dir": str(tuner.project_dir)})
-    check_best_out(best_out, force)  # again: another process may have released one meanwhile
-    if best_out.exists():
-        old = best_out.with_name(f".{best_out.name}.old-{os.getpid()}")
-        os.replace(best_out, old)
-        os.replace(run_dir, best_out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(run_dir, best_out)
+    run_dir = Path(tuner.project_dir) / "best_run"
+    shutil.rmtree(run_dir, ignore_errors=True)
+    cfg = hypermodel.config_for(trial.hyperparameters).replace(out=str(run_dir))
+    print(f"retraining trial {trial.trial_id} (score {trial.score:.4f}) on Training -> {run_dir}")
+    run(cfg, data)
+    search = {"trial_id": trial.trial_id, "score": trial.score,
+              "objective": tuner.oracle.objective.name,
+              "hyperparameters": trial.hyperparameters.values, "search_dir": str(tuner.project_dir)}
+    write_json(run_dir / "search.json", search)
+    check_out(best_out, force)  # again: another process may have released one meanwhile
+    notes = (f"Chosen by a KerasTuner search ({tuner.project_dir}): trial {trial.trial_id}, "
+             f"{search['objective']} {trial.score:.4f} on the validation split; "
+             f"its hyperparameters are in `search.json`.")
+    release_run(run_dir, best_out, cfg.data, force, notes)
     return best_out
+
+
+def release_run(run_dir: Path, best_out: Path, data, force: bool, notes: str) -> None:
+    """``keras_fer.release`` in this process on TensorFlow, else in a TensorFlow subprocess;
+    without TensorFlow (the JAX-only GPU machine) the run stays and the command is printed."""
+    import keras
+
+    from keras_fer.devices import tensorflow_installed
+    from keras_fer.release import make_release
+
+    if keras.backend.backend() == "tensorflow":
+        make_release(run_dir, best_out, data=data, force=force, notes=notes)
+        return
+    notes_file = run_dir / "release_notes.md"
+    notes_file.write_text(notes + "\n")
+    argv = [str(run_dir), "--out", str(best_out), "--notes", str(notes_file)]
+    argv += (["--data", str(data)] if data else []) + (["--force"] if force else [])
+    if not tensorflow_installed():
+        print(f"TensorFlow is not installed here, so the release (export) waits: on a machine "
+              f"with it run  python -m keras_fer.release {' '.join(argv)}")
+        return
+    from keras_fer.export.cli import under_tensorflow
+
+    if under_tensorflow("keras_fer.release", argv) != 0:
+        raise UserError(f"{run_dir}: releasing to {best_out} failed (see above)")
 
 
 @cli_main
@@ -198,7 +214,9 @@ def main(argv=None) -> int:
     who = role()
     best_out = Path(args.best_out)
     if who != "worker" and not args.no_retrain:
-        check_best_out(best_out, args.force)  # fail before hours of search, not after
+        from keras_fer.release import check_out
+
+        check_out(best_out, args.force)  # fail before hours of search, not after
     from keras_fer.data import load
 
     data = load(cfg.data)

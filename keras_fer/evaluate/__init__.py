@@ -1,5 +1,7 @@
 """Evaluation of a run directory: per split accuracy, macro-F1, weighted F1, average accuracy,
-a per-class table, ``RUN/eval/report.json`` and a normalised confusion-matrix PNG per split.
+a per-class table, ``RUN/eval/report.json`` and a normalised confusion-matrix PNG per split
+(``report_<tta>.json`` and ``confusion_<split>_<tta>.png`` with test-time augmentation, so the
+plain and the augmented reports live side by side).
 
     python -m keras_fer.evaluate RUN_DIR [--data PATH] [--split PublicTest,PrivateTest]
                                  [--tta none|flip|tencrop] [--json]
@@ -19,7 +21,7 @@ from keras_fer.errors import UserError
 from keras_fer.evaluate.metrics import compute_metrics, confusion_matrix, format_report, plot_confusion
 
 __all__ = ["predict_proba", "compute_metrics", "evaluate_run", "confusion_matrix", "format_report",
-           "TTA_MODES"]
+           "report_path", "TTA_MODES"]
 
 TTA_MODES = ("none", "flip", "tencrop")
 EVAL_DIR = "eval"
@@ -54,6 +56,11 @@ def predict_proba(model, images_uint8, tta="none", batch_size=256) -> np.ndarray
     return np.concatenate(out)
 
 
+def report_path(run_dir, tta="none") -> Path:
+    """``RUN/eval/report.json``, or ``report_<tta>.json`` with test-time augmentation."""
+    return Path(run_dir) / EVAL_DIR / ("report.json" if tta == "none" else f"report_{tta}.json")
+
+
 def _map_labels(labels, data_classes, run_classes, source):
     """Labels of ``data_classes`` re-indexed into the run's classes (by name)."""
     data_classes, run_classes = list(data_classes), list(run_classes)
@@ -86,8 +93,8 @@ def _eval_sets(data, splits, source_name):
 
 def evaluate_run(run_dir, data=None, splits=("PublicTest",), tta="none", batch_size=256,
                  verbose=True) -> dict:
-    """Evaluate ``RUN_DIR/model.keras`` and write ``RUN_DIR/eval/report.json`` + PNGs.
-
+    """Evaluate ``RUN_DIR/model.keras`` and write ``RUN_DIR/eval/report.json`` + PNGs
+    (``report_<tta>.json``, ``confusion_<split>_<tta>.png`` when ``tta`` is not "none").
     ``data``: a FERData, a path for ``keras_fer.data.load``, or None (the run's config ``data``).
     A labelled folder without FER2013 splits is evaluated whole as one split named after it.
     Returns the report dict: ``{"run", "tta", "classes", "splits": {name: compute_metrics(...)}}``.
@@ -108,6 +115,7 @@ def evaluate_run(run_dir, data=None, splits=("PublicTest",), tta="none", batch_s
     model = rundir.load_model(run_dir)
     report = {"run": str(run_dir), "tta": tta, "classes": classes, "splits": {}}
     out_dir = run_dir / EVAL_DIR
+    suffix = "" if tta == "none" else f"_{tta}"
     for name, images, labels in _eval_sets(data, list(splits), source_name):
         labels = _map_labels(labels, data.classes, classes, name)
         t0 = time.time()
@@ -115,8 +123,8 @@ def evaluate_run(run_dir, data=None, splits=("PublicTest",), tta="none", batch_s
         m = compute_metrics(labels, probs.argmax(axis=1), classes)
         m["seconds"] = round(time.time() - t0, 2)
         report["splits"][name] = m
-        plot_confusion(out_dir / f"confusion_{name}.png", m, f"{name} ({tta})")
+        plot_confusion(out_dir / f"confusion_{name}{suffix}.png", m, f"{name} ({tta})")
         if verbose:
             print(format_report(name, m), flush=True)
-    write_json(out_dir / "report.json", report)
+    write_json(report_path(run_dir, tta), report)
     return report

@@ -24,7 +24,7 @@ def build_parser():
 
 @cli_main
 def main(argv=None) -> int:
-    from keras_fer.evaluate import evaluate_run
+    from keras_fer.evaluate import evaluate_run, report_path
     from keras_fer.rundir import check_run_dir
 
     args = build_parser().parse_args(argv)
@@ -37,5 +37,5 @@ def main(argv=None) -> int:
     if args.json:
         print(json.dumps(report, indent=2))
     else:
-        print(f"wrote {args.run_dir}/eval/report.json")
+        print(f"wrote {report_path(args.run_dir, args.tta)}")
     return 0

@@ -54,11 +54,18 @@ def load_images(path, per_class):
     return train, test, source
 
 
-def _under_tensorflow(argv) -> int:
-    print("keras backend is not tensorflow: exporting under TensorFlow in a subprocess "
+def under_tensorflow(module, argv) -> int:
+    """Run ``python -m module argv`` again under the TensorFlow backend (export needs it; a
+    model.keras is backend-independent) and return its exit code."""
+    from keras_fer.devices import tensorflow_installed
+
+    if not tensorflow_installed():
+        raise UserError(f"{module} needs TensorFlow, which is not installed here (the run "
+                        "directory is backend-independent: run it on a machine with TensorFlow)")
+    print(f"keras backend is not tensorflow: running {module} under TensorFlow in a subprocess "
           "(model.keras is backend-independent)", flush=True)
     env = dict(os.environ, KERAS_BACKEND="tensorflow")
-    return subprocess.run([sys.executable, "-m", "keras_fer.export", *argv], env=env).returncode
+    return subprocess.run([sys.executable, "-m", module, *argv], env=env).returncode
 
 
 @cli_main
@@ -72,7 +79,7 @@ def main(argv=None) -> int:
     import keras
 
     if keras.backend.backend() != "tensorflow":
-        return _under_tensorflow(argv)
+        return under_tensorflow("keras_fer.export", argv)
     if formats == ["keras"]:  # a copy of model.keras: nothing to compare
         train = test = None
         source = ""

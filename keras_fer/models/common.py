@@ -59,3 +59,32 @@ def load_local_weights(model, weights):
     except (ValueError, OSError) as e:
         raise UserError(f"{path}: cannot load weights: {str(e).splitlines()[0]}") from None
     return model
+
+
+def _float32_config(node):
+    """A serialised model config with every mixed dtype policy (and the bf16/fp16 tensors between
+    layers) set to float32."""
+    if isinstance(node, list):
+        return [_float32_config(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    node = {k: _float32_config(v) for k, v in node.items()}
+    if node.get("class_name") == "DTypePolicy" and str(node["config"].get("name", "")).startswith("mixed"):
+        node["config"] = {**node["config"], "name": "float32"}
+    if node.get("class_name") == "__keras_tensor__" and node["config"].get("dtype") in ("bfloat16", "float16"):
+        node["config"] = {**node["config"], "dtype": "float32"}
+    return node
+
+
+def float32_copy(model):
+    """``model`` itself when it computes in float32, else a float32 copy of a mixed-precision
+    model with the same weights (mixed precision keeps its variables in float32, so the copy is
+    exact). Inference, export and TFLite conversion want float32: TFLite cannot convert bf16 ops.
+    """
+    config = keras.saving.serialize_keras_object(model)
+    float32_config = _float32_config(config)
+    if float32_config == config:
+        return model
+    copy = keras.saving.deserialize_keras_object(float32_config)
+    copy.set_weights(model.get_weights())
+    return copy

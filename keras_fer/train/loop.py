@@ -17,7 +17,7 @@ import keras
 import numpy as np
 
 from keras_fer import rundir
-from keras_fer.devices import on_device
+from keras_fer.devices import device_name, on_device
 from keras_fer.errors import UserError
 from keras_fer.io_utils import write_json
 from keras_fer.metrics import epoch_metrics
@@ -292,7 +292,8 @@ def _finish(cfg, out, net, classes, history, best, clock, n_train, n_val):
     meta = {"classes": list(classes), "input_shape": [int(d) for d in net.input_shape[1:]],
             "backend": keras.backend.backend(), "keras": keras.__version__,
             "model": str(cfg.model), "best_epoch": best_epoch, "best": best.best_logs,
-            "train_seconds": seconds}
+            "train_seconds": seconds, "device": device_name(),
+            "finished": time.strftime("%Y-%m-%d %H:%M")}
     rundir.write_meta(out, meta)
     if history.rows:
         plot_curves(history.rows, out / "curves.png", title=f"{cfg.model} ({out.name})")

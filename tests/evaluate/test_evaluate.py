@@ -80,8 +80,11 @@ def run_dir(tmp_path_factory):
 def test_evaluate_run_writes_report_and_pngs(run_dir, fer_small):
     report = evaluate_run(run_dir, data=fer_small, splits=("PublicTest", "PrivateTest"),
                           tta="flip", verbose=False)
-    saved = json.loads((run_dir / "eval" / "report.json").read_text())
+    saved = json.loads((run_dir / "eval" / "report_flip.json").read_text())
     assert set(saved["splits"]) == {"PublicTest", "PrivateTest"} and saved["tta"] == "flip"
+    plain = evaluate_run(run_dir, data=fer_small, splits=("PublicTest",), verbose=False)
+    assert json.loads((run_dir / "eval" / "report.json").read_text()) == plain  # beside, not over
+    assert json.loads((run_dir / "eval" / "report_flip.json").read_text())["tta"] == "flip"
     model = keras.saving.load_model(run_dir / "model.keras")
     for split in ("PublicTest", "PrivateTest"):
         x, y = fer_small.split(split)
@@ -89,7 +92,7 @@ def test_evaluate_run_writes_report_and_pngs(run_dir, fer_small):
         assert saved["splits"][split]["accuracy"] == pytest.approx(accuracy_score(y, pred))
         assert saved["splits"][split]["n"] == 280
         assert report["splits"][split]["macro_f1"] == saved["splits"][split]["macro_f1"]
-        png = run_dir / "eval" / f"confusion_{split}.png"
+        png = run_dir / "eval" / f"confusion_{split}_flip.png"
         assert png.read_bytes()[:4] == b"\x89PNG"
 
 

@@ -85,6 +85,8 @@ def test_table_plot_and_retrained_best(searched):
     report = json.loads((best / "eval" / "report.json").read_text())
     assert {"PublicTest", "PrivateTest"} <= set(report["splits"])
     assert (best / "model.keras").is_file()
+    assert (best / "export" / "savedmodel" / "saved_model.pb").is_file()  # a release: exported
+    assert f"trial {meta['trial_id']}, val_macro_f1" in (best / "README.md").read_text()  # + card
     assert not [p for p in tmp.iterdir() if p.name.startswith(".best")]  # temp dir renamed
 
 
@@ -92,7 +94,7 @@ def test_existing_best_out_needs_force(searched, tune_env, capsys):
     tmp = searched[0]
     data, base = tune_env
     assert main(_argv(data, base, tmp, "--best-out", str(tmp / "best"))) == 2
-    err = capsys.readouterr().err
-    assert err.startswith(f"error: {tmp / 'best'}: already exists") and "--force" in err
+    err = capsys.readouterr().err.strip()
+    assert err == f"error: {tmp / 'best'}: a model is already released there; pass --force to replace it"
     assert main(_argv(data, base, tmp, "--fix", "depth=x")) == 2
     assert "'x' is not a int" in capsys.readouterr().err

@@ -1,0 +1,3 @@
+from keras_fer.release.cli import main
+
+raise SystemExit(main())

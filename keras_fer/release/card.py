@@ -1,0 +1,171 @@
+"""The model card (``saved_models/best/README.md``) of a release: every number in it is read
+from the release's own files (``meta.json``, ``summary.json``, ``eval/report*.json``,
+``export/parity.json``), so the card cannot disagree with what ``evaluate`` reproduces."""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+WEAK_F1 = 0.5  # a class whose PrivateTest F1 is below this is listed under "Known limits"
+
+
+def _pct(v) -> str:
+    return "n/a" if v is None else f"{100 * v:.2f}%"
+
+
+def _count(n) -> str:
+    return f"{n:,}" if isinstance(n, int) else "?"
+
+
+def _metrics_table(reports) -> list:
+    lines = ["| split | test-time augmentation | accuracy | macro-F1 | weighted F1 | average accuracy | images |",
+             "|---|---|---|---|---|---|---|"]
+    for mode, report in reports.items():
+        for split, m in report["splits"].items():
+            lines.append(f"| {split} | {mode} | {m['accuracy']:.4f} | {m['macro_f1']:.4f} | "
+                         f"{m['weighted_f1']:.4f} | {m['average_accuracy']:.4f} | {m['n']:,} |")
+    return lines
+
+
+def _per_class_table(report) -> list:
+    private, public = report["splits"]["PrivateTest"], report["splits"]["PublicTest"]
+    lines = ["| class | PrivateTest images | precision | recall | F1 | PublicTest F1 |",
+             "|---|---|---|---|---|---|"]
+    for name, c in private["per_class"].items():
+        lines.append(f"| {name} | {c['support']} | {c['precision']:.3f} | {c['recall']:.3f} | "
+                     f"{c['f1']:.3f} | {public['per_class'][name]['f1']:.3f} |")
+    return lines
+
+
+def _parity_lines(parity) -> list:
+    lines = []
+    if "savedmodel" in parity:
+        sm = parity["savedmodel"]
+        lines.append(f"- SavedModel: largest probability difference from `model.keras` "
+                     f"{sm['max_abs_diff']:.1e} (tolerance {sm['tolerance']:.0e}): "
+                     f"{'passes' if sm['ok'] else 'FAILS'}.")
+    if "tflite_float16" in parity:
+        lines.append(f"- TFLite float16: top-1 agreement {_pct(parity['tflite_float16']['top1_agreement'])}.")
+    if "tflite_int8" in parity:
+        q = parity["tflite_int8"]
+        lines.append(f"- TFLite int8: top-1 agreement {_pct(q['top1_agreement'])} "
+                     f"(the check asks for {_pct(q['min_agreement'])}): "
+                     f"{'passes' if q['ok'] else 'FAILS: prefer the SavedModel or float16'}.")
+    return lines + [f"- Parity images: {parity.get('images', 0)} from `{parity.get('source', '')}`."]
+
+
+def _weak_classes(report) -> list:
+    """The classes under WEAK_F1 on PrivateTest, each with the class it is most often taken for."""
+    m = report["splits"]["PrivateTest"]
+    names = list(report["classes"])
+    weak = []
+    for n, c in sorted(m["per_class"].items(), key=lambda nc: nc[1]["f1"]):
+        if c["f1"] >= WEAK_F1:
+            continue
+        row = list(m["confusion"][names.index(n)])
+        row[names.index(n)] = -1
+        other = max(range(len(row)), key=row.__getitem__)
+        weak.append(f"{n} (PrivateTest F1 {c['f1']:.2f}, recall {c['recall']:.2f}, {c['support']} "
+                    f"images; most often taken for {names[other]}: {row[other] / max(c['support'], 1):.0%})")
+    return weak
+
+
+def render_card(*, meta, summary, config, reports, parity, out, data, recipe=None, notes=None) -> str:
+    """The card's markdown. ``reports``: {"none": report, tta: report} from evaluate_run."""
+    out = Path(out)
+    plain = reports["none"]
+    tta = next(mode for mode in reports if mode != "none")
+    private = plain["splits"]["PrivateTest"]
+    model = meta.get("model", config.model)
+    epochs = summary.get("epochs_run", "?")
+    seconds = meta.get("train_seconds")
+    trained_on = meta.get("device", "machine not recorded")
+    if meta.get("finished"):
+        trained_on += f", finished {meta['finished']}"
+    recipe_arg = recipe or str(out / "config.json")
+    cfg = {k: v for k, v in config.to_dict().items() if k not in ("out", "data")}
+    lines = [
+        f"# Model card: `{model}` on FER2013",
+        "",
+        f"A facial-expression classifier trained from scratch with keras_fer. PrivateTest "
+        f"accuracy **{private['accuracy']:.4f}** (macro-F1 {private['macro_f1']:.4f}) without "
+        f"test-time augmentation, **{reports[tta]['splits']['PrivateTest']['accuracy']:.4f}** with "
+        f"{tta}. Every figure below is read from this folder's files and reproduced by the commands "
+        f"under *Reproduce*.",
+        "",
+        "| | |", "|---|---|",
+        f"| model | `{model}`, {summary.get('parameters', 'n/a'):,} parameters |" if isinstance(summary.get("parameters"), int)
+        else f"| model | `{model}` |",
+        f"| input | a face crop, grayscale, {'x'.join(str(d) for d in meta.get('input_shape', [48, 48, 1])[:2])} "
+        f"(the SavedModel takes uint8 images of any size, 1 or 3 channels) |",
+        f"| output | {len(plain['classes'])} classes: {', '.join(plain['classes'])} |",
+        f"| trained on | {trained_on}; Keras {meta.get('keras', '?')}, backend {meta.get('backend', '?')}"
+        + (f"; {seconds / 60:.1f} min of training" if isinstance(seconds, (int, float)) else "") + " |",
+        f"| selection | the epoch with the best `{config.monitor}` on {config.val} "
+        f"(epoch {meta.get('best_epoch', '?')} of {epochs}); PrivateTest chose nothing |",
+        f"| released | {time.strftime('%Y-%m-%d')} |",
+        "",
+        "## Data",
+        "",
+        f"FER2013 (`{data}`), 48x48 grayscale faces: {_count(summary.get('train_images'))} "
+        f"Training images train; {_count(summary.get('val_images'))} "
+        f"{'PublicTest' if config.val == 'PublicTest' else 'held-out Training'} images validate "
+        f"and select the checkpoint; PrivateTest ({_count(private['n'])} images) is only reported.",
+        "",
+        "## Metrics",
+        "",
+        *_metrics_table(reports),
+        "",
+        "Per class, no test-time augmentation:",
+        "",
+        *_per_class_table(plain),
+        "",
+        "![PrivateTest confusion matrix](eval/confusion_PrivateTest.png) ",
+        "![PublicTest confusion matrix](eval/confusion_PublicTest.png)",
+        "",
+        "![training curves](curves.png)",
+        "",
+        "## Export",
+        "",
+        "`export/savedmodel` (signature `serve`: uint8 images in; `probabilities`, `class_index`, "
+        "`class_name` out), `export/model_float16.tflite`, `export/model_int8.tflite`. "
+        "Parity with `model.keras`:",
+        "",
+        *_parity_lines(parity),
+        "",
+        "## Reproduce",
+        "",
+        "```",
+        f"python -m keras_fer.train --config {recipe_arg} --data {data} --out runs/release",
+        f"python -m keras_fer.release runs/release --data {data} --out {out} --force",
+        "# the metrics above, from this folder, on any machine (CPU is fine):",
+        f"python -m keras_fer.evaluate {out} --data {data} --split PublicTest,PrivateTest",
+        f"python -m keras_fer.evaluate {out} --data {data} --split PublicTest,PrivateTest --tta {tta}",
+        "```",
+        "",
+        "Training is seeded (`seed` below) but not bit-for-bit deterministic across machines; "
+        "the evaluation of this folder's `model.keras` is.",
+        "",
+        "Recipe (`config.json`):",
+        "",
+        "```json",
+        json.dumps(cfg, indent=1),
+        "```",
+        "",
+        "## Known limits",
+        "",
+    ]
+    weak = _weak_classes(plain)
+    if weak:
+        lines.append("- Weak classes: " + "; ".join(weak) + ".")
+    lines += [
+        "- FER2013's labels are noisy (human accuracy on it is about 65 ± 5%, Goodfellow et al. "
+        "2013); its faces are web images, 48x48 grayscale, skewed in age, pose and ethnicity.",
+        "- It classifies the whole image it is given: pass a face crop, or use "
+        "`python -m keras_fer.predict` to detect faces first.",
+        "- An expression is not an emotion: do not use it to make decisions about people.",
+    ]
+    if notes:
+        lines += ["", "## Notes", "", notes.strip()]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,50 @@
+"""``python -m keras_fer.release RUN_DIR [--out saved_models/best] [--data PATH] [--force]``."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from keras_fer.errors import ArgumentParser, UserError, cli_main
+
+
+def build_parser():
+    p = ArgumentParser(prog="python -m keras_fer.release",
+                       description="Release a trained run: evaluation with and without test-time "
+                                   "augmentation, confusion matrices, SavedModel + TFLite export "
+                                   "with a parity check, and a model card (README.md).")
+    p.add_argument("run_dir", help="a trained run directory (python -m keras_fer.train)")
+    p.add_argument("--out", default="saved_models/best", help="release folder (default saved_models/best)")
+    p.add_argument("--data", help="FER2013 with PublicTest and PrivateTest (default: the run's data, else data/)")
+    p.add_argument("--tta", default="tencrop", choices=("flip", "tencrop"),
+                   help="test-time augmentation of the second report (default tencrop)")
+    p.add_argument("--recipe", help="the recipe file the run was trained from (for the card's commands)")
+    p.add_argument("--notes", help="a markdown file added to the card under Notes")
+    p.add_argument("--force", action="store_true", help="replace an existing release")
+    return p
+
+
+@cli_main
+def main(argv=None) -> int:
+    from keras_fer import rundir
+    from keras_fer.release import check_out, make_release
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    rundir.check_run_dir(args.run_dir)
+    check_out(args.out, args.force)  # fail before minutes of evaluation, not after
+    notes = None
+    if args.notes:
+        if not Path(args.notes).is_file():
+            raise UserError(f"{args.notes}: no such notes file")
+        notes = Path(args.notes).read_text(encoding="utf-8")
+    if args.recipe and not Path(args.recipe).is_file():
+        raise UserError(f"{args.recipe}: no such recipe file")
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        from keras_fer.export.cli import under_tensorflow
+
+        return under_tensorflow("keras_fer.release", argv)
+    make_release(args.run_dir, args.out, data=args.data, tta=args.tta, force=args.force,
+                 recipe=args.recipe, notes=notes, log=lambda line: print(line, flush=True))
+    return 0

@@ -1,0 +1,147 @@
+"""Releasing a run as saved_models/best: the files, a card whose numbers are the reports', an
+evaluation of the release that reproduces them, the export of a mixed-precision model, and the
+rules that keep an existing release safe (--force, atomic swap, the size limit)."""
+import json
+import re
+import shutil
+
+import numpy as np
+import pytest
+
+from keras_fer import rundir
+from keras_fer.config import TrainConfig
+from keras_fer.errors import UserError
+from keras_fer.release import MAX_BYTES, folder_bytes, make_release
+from keras_fer.release.card import render_card
+from keras_fer.release.cli import main
+
+
+@pytest.fixture(scope="module")
+def data_dir(fer_small, tmp_path_factory):
+    from keras_fer.data import save_npz
+
+    folder = tmp_path_factory.mktemp("data")
+    save_npz(fer_small, folder / "fer2013.npz")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def run_dir(fer_small, data_dir, tmp_path_factory):
+    """3 epochs of the baseline CNN, in mixed precision like the GPU recipe."""
+    from keras_fer.train import run
+
+    out = tmp_path_factory.mktemp("run") / "run"
+    cfg = TrainConfig(model="baseline", epochs=3, batch_size=32, mixed_precision=True,
+                      optimizer={"name": "adam", "learning_rate": 3e-3}, data=str(data_dir),
+                      tensorboard=False, verbose=0, out=str(out))
+    return run(cfg, fer_small)
+
+
+@pytest.fixture(scope="module")
+def release(run_dir, data_dir, tmp_path_factory):
+    notes = "Trained for the tests."
+    return make_release(run_dir, tmp_path_factory.mktemp("rel") / "best", data=str(data_dir),
+                        notes=notes, log=lambda line: None)
+
+
+def test_release_holds_the_run_reports_export_and_card(release, run_dir):
+    for name in ("model.keras", "config.json", "meta.json", "history.csv", "curves.png",
+                 "summary.json", "README.md", "eval/report.json", "eval/report_tencrop.json",
+                 "eval/confusion_PrivateTest.png", "eval/confusion_PublicTest_tencrop.png",
+                 "export/savedmodel/saved_model.pb", "export/model_float16.tflite",
+                 "export/model_int8.tflite", "export/parity.json", "export/labels.txt"):
+        assert (release / name).is_file(), name
+    assert (release / "model.keras").read_bytes() == (run_dir / "model.keras").read_bytes()
+    assert 0 < folder_bytes(release) <= MAX_BYTES
+    assert not list(release.parent.glob(".best.*"))  # no staging left behind
+    assert rundir.read_meta(release)["device"]  # the card's "trained on" comes from here
+
+
+def test_mixed_precision_model_exports_with_exact_savedmodel_parity(release):
+    parity = json.loads((release / "export" / "parity.json").read_text())
+    assert parity["savedmodel"]["max_abs_diff"] <= 1e-5 and parity["savedmodel"]["ok"]
+    assert parity["images"] == 280  # 40 per class of PublicTest
+
+
+def test_card_numbers_are_the_reports(release, fer_small):
+    card = (release / "README.md").read_text()
+    for name, mode in (("report.json", "none"), ("report_tencrop.json", "tencrop")):
+        report = json.loads((release / "eval" / name).read_text())
+        assert report["tta"] == mode and report["run"] == str(release)
+        for split, m in report["splits"].items():
+            row = (f"| {split} | {mode} | {m['accuracy']:.4f} | {m['macro_f1']:.4f} | "
+                   f"{m['weighted_f1']:.4f} | {m['average_accuracy']:.4f} | {m['n']:,} |")
+            assert row in card
+            assert m["n"] == 280
+    private = json.loads((release / "eval" / "report.json").read_text())["splits"]["PrivateTest"]
+    for name in fer_small.classes:
+        c = private["per_class"][name]
+        assert f"| {name} | {c['support']} | {c['precision']:.3f} | {c['recall']:.3f} |" in card
+    assert "280 Training images train; 280 PublicTest images" in card
+    assert "## Notes\n\nTrained for the tests." in card
+    assert f"python -m keras_fer.evaluate {release} --data" in card
+
+
+def test_evaluating_the_release_reproduces_its_report(release, data_dir):
+    from keras_fer.evaluate import evaluate_run
+
+    shipped = json.loads((release / "eval" / "report.json").read_text())
+    again = evaluate_run(release, data=str(data_dir), splits=("PublicTest", "PrivateTest"),
+                         verbose=False)
+    for split in ("PublicTest", "PrivateTest"):
+        assert again["splits"][split]["confusion"] == shipped["splits"][split]["confusion"]
+        assert again["splits"][split]["accuracy"] == shipped["splits"][split]["accuracy"]
+
+
+def test_existing_release_needs_force_and_is_swapped_whole(release, run_dir, data_dir, capsys):
+    target = release.parent / "copy"
+    shutil.copytree(release, target)
+    (target / "README.md").write_text("old card")
+    code = main([str(run_dir), "--out", str(target), "--data", str(data_dir)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err == f"error: {target}: a model is already released there; pass --force to replace it"
+    assert (target / "README.md").read_text() == "old card"
+    assert main([str(run_dir), "--out", str(target), "--data", str(data_dir), "--force"]) == 0
+    assert (target / "README.md").read_text().startswith("# Model card: `baseline` on FER2013")
+    assert sorted(p.name for p in target.parent.iterdir() if p.name.startswith(".")) == []
+
+
+def test_too_big_a_release_fails_and_keeps_the_old_one(release, run_dir, data_dir, monkeypatch):
+    import keras_fer.release as rel
+
+    monkeypatch.setattr(rel, "MAX_BYTES", 1000)
+    before = (release / "README.md").read_text()
+    with pytest.raises(UserError, match=r"the release would be [\d.]+ MB, over the 0 MB limit"):
+        make_release(run_dir, release, data=str(data_dir), force=True, log=lambda line: None)
+    assert (release / "README.md").read_text() == before
+    assert not [p for p in release.parent.iterdir() if p.name.startswith(".")]
+
+
+def test_cli_errors_are_one_line(tmp_path, capsys):
+    assert main([str(tmp_path / "nope")]) == 2
+    assert capsys.readouterr().err.strip() == f"error: {tmp_path / 'nope'}: no such run directory (train one with python -m keras_fer.train)"
+
+
+def _report(confusion, classes=("a", "b", "c")):
+    confusion = np.asarray(confusion)
+    per_class = {}
+    for i, name in enumerate(classes):
+        tp, support, predicted = confusion[i, i], confusion[i].sum(), confusion[:, i].sum()
+        p, r = tp / max(predicted, 1), tp / max(support, 1)
+        per_class[name] = {"precision": p, "recall": r, "f1": 2 * p * r / max(p + r, 1e-9),
+                           "support": int(support)}
+    m = {"n": int(confusion.sum()), "accuracy": np.trace(confusion) / confusion.sum(),
+         "macro_f1": 0.5, "weighted_f1": 0.5, "average_accuracy": 0.5, "per_class": per_class,
+         "confusion": confusion.tolist()}
+    return {"classes": list(classes), "splits": {"PublicTest": m, "PrivateTest": m}}
+
+
+def test_card_names_weak_classes_and_what_they_are_taken_for():
+    # a: 9/10 right; b: 2/10 right, 6 taken for c; c: 8/10 right
+    report = _report([[9, 1, 0], [2, 2, 6], [1, 1, 8]])
+    card = render_card(meta={}, summary={}, config=TrainConfig(), reports={"none": report, "flip": report},
+                       parity={}, out="saved_models/best", data="data")
+    limits = card.split("## Known limits")[1]
+    assert re.search(r"Weak classes: b \(PrivateTest F1 0\.\d\d, recall 0\.20, 10 images; "
+                     r"most often taken for c: 60%\)\.", limits)
+    assert "a (PrivateTest" not in limits and "c (PrivateTest" not in limits
