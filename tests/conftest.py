@@ -28,3 +28,14 @@ def fer_small(fer_zip, tmp_path_factory):
 
     cache = tmp_path_factory.mktemp("fer_cache")
     return load(fer_zip, per_class=40, cache_dir=cache)
+
+
+@pytest.fixture(scope="session")
+def fer_small_dir(fer_small, tmp_path_factory):
+    """``fer_small`` as a data folder (``fer2013.npz``), for code that takes a path: CLIs and
+    subprocesses."""
+    from keras_fer.data import save_npz
+
+    folder = tmp_path_factory.mktemp("fer_small_dir")
+    save_npz(fer_small, folder / "fer2013.npz")
+    return folder

@@ -80,6 +80,7 @@ def make_release(run_dir, out="saved_models/best", data=None, *, tta="tencrop", 
     check_out(out, force)
     if data is None:
         data = rundir.read_config(run_dir).data or "data"
+    formats = release_formats(run_dir / rundir.MODEL_FILE, log)
     stage = out.parent / f".{out.name}.tmp-{os.getpid()}"
     shutil.rmtree(stage, ignore_errors=True)
     stage.mkdir(parents=True)
@@ -96,7 +97,7 @@ def make_release(run_dir, out="saved_models/best", data=None, *, tta="tencrop", 
             write_json(report_path(stage, mode), reports[mode])
         train, test, source = load_images(data, PER_CLASS)
         log(f"exporting (parity on {len(test)} images from {source}) ...")
-        parity = export_run(stage, out=stage / "export", formats=("savedmodel", "tflite"),
+        parity = export_run(stage, out=stage / "export", formats=formats,
                             representative=train, parity_images=test, source=source, log=log)
         card = render_card(meta=read_json(stage / rundir.META_FILE) if (stage / rundir.META_FILE).is_file() else {},
                            summary=read_json(stage / rundir.SUMMARY_FILE) if (stage / rundir.SUMMARY_FILE).is_file() else {},
@@ -112,6 +113,22 @@ def make_release(run_dir, out="saved_models/best", data=None, *, tta="tencrop", 
         shutil.rmtree(stage, ignore_errors=True)
     log(f"released {run_dir} -> {out} ({size / 1e6:.1f} MB); model card {out / CARD_FILE}")
     return out
+
+
+def release_formats(model_file: Path, log=print) -> tuple:
+    """("savedmodel", "tflite"), or ("savedmodel",) when TFLite would take the release over
+    MAX_BYTES; a UserError when even model.keras + SavedModel would (both hold the float32
+    weights; the TFLite pair adds about 3/4 of them: float16 1/2, int8 1/4)."""
+    size = model_file.stat().st_size
+    if 2 * size > MAX_BYTES:
+        raise UserError(f"{model_file}: {size / 1e6:.1f} MB; a release holds it twice (model.keras "
+                        f"and the SavedModel), over the {MAX_BYTES / 1e6:.0f} MB limit: release a "
+                        "smaller model")
+    if 2.75 * size > MAX_BYTES:
+        log(f"TFLite left out of the release: with it the release would pass "
+            f"{MAX_BYTES / 1e6:.0f} MB (python -m keras_fer.export makes it)")
+        return ("savedmodel",)
+    return ("savedmodel", "tflite")
 
 
 def _swap_into_place(stage: Path, out: Path) -> None:

@@ -129,8 +129,11 @@ def render_card(*, meta, summary, config, reports, parity, out, data, recipe=Non
         "## Export",
         "",
         "`export/savedmodel` (signature `serve`: uint8 images in; `probabilities`, `class_index`, "
-        "`class_name` out), `export/model_float16.tflite`, `export/model_int8.tflite`. "
-        "Parity with `model.keras`:",
+        "`class_name` out)"
+        + (", `export/model_float16.tflite`, `export/model_int8.tflite`." if "tflite_int8" in parity
+           else "; TFLite is left out to keep the release under 100 MB (`python -m keras_fer.export` "
+                "makes it).")
+        + " Parity with `model.keras`:",
         "",
         *_parity_lines(parity),
         "",

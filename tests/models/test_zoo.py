@@ -46,6 +46,13 @@ def test_forward_train_step_and_keras_round_trip(name, tmp_path):
                                keras.ops.convert_to_numpy(model(x, training=False)), rtol=1e-5, atol=1e-5)
 
 
+# pytorch-cifar's VGG13 / VGG19 (BN) have 9,416,010 / 20,040,522 weights for 3 channels and 10
+# classes; with 1 channel (-2*9*64) and 7 classes (-3*513) that is 9,413,319 / 20,037,831.
+@pytest.mark.parametrize("name,count", [("vgg13", 9_413_319), ("vgg19", 20_037_831)])
+def test_cifar_vgg_counts(name, count):
+    assert trainable_params(build(name)) == count
+
+
 def test_input_shapes_and_num_classes():
     model = build("resnet18", input_shape=(32, 32, 1), num_classes=3)
     assert model.output.shape == (None, 3)

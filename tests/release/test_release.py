@@ -17,30 +17,21 @@ from keras_fer.release.cli import main
 
 
 @pytest.fixture(scope="module")
-def data_dir(fer_small, tmp_path_factory):
-    from keras_fer.data import save_npz
-
-    folder = tmp_path_factory.mktemp("data")
-    save_npz(fer_small, folder / "fer2013.npz")
-    return folder
-
-
-@pytest.fixture(scope="module")
-def run_dir(fer_small, data_dir, tmp_path_factory):
+def run_dir(fer_small, fer_small_dir, tmp_path_factory):
     """3 epochs of the baseline CNN, in mixed precision like the GPU recipe."""
     from keras_fer.train import run
 
     out = tmp_path_factory.mktemp("run") / "run"
     cfg = TrainConfig(model="baseline", epochs=3, batch_size=32, mixed_precision=True,
-                      optimizer={"name": "adam", "learning_rate": 3e-3}, data=str(data_dir),
+                      optimizer={"name": "adam", "learning_rate": 3e-3}, data=str(fer_small_dir),
                       tensorboard=False, verbose=0, out=str(out))
     return run(cfg, fer_small)
 
 
 @pytest.fixture(scope="module")
-def release(run_dir, data_dir, tmp_path_factory):
+def release(run_dir, fer_small_dir, tmp_path_factory):
     notes = "Trained for the tests."
-    return make_release(run_dir, tmp_path_factory.mktemp("rel") / "best", data=str(data_dir),
+    return make_release(run_dir, tmp_path_factory.mktemp("rel") / "best", data=str(fer_small_dir),
                         notes=notes, log=lambda line: None)
 
 
@@ -82,37 +73,38 @@ def test_card_numbers_are_the_reports(release, fer_small):
     assert f"python -m keras_fer.evaluate {release} --data" in card
 
 
-def test_evaluating_the_release_reproduces_its_report(release, data_dir):
+def test_evaluating_the_release_reproduces_its_report(release, fer_small_dir):
     from keras_fer.evaluate import evaluate_run
 
     shipped = json.loads((release / "eval" / "report.json").read_text())
-    again = evaluate_run(release, data=str(data_dir), splits=("PublicTest", "PrivateTest"),
+    again = evaluate_run(release, data=str(fer_small_dir), splits=("PublicTest", "PrivateTest"),
                          verbose=False)
     for split in ("PublicTest", "PrivateTest"):
         assert again["splits"][split]["confusion"] == shipped["splits"][split]["confusion"]
         assert again["splits"][split]["accuracy"] == shipped["splits"][split]["accuracy"]
 
 
-def test_existing_release_needs_force_and_is_swapped_whole(release, run_dir, data_dir, capsys):
+def test_existing_release_needs_force_and_is_swapped_whole(release, run_dir, fer_small_dir, capsys):
     target = release.parent / "copy"
     shutil.copytree(release, target)
     (target / "README.md").write_text("old card")
-    code = main([str(run_dir), "--out", str(target), "--data", str(data_dir)])
+    code = main([str(run_dir), "--out", str(target), "--data", str(fer_small_dir)])
     err = capsys.readouterr().err.strip()
     assert code == 2 and err == f"error: {target}: a model is already released there; pass --force to replace it"
     assert (target / "README.md").read_text() == "old card"
-    assert main([str(run_dir), "--out", str(target), "--data", str(data_dir), "--force"]) == 0
+    assert main([str(run_dir), "--out", str(target), "--data", str(fer_small_dir), "--force"]) == 0
     assert (target / "README.md").read_text().startswith("# Model card: `baseline` on FER2013")
     assert sorted(p.name for p in target.parent.iterdir() if p.name.startswith(".")) == []
 
 
-def test_too_big_a_release_fails_and_keeps_the_old_one(release, run_dir, data_dir, monkeypatch):
+def test_too_big_a_release_fails_and_keeps_the_old_one(release, run_dir, fer_small_dir, monkeypatch):
     import keras_fer.release as rel
 
+    monkeypatch.setattr(rel, "release_formats", lambda *a: ("savedmodel", "tflite"))
     monkeypatch.setattr(rel, "MAX_BYTES", 1000)
     before = (release / "README.md").read_text()
     with pytest.raises(UserError, match=r"the release would be [\d.]+ MB, over the 0 MB limit"):
-        make_release(run_dir, release, data=str(data_dir), force=True, log=lambda line: None)
+        make_release(run_dir, release, data=str(fer_small_dir), force=True, log=lambda line: None)
     assert (release / "README.md").read_text() == before
     assert not [p for p in release.parent.iterdir() if p.name.startswith(".")]
 
@@ -145,3 +137,19 @@ def test_card_names_weak_classes_and_what_they_are_taken_for():
     assert re.search(r"Weak classes: b \(PrivateTest F1 0\.\d\d, recall 0\.20, 10 images; "
                      r"most often taken for c: 60%\)\.", limits)
     assert "a (PrivateTest" not in limits and "c (PrivateTest" not in limits
+
+
+def test_size_limit_decides_tflite_before_any_work(tmp_path, monkeypatch):
+    import keras_fer.release as rel
+
+    model_file = tmp_path / "model.keras"
+    model_file.write_bytes(b"x" * 1000)
+    monkeypatch.setattr(rel, "MAX_BYTES", 2750)
+    assert rel.release_formats(model_file, log=lambda line: None) == ("savedmodel", "tflite")
+    monkeypatch.setattr(rel, "MAX_BYTES", 2749)
+    lines = []
+    assert rel.release_formats(model_file, log=lines.append) == ("savedmodel",)
+    assert lines and lines[0].startswith("TFLite left out of the release")
+    monkeypatch.setattr(rel, "MAX_BYTES", 1999)
+    with pytest.raises(UserError, match=r"model.keras: 0.0 MB; a release holds it twice"):
+        rel.release_formats(model_file)

@@ -1,0 +1,67 @@
+"""scripts/gpu_session.sh, the one command of each GPU call, run tiny on this CPU (SMOKE=1) and
+as on that machine, on JAX with no TensorFlow importable (tests/no_tensorflow.py): training in
+mixed precision with the full augmentation, evaluation and the benchmark, and the files it
+leaves under $OUT within the device tool's limits (8 files of at most 16 MB)."""
+import json
+import os
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+
+REPO = Path(__file__).resolve().parents[1]
+NO_TF_PYTHON = f"{sys.executable} {REPO / 'tests' / 'no_tensorflow.py'}"
+RECIPE = {"model": "baseline", "epochs": 1, "batch_size": 64, "mixed_precision": True,
+          "optimizer": {"name": "adam", "learning_rate": 0.003},
+          "augment": {"flip": True, "crop": 44, "affine": {"rotation": 10}, "erasing": 0.5}}
+
+
+def _session(*args, out, data):
+    env = dict(os.environ, SMOKE="1", PYTHON=NO_TF_PYTHON, OUT=str(out), DATA=str(data),
+               RUN_DIR=str(Path(out).parent / "gpu_run"))
+    return subprocess.run(["bash", str(REPO / "scripts" / "gpu_session.sh"), *args], env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_bench_call(fer_small_dir, tmp_path):
+    proc = _session("bench", "baseline", out=tmp_path, data=fer_small_dir)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = [json.loads(ln) for ln in (tmp_path / "bench.jsonl").read_text().splitlines()]
+    assert [(r["model"], r["augment"], r["backend"]) for r in lines if "img_per_s" in r] == [
+        ("baseline", "on", "jax")]
+    assert len(list(tmp_path.iterdir())) <= 8
+
+
+def test_train_call_returns_a_run_that_reassembles(fer_small_dir, tmp_path):
+    out = tmp_path / "out"
+    recipe = tmp_path / "recipe.json"
+    recipe.write_text(json.dumps(RECIPE))
+    proc = _session("train", str(recipe), out=out, data=fer_small_dir)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    files = sorted(p.name for p in out.iterdir())
+    assert len(files) <= 8 and all(p.stat().st_size <= 16 * 2**20 for p in out.iterdir())
+    log = (out / "train.log").read_text()
+    assert "wall seconds, training:" in log and "wrote" in log
+    assert "tensorflow/tensorboard not installed" in log  # as on the GPU machine
+    run = tmp_path / "back"
+    with tarfile.open(out / "run.tgz") as tar:
+        tar.extractall(run, filter="data")
+    parts = sorted(out.glob("model.keras.part-*"))
+    assert sorted(p.name for p in (run / "gpu_run").iterdir()) == [
+        "config.json", "curves.png", "eval", "history.csv", "meta.json", "summary.json"]
+    (run / "gpu_run" / "model.keras").write_bytes(b"".join(p.read_bytes() for p in parts))
+    from keras_fer import rundir
+
+    config = rundir.read_config(run / "gpu_run")
+    assert config.limit == 256 and config.mixed_precision and config.augment["erasing"] == 0.5
+    assert rundir.read_meta(run / "gpu_run")["backend"] == "jax"
+    assert rundir.load_model(run / "gpu_run").output_shape == (None, 7)
+    for name in ("report.json", "report_tencrop.json"):
+        report = json.loads((run / "gpu_run" / "eval" / name).read_text())
+        assert report["splits"]["PrivateTest"]["n"] == 280
+
+
+def test_unknown_step_is_a_usage_error(tmp_path):
+    proc = _session("fly", out=tmp_path, data=tmp_path)
+    assert proc.returncode == 2 and proc.stderr.strip().startswith("usage: bash scripts/gpu_session.sh")
