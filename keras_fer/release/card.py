@@ -49,8 +49,12 @@ def _parity_lines(parity) -> list:
         lines.append(f"- TFLite float16: top-1 agreement {_pct(parity['tflite_float16']['top1_agreement'])}.")
     if "tflite_int8" in parity:
         q = parity["tflite_int8"]
+        differ = ""
+        if q.get("disagreements"):
+            differ = (f"; {q['disagreements']} images differ, where the float model's top two "
+                      f"probabilities are a median {q['disagreement_gap_median']:.3f} apart")
         lines.append(f"- TFLite int8: top-1 agreement {_pct(q['top1_agreement'])} "
-                     f"(the check asks for {_pct(q['min_agreement'])}): "
+                     f"(the check asks for {_pct(q['min_agreement'])}{differ}): "
                      f"{'passes' if q['ok'] else 'FAILS: prefer the SavedModel or float16'}.")
     return lines + [f"- Parity images: {parity.get('images', 0)} from `{parity.get('source', '')}`."]
 

@@ -173,3 +173,16 @@ def test_cli_missing_run_dir(tmp_path, capsys):
 
     assert main([str(tmp_path / "nope")]) == 2
     assert "no such run directory" in capsys.readouterr().err
+
+
+def test_disagreements_count_and_the_reference_top_two_gap():
+    from keras_fer.export.core import disagreements
+
+    ref = np.array([[0.5, 0.4, 0.1], [0.9, 0.05, 0.05], [0.34, 0.33, 0.33], [0.2, 0.7, 0.1]])
+    probs = np.array([[0.4, 0.5, 0.1], [0.8, 0.1, 0.1], [0.33, 0.34, 0.33], [0.2, 0.7, 0.1]])
+    out = disagreements(ref, probs)
+    assert out["disagreements"] == 2  # rows 0 and 2 (gaps 0.1 and 0.01)
+    assert out["disagreement_gap_median"] == pytest.approx(0.055)
+    assert out["disagreement_gap_max"] == pytest.approx(0.1)
+    assert disagreements(ref, ref) == {"disagreements": 0, "disagreement_gap_median": None,
+                                       "disagreement_gap_max": None}

@@ -139,6 +139,18 @@ def test_card_names_weak_classes_and_what_they_are_taken_for():
     assert "a (PrivateTest" not in limits and "c (PrivateTest" not in limits
 
 
+def test_card_says_where_a_failing_int8_export_disagrees():
+    report = _report([[9, 1, 0], [2, 2, 6], [1, 1, 8]])
+    parity = {"images": 656, "source": "data", "tflite_int8": {
+        "top1_agreement": 0.9832, "min_agreement": 0.99, "ok": False, "disagreements": 11,
+        "disagreement_gap_median": 0.0076, "disagreement_gap_max": 0.05}}
+    card = render_card(meta={}, summary={}, config=TrainConfig(), reports={"none": report, "flip": report},
+                       parity=parity, out="saved_models/best", data="data")
+    assert ("- TFLite int8: top-1 agreement 98.32% (the check asks for 99.00%; 11 images differ, "
+            "where the float model's top two probabilities are a median 0.008 apart): FAILS: "
+            "prefer the SavedModel or float16.") in card
+
+
 def test_size_limit_decides_tflite_before_any_work(tmp_path, monkeypatch):
     import keras_fer.release as rel
 
