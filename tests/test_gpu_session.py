@@ -17,9 +17,9 @@ RECIPE = {"model": "baseline", "epochs": 1, "batch_size": 64, "mixed_precision":
           "augment": {"flip": True, "crop": 44, "affine": {"rotation": 10}, "erasing": 0.5}}
 
 
-def _session(*args, out, data):
+def _session(*args, out, data, **env):
     env = dict(os.environ, SMOKE="1", PYTHON=NO_TF_PYTHON, OUT=str(out), DATA=str(data),
-               RUN_DIR=str(Path(out).parent / "gpu_run"))
+               RUN_DIR=str(Path(out).parent / "gpu_run"), **env)
     return subprocess.run(["bash", str(REPO / "scripts" / "gpu_session.sh"), *args], env=env,
                           capture_output=True, text=True, timeout=600)
 
@@ -33,16 +33,24 @@ def test_bench_call(fer_small_dir, tmp_path):
     assert len(list(tmp_path.iterdir())) <= 8
 
 
-def test_train_call_returns_a_run_that_reassembles(fer_small_dir, tmp_path):
+def test_unknown_step_is_a_usage_error(tmp_path):
+    proc = _session("fly", out=tmp_path, data=tmp_path)
+    assert proc.returncode == 2 and proc.stderr.strip().startswith("usage: bash scripts/gpu_session.sh all")
+
+
+def test_all_call_trains_benches_and_returns_a_run_that_reassembles(fer_small_dir, tmp_path):
     out = tmp_path / "out"
     recipe = tmp_path / "recipe.json"
     recipe.write_text(json.dumps(RECIPE))
-    proc = _session("train", str(recipe), out=out, data=fer_small_dir)
+    proc = _session("all", str(recipe), out=out, data=fer_small_dir, BENCH_MODELS="baseline")
     assert proc.returncode == 0, proc.stderr[-2000:]
-    files = sorted(p.name for p in out.iterdir())
-    assert len(files) <= 8 and all(p.stat().st_size <= 16 * 2**20 for p in out.iterdir())
+    assert len(list(out.iterdir())) <= 8 and all(p.stat().st_size <= 16 * 2**20 for p in out.iterdir())
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith("model.keras.part-")) == [
+        "bench.jsonl", "bench.log", "run.tgz", "train.log"]
+    lines = [json.loads(ln) for ln in (out / "bench.jsonl").read_text().splitlines()]
+    assert [(r["model"], r["augment"], r["backend"]) for r in lines] == [("baseline", "on", "jax")]
     log = (out / "train.log").read_text()
-    assert "wall seconds, training:" in log and "wrote" in log
+    assert "wall seconds, training:" in log and "(exit 0)" in log and "wrote" in log
     assert "tensorflow/tensorboard not installed" in log  # as on the GPU machine
     run = tmp_path / "back"
     with tarfile.open(out / "run.tgz") as tar:
@@ -62,6 +70,22 @@ def test_train_call_returns_a_run_that_reassembles(fer_small_dir, tmp_path):
         assert report["splits"]["PrivateTest"]["n"] == 280
 
 
-def test_unknown_step_is_a_usage_error(tmp_path):
-    proc = _session("fly", out=tmp_path, data=tmp_path)
-    assert proc.returncode == 2 and proc.stderr.strip().startswith("usage: bash scripts/gpu_session.sh")
+def test_all_call_cut_by_its_budget_still_returns_its_logs(fer_small_dir, tmp_path):
+    out = tmp_path / "out"
+    proc = _session("all", out=out, data=fer_small_dir, BUDGET="1", BENCH_SECONDS="0")
+    assert proc.returncode == 124  # `timeout` ended both steps
+    assert "wall seconds, training:" in (out / "train.log").read_text()
+    assert "(exit 124)" in (out / "train.log").read_text()
+    assert (out / "bench.log").is_file() and (out / "bench.jsonl").read_text() == ""
+
+
+def test_experiment_call_returns_each_study_without_its_runs(fer_small_dir, tmp_path):
+    out = tmp_path / "out"
+    proc = _session("experiment", str(REPO / "experiments" / "prelu_resnet.json"), out=out,
+                    data=fer_small_dir, RESULTS=str(tmp_path / "results"))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert sorted(p.name for p in out.iterdir()) == ["prelu_resnet.log", "prelu_resnet.tgz"]
+    with tarfile.open(out / "prelu_resnet.tgz") as tar:
+        names = tar.getnames()
+    assert "prelu_resnet/table.md" in names and "prelu_resnet/commands.txt" in names
+    assert not [n for n in names if "/runs" in n]
