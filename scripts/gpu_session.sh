@@ -73,9 +73,10 @@ train() {  # train RECIPE RESERVE: training and both evaluations end RESERVE sec
   local recipe=$1 run=${RUN_DIR:-runs/gpu_run} args=() rc
   [ -n "$SMOKE" ] && args=(--limit 256 --epochs 1 --batch-size 64)
   {
+    local t0=$(date +%s)
     timeout "$(left "$2")" $PY -m keras_fer.train --config "$recipe" --data "$DATA" --out "$run" "${args[@]}"
     rc=$?
-    echo "wall seconds, training: $(( $(date +%s) - START )) (exit $rc)"
+    echo "wall seconds, training: $(( $(date +%s) - t0 )) (exit $rc)"
     if [ $rc -eq 0 ]; then
       for tta in none tencrop; do
         timeout "$(left "$2")" $PY -m keras_fer.evaluate "$run" --data "$DATA" \

@@ -63,3 +63,10 @@ def test_input_shapes_and_num_classes():
     assert prelu.get_layer("flatten").output.shape == (None, 1764)
     out = keras.ops.convert_to_numpy(prelu(_images(prelu)))
     assert np.all(np.abs(out) <= 1.0)
+
+
+def test_vgg_batch_norm_tracks_like_pytorch():
+    # PyTorch's BatchNorm2d momentum 0.1 (the published recipe's) is Keras' momentum 0.9
+    bns = [layer for layer in build("vgg13").layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert len(bns) == 10 and {layer.momentum for layer in bns} == {0.9}
+    assert build("vgg19", bn_momentum=0.99).get_layer("vgg_bn16").momentum == 0.99
