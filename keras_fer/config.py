@@ -44,7 +44,7 @@ class TrainConfig:
     optimizer: dict = field(default_factory=lambda: {"name": "sgd", "learning_rate": 0.01,
                                                      "momentum": 0.9})
     schedule: dict = field(default_factory=lambda: {"name": "constant"})
-    loss: dict = field(default_factory=lambda: {"name": "crossentropy"})  # + class_weighted, label_smoothing
+    loss: dict = field(default_factory=lambda: {"name": "crossentropy"})  # + class_weighted, label_smoothing, l2
     augment: dict = field(default_factory=dict)  # keras_fer.augment config; {} = no augmentation
     mixed_precision: bool = False
     # --- selection and stopping (validation split only: never PrivateTest) ---

@@ -32,7 +32,9 @@ def build_parser():
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float, help="learning rate")
     p.add_argument("--optimizer", help="sgd | adam | adamw | rmsprop | adamax | adagrad")
-    p.add_argument("--weight-decay", type=float)
+    p.add_argument("--weight-decay", type=float,
+                   help="Keras' decoupled weight decay; for PyTorch's SGD weight_decay use the "
+                        "loss setting l2")
     p.add_argument("--schedule", type=_json_arg("--schedule"),
                    help='JSON, e.g. \'{"name": "step", "every": 20, "factor": 0.1}\'')
     p.add_argument("--loss", type=_json_arg("--loss"),

@@ -50,13 +50,16 @@ def build_training_model(model, cfg, *, optimizer=None, train_labels=None) -> Tr
     name = loss.pop("name")
     smoothing = loss.pop("label_smoothing", 0.0)
     weights = loss.pop("class_weights", None)
+    l2 = loss.pop("l2", 0.0)
     if name not in LOSSES:
         raise UserError(f"loss: unknown name {name!r} (known: {', '.join(LOSSES)})")
     if loss:
         raise UserError(f"loss: unknown setting {sorted(loss)[0]!r} "
-                        "(known: name, label_smoothing, class_weights)")
+                        "(known: name, label_smoothing, class_weights, l2)")
     if not isinstance(smoothing, (int, float)) or not 0.0 <= smoothing < 1.0:
         raise UserError(f"loss: label_smoothing must be in [0, 1), got {smoothing!r}")
+    if isinstance(l2, bool) or not isinstance(l2, (int, float)) or l2 < 0:
+        raise UserError(f"loss: l2 must be a number >= 0, got {l2!r}")
     num_classes = int(model.output_shape[-1])
     if name == "class_weighted" and weights is None:
         if train_labels is None:
@@ -72,7 +75,8 @@ def build_training_model(model, cfg, *, optimizer=None, train_labels=None) -> Tr
         aug["seed"] = cfg.seed
     augment = Augment.from_config_dict(aug, source="augment") if aug else None
     tm = TrainingModel(model, augment=augment, label_smoothing=float(smoothing),
-                       class_weights=weights if name == "class_weighted" or weights else None)
+                       class_weights=weights if name == "class_weighted" or weights else None,
+                       l2=float(l2))
     tm.compile(optimizer=optimizer or build_optimizer(cfg.optimizer),
                metrics=epoch_metrics(num_classes), jit_compile=_jit_compile())
     return tm

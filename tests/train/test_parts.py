@@ -104,6 +104,33 @@ def test_loss_is_class_weighted_smoothed_crossentropy():
 
 
 @pytest.mark.backends
+def test_l2_is_pytorch_weight_decay_through_the_momentum():
+    # all-zero images: the data gives the Dense kernel no gradient, so its update is the L2
+    # term alone, as PyTorch's SGD(weight_decay=l2, momentum=m) does it:
+    # v1 = l2 * w0; w1 = w0 - lr * v1; v2 = m * v1 + l2 * w1; w2 = w1 - lr * v2
+    inputs = keras.Input((4, 4, 1))
+    net = keras.Model(inputs, keras.layers.Dense(7, name="predictions")(keras.layers.Flatten()(inputs)))
+    w0 = keras.ops.convert_to_numpy(net.get_layer("predictions").kernel).astype(np.float64)
+    lr, m, l2 = 0.1, 0.9, 0.05
+    cfg = TrainConfig(optimizer={"name": "sgd", "learning_rate": lr, "momentum": m},
+                      loss={"name": "crossentropy", "l2": l2})
+    tm = build_training_model(net, cfg)
+    x, y = np.zeros((8, 4, 4, 1), "uint8"), np.arange(8) % 7
+    logits, targets = tm((x, y), training=False)
+    bias = keras.ops.convert_to_numpy(net.get_layer("predictions").bias)
+    ce = float(tm.compute_loss(y=y, y_pred=(logits, targets))) - 0.5 * l2 * ((w0 ** 2).sum() + (bias ** 2).sum())
+    assert ce == pytest.approx(np.log(7), rel=1e-5)  # zero bias and zero inputs: uniform logits
+    tm.fit((x, y), y, batch_size=8, epochs=2, verbose=0, shuffle=False)
+    v1 = l2 * w0
+    w1 = w0 - lr * v1
+    w2 = w1 - lr * (m * v1 + l2 * w1)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(net.get_layer("predictions").kernel), w2,
+                               rtol=1e-5)
+    with pytest.raises(UserError, match=r"loss: l2 must be a number >= 0, got -1"):
+        build_training_model(net, TrainConfig(loss={"name": "crossentropy", "l2": -1}))
+
+
+@pytest.mark.backends
 def test_center_loss_is_added_and_centers_move_in_the_compiled_step():
     net = _net(aux=True)
     tm = build_training_model(net, TrainConfig(optimizer={"name": "sgd", "learning_rate": 0.01}))
