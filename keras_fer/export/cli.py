@@ -97,8 +97,11 @@ def main(argv=None) -> int:
                      f"(tolerance {report['savedmodel']['tolerance']:.0e})")
     for quant in ("float16", "int8"):
         if f"tflite_{quant}" in report:
-            lines.append(f"tflite {quant} top-1 agreement = "
-                         f"{100 * report[f'tflite_{quant}']['top1_agreement']:.2f}%")
+            q = report[f"tflite_{quant}"]
+            lines.append(f"tflite {quant} top-1 agreement = {100 * q['top1_agreement']:.2f}%")
+            if "clear_agreement" in q:
+                lines[-1] += (f" ({100 * q['clear_agreement']:.2f}% on the {q['clear_images']} "
+                              f"images that are not near-ties)")
     print(f"parity ({report['images']} images): " + "; ".join(lines) if lines
           else "parity: nothing to compare (model.keras copied only)")
     print(f"wrote {out / 'parity.json'}")

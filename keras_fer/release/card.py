@@ -53,8 +53,11 @@ def _parity_lines(parity) -> list:
         if q.get("disagreements"):
             differ = (f"; {q['disagreements']} images differ, where the float model's top two "
                       f"probabilities are a median {q['disagreement_gap_median']:.3f} apart")
-        lines.append(f"- TFLite int8: top-1 agreement {_pct(q['top1_agreement'])} "
-                     f"(the check asks for {_pct(q['min_agreement'])}{differ}): "
+        rule = (f"{_pct(q['clear_agreement'])} on the {q['clear_images']} images where the "
+                f"float model's top two probabilities are at least {q['near_tie']} apart; the "
+                f"check asks for {_pct(q['min_agreement'])} there and "
+                f"{_pct(q['min_agreement_all'])} overall")
+        lines.append(f"- TFLite int8: top-1 agreement {_pct(q['top1_agreement'])} ({rule}{differ}): "
                      f"{'passes' if q['ok'] else 'FAILS: prefer the SavedModel or float16'}.")
     return lines + [f"- Parity images: {parity.get('images', 0)} from `{parity.get('source', '')}`."]
 

@@ -106,6 +106,11 @@ def test_tflite_int8_top1_agreement(exported, model):
     agreement = float(np.mean(int8 == ref))
     assert agreement >= 0.99
     assert report["tflite_int8"]["top1_agreement"] == pytest.approx(agreement)
+    probs = np.sort(softmax(np.asarray(model(crop44(faces)))), axis=1)
+    clear = probs[:, -1] - probs[:, -2] >= 0.05
+    assert report["tflite_int8"]["clear_images"] == int(clear.sum())
+    assert report["tflite_int8"]["clear_agreement"] == pytest.approx(np.mean((int8 == ref)[clear]))
+    assert report["tflite_int8"]["ok"] is True
     f16 = tflite_predict(out / "model_float16.tflite", crop44(faces))
     assert np.abs(f16 - softmax(np.asarray(model(crop44(faces))))).max() < 1e-3
     saved = json.loads((out / "parity.json").read_text())
@@ -186,3 +191,38 @@ def test_disagreements_count_and_the_reference_top_two_gap():
     assert out["disagreement_gap_max"] == pytest.approx(0.1)
     assert disagreements(ref, ref) == {"disagreements": 0, "disagreement_gap_median": None,
                                        "disagreement_gap_max": None}
+
+
+def _ranked(n, gap, seed):
+    """(n, 3) probabilities whose top two are ``gap`` apart, top class varying by row."""
+    rng = np.random.default_rng(seed)
+    p = np.zeros((n, 3))
+    top = rng.integers(0, 3, n)
+    p[np.arange(n), top] = 0.5 + gap / 2
+    p[np.arange(n), (top + 1) % 3] = 0.5 - gap / 2
+    return p
+
+
+def test_int8_verdict_forgives_flipped_near_ties_not_clear_decisions():
+    from keras_fer.export import MIN_INT8_AGREEMENT, MIN_INT8_AGREEMENT_ALL, NEAR_TIE, int8_verdict
+
+    assert (NEAR_TIE, MIN_INT8_AGREEMENT, MIN_INT8_AGREEMENT_ALL) == (0.05, 0.99, 0.95)
+    clear, ties = _ranked(300, 0.4, seed=0), _ranked(10, 0.01, seed=1)
+    ref = np.concatenate([clear, ties])
+    swap = lambda p: p[:, [1, 2, 0]]  # every row's top class changes
+    # the 10 near-ties flipped: 96.77% overall, 100% on the 300 clear images -> passes
+    v = int8_verdict(ref, np.concatenate([clear, swap(ties)]))
+    assert v["ok"] and v["clear_images"] == 300 and v["clear_agreement"] == 1.0
+    assert v["top1_agreement"] == pytest.approx(300 / 310)
+    # 4 clear decisions flipped: 98.67% of the clear images -> fails (98.71% overall)
+    flipped = np.concatenate([swap(clear[:4]), clear[4:], ties])
+    v = int8_verdict(ref, flipped)
+    assert not v["ok"] and v["clear_agreement"] == pytest.approx(296 / 300)
+    # 3 clear flips: 99.0% of clear -> passes (the bound is inclusive)
+    assert int8_verdict(ref, np.concatenate([swap(clear[:3]), clear[3:], ties]))["ok"]
+    # a model of near-ties only must still agree on 95% of all images
+    many_ties = _ranked(100, 0.01, seed=2)
+    assert int8_verdict(many_ties, np.concatenate([swap(many_ties[:5]), many_ties[5:]]))["ok"]
+    v = int8_verdict(many_ties, np.concatenate([swap(many_ties[:6]), many_ties[6:]]))
+    assert not v["ok"] and v["clear_images"] == 0 and v["top1_agreement"] == pytest.approx(0.94)
+
