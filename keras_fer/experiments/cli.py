@@ -54,6 +54,7 @@ def select_runs(exp, names) -> None:
     for n in wanted:
         if n not in known:
             raise UserError(f"--runs: {exp.path} has no run {n!r} (runs: {', '.join(sorted(known))})")
+    exp.left_out = [r.name for r in exp.runs if r.name not in wanted]
     exp.runs = [r for r in exp.runs if r.name in wanted]
     exp.published = {k: v for k, v in exp.published.items() if k in wanted}
     if exp.report_private not in wanted and exp.report_private != BEST_VALIDATION:

@@ -138,17 +138,25 @@ def write_results(exp, outcome, out, argv) -> dict:
     md = markdown_table(table)
     header = f"# {exp.name}\n\n{exp.description}\n\nSource: {exp.source}\n\n"
     notes = f"\n## How our results differ\n\n{exp.notes}\n" if exp.notes else ""
-    write_text(paths["md"], header + md + notes)
+    write_text(paths["md"], header + md + _left_out(exp) + notes)
     plot_curves(exp, outcome, paths["png"])
     commands = commands_text(exp, outcome, argv)
     write_text(paths["commands"], commands)
     write_json(paths["json"], {
         "name": exp.name, "chosen": outcome["chosen"], "rule": exp.report_private,
         "monitor": exp.base.monitor, "private_accuracy": outcome["private"],
+        "left_out": exp.left_out,
         "runs": [{"run": r.run, "seed": r.seed, "run_dir": str(r.run_dir), "best": r.best}
                  for r in outcome["results"]]})
     write_text(paths["html"], _html(exp, table, commands))
     return paths
+
+
+def _left_out(exp) -> str:
+    if not exp.left_out:
+        return ""
+    return (f"\nNot run this time (`--runs`), so not in the table or the choice: "
+            f"{', '.join(exp.left_out)}.\n")
 
 
 def _html(exp, table, commands) -> str:
@@ -158,7 +166,7 @@ def _html(exp, table, commands) -> str:
         shown[m] = [_fmt(a, b) for a, b in zip(shown.pop(f"{m}_mean"), shown.pop(f"{m}_std"))]
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>{e(exp.name)}</title></head>"
             f"<body><h1>{e(exp.name)}</h1><p>{e(exp.description)}</p><p>Source: {e(exp.source)}</p>"
-            f"{shown.to_html(index=False, na_rep='')}"
+            f"{shown.to_html(index=False, na_rep='')}<p>{e(_left_out(exp).strip())}</p>"
             f"<p>PrivateTest is reported only for the run chosen on validation "
             f"({e(exp.report_private)}).</p><img src='curves.png' alt='curves'>"
             f"<h2>Notes</h2><p>{e(exp.notes)}</p><h2>Commands</h2><pre>{e(commands)}</pre>"

@@ -47,6 +47,7 @@ class Experiment:
     published: dict = field(default_factory=dict)
     repeats: int = 1
     report_private: str = BEST_VALIDATION
+    left_out: list = field(default_factory=list)  # runs of the file not run this time (--runs)
 
     def run(self, name) -> Run:
         for r in self.runs:

@@ -57,7 +57,8 @@ def test_smoke_run_writes_table_curves_commands(smoke):
     assert " ".join(argv[:2]) in commands and "# machine:" in commands
     assert commands.count("python -m keras_fer.train --config") == 2
     md = (out / "table.md").read_text()
-    assert "sgd" in md and "val_accuracy 0.5" in md and "(chosen)" in md
+    assert "sgd" in md and "val_accuracy 0.5" in md and "(chosen)" in md and "Not run" not in md
+    assert results["left_out"] == []
     assert "<table" in (out / "index.html").read_text()
 
 
@@ -68,6 +69,11 @@ def test_rerun_reuses_finished_runs(smoke, capsys):
     assert "done before" in capsys.readouterr().out
     assert (out / "runs" / "sgd-seed0" / "model.keras").stat().st_mtime_ns == mtime
     assert list(pd.read_csv(out / "table.csv")["run"]) == ["sgd"]
+    # the run the file has but --runs left out is named, not silently missing
+    assert json.loads((out / "results.json").read_text())["left_out"] == ["adam"]
+    assert ("Not run this time (`--runs`), so not in the table or the choice: adam."
+            in (out / "table.md").read_text())
+    assert "so not in the table or the choice: adam." in (out / "index.html").read_text()
 
 
 def test_cli_bad_file_exit_2_without_traceback(tmp_path):
