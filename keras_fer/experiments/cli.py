@@ -57,6 +57,8 @@ def select_runs(exp, names) -> None:
     exp.left_out = [r.name for r in exp.runs if r.name not in wanted]
     exp.runs = [r for r in exp.runs if r.name in wanted]
     exp.published = {k: v for k, v in exp.published.items() if k in wanted}
+    if exp.reference not in wanted:
+        exp.reference = None
     if exp.report_private not in wanted and exp.report_private != BEST_VALIDATION:
         exp.report_private = BEST_VALIDATION
 

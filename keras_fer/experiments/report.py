@@ -41,7 +41,8 @@ def _published(figures) -> str:
 
 def comparison_table(exp, outcome) -> pd.DataFrame:
     """One row per run: n, validation accuracy / macro-F1 mean and std, the published figure,
-    and PrivateTest accuracy for the chosen run only (empty for every other run)."""
+    and PrivateTest accuracy for the chosen run only (empty for every other run); with a
+    ``reference`` run, each run's mean validation accuracy minus the reference's."""
     rows = []
     for run in exp.runs:
         res = [r for r in outcome["results"] if r.run == run.name]
@@ -54,12 +55,20 @@ def comparison_table(exp, outcome) -> pd.DataFrame:
         pm, ps = _mean_std(outcome["private"]) if chosen else (math.nan, math.nan)
         row["private_accuracy_mean"], row["private_accuracy_std"] = pm, ps
         rows.append(row)
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    if exp.reference is not None:
+        ref = table.loc[table["run"] == exp.reference, "val_accuracy_mean"].iloc[0]
+        table.insert(table.columns.get_loc("published"), "val_accuracy_vs_reference",
+                     table["val_accuracy_mean"] - ref)
+    return table
 
 
 def markdown_table(table: pd.DataFrame) -> str:
     head = ["run", "model", "n", "val accuracy", "val macro-F1", "val average accuracy", "published",
             "PrivateTest accuracy"]
+    delta = "val_accuracy_vs_reference" in table
+    if delta:
+        head.insert(6, "val accuracy vs reference")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for _, r in table.iterrows():
         cells = [r["run"] + (" (chosen)" if r["chosen"] else ""), r["model"], str(r["n"]),
@@ -67,6 +76,9 @@ def markdown_table(table: pd.DataFrame) -> str:
                  _fmt(r["val_macro_f1_mean"], r["val_macro_f1_std"]),
                  _fmt(r["val_average_accuracy_mean"], r["val_average_accuracy_std"]), r["published"],
                  _fmt(r["private_accuracy_mean"], r["private_accuracy_std"])]
+        if delta:
+            cells.insert(6, "" if math.isnan(r["val_accuracy_vs_reference"])
+                         else f"{r['val_accuracy_vs_reference']:+.4f}")
         lines.append("| " + " | ".join(str(c).replace("|", "/") for c in cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -137,6 +149,8 @@ def write_results(exp, outcome, out, argv) -> dict:
         table.to_csv(tmp, index=False)
     md = markdown_table(table)
     header = f"# {exp.name}\n\n{exp.description}\n\nSource: {exp.source}\n\n"
+    if exp.reference is not None:
+        header += f"Reference run (\"vs reference\" is validation accuracy minus its): {exp.reference}\n\n"
     notes = f"\n## How our results differ\n\n{exp.notes}\n" if exp.notes else ""
     write_text(paths["md"], header + md + _left_out(exp) + notes)
     plot_curves(exp, outcome, paths["png"])

@@ -7,8 +7,11 @@
      "base": {TrainConfig JSON},
      "runs": [{"name": "adam_0.001", "overrides": {"optimizer": {...}}}, ...],
      "repeats": 1,
-     "report_private": "best validation"}
+     "report_private": "best validation",
+     "reference": "baseline"}
 
+``reference`` (optional) names the run the others are compared with: the table gets each run's
+validation accuracy minus the reference's (an ablation's "helps / does not help").
 ``report_private`` names the run whose PrivateTest accuracy the table reports, or is the rule
 ``"best validation"`` (the run with the best mean validation ``base.monitor``): PrivateTest is
 reported for that one configuration only and never used to choose it.
@@ -24,7 +27,7 @@ from keras_fer.io_utils import read_json
 
 BEST_VALIDATION = "best validation"
 KEYS = {"name", "description", "source", "published", "notes", "base", "runs", "repeats",
-        "report_private"}
+        "report_private", "reference"}
 REQUIRED = ("name", "base", "runs")
 
 
@@ -47,6 +50,7 @@ class Experiment:
     published: dict = field(default_factory=dict)
     repeats: int = 1
     report_private: str = BEST_VALIDATION
+    reference: str | None = None
     left_out: list = field(default_factory=list)  # runs of the file not run this time (--runs)
 
     def run(self, name) -> Run:
@@ -103,10 +107,13 @@ def load_experiment(path, check_models: bool = True) -> Experiment:
     if private != BEST_VALIDATION and private not in seen:
         raise UserError(f"{src}: report_private must be a run name or {BEST_VALIDATION!r}, "
                         f"got {private!r}")
+    reference = d.get("reference")
+    if reference is not None and reference not in seen:
+        raise UserError(f"{src}: reference must be a run name, got {reference!r}")
     exp = Experiment(name=str(d["name"]), path=path, base=base, runs=runs,
                      description=str(d.get("description", "")), source=str(d.get("source", "")),
                      notes=str(d.get("notes", "")), published=published, repeats=repeats,
-                     report_private=private)
+                     report_private=private, reference=reference)
     if check_models:
         check_model_names(exp)
     return exp

@@ -25,7 +25,7 @@ def smoke(fer_small, tmp_path_factory):
                     "verbose": 0, "optimizer": {"name": "sgd", "learning_rate": 0.01}},
            "runs": [{"name": "sgd", "overrides": {}},
                     {"name": "adam", "overrides": {"optimizer": {"name": "adam", "learning_rate": 0.001}}}],
-           "report_private": "best validation"}
+           "report_private": "best validation", "reference": "sgd"}
     path = tmp / "smoke.json"
     path.write_text(json.dumps(exp))
     argv = ["run", str(path), "--limit", "14", "--epochs", "1", "--data", str(tmp / "data"),
@@ -45,6 +45,10 @@ def test_smoke_run_writes_table_curves_commands(smoke):
         assert row["val_accuracy_mean"] == pytest.approx(best["val_accuracy"])
         assert row["val_macro_f1_mean"] == pytest.approx(best["val_macro_f1"])
         assert len(pd.read_csv(out / "runs" / f"{run}-seed0" / "history.csv")) == 1  # --epochs 1
+    # vs reference: each run's validation accuracy minus sgd's
+    assert table["val_accuracy_vs_reference"].tolist() == pytest.approx(
+        (table["val_accuracy_mean"] - table["val_accuracy_mean"][0]).tolist())
+    assert table["val_accuracy_vs_reference"][0] == 0.0
     # PrivateTest only for the run chosen on validation accuracy
     chosen = table.loc[table["val_accuracy_mean"].idxmax(), "run"]
     results = json.loads((out / "results.json").read_text())
@@ -58,6 +62,9 @@ def test_smoke_run_writes_table_curves_commands(smoke):
     assert commands.count("python -m keras_fer.train --config") == 2
     md = (out / "table.md").read_text()
     assert "sgd" in md and "val_accuracy 0.5" in md and "(chosen)" in md and "Not run" not in md
+    assert "| val accuracy vs reference |" in md and "Reference run" in md
+    adam = table[table["run"] == "adam"].iloc[0]
+    assert f"| {adam['val_accuracy_vs_reference']:+.4f} |" in md
     assert results["left_out"] == []
     assert "<table" in (out / "index.html").read_text()
 

@@ -64,6 +64,7 @@ def _write(tmp_path, **changes):
     ({"report_private": "zzz"}, "report_private must be a run name"),
     ({"published": {"zzz": 0.5}}, "published names 'zzz'"),
     ({"repeats": 0}, "repeats must be an integer >= 1"),
+    ({"reference": "zzz"}, "reference must be a run name, got 'zzz'"),
 ])
 def test_bad_file_is_one_line_error_naming_it(tmp_path, capsys, changes, message):
     path = _write(tmp_path, **changes)
