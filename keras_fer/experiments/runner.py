@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import math
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import numpy as np
 
 from keras_fer.errors import UserError
 from keras_fer.experiments.spec import BEST_VALIDATION, Experiment
-from keras_fer.io_utils import read_json
+from keras_fer.io_utils import read_json, write_json
 
 METRICS = ("val_accuracy", "val_macro_f1", "val_average_accuracy")
 
@@ -117,8 +118,13 @@ def run_experiment(exp: Experiment, *, out, data=None, repeats=None, limit=None,
             overrides["epochs"] = epochs
         cfg = run.config.replace(**overrides)
         run_dir = Path(cfg.out)
+        same = None if run_dir.exists() else find_same_run(cfg, out.parent)
         if (run_dir / "summary.json").is_file() and _same_config(run_dir, cfg):
             progress(f"[{k}/{len(jobs)}] {run.name} seed {seed}: done before, reusing {run_dir}")
+        elif same is not None:
+            progress(f"[{k}/{len(jobs)}] {run.name} seed {seed}: {same} was trained with the "
+                     f"same settings and seed: copying it to {run_dir}")
+            copy_run(same, run_dir)
         else:
             progress(f"[{k}/{len(jobs)}] {run.name} seed {seed}: training {cfg.model} "
                      f"for {cfg.epochs} epochs -> {run_dir}")
@@ -131,10 +137,37 @@ def run_experiment(exp: Experiment, *, out, data=None, repeats=None, limit=None,
     return {"results": results, "chosen": chosen, "private": private, "repeats": repeats}
 
 
-def _same_config(run_dir, cfg) -> bool:
+def _same_config(run_dir, cfg, ignore=("verbose", "tensorboard")) -> bool:
     path = Path(run_dir) / "config.json"
     if not path.is_file():
         return False
     saved = read_json(path)
     want = cfg.to_dict()
-    return all(saved.get(k) == v for k, v in want.items() if k not in ("verbose", "tensorboard"))
+    return all(saved.get(k) == v for k, v in want.items() if k not in ignore)
+
+
+def find_same_run(cfg, results_root):
+    """A finished run directory of another study (``results_root/*/runs/*``) trained with
+    exactly ``cfg``'s settings and seed, its output folder aside, or None. The ablation's
+    baseline is the grid's sgd_0.01: trained once, not twice."""
+    for config in sorted(Path(results_root).glob("*/runs/*/config.json")):
+        run_dir = config.parent
+        if (not run_dir.name.endswith(".copying") and (run_dir / "summary.json").is_file()
+                and _same_config(run_dir, cfg, ignore=("verbose", "tensorboard", "out"))):
+            return run_dir
+    return None
+
+
+def copy_run(src, dst) -> None:
+    """Copy the finished run directory ``src`` to ``dst`` (its resume checkpoint aside), each
+    config.json's ``out`` moved along, via a temporary folder so a kill leaves no half copy."""
+    src, dst = Path(src), Path(dst)
+    tmp = dst.with_name(dst.name + ".copying")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(src, tmp, ignore=shutil.ignore_patterns("ckpt"))
+    for config in tmp.rglob("config.json"):
+        d = read_json(config)
+        if isinstance(d.get("out"), str) and Path(d["out"]).parts[:len(src.parts)] == src.parts:
+            d["out"] = str(dst.joinpath(*Path(d["out"]).parts[len(src.parts):]))
+            write_json(config, d)
+    tmp.rename(dst)

@@ -83,6 +83,28 @@ def test_rerun_reuses_finished_runs(smoke, capsys):
     assert "so not in the table or the choice: adam." in (out / "index.html").read_text()
 
 
+def test_a_run_another_study_trained_with_the_same_settings_is_copied(smoke, capsys):
+    out, argv = smoke
+    study = json.loads(Path(argv[1]).read_text())
+    study.update(name="other", reference=None, published={},
+                 runs=[{"name": "sgd_again", "overrides": {}},  # = smoke's sgd
+                       {"name": "sgd_bs8", "overrides": {"batch_size": 8}}])
+    path = out.parent / "other.json"
+    path.write_text(json.dumps(study))
+    other = out.parent / "other_out"
+    assert main(["run", str(path), *argv[2:-1], str(other)]) == 0
+    printed = capsys.readouterr().out
+    src, dst = out / "runs" / "sgd-seed0", other / "runs" / "sgd_again-seed0"
+    assert f"{src} was trained with the same settings and seed: copying it to {dst}" in printed
+    assert "sgd_bs8 seed 0: training baseline" in printed  # a different setting is trained
+    assert (dst / "model.keras").read_bytes() == (src / "model.keras").read_bytes()
+    assert json.loads((dst / "config.json").read_text())["out"] == str(dst)
+    assert not (dst / "ckpt").exists() and not list(other.glob("runs/*.copying"))
+    table = pd.read_csv(other / "table.csv")
+    best = json.loads((src / "summary.json").read_text())["best"]
+    assert table["val_accuracy_mean"][0] == pytest.approx(best["val_accuracy"])
+
+
 def test_cli_bad_file_exit_2_without_traceback(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text('{"name": "x", "base": {}, "runs": [}')
