@@ -113,6 +113,7 @@ def render_card(*, meta, summary, config, reports, parity, out, data, recipe=Non
         f"(epoch {meta.get('best_epoch', '?')} of {epochs}); PrivateTest chose nothing |",
         f"| released | {time.strftime('%Y-%m-%d')} |",
         "",
+        *(["## Notes", "", notes.strip(), ""] if notes else []),
         "## Data",
         "",
         f"FER2013 (`{data}`), 48x48 grayscale faces: {_count(summary.get('train_images'))} "
@@ -176,6 +177,4 @@ def render_card(*, meta, summary, config, reports, parity, out, data, recipe=Non
         "`python -m keras_fer.predict` to detect faces first.",
         "- An expression is not an emotion: do not use it to make decisions about people.",
     ]
-    if notes:
-        lines += ["", "## Notes", "", notes.strip()]
     return "\n".join(lines) + "\n"

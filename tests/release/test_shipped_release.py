@@ -1,0 +1,52 @@
+"""The release shipped in git (saved_models/best): its numbers are reproduced by evaluating it on
+the real FER2013 on this CPU, its card says them, and its SavedModel loads from a clean clone
+(where git has dropped the empty assets/ folder) and agrees with its model.keras."""
+import json
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+RELEASE = Path(__file__).resolve().parents[2] / "saved_models" / "best"
+pytestmark = pytest.mark.skipif(not (RELEASE / "model.keras").is_file(), reason="no release shipped")
+
+
+@pytest.fixture(scope="module")
+def test_splits(fer_zip, tmp_path_factory):
+    from keras_fer.data import load
+
+    data = load(fer_zip, cache_dir=tmp_path_factory.mktemp("fer_full"))
+    return data.select(np.flatnonzero(np.isin(data.splits, ["PublicTest", "PrivateTest"])))
+
+
+def test_evaluating_the_release_reproduces_its_report_and_card(test_splits, tmp_path):
+    from keras_fer.evaluate import evaluate_run
+
+    copy = shutil.copytree(RELEASE, tmp_path / "best")  # evaluate writes eval/: not into git's files
+    got = evaluate_run(copy, test_splits, splits=("PublicTest", "PrivateTest"), verbose=False)
+    want = json.loads((RELEASE / "eval" / "report.json").read_text())
+    for split in ("PublicTest", "PrivateTest"):
+        assert got["splits"][split]["n"] == 3589
+        assert got["splits"][split]["confusion"] == want["splits"][split]["confusion"]
+        assert got["splits"][split]["accuracy"] == pytest.approx(want["splits"][split]["accuracy"], abs=1e-12)
+    card = (RELEASE / "README.md").read_text()
+    private = want["splits"]["PrivateTest"]
+    assert re.search(rf"PrivateTest accuracy \*\*{private['accuracy']:.4f}\*\* "
+                     rf"\(macro-F1 {private['macro_f1']:.4f}\)", card)
+
+
+def test_shipped_savedmodel_loads_and_agrees_with_model_keras(test_splits):
+    import tensorflow as tf
+
+    from keras_fer import rundir
+    from keras_fer.evaluate import predict_proba
+
+    images = test_splits.images[:64]
+    served = tf.saved_model.load(str(RELEASE / "export" / "savedmodel"))
+    out = served.serve(images[..., None])
+    ref = np.asarray(predict_proba(rundir.load_model(RELEASE), images))
+    np.testing.assert_allclose(out["probabilities"].numpy(), ref, atol=1e-5)
+    labels = (RELEASE / "export" / "labels.txt").read_text().split()
+    assert [n.decode() for n in out["class_name"].numpy()] == [labels[i] for i in ref.argmax(axis=1)]
