@@ -1,6 +1,6 @@
 """``python -m tuning``: a resumable, optionally distributed KerasTuner search (``make tune``).
 
-    python -m tuning --data data --tuner hyperband --epochs 30 --best-out saved_models/best
+    python -m tuning --data data --tuner hyperband --epochs 30 [--best-out saved_models/best --force]
 
 The search state lives in ``--dir`` (``runs/tuning/<tuner>/``); rerunning the same command
 continues with the trials already done (KerasTuner ``overwrite=False``). With the environment
@@ -8,7 +8,7 @@ variables ``KERASTUNER_TUNER_ID``/``KERASTUNER_ORACLE_IP``/``KERASTUNER_ORACLE_P
 command runs as the chief (``KERASTUNER_TUNER_ID=chief``) or as a worker of a distributed search
 (see tuning/README.md). At the end the chief (or the single process) writes ``trials.csv``,
 ``trials.png``, and retrains the best configuration on Training with ``keras_fer.train.run``
-into ``--best-out`` with its evaluation report.
+into ``--best-out`` (default ``--dir/<tuner>/best``) as a release (``keras_fer.release``).
 """
 from __future__ import annotations
 
@@ -40,7 +40,8 @@ def parse_args(argv=None):
     p.add_argument("--val", choices=("PublicTest", "split"), help="validation: never PrivateTest")
     p.add_argument("--objective", choices=OBJECTIVES, default="val_macro_f1")
     p.add_argument("--dir", default="runs/tuning", help="search directory (resumed when present)")
-    p.add_argument("--best-out", default="saved_models/best", help="where the retrained best goes")
+    p.add_argument("--best-out", help="where the retrained best is released (default: DIR/TUNER/best; "
+                   "saved_models/best publishes it, with --force over the shipped release)")
     p.add_argument("--force", action="store_true", help="replace an existing --best-out")
     p.add_argument("--no-retrain", action="store_true", help="stop after the table and plot")
     p.add_argument("--seed", type=int, help="search seed (default: the config's)")
@@ -212,7 +213,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     cfg = base_config(args)
     who = role()
-    best_out = Path(args.best_out)
+    best_out = Path(args.best_out) if args.best_out else Path(args.dir) / args.tuner / "best"
     if who != "worker" and not args.no_retrain:
         from keras_fer.release import check_out
 

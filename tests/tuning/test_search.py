@@ -98,3 +98,9 @@ def test_existing_best_out_needs_force(searched, tune_env, capsys):
     assert err == f"error: {tmp / 'best'}: a model is already released there; pass --force to replace it"
     assert main(_argv(data, base, tmp, "--fix", "depth=x")) == 2
     assert "'x' is not a int" in capsys.readouterr().err
+    # without --best-out the best goes into the search folder, not over saved_models/best
+    default = tmp / "search" / "random" / "best"
+    default.mkdir()
+    (default / "model.keras").write_bytes(b"")
+    assert main(_argv(data, base, tmp)) == 2
+    assert capsys.readouterr().err.startswith(f"error: {default}: a model is already released there")
