@@ -12,7 +12,8 @@ from keras_fer.experiments.cli import main
 from keras_fer.experiments.runner import RunResult
 
 REPO = Path(__file__).resolve().parents[2]
-SHIPPED = ("small_cnn_ablation", "dacl", "cnn_comparison", "optimizer_lr_grid", "prelu_resnet")
+SHIPPED = ("small_cnn_ablation", "dacl", "cnn_comparison", "optimizer_lr_grid", "prelu_resnet",
+           "batchnorm_lr")
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -45,6 +46,22 @@ def test_shipped_studies_match_the_issue():
     prelu = load_experiment(REPO / "experiments" / "prelu_resnet.json").runs[0].config
     assert (prelu.optimizer, prelu.batch_size, prelu.epochs, prelu.val, prelu.val_fraction) == (
         {"name": "adam", "learning_rate": 0.0002}, 32, 30, "split", 0.2)
+
+
+def test_batchnorm_follow_up_reuses_the_ablation_runs_it_shares():
+    """Only the batch-norm runs at the other optimizers are new: the other four have exactly the
+    settings of an ablation run, so the runner copies them instead of training them again."""
+    ablation = {r.name: r.config.to_dict() for r in
+                load_experiment(REPO / "experiments" / "small_cnn_ablation.json").runs}
+    follow_up = load_experiment(REPO / "experiments" / "batchnorm_lr.json")
+    same = {r.name: next(a for a, cfg in ablation.items() if cfg == r.config.to_dict())
+            for r in follow_up.runs if r.config.to_dict() in ablation.values()}
+    assert same == {"baseline_sgd_0.01": "baseline", "batchnorm_sgd_0.01": "batchnorm",
+                    "baseline_sgd_0.001": "sgd_0.001", "baseline_adam_0.001": "adam_0.001"}
+    new = {r.name: (r.config.model, r.config.optimizer) for r in follow_up.runs if r.name not in same}
+    assert new == {"batchnorm_sgd_0.001": ("batchnorm", {"name": "sgd", "learning_rate": 0.001,
+                                                         "momentum": 0.9}),
+                   "batchnorm_adam_0.001": ("batchnorm", {"name": "adam", "learning_rate": 0.001})}
 
 
 def _write(tmp_path, **changes):
