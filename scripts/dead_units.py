@@ -9,6 +9,9 @@ when x is all positive, as it is after ReLU and pooling).
     python scripts/dead_units.py --data data [--models baseline,batchnorm] [--lrs 0.01,0.001]
 
 One JSON line per (model, lr): {"model", "lr", "head_input_sq_norm", "dead": {step: count}}.
+With ``--trained RUN_DIR ...`` it counts instead the dead head units of each finished run's
+``model.keras`` (inference mode: batch norm's moving statistics, as the model is used), one JSON
+line per run: {"run", "dead", "units"}.
 """
 import argparse
 import json
@@ -80,14 +83,28 @@ def measure(model, lr, data, seed):
             "units": int(net.get_layer("features").units), "dead": counter.dead}
 
 
+def trained_dead(run_dir, images) -> dict:
+    net = keras.saving.load_model(f"{run_dir}/model.keras")
+    features = net.get_layer("features")
+    out = keras.Model(net.input, features.output).predict(images, batch_size=500, verbose=0)
+    return {"run": str(run_dir), "dead": int(np.sum(np.max(out, axis=0) <= 0)),
+            "units": int(features.units)}
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", default="data")
     p.add_argument("--models", default="baseline,batchnorm")
     p.add_argument("--lrs", default="0.01,0.001")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--trained", nargs="+", metavar="RUN_DIR")
     args = p.parse_args(argv)
     data = load(args.data)
+    if args.trained:
+        images = data.split("PublicTest")[0][:1000, ..., None].astype("float32")
+        for run_dir in args.trained:
+            print(json.dumps(trained_dead(run_dir, images)), flush=True)
+        return
     for model in args.models.split(","):
         for lr in (float(v) for v in args.lrs.split(",")):
             print(json.dumps(measure(model, lr, data, args.seed)), flush=True)

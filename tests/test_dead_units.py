@@ -33,3 +33,16 @@ def test_batch_norm_head_inputs_are_hundreds_of_times_larger(fer_small):
     _, out = du.run_probe(probes["batchnorm"], images)
     assert out.shape == (200, 64)
     assert du.dead_count(probes["batchnorm"], images) == int((out.max(axis=0) <= 0).sum())
+
+
+def test_trained_dead_counts_a_saved_model_like_numpy(fer_small, tmp_path):
+    from keras_fer.models import build
+
+    du = _script()
+    keras.utils.set_random_seed(1)
+    net = build("batchnorm", num_classes=7)
+    net.save(tmp_path / "model.keras")
+    images = fer_small.images[:100, ..., None].astype("float32")
+    out = keras.Model(net.input, net.get_layer("features").output).predict(images, verbose=0)
+    got = du.trained_dead(tmp_path, images)
+    assert got == {"run": str(tmp_path), "dead": int((out.max(axis=0) <= 0).sum()), "units": 64}
