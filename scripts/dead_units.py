@@ -42,9 +42,14 @@ def run_probe(probe, images, batch=500):
     return [np.concatenate([keras.ops.convert_to_numpy(p[k]) for p in parts]) for k in (0, 1)]
 
 
+def count_dead(outputs) -> int:
+    """Units (columns of ``outputs``, a batch of ReLU outputs) that are 0 on every image."""
+    return int(np.sum(np.max(outputs, axis=0) <= 0))
+
+
 def dead_count(probe, images) -> int:
     _, out = run_probe(probe, images)
-    return int(np.sum(np.max(out, axis=0) <= 0))
+    return count_dead(out)
 
 
 class Counter(keras.callbacks.Callback):
@@ -87,7 +92,7 @@ def trained_dead(run_dir, images) -> dict:
     net = keras.saving.load_model(f"{run_dir}/model.keras")
     features = net.get_layer("features")
     out = keras.Model(net.input, features.output).predict(images, batch_size=500, verbose=0)
-    return {"run": str(run_dir), "dead": int(np.sum(np.max(out, axis=0) <= 0)),
+    return {"run": str(run_dir), "dead": count_dead(out),
             "units": int(features.units)}
 
 
