@@ -113,6 +113,9 @@ def test_tflite_int8_top1_agreement(exported, model):
     assert report["tflite_int8"]["ok"] is True
     f16 = tflite_predict(out / "model_float16.tflite", crop44(faces))
     assert np.abs(f16 - softmax(np.asarray(model(crop44(faces))))).max() < 1e-3
+    assert report["tflite_float16"]["top1_agreement"] == pytest.approx(
+        float(np.mean(f16.argmax(axis=1) == ref)))
+    assert "clear_agreement" not in report["tflite_float16"]  # the int8 verdict is int8's alone
     saved = json.loads((out / "parity.json").read_text())
     assert saved["ok"] is True and saved["images"] == 200 and saved["source"] == "synthetic"
 
