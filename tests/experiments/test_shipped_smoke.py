@@ -24,8 +24,8 @@ def small_data(fer_small, tmp_path_factory):
     return out
 
 
-def test_the_five_studies_and_the_follow_up_are_shipped():
-    assert [f.stem for f in FILES] == ["batchnorm_lr", "cnn_comparison", "dacl",
+def test_the_five_studies_and_the_follow_ups_are_shipped():
+    assert [f.stem for f in FILES] == ["batchnorm_head", "batchnorm_lr", "cnn_comparison", "dacl",
                                        "optimizer_lr_grid", "prelu_resnet", "small_cnn_ablation"]
 
 

@@ -13,7 +13,7 @@ from keras_fer.experiments.runner import RunResult
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = ("small_cnn_ablation", "dacl", "cnn_comparison", "optimizer_lr_grid", "prelu_resnet",
-           "batchnorm_lr")
+           "batchnorm_lr", "batchnorm_head")
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -62,6 +62,21 @@ def test_batchnorm_follow_up_reuses_the_ablation_runs_it_shares():
     assert new == {"batchnorm_sgd_0.001": ("batchnorm", {"name": "sgd", "learning_rate": 0.001,
                                                          "momentum": 0.9}),
                    "batchnorm_adam_0.001": ("batchnorm", {"name": "adam", "learning_rate": 0.001})}
+
+
+def test_batchnorm_head_changes_one_thing_at_a_time():
+    """Its reference is the ablation's batchnorm run itself (copied, not retrained); each other
+    run differs from it in exactly one setting."""
+    ablation = load_experiment(REPO / "experiments" / "small_cnn_ablation.json").run("batchnorm")
+    study = load_experiment(REPO / "experiments" / "batchnorm_head.json")
+    reference = study.run("batchnorm").config.to_dict()
+    assert reference == ablation.config.to_dict()
+    changed = {r.name: {k: v for k, v in r.config.to_dict().items() if reference[k] != v}
+               for r in study.runs if r.name != "batchnorm"}
+    assert changed == {
+        "batchnorm_global_pool": {"model_args": {"head": {"pool_grid": 1, "dense": [64],
+                                                          "dropout": 0.5}}},
+        "batchnorm_warmup": {"schedule": {"name": "cosine", "warmup_epochs": 1, "alpha": 1.0}}}
 
 
 def _write(tmp_path, **changes):

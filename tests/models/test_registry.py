@@ -3,6 +3,8 @@ import os
 import subprocess
 import sys
 
+import keras
+import numpy as np
 import pytest
 
 from keras_fer.errors import UserError
@@ -64,6 +66,24 @@ def test_baseline_count_and_dict_and_file_forms(tmp_path):
     # overrides replace top-level keys (what a tuner generates)
     small = build("baseline", head={"pool_grid": 2, "dense": [], "dropout": 0.0})
     assert trainable_params(small) == 320 + 9_248 + 18_496 + 36_928 + (64 * 4 * 7 + 7)
+
+
+def test_global_pool_head_is_the_map_mean_and_compiles():
+    """pool_grid 1 is the mean over the last map (64 features), in a compiled function too:
+    Keras' AdaptiveAveragePooling2D to 1x1 fails there, the reason apply_head special-cases it."""
+    model = build("batchnorm", head={"pool_grid": 1, "dense": [], "dropout": 0.0})
+    # convs without bias, batch norm's gamma and beta on 32+32+64+64 channels, Dense(64 -> 7)
+    assert trainable_params(model) == 288 + 9_216 + 18_432 + 36_864 + 2 * 192 + (64 * 7 + 7)
+    pooled = model.get_layer("head_pool")
+    before = keras.Model(model.input, pooled.input)
+    x = np.random.default_rng(0).integers(0, 256, (3, 48, 48, 1)).astype("uint8")
+    assert pooled.input.shape == (None, 12, 12, 64)
+    want = np.asarray(before(x)).mean(axis=(1, 2))
+    features = keras.Model(model.input, model.get_layer("features").output)
+    np.testing.assert_allclose(np.asarray(features(x)), want, rtol=1e-5, atol=1e-6)
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", jit_compile=False)
+    loss = model.train_on_batch(x, np.array([0, 1, 2]))
+    assert np.isfinite(loss)
 
 
 @pytest.mark.parametrize("definition,message", [

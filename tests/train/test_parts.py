@@ -57,6 +57,14 @@ def test_cosine_with_warmup():
     assert values == pytest.approx([0.0, 0.05, 0.1, 0.05, 0.0], abs=1e-6)
 
 
+def test_cosine_with_alpha_one_is_warmup_then_constant():
+    """experiments/batchnorm_head.json's batchnorm_warmup relies on this: no decay after warm-up."""
+    lr, _ = make_schedule({"name": "cosine", "warmup_epochs": 1, "alpha": 1.0}, 0.01, 30, 4,
+                          "val_accuracy")
+    values = [float(keras.ops.convert_to_numpy(lr(step))) for step in (0, 2, 4, 60, 119)]
+    assert values == pytest.approx([0.0, 0.005, 0.01, 0.01, 0.01], abs=1e-7)
+
+
 @pytest.mark.parametrize("name", ["sgd", "adam", "adamw", "rmsprop", "adamax", "adagrad"])
 def test_optimizers_with_weight_decay(name):
     opt = build_optimizer({"name": name, "learning_rate": 0.02, "weight_decay": 1e-4})

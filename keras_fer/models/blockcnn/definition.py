@@ -16,7 +16,8 @@ Block keys (each block: ``convs`` x [conv "same" -> norm -> ReLU], then pool, th
   pool         "max" | "avg" | "none": 2x2, stride 2 (default "max")
   dropout      rate after the block, in [0, 1) (default 0)
 Head keys:
-  pool_grid    adaptive average pooling of the map to grid x grid (null: flatten the map as is)
+  pool_grid    adaptive average pooling of the map to grid x grid (1: global average pooling;
+               null: flatten the map as is)
   dense        list of hidden Dense sizes (ReLU; the last one is the "features" layer)
   dropout      rate after each hidden Dense (default 0.5)
 """

@@ -29,7 +29,11 @@ def apply_conv_block(x, block, name):
 def apply_head(x, head):
     """Adaptive average pool to a grid, flatten, hidden Dense+ReLU(+dropout); the last vector
     before "predictions" is the layer named "features"."""
-    if head["pool_grid"] is not None:
+    if head["pool_grid"] == 1:
+        # the same mean; Keras 3.15's AdaptiveAveragePooling2D to 1x1 fails inside tf.function
+        # (it asks for a 13-wide window on a 12x12 map), which is where fit() runs it
+        x = keras.layers.GlobalAveragePooling2D(keepdims=True, name="head_pool")(x)
+    elif head["pool_grid"] is not None:
         grid = head["pool_grid"]
         x = keras.layers.AdaptiveAveragePooling2D((grid, grid), name="head_pool")(x)
     x = keras.layers.Flatten(name="features" if not head["dense"] else "flatten")(x)
