@@ -1,7 +1,8 @@
 """Why does the ablation's batch-norm CNN fail to train under SGD 0.01? Count the head's dead
 ReLU units during the first epoch, for a few (model, learning rate) pairs.
 
-A unit is dead when its ReLU output is 0 on every one of 1,000 PublicTest images. Also printed:
+A unit is dead when its ReLU output is 0 on every one of 1,000 PublicTest images (drawn
+at random with ``--seed``: the split is stored by class). Also printed:
 the mean squared norm of the head's input vector at initialisation, |x|^2, which sets how far
 one SGD step moves a head unit's pre-activation (a step changes w.x by about lr * delta * |x|^2
 when x is all positive, as it is after ReLU and pooling).
@@ -11,7 +12,8 @@ when x is all positive, as it is after ReLU and pooling).
 One JSON line per (model, lr): {"model", "lr", "head_input_sq_norm", "dead": {step: count}}.
 With ``--trained RUN_DIR ...`` it counts instead the dead head units of each finished run's
 ``model.keras`` (inference mode: batch norm's moving statistics, as the model is used), one JSON
-line per run: {"run", "dead", "units"}.
+line per run: {"run", "dead", "units", "accuracy", "accuracy_batch_stats"} (the accuracies on
+those images with batch norm on its moving statistics, and on each batch's own statistics).
 """
 import argparse
 import json
@@ -68,6 +70,15 @@ def head_input_sq_norm(probe, images) -> float:
     return float(np.mean(np.sum(np.square(head_in), axis=1)))
 
 
+def sample(images, n, seed, labels=None):
+    """``n`` images drawn at random (seeded), as float32 (n, H, W, 1), with their labels when
+    given. Not the first ``n``: the splits are stored by class, so those are one or two classes."""
+    idx = np.sort(np.random.default_rng(seed).choice(len(images), size=min(n, len(images)),
+                                                     replace=False))
+    picked = images[idx, ..., None].astype("float32")
+    return picked if labels is None else (picked, labels[idx])
+
+
 def measure(model, lr, data, seed):
     cfg = TrainConfig(model=model, epochs=1, batch_size=64, seed=seed, val="PublicTest",
                       optimizer={"name": "sgd", "learning_rate": lr, "momentum": 0.9})
@@ -75,8 +86,8 @@ def measure(model, lr, data, seed):
     keras.utils.set_random_seed(seed)
     net = build_net(cfg, len(classes))
     probe = head_probe(net)
-    probe_images = vx[:1000, ..., None].astype("float32")
-    sq_norm = head_input_sq_norm(probe, x[:500, ..., None].astype("float32"))
+    probe_images = sample(vx, 1000, seed)
+    sq_norm = head_input_sq_norm(probe, sample(x, 500, seed))
     counter = Counter(probe, probe_images)
     counter.dead[0] = dead_count(probe, probe_images)
     tm = build_training_model(net, cfg, optimizer=build_optimizer(cfg.optimizer), train_labels=y)
@@ -88,12 +99,20 @@ def measure(model, lr, data, seed):
             "units": int(net.get_layer("features").units), "dead": counter.dead}
 
 
-def trained_dead(run_dir, images) -> dict:
+def trained_dead(run_dir, images, labels) -> dict:
+    """Dead head units of a finished run's model, and its accuracy on ``images`` two ways:
+    as the model is used (batch norm on its moving statistics) and with batch norm on the
+    statistics of each batch of 500 (as in training; the head's dropout stays off). A large gap
+    says the moving statistics, not the weights, are what fails at inference."""
     net = keras.saving.load_model(f"{run_dir}/model.keras")
     features = net.get_layer("features")
     out = keras.Model(net.input, features.output).predict(images, batch_size=500, verbose=0)
-    return {"run": str(run_dir), "dead": count_dead(out),
-            "units": int(features.units)}
+    used = net.predict(images, batch_size=500, verbose=0).argmax(axis=1)
+    _, feats = run_probe(head_probe(net), images)  # after: it moves the moving statistics
+    batch_stats = keras.ops.convert_to_numpy(net.get_layer("predictions")(feats)).argmax(axis=1)
+    return {"run": str(run_dir), "dead": count_dead(out), "units": int(features.units),
+            "accuracy": round(float(np.mean(used == labels)), 4),
+            "accuracy_batch_stats": round(float(np.mean(batch_stats == labels)), 4)}
 
 
 def main(argv=None):
@@ -106,9 +125,10 @@ def main(argv=None):
     args = p.parse_args(argv)
     data = load(args.data)
     if args.trained:
-        images = data.split("PublicTest")[0][:1000, ..., None].astype("float32")
+        images, labels = data.split("PublicTest")
+        images, labels = sample(images, 1000, args.seed, labels)
         for run_dir in args.trained:
-            print(json.dumps(trained_dead(run_dir, images)), flush=True)
+            print(json.dumps(trained_dead(run_dir, images, labels)), flush=True)
         return
     for model in args.models.split(","):
         for lr in (float(v) for v in args.lrs.split(",")):
