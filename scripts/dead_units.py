@@ -106,8 +106,9 @@ def trained_dead(run_dir, images, labels) -> dict:
     says the moving statistics, not the weights, are what fails at inference."""
     net = keras.saving.load_model(f"{run_dir}/model.keras")
     features = net.get_layer("features")
-    out = keras.Model(net.input, features.output).predict(images, batch_size=500, verbose=0)
-    used = net.predict(images, batch_size=500, verbose=0).argmax(axis=1)
+    out, probs = keras.Model(net.input, [features.output, net.output]).predict(
+        images, batch_size=500, verbose=0)  # one inference pass gives both
+    used = probs.argmax(axis=1)
     _, feats = run_probe(head_probe(net), images)  # after: it moves the moving statistics
     batch_stats = keras.ops.convert_to_numpy(net.get_layer("predictions")(feats)).argmax(axis=1)
     return {"run": str(run_dir), "dead": count_dead(out), "units": int(features.units),
