@@ -26,7 +26,8 @@ def small_data(fer_small, tmp_path_factory):
 
 def test_the_five_studies_and_the_follow_ups_are_shipped():
     assert [f.stem for f in FILES] == ["batchnorm_head", "batchnorm_lr", "cnn_comparison", "dacl",
-                                       "optimizer_lr_grid", "prelu_resnet", "small_cnn_ablation"]
+                                       "dacl_48", "optimizer_lr_grid", "prelu_resnet",
+                                       "small_cnn_ablation"]
 
 
 @pytest.mark.parametrize("path", FILES, ids=[f.stem for f in FILES])

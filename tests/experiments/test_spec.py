@@ -13,7 +13,7 @@ from keras_fer.experiments.runner import RunResult
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = ("small_cnn_ablation", "dacl", "cnn_comparison", "optimizer_lr_grid", "prelu_resnet",
-           "batchnorm_lr", "batchnorm_head")
+           "batchnorm_lr", "batchnorm_head", "dacl_48")
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -133,3 +133,14 @@ def test_private_test_reported_only_for_the_validation_choice(tmp_path):
     assert list(rows["chosen"]) == ["", "yes"] and list(rows["n"]) == [2, 2]
     exp.report_private = "a"  # a run named in the file wins over the rule
     assert choose_run(exp, results) == "a"
+
+
+def test_dacl_48_is_the_dacl_study_at_48_pixels():
+    """Same runs, models, losses, optimizer and schedule as dacl.json; only the resize differs."""
+    full = load_experiment(REPO / "experiments" / "dacl.json")
+    small = load_experiment(REPO / "experiments" / "dacl_48.json")
+    assert [r.name for r in small.runs] == [r.name for r in full.runs]
+    for a, b in zip(full.runs, small.runs):
+        diff = {k: (v, b.config.to_dict()[k]) for k, v in a.config.to_dict().items()
+                if b.config.to_dict()[k] != v}
+        assert diff == {"model_args": ({}, {"image_size": 48})}, a.name

@@ -44,10 +44,13 @@ def test_dacl_variants_configure_the_loss(monkeypatch):
     import keras_fer.models.dacl as family
 
     seen = {}
-    monkeypatch.setattr(family, "_dacl", lambda *args: seen.setdefault(args[-1], args[2:5]))
+    # _dacl(input_shape, num_classes, lam, alpha, mode, weights, name, image_size)
+    monkeypatch.setattr(family, "_dacl",
+                        lambda *args: seen.setdefault(args[6], args[2:5] + args[7:]))
     build("dacl_center")
     build("dacl_softmax")
-    assert seen == {"dacl_center": (0.01, 0.5, "classic"), "dacl_softmax": (0.0, 0.5, "sparse")}
+    assert seen == {"dacl_center": (0.01, 0.5, "classic", 224),
+                    "dacl_softmax": (0.0, 0.5, "sparse", 224)}
 
 
 @pytest.mark.parametrize("name,count", [("vit_base16", 85_804_039), ("resnet50", 23_548_935),
@@ -63,4 +66,18 @@ def test_224_networks(name, count, tmp_path):
         again = build(name, weights=str(path))
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(again(X)),
                                       keras.ops.convert_to_numpy(model(X)))
+    keras.backend.clear_session()
+
+
+def test_dacl_at_48_pixels_keeps_the_backbone_and_shrinks_the_context_encoder():
+    """image_size=48: no resize layer, a 2x2x512 map (ImageNet stem: 48 -> 24 -> 12 -> 6 -> 3
+    -> 2), so the context encoder's first Dense sees 2,048 inputs instead of 25,088."""
+    model = build("dacl_center", image_size=48)
+    names = {layer.name for layer in model.layers}
+    assert "resize" not in names
+    assert model.get_layer("stage4_block2_out").output.shape == (None, 2, 2, 512)
+    assert trainable_params(model.get_layer("attention_dense1")) == 2_048 * 3_584 + 3_584
+    assert trainable_params(model) == (11_176_512 + sum(DACL_HEAD.values())
+                                       - 89_918_976 + 2_048 * 3_584 + 3_584)
+    assert model.get_layer("center_loss").mode == "classic"
     keras.backend.clear_session()
