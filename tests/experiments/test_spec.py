@@ -43,6 +43,9 @@ def test_shipped_studies_match_the_issue():
     dacl = load_experiment(REPO / "experiments" / "dacl.json")
     assert [r.config.model for r in dacl.runs] == ["dacl", "dacl_center", "dacl_softmax"]
     assert dacl.base.batch_size == 64 and dacl.base.schedule == {"name": "step", "every": 20, "factor": 0.1}
+    # the authors' code: Resize(256), RandomFiveCrop(224), RandomHorizontalFlip; CenterCrop(224)
+    assert dacl.base.augment == {"flip": True, "crop": 42, "five_crop": True}
+    assert dacl.base.model_args == {"input_shape": [42, 42, 1]}
     prelu = load_experiment(REPO / "experiments" / "prelu_resnet.json").runs[0].config
     assert (prelu.optimizer, prelu.batch_size, prelu.epochs, prelu.val, prelu.val_fraction) == (
         {"name": "adam", "learning_rate": 0.0002}, 32, 30, "split", 0.2)
@@ -143,4 +146,5 @@ def test_dacl_48_is_the_dacl_study_at_48_pixels():
     for a, b in zip(full.runs, small.runs):
         diff = {k: (v, b.config.to_dict()[k]) for k, v in a.config.to_dict().items()
                 if b.config.to_dict()[k] != v}
-        assert diff == {"model_args": ({}, {"image_size": 48})}, a.name
+        assert diff == {"model_args": ({"input_shape": [42, 42, 1]},
+                                       {"input_shape": [42, 42, 1], "image_size": 48})}, a.name
