@@ -47,6 +47,9 @@ class TrainConfig:
     loss: dict = field(default_factory=lambda: {"name": "crossentropy"})  # + class_weighted, label_smoothing, l2
     augment: dict = field(default_factory=dict)  # keras_fer.augment config; {} = no augmentation
     mixed_precision: bool = False
+    # EMA of the weights (Polyak averaging), e.g. 0.999: validation, the best checkpoint and the
+    # saved model use the averaged weights; None: off
+    ema: float | None = None
     # --- selection and stopping (validation split only: never PrivateTest) ---
     monitor: str = "val_accuracy"  # val_accuracy | val_macro_f1 | val_average_accuracy | val_loss
     early_stopping: int | None = None  # patience in epochs
@@ -96,6 +99,8 @@ class TrainConfig:
             raise UserError(f"{source}: folds must be >= 2, got {self.folds}")
         if not self.monitor.startswith("val_"):
             raise UserError(f"{source}: monitor must be a validation metric (val_...), got {self.monitor!r}")
+        if self.ema is not None and not 0.0 < self.ema < 1.0:
+            raise UserError(f"{source}: ema must be in (0, 1) (e.g. 0.999) or null, got {self.ema!r}")
         for key in ("optimizer", "schedule", "loss"):
             if "name" not in getattr(self, key):
                 raise UserError(f"{source}: {key} needs a \"name\"")

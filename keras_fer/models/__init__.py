@@ -20,7 +20,7 @@ from keras_fer.models.registry import (aux_loss_layers, create_model, list_model
                                        register_model, trainable_params)
 
 # Every family, imported so that its @register_model entrypoints (and custom layers) exist.
-from keras_fer.models import blockcnn, comparison, dacl, prelu, resnet, vgg, vit  # noqa: E402,F401
+from keras_fer.models import blockcnn, comparison, dacl, prelu, resnet, vgg, vit, xception  # noqa: E402,F401
 import keras_fer.layers  # noqa: E402,F401
 import keras_fer.losses  # noqa: E402,F401
 

@@ -1,8 +1,8 @@
 """``run(cfg, data=None) -> Path``: one training run (or k folds) into a run directory.
 
 Resuming: after finished epochs the run directory holds ``ckpt/resume.npz`` (weights,
-optimizer state, best value, patience counters, history, learning rate). Running the same
-command again continues from the last finished epoch; it is deleted only when the run ends
+optimizer state, best value, patience counters, history, learning rate), written after every
+finished epoch. Running the same command again continues from the last finished epoch; it is deleted only when the run ends
 normally (epochs done or early stopping), never after a NaN stop.
 """
 from __future__ import annotations
@@ -169,20 +169,64 @@ class BalancedSequence(keras.utils.PyDataset):
         self.batches = list(balanced_batches(self.labels, self.batch_size, seed=self.seed))
 
 
-class _Clock:
-    """Training seconds summed over resumptions (a stateful 'callback' for ResumeState)."""
+class Clock(keras.callbacks.Callback):
+    """Wall and CPU seconds summed over resumptions, and a progress line with an ETA after each
+    epoch (``verbose``). CPU seconds are the process's, all threads: 1 CPU-hour is one core busy
+    for an hour."""
 
-    def __init__(self):
-        self.before, self.start = 0.0, time.monotonic()
+    def __init__(self, epochs, verbose=True):
+        super().__init__()
+        self.epochs, self.verbose = epochs, verbose
+        self.before, self.cpu_before = 0.0, 0.0
+        self.start, self.cpu_start = time.monotonic(), time.process_time()
+        self._first_epoch = None
 
     def seconds(self):
         return self.before + time.monotonic() - self.start
 
+    def cpu_seconds(self):
+        return self.cpu_before + time.process_time() - self.cpu_start
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self._first_epoch is None:
+            self._first_epoch, self._t0 = epoch, time.monotonic()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not self.verbose:
+            return
+        done = epoch + 1 - self._first_epoch
+        per_epoch = (time.monotonic() - self._t0) / max(1, done)
+        left = (self.epochs - epoch - 1) * per_epoch
+        print(f"progress: epoch {epoch + 1}/{self.epochs}, {per_epoch:.0f} s/epoch, elapsed "
+              f"{_hms(self.seconds())}, ETA {_hms(left)} "
+              f"({self.cpu_seconds() / 3600:.2f} CPU-hours so far)", flush=True)
+
     def get_state(self):
-        return {"seconds": self.seconds()}
+        return {"seconds": self.seconds(), "cpu_seconds": self.cpu_seconds()}
 
     def set_state(self, state):
         self.before = float(state.get("seconds", 0.0))
+        self.cpu_before = float(state.get("cpu_seconds", 0.0))
+
+
+def _hms(seconds):
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+class EMASwap(keras.callbacks.SwapEMAWeights):
+    """Keras' ``SwapEMAWeights(swap_on_epoch=True)`` (validation, the best checkpoint and the
+    resume state see the averaged weights at each epoch's end) whose "averaged weights are in
+    the model" flag is resume state: a resumed run swaps the raw weights back before training."""
+
+    def __init__(self):
+        super().__init__(swap_on_epoch=True)
+
+    def get_state(self):
+        return {"ema_in_model": bool(self._ema_weights_in_model)}
+
+    def set_state(self, state):
+        self._ema_weights_in_model = bool(state.get("ema_in_model", False))
 
 
 def default_out(cfg) -> Path:
@@ -205,7 +249,7 @@ def build_net(cfg, num_classes, policy=None):
         keras.mixed_precision.set_dtype_policy(previous)
 
 
-def train_once(cfg, train, val, classes, out: Path, *, callbacks=(), resume_every_s=30.0) -> Path:
+def train_once(cfg, train, val, classes, out: Path, *, callbacks=(), resume_every_s=0.0) -> Path:
     """Train on ``train`` = (images, labels), select on ``val``; write the run directory."""
     (x, y), (vx, vy) = train, val
     out = Path(out)
@@ -215,14 +259,17 @@ def train_once(cfg, train, val, classes, out: Path, *, callbacks=(), resume_ever
     steps = math.ceil(len(y) / cfg.batch_size)
     lr, schedule_cb = make_schedule(cfg.schedule, base_learning_rate(cfg.optimizer), cfg.epochs,
                                     steps, cfg.monitor)
-    tm = build_training_model(net, cfg, optimizer=build_optimizer(cfg.optimizer, lr),
+    tm = build_training_model(net, cfg, optimizer=build_optimizer(cfg.optimizer, lr, cfg.ema),
                               train_labels=y)
-    nan_guard, clock = NaNGuard(), _Clock()
+    nan_guard, clock = NaNGuard(), Clock(cfg.epochs, verbose=bool(cfg.verbose))
     history = HistoryLog(out / rundir.HISTORY_FILE, nan_guard)
     best = BestCheckpoint(net, out / rundir.MODEL_FILE, cfg.monitor, cfg.early_stopping, nan_guard)
     stateful = {"history": history, "best": best, "clock": clock}
     if schedule_cb is not None:
         stateful["schedule"] = schedule_cb
+    ema = EMASwap() if cfg.ema else None
+    if ema is not None:
+        stateful["ema"] = ema
     fingerprint = json.dumps({k: v for k, v in cfg.to_dict().items() if k not in RESUME_FREE},
                              sort_keys=True, default=str)
     resume = ResumeState(out / RESUME_FILE, stateful, fingerprint, resume_every_s, nan_guard,
@@ -238,12 +285,13 @@ def train_once(cfg, train, val, classes, out: Path, *, callbacks=(), resume_ever
               f"{best.best})", flush=True)
     write_json(out / rundir.CONFIG_FILE, {**cfg.to_dict(), "out": str(out)})
 
-    cbs = [c for c in (schedule_cb,) if c is not None] + list(callbacks)
+    # the EMA swap comes first, so that every callback after it sees the averaged weights
+    cbs = [c for c in (ema, schedule_cb) if c is not None] + list(callbacks)
     if tm.augment is not None and tm.augment.alternate:
         from keras_fer.augment import AugmentEpoch
 
         cbs.append(AugmentEpoch(tm.augment))
-    cbs += [nan_guard, history, best]
+    cbs += [nan_guard, history, best, clock]
     if cfg.tensorboard:
         cbs += _tensorboard(out / "logs")
     cbs.append(resume)
@@ -291,12 +339,12 @@ def _tensorboard(log_dir):
 
 
 def _finish(cfg, out, net, classes, history, best, clock, n_train, n_val):
-    seconds = round(clock.seconds(), 2)
+    seconds, cpu_hours = round(clock.seconds(), 2), round(clock.cpu_seconds() / 3600, 3)
     best_epoch = None if best.best_epoch is None else best.best_epoch + 1
     meta = {"classes": list(classes), "input_shape": [int(d) for d in net.input_shape[1:]],
             "backend": keras.backend.backend(), "keras": keras.__version__,
             "model": str(cfg.model), "best_epoch": best_epoch, "best": best.best_logs,
-            "train_seconds": seconds, "device": device_name(),
+            "train_seconds": seconds, "train_cpu_hours": cpu_hours, "device": device_name(),
             "finished": time.strftime("%Y-%m-%d %H:%M")}
     rundir.write_meta(out, meta)
     if history.rows:
@@ -306,12 +354,13 @@ def _finish(cfg, out, net, classes, history, best, clock, n_train, n_val):
         "model": str(cfg.model), "monitor": cfg.monitor, "best_epoch": best_epoch,
         "best_value": best.best, "best": best.best_logs, "epochs_run": len(history.rows),
         "last": last, "train_images": n_train, "val_images": n_val, "val": cfg.val,
-        "train_seconds": seconds, "parameters": int(net.count_params())})
+        "train_seconds": seconds, "train_cpu_hours": cpu_hours,
+        "parameters": int(net.count_params())})
     if cfg.verbose:
         print(f"best {cfg.monitor} {best.best} at epoch {best_epoch}; wrote {out}", flush=True)
 
 
-def run(cfg, data=None, *, callbacks=(), resume_every_s=30.0) -> Path:
+def run(cfg, data=None, *, callbacks=(), resume_every_s=0.0) -> Path:
     """Train as ``cfg`` says; return the run directory (``cfg.out`` or runs/<model>-<time>).
 
     ``data``: a ``keras_fer.data.FERData`` (default: ``load(cfg.data)``). ``callbacks``: extra

@@ -29,9 +29,11 @@ def base_learning_rate(spec: dict) -> float:
     return float(lr)
 
 
-def build_optimizer(spec: dict, learning_rate=None) -> keras.optimizers.Optimizer:
+def build_optimizer(spec: dict, learning_rate=None, ema=None) -> keras.optimizers.Optimizer:
     """The Keras optimizer of ``spec``; ``learning_rate`` (a float or a
-    ``keras.optimizers.schedules.LearningRateSchedule``) replaces the spec's rate when given.
+    ``keras.optimizers.schedules.LearningRateSchedule``) replaces the spec's rate when given;
+    ``ema`` (a momentum such as 0.999) makes it keep an exponential moving average of the
+    weights (Keras' ``use_ema``; ``keras.callbacks.SwapEMAWeights`` swaps it in).
 
     Example:
         >>> opt = build_optimizer({"name": "sgd", "learning_rate": 0.1, "momentum": 0.9})
@@ -49,6 +51,8 @@ def build_optimizer(spec: dict, learning_rate=None) -> keras.optimizers.Optimize
         if key not in allowed:
             raise UserError(f"optimizer {name}: unknown setting {key!r} "
                             f"(known: {', '.join(sorted(allowed))})")
+    if ema is not None:
+        spec.update(use_ema=True, ema_momentum=float(ema))
     try:
         return cls(**spec)
     except (TypeError, ValueError) as e:

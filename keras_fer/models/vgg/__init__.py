@@ -35,23 +35,30 @@ def apply_vgg_stack(x, cfg=VGG19_CFG, bn_momentum=BN_MOMENTUM, name="vgg"):
     return x
 
 
-def _vgg(cfg, input_shape, num_classes, dropout, bn_momentum, name):
+def scale_widths(cfg, width):
+    """``cfg`` with every convolution's channels multiplied by ``width`` (at least 8)."""
+    return tuple(v if v == "M" else max(8, int(round(v * width))) for v in cfg)
+
+
+def _vgg(cfg, input_shape, num_classes, dropout, bn_momentum, name, width=1.0):
     """The stack on (44, 44, 1): 44 -> 22 -> 11 -> 5 -> 2 -> 1, global average pooling
-    ("features", 512), dropout, dense."""
+    ("features", 512 x ``width``), dropout, dense."""
     inputs = image_input(input_shape, default=(44, 44, 1))
-    x = apply_vgg_stack(preprocess(inputs), cfg, bn_momentum)
+    x = apply_vgg_stack(preprocess(inputs), scale_widths(cfg, width), bn_momentum)
     x = keras.layers.GlobalAveragePooling2D(name="features")(x)
     x = keras.layers.Dropout(dropout, name="dropout")(x)
     return keras.Model(inputs, predictions(x, num_classes), name=name)
 
 
 @register_model
-def vgg19(input_shape=None, num_classes=7, dropout=0.5, bn_momentum=BN_MOMENTUM):
-    """VGG19 (BN), CIFAR style, on (44, 44, 1): 16 convolutions, 20.0M weights."""
-    return _vgg(VGG19_CFG, input_shape, num_classes, dropout, bn_momentum, "vgg19")
+def vgg19(input_shape=None, num_classes=7, dropout=0.5, bn_momentum=BN_MOMENTUM, width=1.0):
+    """VGG19 (BN), CIFAR style, on (44, 44, 1): 16 convolutions, 20.0M weights (``width``
+    multiplies every convolution's channels)."""
+    return _vgg(VGG19_CFG, input_shape, num_classes, dropout, bn_momentum, "vgg19", width)
 
 
 @register_model
-def vgg13(input_shape=None, num_classes=7, dropout=0.5, bn_momentum=BN_MOMENTUM):
-    """VGG13 (BN), CIFAR style, on (44, 44, 1): 10 convolutions, 9.4M weights."""
-    return _vgg(VGG13_CFG, input_shape, num_classes, dropout, bn_momentum, "vgg13")
+def vgg13(input_shape=None, num_classes=7, dropout=0.5, bn_momentum=BN_MOMENTUM, width=1.0):
+    """VGG13 (BN), CIFAR style, on (44, 44, 1): 10 convolutions, 9.4M weights (``width``
+    multiplies every convolution's channels: 0.5 has 2.36M and a quarter of the FLOPs)."""
+    return _vgg(VGG13_CFG, input_shape, num_classes, dropout, bn_momentum, "vgg13", width)
