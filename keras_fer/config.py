@@ -50,6 +50,9 @@ class TrainConfig:
     # EMA of the weights (Polyak averaging), e.g. 0.999: validation, the best checkpoint and the
     # saved model use the averaged weights; None: off
     ema: float | None = None
+    # knowledge distillation from one of our own runs or ensembles (a run directory):
+    # {"teacher": RUN_DIR, "alpha": 0.5, "temperature": 4.0}; {}: off
+    distill: dict = field(default_factory=dict)
     # --- selection and stopping (validation split only: never PrivateTest) ---
     monitor: str = "val_accuracy"  # val_accuracy | val_macro_f1 | val_average_accuracy | val_loss
     early_stopping: int | None = None  # patience in epochs
@@ -101,9 +104,33 @@ class TrainConfig:
             raise UserError(f"{source}: monitor must be a validation metric (val_...), got {self.monitor!r}")
         if self.ema is not None and not 0.0 < self.ema < 1.0:
             raise UserError(f"{source}: ema must be in (0, 1) (e.g. 0.999) or null, got {self.ema!r}")
+        if self.distill:
+            unknown = sorted(set(self.distill) - set(DISTILL_DEFAULTS))
+            if unknown or "teacher" not in self.distill:
+                raise UserError(f"{source}: distill needs \"teacher\" (a run directory) and takes "
+                                f"{', '.join(DISTILL_DEFAULTS)}; got {sorted(self.distill)}")
+            alpha, temperature = self.distill_settings()[1:]
+            if not 0.0 < alpha <= 1.0:
+                raise UserError(f"{source}: distill alpha must be in (0, 1], got {alpha!r}")
+            if not temperature > 0:
+                raise UserError(f"{source}: distill temperature must be > 0, got {temperature!r}")
         for key in ("optimizer", "schedule", "loss"):
             if "name" not in getattr(self, key):
                 raise UserError(f"{source}: {key} needs a \"name\"")
+
+
+    def distill_settings(self) -> tuple:
+        """``(teacher, alpha, temperature)`` with the defaults filled in."""
+        d = {**DISTILL_DEFAULTS, **self.distill}
+        for key in ("alpha", "temperature"):
+            if isinstance(d[key], bool) or not isinstance(d[key], (int, float)):
+                raise UserError(f"distill {key} must be a number, got {d[key]!r}")
+        return d["teacher"], float(d["alpha"]), float(d["temperature"])
+
+
+# alpha weighs the teacher's term (T^2 KL at temperature T, Hinton et al. 2015) against the
+# labels' cross-entropy (1 - alpha)
+DISTILL_DEFAULTS = {"teacher": None, "alpha": 0.5, "temperature": 4.0}
 
 
 def _check_type(source, key, value, hint):

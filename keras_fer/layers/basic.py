@@ -68,3 +68,27 @@ class TakeIndex(keras.layers.Layer):
         config = super().get_config()
         config.update({"index": self.index, "axis": self.axis})
         return config
+
+
+@keras.saving.register_keras_serializable(package="keras_fer")
+class MeanProbabilityLogits(keras.layers.Layer):
+    """Average the softmax probabilities of several logit tensors and return their log: logits
+    whose softmax is the mean probability (an ensemble's output, read like any model's logits).
+
+    Args:
+        **kwargs: standard ``keras.layers.Layer`` arguments.
+
+    Example:
+        >>> import numpy as np
+        >>> a, b = np.log([[0.9, 0.1]]), np.log([[0.5, 0.5]])
+        >>> out = MeanProbabilityLogits()([a.astype("float32"), b.astype("float32")])
+        >>> np.round(np.exp(keras.ops.convert_to_numpy(out)), 3).tolist()
+        [[0.7, 0.3]]
+    """
+
+    def call(self, inputs):
+        probs = [ops.softmax(ops.cast(x, "float32"), axis=-1) for x in inputs]
+        return ops.log(ops.mean(ops.stack(probs, axis=0), axis=0) + 1e-12)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[0])

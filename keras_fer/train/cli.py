@@ -41,6 +41,9 @@ def build_parser():
                    help='JSON, e.g. \'{"name": "crossentropy", "label_smoothing": 0.1}\'')
     p.add_argument("--augment", type=_json_arg("--augment"),
                    help='JSON object or file, e.g. \'{"flip": true, "crop": 44}\'')
+    p.add_argument("--ema", type=float, help="EMA momentum of the weights, e.g. 0.999")
+    p.add_argument("--teacher", metavar="RUN_DIR",
+                   help="distil from this run or ensemble directory of ours (config key distill)")
     p.add_argument("--limit", type=int, help="a stratified subset of Training of N images")
     p.add_argument("--folds", type=int, help="stratified k-fold cross-validation")
     p.add_argument("--val", choices=("PublicTest", "split"))
@@ -107,8 +110,11 @@ def resolve_config(args):
     over = {k: getattr(args, k) for k in ("model", "model_args", "data", "out", "epochs",
                                           "batch_size", "schedule", "loss", "augment", "limit",
                                           "folds", "val", "monitor", "early_stopping",
-                                          "mixed_precision", "tensorboard", "seed", "verbose")
+                                          "mixed_precision", "tensorboard", "seed", "verbose",
+                                          "ema")
             if getattr(args, k) is not None}
+    if args.teacher is not None:
+        over["distill"] = {**cfg.distill, "teacher": args.teacher}
     if args.model is not None and args.model != cfg.model and args.model_args is None:
         over["model_args"] = {}  # the base's overrides belong to the base's model
     opt = dict(cfg.optimizer)

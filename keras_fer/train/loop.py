@@ -74,12 +74,26 @@ def build_training_model(model, cfg, *, optimizer=None, train_labels=None) -> Tr
     if aug and "seed" not in aug:
         aug["seed"] = cfg.seed
     augment = Augment.from_config_dict(aug, source="augment") if aug else None
+    teacher, alpha, temperature = load_teacher(cfg)
+    if teacher is not None and int(teacher.output_shape[-1]) != num_classes:
+        raise UserError(f"{cfg.distill['teacher']}: the teacher has {teacher.output_shape[-1]} "
+                        f"classes, the student {num_classes}")
     tm = TrainingModel(model, augment=augment, label_smoothing=float(smoothing),
                        class_weights=weights if name == "class_weighted" or weights else None,
-                       l2=float(l2))
+                       l2=float(l2), teacher=teacher, distill_alpha=alpha,
+                       distill_temperature=temperature)
     tm.compile(optimizer=optimizer or build_optimizer(cfg.optimizer),
                metrics=epoch_metrics(num_classes), jit_compile=_jit_compile())
     return tm
+
+
+def load_teacher(cfg):
+    """``(teacher model or None, alpha, temperature)`` of ``cfg.distill``; the teacher is a run
+    directory of ours (a trained run or an ensemble) and keeps its own precision policy."""
+    if not cfg.distill:
+        return None, 0.0, 1.0
+    teacher_dir, alpha, temperature = cfg.distill_settings()
+    return rundir.load_model(teacher_dir, float32=False), alpha, temperature
 
 
 def _jit_compile():

@@ -10,7 +10,9 @@ adds the auxiliary losses of ``keras_fer.models.aux_loss_layers`` (DACL's center
 
 ``call`` returns ``(logits, targets)``: ``targets`` are the (mixed) one-hot labels; the
 overridden ``compute_loss`` (cross-entropy from logits, label smoothing, class weights, + aux
-losses) and ``compute_metrics`` (on the logits and the integer labels) read them.
+losses) and ``compute_metrics`` (on the logits and the integer labels) read them. With a
+``teacher`` (knowledge distillation) training steps return ``(logits, targets, teacher_logits)``:
+the teacher sees the same augmented (and mixed) batch, fitted to its own input size.
 """
 from __future__ import annotations
 
@@ -27,6 +29,10 @@ class TrainingModel(keras.Model):
         augment: a ``keras_fer.augment.Augment`` layer (its ``mix`` setting included) or None.
         label_smoothing: float in [0, 1).
         class_weights: None or a sequence of one weight per class.
+        teacher: None, or a model (logits out) whose softened outputs the student also
+            learns: loss = (1 - alpha) * cross-entropy + alpha * T^2 * KL(teacher_T || student_T)
+            at temperature T (Hinton et al., 2015). It is frozen and runs in inference mode.
+        distill_alpha, distill_temperature: alpha and T.
         l2: adds ``l2 / 2 * sum(w ** 2)`` over every trainable weight of ``net`` to the loss, so
             its gradient is ``l2 * w``: PyTorch's SGD ``weight_decay``, which goes through the
             momentum. Keras' optimizer ``weight_decay`` is decoupled (applied beside the
@@ -40,7 +46,7 @@ class TrainingModel(keras.Model):
     """
 
     def __init__(self, net, augment=None, label_smoothing=0.0, class_weights=None, l2=0.0,
-                 **kwargs):
+                 teacher=None, distill_alpha=0.5, distill_temperature=4.0, **kwargs):
         super().__init__(**kwargs)
         from keras_fer.models import aux_loss_layers
 
@@ -51,6 +57,11 @@ class TrainingModel(keras.Model):
         self.class_weights = None if class_weights is None else np.asarray(class_weights, "float32")
         self.num_classes = int(net.output_shape[-1])
         self.input_size = tuple(int(d) for d in net.input_shape[1:3])
+        self.teacher = teacher
+        if teacher is not None:
+            teacher.trainable = False
+            self.teacher_size = tuple(int(d) for d in teacher.input_shape[1:3])
+        self.distill_alpha, self.distill_temperature = float(distill_alpha), float(distill_temperature)
         self.aux_layers = list(aux_loss_layers(net))
         self.aux_counts = []
         if self.aux_layers:
@@ -85,10 +96,13 @@ class TrainingModel(keras.Model):
                 self.add_loss(layer.loss_and_update(*outs[at:at + n], labels=labels,
                                                     training=training))
                 at += n
+        if training and self.teacher is not None:
+            teacher_logits = self.teacher(fit_to(x, self.teacher_size), training=False)
+            return ops.cast(logits, "float32"), targets, ops.cast(teacher_logits, "float32")
         return ops.cast(logits, "float32"), targets
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        logits, targets = y_pred
+        logits, targets = y_pred[:2]
         per_sample_w = None
         if self.class_weights is not None:
             per_sample_w = ops.sum(targets * ops.convert_to_tensor(self.class_weights), axis=-1)
@@ -100,12 +114,24 @@ class TrainingModel(keras.Model):
         if sample_weight is not None:
             per_sample = per_sample * ops.reshape(ops.cast(sample_weight, "float32"), (-1,))
         loss = ops.mean(per_sample)
+        if len(y_pred) == 3:
+            loss = (1.0 - self.distill_alpha) * loss + self.distill_alpha * self.distill_loss(
+                logits, y_pred[2])
         if self.l2:
             squares = [ops.sum(ops.square(ops.cast(w, "float32"))) for w in self.net.trainable_weights]
             loss = loss + 0.5 * self.l2 * ops.sum(ops.stack(squares))
         for extra in self.losses:
             loss = loss + ops.sum(ops.cast(extra, "float32"))
         return loss
+
+    def distill_loss(self, logits, teacher_logits):
+        """T^2 * KL(softmax(teacher / T) || softmax(student / T)), mean over the batch (the T^2
+        keeps its gradient's scale independent of T)."""
+        t = self.distill_temperature
+        p_teacher = ops.softmax(teacher_logits / t, axis=-1)
+        kl = ops.sum(p_teacher * (ops.log(p_teacher + 1e-8) - ops.log_softmax(logits / t, axis=-1)),
+                     axis=-1)
+        return t * t * ops.mean(kl)
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         return super().compute_metrics(x, y, y_pred[0], sample_weight)

@@ -1,0 +1,77 @@
+"""EMA of the weights (``TrainConfig.ema``): the saved model holds Keras' moving average of the
+raw weights (checked against a NumPy EMA of a plain run's weights), and a run killed after an
+epoch resumes to the same weights as one that was never interrupted."""
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from keras_fer.config import TrainConfig
+from keras_fer.errors import UserError
+from keras_fer.train import run
+
+from tests.train.test_train import Kill
+
+
+class RawWeights(keras.callbacks.Callback):
+    """The trainable weights at each epoch's end (one step per epoch here)."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seen.append([keras.ops.convert_to_numpy(w).copy()
+                          for w in self.model.net.trainable_weights])
+
+
+def _trainable(path):
+    model = keras.saving.load_model(path, compile=False)
+    return [keras.ops.convert_to_numpy(w) for w in model.trainable_weights]
+
+
+@pytest.fixture
+def one_step_cfg(tiny_cfg):
+    # one batch holds all 70 images: an epoch is one step, whatever the shuffle
+    return tiny_cfg.replace(epochs=3, batch_size=128, monitor="val_loss",
+                            optimizer={"name": "sgd", "learning_rate": 0.05})
+
+
+def test_saved_model_is_the_numpy_ema_of_the_raw_weights(fer_small, one_step_cfg, tmp_path):
+    raw = RawWeights()
+    run(one_step_cfg.replace(out=str(tmp_path / "plain")), fer_small, callbacks=[raw])
+    m = 0.5
+    ema = [[w.copy() for w in raw.seen[0]]]  # Keras' first step copies the weights
+    for step in raw.seen[1:]:
+        ema.append([m * e + (1 - m) * w for e, w in zip(ema[-1], step)])
+    seen = RawWeights()  # callbacks after the swap see the averaged weights at an epoch's end
+    out = run(one_step_cfg.replace(out=str(tmp_path / "ema"), ema=m), fer_small, callbacks=[seen])
+    for epoch in range(3):
+        for got, want in zip(seen.seen[epoch], ema[epoch]):
+            np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
+    best = json.loads((out / "summary.json").read_text())["best_epoch"]
+    for saved, want in zip(_trainable(out / "model.keras"), ema[best - 1]):
+        np.testing.assert_allclose(saved, want, rtol=1e-4, atol=1e-6)
+    # the average is not the raw weights: the test would notice an EMA that did nothing
+    assert any(not np.allclose(a, b, atol=1e-5) for a, b in zip(ema[2], raw.seen[2]))
+
+
+def test_resumed_ema_run_matches_an_uninterrupted_one(fer_small, one_step_cfg, tmp_path):
+    cfg = one_step_cfg.replace(ema=0.7, epochs=3)
+    whole = run(cfg.replace(out=str(tmp_path / "whole")), fer_small)
+    cut = cfg.replace(out=str(tmp_path / "cut"))
+    with pytest.raises(KeyboardInterrupt):
+        run(cut, fer_small, callbacks=[Kill(1)])
+    resumed = run(cut, fer_small)
+    for a, b in zip(_trainable(whole / "model.keras"), _trainable(resumed / "model.keras")):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    losses = [[float(r.split(",")[h.split(",").index("val_loss")]) for r in rows]
+              for h, *rows in ((d / "history.csv").read_text().split() for d in (whole, resumed))]
+    np.testing.assert_allclose(losses[0], losses[1], rtol=1e-4)
+
+
+@pytest.mark.parametrize("value", [0.0, 1.0, 1.5, -0.1])
+def test_ema_outside_0_1_is_a_user_error(value):
+    with pytest.raises(UserError, match="ema must be in"):
+        TrainConfig(ema=value).validate()
