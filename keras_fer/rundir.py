@@ -15,6 +15,11 @@ export and predict.
       export/          written by ``python -m keras_fer.export``
       vis/             written by ``python -m keras_fer.visualize``
 
+A release (``keras_fer.release``: a run directory with its reports, export and model card
+README.md, marked by release.json) is read-only: evaluate and export write a release's new
+reports to ``runs/eval/<name>`` and ``runs/export/<name>`` unless told ``--out`` elsewhere, and
+never into it without ``--force`` (``output_dir``).
+
 Models take float32 images in [0, 255] of shape ``meta["input_shape"]`` (grayscale, 1 channel);
 each model does its own scaling inside and returns logits (apply softmax for probabilities).
 """
@@ -31,6 +36,9 @@ CONFIG_FILE = "config.json"
 META_FILE = "meta.json"
 HISTORY_FILE = "history.csv"
 SUMMARY_FILE = "summary.json"
+RELEASE_FILE = "release.json"  # the marker keras_fer.release writes
+CARD_FILE = "README.md"  # a release's model card
+CARD_TITLE = "# Model card"  # how a card begins (keras_fer.release.card)
 
 
 def check_run_dir(run_dir) -> Path:
@@ -86,3 +94,45 @@ def class_names(run_dir) -> list:
     from keras_fer import EMOTIONS
 
     return list(read_meta(run_dir).get("classes", EMOTIONS))
+
+
+def is_release(path) -> bool:
+    """Whether ``path`` is a release: it has release.json, or (a release made before the marker
+    existed, such as the shipped saved_models/best) a model card README.md and model.keras."""
+    path = Path(path)
+    if (path / RELEASE_FILE).is_file():
+        return True
+    card = path / CARD_FILE
+    if not (card.is_file() and (path / MODEL_FILE).is_file()):
+        return False
+    with open(card, encoding="utf-8", errors="replace") as f:
+        return f.read(len(CARD_TITLE)) == CARD_TITLE
+
+
+def release_of(path):
+    """The release that ``path`` is or lies in (it need not exist yet), else None."""
+    path = Path(path).resolve()
+    return next((p for p in (path, *path.parents) if is_release(p)), None)
+
+
+def output_dir(run_dir, kind, out=None, force=False) -> Path:
+    """The folder where ``kind`` ("eval" or "export") results of ``run_dir`` go.
+
+    ``out`` if given, else ``RUN_DIR/kind``; for a release, ``runs/kind/<its name>`` (so that
+    its own reports keep matching its card). A folder in a release is refused without ``force``.
+
+    Example:
+        >>> output_dir("saved_models/best", "eval")
+        PosixPath('runs/eval/best')
+    """
+    run_dir = Path(run_dir)
+    if out is None:
+        out = run_dir / kind
+        if is_release(run_dir) and not force:
+            out = Path("runs") / kind / run_dir.resolve().name
+    out = Path(out)
+    release = release_of(out)
+    if release is not None and not force:
+        raise UserError(f"{out}: inside the release {release}, which is read-only: write "
+                        "elsewhere with --out, or pass --force to change the release")
+    return out

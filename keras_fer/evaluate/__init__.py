@@ -1,14 +1,18 @@
 """Evaluation of a run directory: per split accuracy, macro-F1, weighted F1, average accuracy,
 a per-class table, ``RUN/eval/report.json`` and a normalised confusion-matrix PNG per split
 (``report_<tta>.json`` and ``confusion_<split>_<tta>.png`` with test-time augmentation, so the
-plain and the augmented reports live side by side).
+plain and the augmented reports live side by side). By default both test splits: PublicTest and
+the held-out PrivateTest; the report says which split chose the checkpoint (``selection``).
+
+A release is read-only (``keras_fer.rundir.output_dir``): its new reports go to
+``runs/eval/<name>`` unless ``out`` says elsewhere; into the release only with ``force``.
 
     python -m keras_fer.evaluate RUN_DIR [--data PATH] [--split PublicTest,PrivateTest]
-                                 [--tta none|flip|tencrop] [--json]
+                                 [--tta none|flip|tencrop] [--out DIR] [--force] [--json]
 
 Example:
-    >>> report = evaluate_run("saved_models/best", splits=("PublicTest", "PrivateTest"))
-    >>> report["splits"]["PublicTest"]["accuracy"]
+    >>> report = evaluate_run("saved_models/best")  # writes runs/eval/best/report.json
+    >>> report["splits"]["PrivateTest"]["accuracy"]
 """
 from __future__ import annotations
 
@@ -21,10 +25,11 @@ from keras_fer.errors import UserError
 from keras_fer.evaluate.metrics import compute_metrics, confusion_matrix, format_report, plot_confusion
 
 __all__ = ["predict_proba", "compute_metrics", "evaluate_run", "confusion_matrix", "format_report",
-           "report_path", "TTA_MODES"]
+           "report_name", "report_path", "selection", "SPLITS", "TTA_MODES"]
 
 TTA_MODES = ("none", "flip", "tencrop")
 EVAL_DIR = "eval"
+SPLITS = ("PublicTest", "PrivateTest")
 
 
 def predict_proba(model, images_uint8, tta="none", batch_size=256) -> np.ndarray:
@@ -56,9 +61,39 @@ def predict_proba(model, images_uint8, tta="none", batch_size=256) -> np.ndarray
     return np.concatenate(out)
 
 
+def report_name(tta="none") -> str:
+    """``report.json``, or ``report_<tta>.json`` with test-time augmentation."""
+    return "report.json" if tta == "none" else f"report_{tta}.json"
+
+
 def report_path(run_dir, tta="none") -> Path:
     """``RUN/eval/report.json``, or ``report_<tta>.json`` with test-time augmentation."""
-    return Path(run_dir) / EVAL_DIR / ("report.json" if tta == "none" else f"report_{tta}.json")
+    return Path(run_dir) / EVAL_DIR / report_name(tta)
+
+
+def selection(run_dir):
+    """Which split chose the run's checkpoint, from its config.json and meta.json:
+    ``{"split", "monitor", "epoch"}``, or None when config.json is absent (not guessed)."""
+    from keras_fer import rundir
+
+    if not (Path(run_dir) / rundir.CONFIG_FILE).is_file():
+        return None
+    config = rundir.read_config(run_dir)
+    split = ("PublicTest" if config.val == "PublicTest"
+             else f"a held-out {config.val_fraction:.0%} of Training")
+    return {"split": split, "monitor": config.monitor,
+            "epoch": rundir.read_meta(run_dir).get("best_epoch")}
+
+
+def selection_line(chosen) -> str:
+    """One printable line saying which split chose the checkpoint (``selection``)."""
+    if chosen is None:
+        return "checkpoint selection: not recorded (no config.json)"
+    epoch = f", epoch {chosen['epoch']}" if chosen.get("epoch") is not None else ""
+    held_out = ("its figures are optimistic; PrivateTest is held out"
+                if chosen["split"] == "PublicTest" else "PublicTest and PrivateTest are held out")
+    return (f"checkpoint chosen on {chosen['split']} (best {chosen['monitor']}{epoch}): "
+            f"{held_out}")
 
 
 def _map_labels(labels, data_classes, run_classes, source):
@@ -91,18 +126,21 @@ def _eval_sets(data, splits, source_name):
     return [(s,) + tuple(data.split(s)) for s in splits]
 
 
-def evaluate_run(run_dir, data=None, splits=("PublicTest",), tta="none", batch_size=256,
-                 verbose=True) -> dict:
-    """Evaluate ``RUN_DIR/model.keras`` and write ``RUN_DIR/eval/report.json`` + PNGs
-    (``report_<tta>.json``, ``confusion_<split>_<tta>.png`` when ``tta`` is not "none").
+def evaluate_run(run_dir, data=None, splits=SPLITS, tta="none", batch_size=256,
+                 verbose=True, out=None, force=False) -> dict:
+    """Evaluate ``RUN_DIR/model.keras`` and write ``report.json`` + PNGs
+    (``report_<tta>.json``, ``confusion_<split>_<tta>.png`` when ``tta`` is not "none") into
+    ``out``, by default ``RUN_DIR/eval`` (``runs/eval/<name>`` for a release: see above).
     ``data``: a FERData, a path for ``keras_fer.data.load``, or None (the run's config ``data``).
     A labelled folder without FER2013 splits is evaluated whole as one split named after it.
-    Returns the report dict: ``{"run", "tta", "classes", "splits": {name: compute_metrics(...)}}``.
+    Returns the report dict: ``{"run", "tta", "classes", "selection", "splits": {name:
+    compute_metrics(...)}}``.
     """
     from keras_fer import rundir
     from keras_fer.io_utils import write_json
 
     run_dir = rundir.check_run_dir(run_dir)
+    out_dir = rundir.output_dir(run_dir, EVAL_DIR, out, force)  # before minutes of evaluation
     classes = rundir.class_names(run_dir)
     source_name = "all"
     if data is None:
@@ -113,8 +151,11 @@ def evaluate_run(run_dir, data=None, splits=("PublicTest",), tta="none", batch_s
         source_name = Path(data).stem if data is not None else "data"
         data = load(data)
     model = rundir.load_model(run_dir)
-    report = {"run": str(run_dir), "tta": tta, "classes": classes, "splits": {}}
-    out_dir = run_dir / EVAL_DIR
+    chosen = selection(run_dir)
+    report = {"run": str(run_dir), "tta": tta, "classes": classes, "selection": chosen,
+              "splits": {}}
+    if verbose:
+        print(selection_line(chosen), flush=True)
     suffix = "" if tta == "none" else f"_{tta}"
     for name, images, labels in _eval_sets(data, list(splits), source_name):
         labels = _map_labels(labels, data.classes, classes, name)
@@ -126,5 +167,5 @@ def evaluate_run(run_dir, data=None, splits=("PublicTest",), tta="none", batch_s
         plot_confusion(out_dir / f"confusion_{name}{suffix}.png", m, f"{name} ({tta})")
         if verbose:
             print(format_report(name, m), flush=True)
-    write_json(report_path(run_dir, tta), report)
+    write_json(out_dir / report_name(tta), report)
     return report

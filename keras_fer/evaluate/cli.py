@@ -1,4 +1,5 @@
-"""``python -m keras_fer.evaluate RUN_DIR [--data PATH] [--split A,B] [--tta MODE] [--json]``."""
+"""``python -m keras_fer.evaluate RUN_DIR [--data PATH] [--split A,B] [--tta MODE] [--out DIR]
+[--force] [--json]``."""
 from __future__ import annotations
 
 import json
@@ -7,35 +8,41 @@ from keras_fer.errors import ArgumentParser, UserError, cli_main
 
 
 def build_parser():
-    from keras_fer.evaluate import TTA_MODES
+    from keras_fer.evaluate import SPLITS, TTA_MODES
 
     p = ArgumentParser(prog="python -m keras_fer.evaluate",
                 description="Evaluate a run directory on FER2013 splits or a labelled folder.")
     p.add_argument("run_dir", help="run directory holding model.keras")
     p.add_argument("--data", help="FER2013 file/folder/zip, or a labelled class-subfolder folder "
                                   "(default: the run's config data)")
-    p.add_argument("--split", default="PublicTest",
-                   help="comma-separated splits (default PublicTest)")
+    p.add_argument("--split", default=",".join(SPLITS),
+                   help=f"comma-separated splits (default {','.join(SPLITS)})")
     p.add_argument("--tta", default="none", choices=TTA_MODES, help="test-time augmentation")
     p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--out", help="folder for report.json and the confusion PNGs (default "
+                                 "RUN_DIR/eval; for a release, which is read-only, runs/eval/NAME)")
+    p.add_argument("--force", action="store_true",
+                   help="allow writing into a release (its reports then no longer match its card)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     return p
 
 
 @cli_main
 def main(argv=None) -> int:
-    from keras_fer.evaluate import evaluate_run, report_path
-    from keras_fer.rundir import check_run_dir
+    from keras_fer.evaluate import EVAL_DIR, evaluate_run, report_name
+    from keras_fer.rundir import check_run_dir, output_dir
 
     args = build_parser().parse_args(argv)
     check_run_dir(args.run_dir)
     splits = [s.strip() for s in args.split.split(",") if s.strip()]
     if not splits:
         raise UserError(f"--split: no split named in {args.split!r}")
+    out = output_dir(args.run_dir, EVAL_DIR, args.out, args.force)
     report = evaluate_run(args.run_dir, data=args.data, splits=splits, tta=args.tta,
-                          batch_size=args.batch_size, verbose=not args.json)
+                          batch_size=args.batch_size, verbose=not args.json, out=out,
+                          force=args.force)
     if args.json:
         print(json.dumps(report, indent=2))
     else:
-        print(f"wrote {report_path(args.run_dir, args.tta)}")
+        print(f"wrote {out / report_name(args.tta)}")
     return 0

@@ -1,29 +1,33 @@
-"""``python -m keras_fer.export MODEL_DIR [--format ...] [--out DIR] [--data PATH]``."""
+"""``python -m keras_fer.export MODEL_DIR [--format ...] [--out DIR] [--data PATH] [--force]``."""
 from __future__ import annotations
 
-import argparse
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 from keras_fer import rundir
-from keras_fer.errors import UserError, cli_main
-from keras_fer.export.core import FORMATS, export_run, parse_formats
+from keras_fer.errors import ArgumentParser, UserError, cli_main
+from keras_fer.export.core import DEFAULT_FORMATS, EXPORT_DIR, FORMATS, export_run, parse_formats
+from keras_fer.export.tflite import ONNX_PIP
 
 PER_CLASS = 100  # images per class and split read for calibration and the parity check
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+def build_parser() -> ArgumentParser:
+    p = ArgumentParser(
         prog="python -m keras_fer.export",
-        description="Export a run's model.keras as a TensorFlow SavedModel (uint8 images of any "
-                    "size in; probabilities, class index and name out), .keras, TFLite float16 "
-                    "and int8, and ONNX (when tf2onnx is installed); then check parity.")
+        description="Export a run's model.keras as a TensorFlow SavedModel (images of any size, "
+                    "uint8 or float pixel values in [0, 255], 1 or 3 channels in; "
+                    "probabilities, class index and name out), .keras, TFLite float16 and int8, "
+                    "and ONNX; then check parity. Only the formats asked for are written.")
     p.add_argument("model_dir", help="a run directory holding model.keras and meta.json")
-    p.add_argument("--format", default=",".join(FORMATS),
-                   help=f"comma-separated, from {','.join(FORMATS)} (default: all)")
-    p.add_argument("--out", help="output folder (default MODEL_DIR/export)")
+    p.add_argument("--format", default=",".join(DEFAULT_FORMATS),
+                   help=f"comma-separated, from {','.join(FORMATS)} (default "
+                        f"{','.join(DEFAULT_FORMATS)}; onnx needs {ONNX_PIP})")
+    p.add_argument("--out", help="output folder (default MODEL_DIR/export; for a release, "
+                                 "which is read-only, runs/export/NAME)")
+    p.add_argument("--force", action="store_true",
+                   help="allow writing into a release (its export then no longer matches its card)")
     p.add_argument("--data", help="FER2013 data for int8 calibration (Training) and the parity "
                    "check (PublicTest); default: data/, else the FER2013 zip in ../shared")
     p.add_argument("--per-class", type=int, default=PER_CLASS,
@@ -76,6 +80,7 @@ def main(argv=None) -> int:
     rundir.check_run_dir(args.model_dir)
     if args.per_class < 1:
         raise UserError(f"--per-class must be >= 1, got {args.per_class}")
+    out = rundir.output_dir(args.model_dir, EXPORT_DIR, args.out, args.force)
     import keras
 
     if keras.backend.backend() != "tensorflow":
@@ -87,10 +92,12 @@ def main(argv=None) -> int:
         train, test, source = load_images(args.data, args.per_class)
         print(f"parity images: {len(test)} from {source}; int8 calibration: {len(train)} images",
               flush=True)
-    report = export_run(args.model_dir, out=args.out, formats=formats, representative=train,
+    report = export_run(args.model_dir, out=out, formats=formats, representative=train,
                         parity_images=test, source=source,
-                        log=lambda line: print(line, flush=True))
-    out = Path(args.out) if args.out else Path(args.model_dir) / "export"
+                        log=lambda line: print(line, flush=True), force=args.force)
+    if test is None:
+        print("parity: nothing to compare (model.keras copied only)")
+        return 0
     lines = []
     if "savedmodel" in report:
         lines.append(f"savedmodel max |dp| = {report['savedmodel']['max_abs_diff']:.2e} "
@@ -103,7 +110,7 @@ def main(argv=None) -> int:
                 lines[-1] += (f" ({100 * q['clear_agreement']:.2f}% on the {q['clear_images']} "
                               f"images that are not near-ties)")
     print(f"parity ({report['images']} images): " + "; ".join(lines) if lines
-          else "parity: nothing to compare (model.keras copied only)")
+          else "parity: nothing to compare")
     print(f"wrote {out / 'parity.json'}")
     if not report["ok"]:
         print(f"error: parity check failed: {'; '.join(report['failures'])} "

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -10,10 +11,12 @@ import numpy as np
 from keras_fer import rundir
 from keras_fer.errors import UserError
 from keras_fer.export.savedmodel import load_serving, model_size, write_savedmodel
-from keras_fer.export.tflite import tflite_predict, write_onnx, write_tflite
+from keras_fer.export.tflite import require_onnx, tflite_predict, write_onnx, write_tflite
 from keras_fer.io_utils import atomic_path, write_json, write_text
 
 FORMATS = ("savedmodel", "keras", "tflite", "onnx")
+DEFAULT_FORMATS = ("savedmodel", "keras", "tflite")  # onnx needs tf2onnx: asked for by name
+EXPORT_DIR = "export"
 SAVEDMODEL_TOLERANCE = 1e-5  # max |p_savedmodel - p_keras|
 # TFLite int8 vs .keras, top-1. A flip where the .keras model's top two probabilities are under
 # NEAR_TIE apart is rounding deciding a near-tie, which int8 legitimately does (a CPU-trained
@@ -33,6 +36,8 @@ def parse_formats(text: str) -> list:
             raise UserError(f"--format: unknown format {f!r} (choose from {', '.join(FORMATS)})")
     if not formats:
         raise UserError("--format: no format given")
+    if "onnx" in formats:
+        require_onnx()
     return formats
 
 
@@ -76,7 +81,8 @@ def int8_verdict(ref, probs) -> dict:
 
 
 def check_parity(model, export_dir, images, source="") -> dict:
-    """Compare the exported artefacts with the ``.keras`` model on uint8 faces (N, 48, 48).
+    """Compare the artefacts in ``export_dir`` (those of earlier exports too: parity.json
+    describes the folder as it is) with the ``.keras`` model on uint8 faces (N, 48, 48).
 
     SavedModel: max |difference| of probabilities <= ``SAVEDMODEL_TOLERANCE``; TFLite int8:
     ``int8_verdict`` (top-1 agreement on clear decisions and overall); float16 is reported. Returns the report
@@ -124,29 +130,41 @@ def check_parity(model, export_dir, images, source="") -> dict:
     return report
 
 
-def export_run(run_dir, out=None, formats=FORMATS, representative=None, parity_images=None,
-               source="", log=print) -> dict:
-    """Export ``RUN_DIR/model.keras`` to ``out`` (default ``RUN_DIR/export``) and check parity.
+def export_run(run_dir, out=None, formats=DEFAULT_FORMATS, representative=None,
+               parity_images=None, source="", log=print, force=False) -> dict:
+    """Export ``RUN_DIR/model.keras`` to ``out`` and check parity.
+
+    Only the formats asked for are written; nothing else in ``out`` is removed or replaced (the
+    SavedModel that TFLite and ONNX are converted from is a temporary one unless "savedmodel" is
+    asked for).
 
     Args:
         run_dir: a run directory (``keras_fer.rundir``).
-        out: the export folder.
-        formats: any of ``FORMATS``.
+        out: the export folder (default ``RUN_DIR/export``; ``runs/export/<name>`` for a
+            release, which is read-only: ``keras_fer.rundir.output_dir``).
+        formats: any of ``FORMATS`` ("onnx" needs tf2onnx: a UserError without it).
         representative: uint8 faces (N, 48, 48) from Training, to calibrate TFLite int8.
-        parity_images: uint8 faces (N, 48, 48) (PublicTest) for the parity check.
+        parity_images: uint8 faces (N, 48, 48) (PublicTest) for the parity check; None: no
+            check, and an existing parity.json is left as it is.
         source: where the images came from (recorded in parity.json).
         log: a print-like function for progress lines.
+        force: allow ``out`` inside a release.
 
     Returns:
         the parity report (also written to ``out/parity.json``), with ``"files"`` added.
+
+    Example:
+        >>> export_run("runs/x", formats=["tflite"], representative=train, parity_images=test)
     """
     import keras
 
     if keras.backend.backend() != "tensorflow":
         raise RuntimeError("export_run needs the TensorFlow backend "
                            "(the CLI re-runs itself under it)")
+    if "onnx" in formats:
+        require_onnx()  # before any work
     run_dir = rundir.check_run_dir(run_dir)
-    out = Path(out) if out is not None else run_dir / "export"
+    out = rundir.output_dir(run_dir, EXPORT_DIR, out, force)
     model = rundir.load_model(run_dir)
     classes = rundir.class_names(run_dir)
     if len(classes) != int(model.output_shape[-1]):
@@ -155,39 +173,34 @@ def export_run(run_dir, out=None, formats=FORMATS, representative=None, parity_i
     out.mkdir(parents=True, exist_ok=True)
     write_text(out / "labels.txt", "".join(f"{c}\n" for c in classes))
     files = {"labels": str(out / "labels.txt")}
-    sm_dir = out / "savedmodel"
-    needs_sm = any(f in formats for f in ("savedmodel", "tflite", "onnx"))
-    if needs_sm:
-        t = time.time()
-        write_savedmodel(model, classes, sm_dir)
-        files["savedmodel"] = str(sm_dir)
-        log(f"savedmodel: {sm_dir} ({time.time() - t:.1f}s)")
-    if "keras" in formats:
-        with atomic_path(out / rundir.MODEL_FILE) as tmp:
-            shutil.copyfile(run_dir / rundir.MODEL_FILE, tmp)
-        files["keras"] = str(out / rundir.MODEL_FILE)
-        log(f"keras: {files['keras']}")
-    if "tflite" in formats:
-        rep = model_inputs(representative, model) if representative is not None else None
-        for quant in ("float16", "int8"):
+    with tempfile.TemporaryDirectory(prefix=".export.", dir=out) as tmp:
+        sm_dir = out / "savedmodel" if "savedmodel" in formats else Path(tmp) / "savedmodel"
+        if any(f in formats for f in ("savedmodel", "tflite", "onnx")):
             t = time.time()
-            path = out / f"model_{quant}.tflite"
-            write_tflite(sm_dir, path, quant, representative=rep)
-            files[f"tflite_{quant}"] = str(path)
-            log(f"tflite {quant}: {path} ({time.time() - t:.1f}s)")
-    if "onnx" in formats:
-        skipped = write_onnx(sm_dir, out / "model.onnx")
-        if skipped:
-            log(f"onnx: skipped: {skipped}")
-        else:
+            write_savedmodel(model, classes, sm_dir)
+            if "savedmodel" in formats:
+                files["savedmodel"] = str(sm_dir)
+                log(f"savedmodel: {sm_dir} ({time.time() - t:.1f}s)")
+        if "keras" in formats:
+            with atomic_path(out / rundir.MODEL_FILE) as tmp_file:
+                shutil.copyfile(run_dir / rundir.MODEL_FILE, tmp_file)
+            files["keras"] = str(out / rundir.MODEL_FILE)
+            log(f"keras: {files['keras']}")
+        if "tflite" in formats:
+            rep = model_inputs(representative, model) if representative is not None else None
+            for quant in ("float16", "int8"):
+                t = time.time()
+                path = out / f"model_{quant}.tflite"
+                write_tflite(sm_dir, path, quant, representative=rep)
+                files[f"tflite_{quant}"] = str(path)
+                log(f"tflite {quant}: {path} ({time.time() - t:.1f}s)")
+        if "onnx" in formats:
+            write_onnx(sm_dir, out / "model.onnx")
             files["onnx"] = str(out / "model.onnx")
             log(f"onnx: {files['onnx']}")
     if parity_images is None:
         report = {"ok": True, "images": 0, "note": "no images: parity not checked"}
-        write_json(out / PARITY_FILE, report)
     else:
         report = check_parity(model, out, parity_images, source=source)
-    if "savedmodel" not in formats and needs_sm:
-        shutil.rmtree(sm_dir)  # only an intermediate for the conversions
     report["files"] = files
     return report

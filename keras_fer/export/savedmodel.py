@@ -1,14 +1,16 @@
-"""The TensorFlow SavedModel: raw uint8 images in, probabilities / class index / class name out.
+"""The TensorFlow SavedModel: raw images in, probabilities / class index / class name out.
 
 Endpoints (``keras.export.ExportArchive``, TensorFlow backend only):
 
-* ``serve`` (also ``serving_default``): ``images`` uint8 [N, H, W, C], any H and W, C = 1 or 3
-  (2 and 4 work too: the alpha channel is ignored) -> ``probabilities`` float32 [N, classes],
-  ``class_index`` int32 [N], ``class_name`` string [N]. Preprocessing inside: grayscale as
-  PIL's "L", bilinear antialiased resize to 48x48, then ``keras_fer.augment.fit_to`` the
-  model's input size.
+* ``serve``: ``images`` [N, H, W, C] -> ``probabilities`` float32 [N, classes], ``class_index``
+  int32 [N], ``class_name`` string [N]; the contract is ``CONTRACT`` below (also the
+  SavedModel's ``contract`` endpoint). ``serving_default`` is ``serve`` on float32 input (a
+  signature has one dtype; numpy arrays of any dtype are cast to it, uint8 exactly).
+  Preprocessing inside: grayscale as PIL's "L", bilinear antialiased resize to 48x48, rounded
+  to whole gray levels, then ``keras_fer.augment.fit_to`` the model's input size.
 * ``model``: ``images`` float32 [N, h, w, 1] already at the model's input size, in [0, 255]
   -> ``probabilities``. TFLite and ONNX are converted from this endpoint.
+* ``contract``: no input -> ``text``, the contract below.
 """
 from __future__ import annotations
 
@@ -21,6 +23,22 @@ from keras_fer.predict.preprocess import to_face48
 
 SERVE = "serve"
 MODEL_ENDPOINT = "model"
+CONTRACT_ENDPOINT = "contract"
+SERVE_DTYPES = ("uint8", "float32", "float64")  # the input dtypes `serve` is traced for
+CHANNELS = (1, 3)
+CONTRACT = (
+    "serve(images): images [N, H, W, C], N >= 0, H and W >= 1, C = 1 (gray) or 3 (RGB); "
+    "dtype uint8, or float32/float64 holding pixel values in [0, 255] (float values are gray "
+    "levels as in an 8-bit image, rounded; [0, 1] images are NOT rescaled: multiply them by 255 "
+    "first). Any other channel count, a value outside [0, 255] or NaN fails with "
+    "InvalidArgumentError naming the fault; another dtype (e.g. int64) finds no matching "
+    "function. An empty batch gives empty outputs. Returns "
+    "probabilities float32 [N, classes], class_index int32 [N], class_name string [N]. "
+    "serving_default is serve on float32 input.")
+# The messages of the serving function's checks (tf.debugging assertions: InvalidArgumentError).
+BAD_CHANNELS = "images: C (the last axis) must be 1 (gray) or 3 (RGB)"
+BAD_SIZE = "images: height and width must be at least 1 pixel"
+BAD_VALUES = "images: float values are pixel values and must be in [0, 255] (not NaN)"
 
 
 def model_size(model) -> tuple:
@@ -28,8 +46,29 @@ def model_size(model) -> tuple:
     return tuple(int(d) for d in model.input_shape[1:3])
 
 
+def check_images(images):
+    """``images`` as float32 after the contract's checks (``CONTRACT``): assertions that fail
+    with InvalidArgumentError when the channels, the size or (float input) a value is wrong.
+    Inside a ``tf.function`` the assertions run before anything that reads their result."""
+    import tensorflow as tf
+
+    shape = tf.shape(images)
+    channels_ok = tf.reduce_any(tf.equal(shape[-1], CHANNELS))
+    size_ok = tf.logical_or(tf.equal(shape[0], 0), tf.reduce_all(shape[1:3] >= 1))
+    checks = [tf.debugging.Assert(channels_ok, [BAD_CHANNELS, "got shape", shape]),
+              tf.debugging.Assert(size_ok, [BAD_SIZE, "got shape", shape])]
+    x = tf.cast(images, tf.float32)
+    if images.dtype.is_floating:  # uint8 is always in range
+        values_ok = tf.reduce_all((x >= 0.0) & (x <= 255.0))  # False for NaN
+        checks.append(tf.debugging.Assert(values_ok, [BAD_VALUES, "got min", tf.reduce_min(x),
+                                                      "max", tf.reduce_max(x)]))
+    with tf.control_dependencies(checks):
+        return tf.identity(x)
+
+
 def serving_fn(model, classes):
-    """The serving function: uint8 images of any size -> dict of probabilities, index, name."""
+    """The serving function: images of any size (``CONTRACT``) -> dict of probabilities, index,
+    name."""
     import tensorflow as tf
     from keras import ops
 
@@ -38,12 +77,20 @@ def serving_fn(model, classes):
     names = tf.constant([str(c) for c in classes])
     size = model_size(model)
 
-    def serve(images):
-        x = fit_to(to_face48(images), size)
+    def classify(x):
+        x = fit_to(to_face48(x), size)
         probs = ops.softmax(model(x, training=False), axis=-1)
         index = ops.cast(ops.argmax(probs, axis=-1), "int32")
         return {"probabilities": probs, "class_index": index,
                 "class_name": tf.gather(names, index)}
+
+    def nothing():  # the resize cannot take an empty batch of 0 x 0 images
+        return {"probabilities": tf.zeros((0, len(names)), tf.float32),
+                "class_index": tf.zeros((0,), tf.int32), "class_name": tf.zeros((0,), tf.string)}
+
+    def serve(images):
+        x = check_images(images)
+        return tf.cond(tf.shape(x)[0] > 0, lambda: classify(x), nothing)
 
     return serve
 
@@ -58,6 +105,10 @@ def write_savedmodel(model, classes, path) -> Path:
 
     Returns:
         ``Path(path)``.
+
+    Example:
+        >>> write_savedmodel(rundir.load_model("runs/x"), rundir.class_names("runs/x"),
+        ...                  "runs/x/export/savedmodel")
     """
     import keras
     import tensorflow as tf
@@ -69,12 +120,18 @@ def write_savedmodel(model, classes, path) -> Path:
     h, w = model_size(model)
     archive = keras.export.ExportArchive()
     archive.track(model)
-    archive.add_endpoint(SERVE, serving_fn(model, classes), input_signature=[
-        tf.TensorSpec([None, None, None, None], tf.uint8, name="images")])
+    serve = tf.function(serving_fn(model, classes))
+    for dtype in SERVE_DTYPES:  # one traced graph per dtype, so no input is cast before the checks
+        serve.get_concrete_function(tf.TensorSpec([None, None, None, None], dtype, name="images"))
+    archive.add_endpoint(SERVE, serve)
+    archive.add_endpoint("serving_default", serving_fn(model, classes), input_signature=[
+        tf.TensorSpec([None, None, None, None], tf.float32, name="images")])
     archive.add_endpoint(
         MODEL_ENDPOINT,
         lambda x: {"probabilities": ops.softmax(model(x, training=False), axis=-1)},
         input_signature=[tf.TensorSpec([None, h, w, 1], tf.float32, name="images")])
+    archive.add_endpoint(CONTRACT_ENDPOINT, lambda: {"text": tf.constant(CONTRACT)},
+                         input_signature=[])
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))

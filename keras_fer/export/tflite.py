@@ -10,10 +10,12 @@ import warnings
 
 import numpy as np
 
+from keras_fer.errors import UserError
 from keras_fer.export.savedmodel import MODEL_ENDPOINT
 from keras_fer.io_utils import atomic_path
 
 QUANTIZATIONS = ("float16", "int8")
+ONNX_PIP = "pip install tf2onnx onnx"
 
 
 def write_tflite(savedmodel_dir, path, quantization, representative=None) -> None:
@@ -77,19 +79,30 @@ def tflite_predict(path, images, batch_size=256) -> np.ndarray:
     return np.concatenate(parts)
 
 
-def write_onnx(savedmodel_dir, path):
-    """ONNX through tf2onnx from the SavedModel's ``model`` endpoint.
+def onnx_available() -> bool:
+    """Whether tf2onnx, the optional package ONNX export needs, is installed."""
+    import importlib.util
 
-    Returns None on success, or a one-line reason why it was skipped (tf2onnx missing, or the
-    conversion failed).
+    return importlib.util.find_spec("tf2onnx") is not None
+
+
+def require_onnx() -> None:
+    """A UserError naming the pip command when tf2onnx is not installed."""
+    if not onnx_available():
+        raise UserError(f"--format onnx needs tf2onnx, which is not installed: {ONNX_PIP}")
+
+
+def write_onnx(savedmodel_dir, path) -> None:
+    """ONNX through tf2onnx from the SavedModel's ``model`` endpoint, written atomically.
+
+    Raises:
+        UserError: tf2onnx is not installed (the message gives ``ONNX_PIP``).
+        RuntimeError: the conversion failed (tf2onnx's last line of errors).
     """
-    try:
-        import tf2onnx  # noqa: F401
-    except ImportError:
-        return "tf2onnx is not installed (pip install tf2onnx onnx)"
     import subprocess
     import sys
 
+    require_onnx()
     with atomic_path(path) as tmp:
         proc = subprocess.run(
             [sys.executable, "-m", "tf2onnx.convert", "--saved-model", os.fspath(savedmodel_dir),
@@ -97,5 +110,5 @@ def write_onnx(savedmodel_dir, path):
             capture_output=True, text=True)
         if proc.returncode != 0:
             lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
-            return f"tf2onnx failed: {lines[-1] if lines else 'exit code ' + str(proc.returncode)}"
-    return None
+            raise RuntimeError(f"{path}: tf2onnx failed: "
+                               f"{lines[-1] if lines else 'exit code ' + str(proc.returncode)}")

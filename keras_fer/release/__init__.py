@@ -12,11 +12,14 @@ its evaluation reports, confusion matrices, an exported SavedModel (+ TFLite) an
       eval/confusion_<split>[_<tta>].png
       export/savedmodel, export/model_{float16,int8}.tflite, export/parity.json, labels.txt
       README.md                    the model card (keras_fer.release.card)
+      release.json                 what was released from where, when: marks the folder as a
+                                   release (``keras_fer.rundir.is_release``)
 
-Because it is a run directory, ``python -m keras_fer.evaluate saved_models/best --split
-PublicTest,PrivateTest`` reproduces ``eval/report.json``; visualize, export and predict read it
-too. The release is built in a temporary folder beside ``out`` and renamed into place, so an
-existing release is never half overwritten; it is only replaced with ``force``.
+Because it is a run directory, ``python -m keras_fer.evaluate saved_models/best`` reproduces
+``eval/report.json`` (into ``runs/eval/best``: a release is read-only, ``rundir.output_dir``);
+visualize, export and predict read it too. The release is built in a temporary folder beside
+``out`` and renamed into place, so an existing release is never half overwritten; it is only
+replaced with ``force``, and ``force`` replaces nothing but a release.
 
 Example:
     >>> make_release("runs/vgg19-20261125", "saved_models/best", data="data", force=True)
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 from keras_fer import rundir
@@ -34,17 +38,28 @@ MAX_BYTES = 100_000_000  # the release must stay a download people accept (issue
 SPLITS = ("PublicTest", "PrivateTest")
 RUN_FILES = (rundir.MODEL_FILE, rundir.CONFIG_FILE, rundir.META_FILE, rundir.HISTORY_FILE,
              "curves.png", rundir.SUMMARY_FILE, "search.json")  # search.json: a tuned run's trial
-CARD_FILE = "README.md"
+CARD_FILE = rundir.CARD_FILE
 
 
 def folder_bytes(path) -> int:
     return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
 
 
-def check_out(out, force: bool) -> None:
-    """A release already in ``out`` is replaced only with ``force``."""
+def check_out(out, force: bool, run_dir=None) -> None:
+    """``out`` may receive a release: it is new, an empty folder, or a release (replaced only
+    with ``force``). Anything else (a folder of runs, the run itself, a file) is never replaced,
+    nor a folder holding ``run_dir``."""
     out = Path(out)
-    if out.exists() and any(out.iterdir()) and not force:
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out}: not a folder; choose a new --out for the release")
+    if run_dir is not None and out.resolve() in Path(run_dir).resolve().parents:
+        raise UserError(f"{out}: holds the run {run_dir} being released; choose a new --out")
+    if not out.exists() or not any(out.iterdir()):
+        return
+    if not rundir.is_release(out):
+        raise UserError(f"{out}: not a release (no {rundir.RELEASE_FILE} or model card) but a "
+                        "folder with files; --force replaces only a release: choose a new --out")
+    if not force:
         raise UserError(f"{out}: a model is already released there; pass --force to replace it")
 
 
@@ -77,7 +92,7 @@ def make_release(run_dir, out="saved_models/best", data=None, *, tta="tencrop", 
     if tta not in ("flip", "tencrop"):
         raise UserError(f"--tta: {tta!r} is not a test-time augmentation (flip or tencrop)")
     run_dir, out = rundir.check_run_dir(run_dir), Path(out)
-    check_out(out, force)
+    check_out(out, force, run_dir)
     if data is None:
         data = rundir.read_config(run_dir).data or "data"
     formats = release_formats(run_dir / rundir.MODEL_FILE, log)
@@ -104,6 +119,9 @@ def make_release(run_dir, out="saved_models/best", data=None, *, tta="tencrop", 
                            config=rundir.read_config(stage), reports=reports, parity=parity,
                            out=out, data=data, recipe=recipe, notes=notes)
         write_text(stage / CARD_FILE, card)
+        write_json(stage / rundir.RELEASE_FILE, {
+            "run": str(run_dir), "released": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "data": str(data), "tta": tta, "formats": list(formats)})
         size = folder_bytes(stage)
         if size > MAX_BYTES:
             raise UserError(f"{run_dir}: the release would be {size / 1e6:.1f} MB, over the "

@@ -105,7 +105,8 @@ def render_card(*, meta, summary, config, reports, parity, out, data, recipe=Non
         f"| model | `{model}`, {summary.get('parameters', 'n/a'):,} parameters |" if isinstance(summary.get("parameters"), int)
         else f"| model | `{model}` |",
         f"| input | a face crop, grayscale, {'x'.join(str(d) for d in meta.get('input_shape', [48, 48, 1])[:2])} "
-        f"(the SavedModel takes uint8 images of any size, 1 or 3 channels) |",
+        f"(the SavedModel takes images of any size, 1 or 3 channels, uint8 or float pixel values "
+        f"in [0, 255]) |",
         f"| output | {len(plain['classes'])} classes: {', '.join(plain['classes'])} |",
         f"| trained on | {trained_on}; Keras {meta.get('keras', '?')}, backend {meta.get('backend', '?')}"
         + (f"; {seconds / 60:.1f} min of training" if isinstance(seconds, (int, float)) else "") + " |",
@@ -136,8 +137,8 @@ def render_card(*, meta, summary, config, reports, parity, out, data, recipe=Non
         "",
         "## Export",
         "",
-        "`export/savedmodel` (signature `serve`: uint8 images in; `probabilities`, `class_index`, "
-        "`class_name` out)"
+        "`export/savedmodel` (signature `serve`: uint8 or float [0, 255] images in; `probabilities`, "
+        "`class_index`, `class_name` out)"
         + (", `export/model_float16.tflite`, `export/model_int8.tflite`." if "tflite_int8" in parity
            else "; TFLite is left out to keep the release under 100 MB (`python -m keras_fer.export` "
                 "makes it).")
@@ -150,7 +151,8 @@ def render_card(*, meta, summary, config, reports, parity, out, data, recipe=Non
         "```",
         f"python -m keras_fer.train --config {recipe_arg} --data {data} --out runs/release",
         f"python -m keras_fer.release runs/release --data {data} --out {out} --force",
-        "# the metrics above, from this folder, on any machine (CPU is fine):",
+        "# the metrics above, from this folder, on any machine (CPU is fine); the reports go to",
+        f"# runs/eval/{out.name}: a release is read-only",
         f"python -m keras_fer.evaluate {out} --data {data} --split PublicTest,PrivateTest",
         f"python -m keras_fer.evaluate {out} --data {data} --split PublicTest,PrivateTest --tta {tta}",
         "```",

@@ -19,7 +19,8 @@ def build_parser():
                    help="test-time augmentation of the second report (default tencrop)")
     p.add_argument("--recipe", help="the recipe file the run was trained from (for the card's commands)")
     p.add_argument("--notes", help="a markdown file added to the card under Notes")
-    p.add_argument("--force", action="store_true", help="replace an existing release")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing release (never anything else)")
     return p
 
 
@@ -31,7 +32,7 @@ def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     rundir.check_run_dir(args.run_dir)
-    check_out(args.out, args.force)  # fail before minutes of evaluation, not after
+    check_out(args.out, args.force, args.run_dir)  # fail before minutes of evaluation
     notes = None
     if args.notes:
         if not Path(args.notes).is_file():

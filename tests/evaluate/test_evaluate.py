@@ -1,8 +1,11 @@
 """Evaluation: scikit-learn's numbers on a known prediction set, TTA views, evaluate_run's
-report and PNGs, a labelled class-subfolder folder as one split, the command line."""
+report and PNGs, a labelled class-subfolder folder as one split, the command line, and a
+release evaluated as its card says (both test splits, its own reports untouched)."""
 import json
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -12,7 +15,9 @@ from sklearn.metrics import (accuracy_score, balanced_accuracy_score, confusion_
 
 import keras_fer.augment
 from keras_fer import EMOTIONS
-from keras_fer.evaluate import compute_metrics, evaluate_run, predict_proba
+from keras_fer.config import TrainConfig
+from keras_fer.evaluate import compute_metrics, evaluate_run, predict_proba, selection
+from keras_fer.errors import UserError
 from keras_fer.evaluate.cli import main
 from keras_fer.io_utils import write_json
 
@@ -109,6 +114,7 @@ def test_cli_on_a_labelled_folder_is_one_split(run_dir, tmp_path, capsys):
     assert main([str(run_dir), "--data", str(folder), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert list(out["splits"]) == ["my_faces"]
+    assert out["selection"] is None  # no config.json: not guessed
     m = out["splits"]["my_faces"]
     assert m["n"] == 5 and m["per_class"]["happy"]["support"] == 3
     assert m["per_class"]["sad"]["support"] == 2 and m["per_class"]["angry"]["support"] == 0
@@ -122,3 +128,76 @@ def test_cli_user_mistakes_exit_2(run_dir, tmp_path, capsys):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "model.keras is missing" in proc.stderr
+
+
+def _synthetic_fer(path, per_split=(6, 5, 4)):
+    """A FER2013-form npz: per_split images of Training, PublicTest, PrivateTest."""
+    from keras_fer.data import FERData, save_npz
+
+    n = sum(per_split)
+    rng = np.random.default_rng(2)
+    splits = np.repeat(["Training", "PublicTest", "PrivateTest"], per_split)
+    save_npz(FERData(rng.integers(0, 256, (n, 48, 48), dtype=np.uint8),
+                     rng.integers(0, 7, n), splits), path)
+    return path
+
+
+def snapshot(folder) -> dict:
+    folder = Path(folder)
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file()}
+
+
+@pytest.fixture()
+def release(run_dir, tmp_path, monkeypatch):
+    """A release of the tiny model (run directory + config + card + its own report), with the
+    current directory at tmp_path (where runs/ goes)."""
+    monkeypatch.chdir(tmp_path)
+    rel = shutil.copytree(run_dir, tmp_path / "saved_models" / "best")
+    shutil.rmtree(rel / "eval", ignore_errors=True)
+    data = _synthetic_fer(tmp_path / "fer2013.npz")
+    write_json(rel / "config.json", TrainConfig(data=str(data), val="PublicTest").to_dict())
+    write_json(rel / "meta.json", {"classes": list(EMOTIONS), "input_shape": [44, 44, 1],
+                                   "best_epoch": 3})
+    (rel / "README.md").write_text("# Model card: `tiny` on FER2013\n")
+    write_json(rel / "eval" / "report.json", {"splits": {"PublicTest": {"n": 3589}}})
+    return rel
+
+
+def test_the_cards_command_reports_both_test_splits_and_leaves_the_release_alone(release, capsys):
+    before = snapshot(release)
+    assert main([str(Path("saved_models") / "best")]) == 0  # nothing after the run directory
+    out = capsys.readouterr().out
+    assert ("checkpoint chosen on PublicTest (best val_accuracy, epoch 3): its figures are "
+            "optimistic; PrivateTest is held out") in out
+    assert f"wrote {Path('runs/eval/best/report.json')}" in out
+    report = json.loads(Path("runs/eval/best/report.json").read_text())
+    assert list(report["splits"]) == ["PublicTest", "PrivateTest"]
+    assert [report["splits"][s]["n"] for s in ("PublicTest", "PrivateTest")] == [5, 4]
+    assert report["selection"] == {"split": "PublicTest", "monitor": "val_accuracy", "epoch": 3}
+    assert Path("runs/eval/best/confusion_PrivateTest.png").is_file()
+    assert snapshot(release) == before
+
+
+def test_writing_into_a_release_needs_force(release, capsys):
+    before = snapshot(release)
+    target = release / "eval"
+    assert main([str(release), "--out", str(target)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: {target}: inside the release {release.resolve()}, which is "
+                   "read-only: write elsewhere with --out, or pass --force to change the release"]
+    with pytest.raises(UserError, match="inside the release"):
+        evaluate_run(release, out=target, verbose=False)
+    assert snapshot(release) == before
+    assert main([str(release), "--split", "PrivateTest", "--force"]) == 0  # the user says so
+    report = json.loads((release / "eval" / "report.json").read_text())
+    assert list(report["splits"]) == ["PrivateTest"] and report["splits"]["PrivateTest"]["n"] == 4
+
+
+def test_selection_of_a_run_validated_on_part_of_training(tmp_path):
+    write_json(tmp_path / "config.json", TrainConfig(val="split", val_fraction=0.1,
+                                                     monitor="val_macro_f1").to_dict())
+    (tmp_path / "model.keras").write_bytes(b"")
+    write_json(tmp_path / "meta.json", {"best_epoch": 12})
+    assert selection(tmp_path) == {"split": "a held-out 10% of Training",
+                                   "monitor": "val_macro_f1", "epoch": 12}

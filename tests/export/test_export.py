@@ -1,5 +1,7 @@
-"""Export: SavedModel signature and parity, TFLite int8 agreement, labels, the CLI."""
+"""Export: SavedModel signature, input contract and parity, TFLite int8 agreement, labels, the
+CLI."""
 import json
+import re
 
 import numpy as np
 import pytest
@@ -30,7 +32,7 @@ def exported(run_dir, tmp_path_factory):
     from keras_fer.export import export_run
 
     out = tmp_path_factory.mktemp("export")
-    report = export_run(run_dir, out=out, formats=["savedmodel", "keras", "tflite", "onnx"],
+    report = export_run(run_dir, out=out, formats=["savedmodel", "keras", "tflite"],
                         representative=synthetic_faces(96, seed=1)[0],
                         parity_images=synthetic_faces(200, seed=2)[0], source="synthetic",
                         log=lambda line: None)
@@ -95,6 +97,45 @@ def test_signature_rgb_any_size_and_class_name(served, model):
     assert [n.decode() for n in result["class_name"].numpy()] == [CLASSES[i] for i in index]
 
 
+def test_float_input_is_pixel_values_rounded_not_truncated(served):
+    faces, _ = synthetic_faces(4, seed=6)
+    faces = np.minimum(faces, 254)[..., None]
+    want = served.serve(faces + 1)["probabilities"].numpy()
+    for dtype in ("float32", "float64"):  # 0.6 above a gray level rounds up to the next one
+        got = served.serve((faces + 0.6).astype(dtype))["probabilities"].numpy()
+        np.testing.assert_array_equal(got, want)
+    got = served.signatures["serving_default"](images=(faces + 0.6).astype("float32"))
+    np.testing.assert_array_equal(got["probabilities"].numpy(), want)
+    contract = served.contract()["text"].numpy().decode()
+    assert "pixel values in [0, 255]" in contract and "[0, 1] images are NOT rescaled" in contract
+
+
+RANGE = "float values are pixel values and must be in [0, 255] (not NaN)"
+
+
+@pytest.mark.parametrize("images, message", [
+    (np.full((2, 8, 8, 1), 256.0, "float32"), RANGE),
+    (np.full((2, 8, 8, 3), -1.0, "float64"), RANGE),
+    (np.full((1, 8, 8, 1), np.nan, "float32"), RANGE),
+    (np.zeros((2, 8, 8, 5), "uint8"), "C (the last axis) must be 1 (gray) or 3 (RGB)"),
+    (np.zeros((2, 8, 8, 4), "uint8"), "C (the last axis) must be 1 (gray) or 3 (RGB)"),
+    (np.zeros((2, 0, 8, 1), "uint8"), "height and width must be at least 1 pixel"),
+])
+def test_input_outside_the_contract_is_an_error_naming_it(served, images, message):
+    import tensorflow as tf
+
+    with pytest.raises(tf.errors.InvalidArgumentError, match=re.escape(f"[images: {message}")):
+        served.serve(images)
+
+
+@pytest.mark.parametrize("shape", [(0, 48, 48, 1), (0, 0, 0, 3)])
+def test_empty_batch_gives_empty_outputs(served, shape):
+    for dtype in ("uint8", "float32"):
+        out = served.serve(np.zeros(shape, dtype))
+        assert out["probabilities"].shape == (0, len(CLASSES))
+        assert out["class_index"].shape == (0,) and out["class_name"].shape == (0,)
+
+
 def test_tflite_int8_top1_agreement(exported, model):
     from keras_fer.export import tflite_predict
 
@@ -124,7 +165,8 @@ def test_other_files(exported, run_dir):
     out, report = exported
     assert (out / "labels.txt").read_text().split() == CLASSES
     assert (out / "model.keras").read_bytes() == (run_dir / "model.keras").read_bytes()
-    assert "onnx" not in report["files"]  # tf2onnx is not installed here: skipped, not an error
+    assert sorted(report["files"]) == ["keras", "labels", "savedmodel", "tflite_float16",
+                                       "tflite_int8"]
 
 
 def _class_folder(root, n=14):

@@ -1,6 +1,7 @@
 """Releasing a run as saved_models/best: the files, a card whose numbers are the reports', an
 evaluation of the release that reproduces them, the export of a mixed-precision model, and the
-rules that keep an existing release safe (--force, atomic swap, the size limit)."""
+rules that keep an existing release and everything else safe (--force replaces a release only,
+atomic swap, the size limit)."""
 import json
 import re
 import shutil
@@ -46,6 +47,9 @@ def test_release_holds_the_run_reports_export_and_card(release, run_dir):
     assert 0 < folder_bytes(release) <= MAX_BYTES
     assert not list(release.parent.glob(".best.*"))  # no staging left behind
     assert rundir.read_meta(release)["device"]  # the card's "trained on" comes from here
+    marker = json.loads((release / "release.json").read_text())
+    assert marker["run"] == str(run_dir) and marker["formats"] == ["savedmodel", "tflite"]
+    assert rundir.is_release(release) and not rundir.is_release(run_dir)
 
 
 def test_mixed_precision_model_exports_with_exact_savedmodel_parity(release):
@@ -73,12 +77,14 @@ def test_card_numbers_are_the_reports(release, fer_small):
     assert f"python -m keras_fer.evaluate {release} --data" in card
 
 
-def test_evaluating_the_release_reproduces_its_report(release, fer_small_dir):
+def test_evaluating_the_release_reproduces_its_report(release, fer_small_dir, tmp_path):
     from keras_fer.evaluate import evaluate_run
 
-    shipped = json.loads((release / "eval" / "report.json").read_text())
-    again = evaluate_run(release, data=str(fer_small_dir), splits=("PublicTest", "PrivateTest"),
-                         verbose=False)
+    before = (release / "eval" / "report.json").read_bytes()
+    shipped = json.loads(before)
+    again = evaluate_run(release, data=str(fer_small_dir), verbose=False, out=tmp_path)
+    assert json.loads((tmp_path / "report.json").read_text())["splits"] == again["splits"]
+    assert (release / "eval" / "report.json").read_bytes() == before
     for split in ("PublicTest", "PrivateTest"):
         assert again["splits"][split]["confusion"] == shipped["splits"][split]["confusion"]
         assert again["splits"][split]["accuracy"] == shipped["splits"][split]["accuracy"]
@@ -95,6 +101,29 @@ def test_existing_release_needs_force_and_is_swapped_whole(release, run_dir, fer
     assert main([str(run_dir), "--out", str(target), "--data", str(fer_small_dir), "--force"]) == 0
     assert (target / "README.md").read_text().startswith("# Model card: `baseline` on FER2013")
     assert sorted(p.name for p in target.parent.iterdir() if p.name.startswith(".")) == []
+
+
+def _snapshot(folder) -> dict:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file()}
+
+
+def test_force_replaces_a_release_never_a_folder_of_runs_or_the_run(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    for name in ("a", "b"):
+        (runs / name).mkdir(parents=True)
+        (runs / name / "model.keras").write_bytes(name.encode())
+    run, before = runs / "a", _snapshot(runs)
+    for out, why in ((runs, f"holds the run {run} being released; choose a new --out"),
+                     (runs / "b", "not a release (no release.json or model card) but a folder "
+                                  "with files; --force replaces only a release: choose a new --out"),
+                     (run, "not a release (no release.json or model card)")):
+        assert main([str(run), "--out", str(out), "--force"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith(f"error: {out}: {why}")
+        with pytest.raises(UserError, match=re.escape(why)):
+            make_release(run, out, force=True, log=lambda line: None)
+    assert _snapshot(runs) == before
 
 
 def test_too_big_a_release_fails_and_keeps_the_old_one(release, run_dir, fer_small_dir, monkeypatch):

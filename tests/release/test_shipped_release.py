@@ -3,7 +3,6 @@ the real FER2013 on this CPU, its card says them, and its SavedModel loads from 
 (where git has dropped the empty assets/ folder) and agrees with its model.keras."""
 import json
 import re
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -21,12 +20,25 @@ def test_splits(fer_zip, tmp_path_factory):
     return data.select(np.flatnonzero(np.isin(data.splits, ["PublicTest", "PrivateTest"])))
 
 
+def test_shipped_release_is_read_only_to_evaluate_and_export(tmp_path, monkeypatch):
+    from keras_fer import rundir
+    from keras_fer.errors import UserError
+
+    assert rundir.is_release(RELEASE)  # by its model card: it predates release.json
+    monkeypatch.chdir(tmp_path)
+    assert rundir.output_dir(RELEASE, "eval") == Path("runs/eval/best")
+    assert rundir.output_dir(RELEASE, "export") == Path("runs/export/best")
+    with pytest.raises(UserError, match="inside the release"):
+        rundir.output_dir(RELEASE, "eval", out=RELEASE / "eval")
+
+
 def test_evaluating_the_release_reproduces_its_report_and_card(test_splits, tmp_path):
     from keras_fer.evaluate import evaluate_run
 
-    copy = shutil.copytree(RELEASE, tmp_path / "best")  # evaluate writes eval/: not into git's files
-    got = evaluate_run(copy, test_splits, splits=("PublicTest", "PrivateTest"), verbose=False)
-    want = json.loads((RELEASE / "eval" / "report.json").read_text())
+    before = (RELEASE / "eval" / "report.json").read_bytes()
+    got = evaluate_run(RELEASE, test_splits, verbose=False, out=tmp_path / "eval")
+    assert (RELEASE / "eval" / "report.json").read_bytes() == before  # git's files untouched
+    want = json.loads(before)
     for split in ("PublicTest", "PrivateTest"):
         assert got["splits"][split]["n"] == 3589
         assert got["splits"][split]["confusion"] == want["splits"][split]["confusion"]

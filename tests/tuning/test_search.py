@@ -102,5 +102,6 @@ def test_existing_best_out_needs_force(searched, tune_env, capsys):
     default = tmp / "search" / "random" / "best"
     default.mkdir()
     (default / "model.keras").write_bytes(b"")
+    (default / "README.md").write_text("# Model card: a release made before release.json\n")
     assert main(_argv(data, base, tmp)) == 2
     assert capsys.readouterr().err.startswith(f"error: {default}: a model is already released there")
