@@ -23,6 +23,7 @@ from keras_fer.io_utils import write_json
 from keras_fer.metrics import epoch_metrics
 from keras_fer.train.callbacks import (BestCheckpoint, HistoryLog, NaNGuard, ResumeState,
                                        save_model_atomic)
+from keras_fer.train.ema import EMASwap, calibration_images
 from keras_fer.train.optimizers import base_learning_rate, build_optimizer
 from keras_fer.train.report import fold_summary, format_folds, plot_curves
 from keras_fer.train.schedules import make_schedule
@@ -228,21 +229,6 @@ def _hms(seconds):
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
-class EMASwap(keras.callbacks.SwapEMAWeights):
-    """Keras' ``SwapEMAWeights(swap_on_epoch=True)`` (validation, the best checkpoint and the
-    resume state see the averaged weights at each epoch's end) whose "averaged weights are in
-    the model" flag is resume state: a resumed run swaps the raw weights back before training."""
-
-    def __init__(self):
-        super().__init__(swap_on_epoch=True)
-
-    def get_state(self):
-        return {"ema_in_model": bool(self._ema_weights_in_model)}
-
-    def set_state(self, state):
-        self._ema_weights_in_model = bool(state.get("ema_in_model", False))
-
-
 def default_out(cfg) -> Path:
     return Path("runs") / f"{Path(str(cfg.model)).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
 
@@ -281,7 +267,7 @@ def train_once(cfg, train, val, classes, out: Path, *, callbacks=(), resume_ever
     stateful = {"history": history, "best": best, "clock": clock}
     if schedule_cb is not None:
         stateful["schedule"] = schedule_cb
-    ema = EMASwap() if cfg.ema else None
+    ema = EMASwap(net, calibration_images(x, cfg.seed)) if cfg.ema else None
     if ema is not None:
         stateful["ema"] = ema
     fingerprint = json.dumps({k: v for k, v in cfg.to_dict().items() if k not in RESUME_FREE},

@@ -75,3 +75,39 @@ def test_resumed_ema_run_matches_an_uninterrupted_one(fer_small, one_step_cfg, t
 def test_ema_outside_0_1_is_a_user_error(value):
     with pytest.raises(UserError, match="ema must be in"):
         TrainConfig(ema=value).validate()
+
+
+def test_recalibrated_statistics_are_the_mean_of_the_batch_statistics():
+    from keras_fer.train.ema import recalibrate_batch_norm
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((48, 48, 1))
+    conv = keras.layers.Conv2D(3, 3, name="conv")(inputs)
+    net = keras.Model(inputs, keras.layers.BatchNormalization(momentum=0.9, name="bn")(conv))
+    images = np.random.default_rng(0).integers(0, 256, (10, 48, 48), dtype=np.uint8)
+    recalibrate_batch_norm(net, images, batch_size=4)  # batches of 4, 4 and 2
+    feats = keras.ops.convert_to_numpy(keras.Model(inputs, conv)(images[..., None].astype("float32")))
+    batches = [feats[0:4], feats[4:8], feats[8:10]]
+    bn = net.get_layer("bn")
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(bn.moving_mean),
+                               np.mean([b.mean(axis=(0, 1, 2)) for b in batches], axis=0), rtol=1e-4)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(bn.moving_variance),
+                               np.mean([b.var(axis=(0, 1, 2)) for b in batches], axis=0), rtol=1e-4)
+    assert bn.momentum == 0.9
+
+
+def test_validation_sees_the_average_with_its_own_statistics(fer_small, one_step_cfg, tmp_path):
+    # a batch-norm net: the logged val_loss is the saved (averaged, recalibrated) model's
+    cfg = one_step_cfg.replace(model="batchnorm", ema=0.5, epochs=2, monitor="val_loss",
+                               out=str(tmp_path / "bn"))
+    out = run(cfg, fer_small)
+    model = keras.saving.load_model(out / "model.keras", compile=False)
+    from keras_fer.train.loop import select_data
+
+    _, (vx, vy), _ = select_data(cfg, fer_small)
+    logits = keras.ops.convert_to_numpy(model(vx[..., None].astype("float32"), training=False))
+    logp = logits - np.log(np.exp(logits - logits.max(1, keepdims=True)).sum(1, keepdims=True)) \
+        - logits.max(1, keepdims=True)
+    loss = -logp[np.arange(len(vy)), vy].mean()
+    best = json.loads((out / "summary.json").read_text())["best"]["val_loss"]
+    np.testing.assert_allclose(loss, best, rtol=1e-3)
