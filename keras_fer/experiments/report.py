@@ -47,6 +47,8 @@ def comparison_table(exp, outcome) -> pd.DataFrame:
     for run in exp.runs:
         res = [r for r in outcome["results"] if r.run == run.name]
         row = {"run": run.name, "model": run.config.model, "n": len(res)}
+        row["cpu_hours_mean"], row["cpu_hours_std"] = _mean_std(
+            [r.best.get("train_cpu_hours", math.nan) for r in res])
         for m in METRICS:
             row[f"{m}_mean"], row[f"{m}_std"] = _mean_std([r.best.get(m, math.nan) for r in res])
         row["published"] = _published(exp.published.get(run.name))
@@ -69,6 +71,9 @@ def markdown_table(table: pd.DataFrame) -> str:
     delta = "val_accuracy_vs_reference" in table
     if delta:
         head.insert(6, "val accuracy vs reference")
+    hours = bool(table["cpu_hours_mean"].notna().any())  # runs of older versions have none
+    if hours:
+        head.insert(3, "train CPU-hours")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for _, r in table.iterrows():
         cells = [r["run"] + (" (chosen)" if r["chosen"] else ""), r["model"], str(r["n"]),
@@ -79,6 +84,8 @@ def markdown_table(table: pd.DataFrame) -> str:
         if delta:
             cells.insert(6, "" if math.isnan(r["val_accuracy_vs_reference"])
                          else f"{r['val_accuracy_vs_reference']:+.4f}")
+        if hours:
+            cells.insert(3, "" if math.isnan(r["cpu_hours_mean"]) else f"{r['cpu_hours_mean']:.2f}")
         lines.append("| " + " | ".join(str(c).replace("|", "/") for c in cells) + " |")
     return "\n".join(lines) + "\n"
 

@@ -53,7 +53,8 @@ def collect(run_name, seed, run_dir) -> list:
     for d in dirs:
         if not (d / "summary.json").is_file() or not (d / "history.csv").is_file():
             raise UserError(f"{d}: no summary.json/history.csv (did the training run finish?)")
-        best = read_json(d / "summary.json").get("best") or {}
+        summary = read_json(d / "summary.json")
+        best = {**(summary.get("best") or {}), "train_cpu_hours": summary.get("train_cpu_hours")}
         out.append(RunResult(run_name, seed, d, {k: _num(v) for k, v in best.items()},
                              read_history(d / "history.csv")))
     return out

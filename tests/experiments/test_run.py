@@ -44,6 +44,9 @@ def test_smoke_run_writes_table_curves_commands(smoke):
         row = table[table["run"] == run].iloc[0]
         assert row["val_accuracy_mean"] == pytest.approx(best["val_accuracy"])
         assert row["val_macro_f1_mean"] == pytest.approx(best["val_macro_f1"])
+        hours = json.loads((out / "runs" / f"{run}-seed0" / "summary.json").read_text())[
+            "train_cpu_hours"]
+        assert row["cpu_hours_mean"] == pytest.approx(hours) and hours > 0
         assert len(pd.read_csv(out / "runs" / f"{run}-seed0" / "history.csv")) == 1  # --epochs 1
     # vs reference: each run's validation accuracy minus sgd's
     assert table["val_accuracy_vs_reference"].tolist() == pytest.approx(
@@ -63,6 +66,7 @@ def test_smoke_run_writes_table_curves_commands(smoke):
     md = (out / "table.md").read_text()
     assert "sgd" in md and "val_accuracy 0.5" in md and "(chosen)" in md and "Not run" not in md
     assert "| val accuracy vs reference |" in md and "Reference run" in md
+    assert "| n | train CPU-hours |" in md
     adam = table[table["run"] == "adam"].iloc[0]
     assert f"| {adam['val_accuracy_vs_reference']:+.4f} |" in md
     assert results["left_out"] == []
