@@ -1,12 +1,15 @@
-"""``python -m keras_fer.evaluate RUN_DIR [--data PATH] [--split A,B] [--tta MODE] [--json]``."""
+"""``python -m keras_fer.evaluate RUN_DIR [--data PATH] [--split A,B] [--tta MODE] [--json]
+[--classes CODING] [--drop-classes A,B]``."""
 from __future__ import annotations
 
 import json
+import sys
 
 from keras_fer.errors import ArgumentParser, UserError, cli_main
 
 
 def build_parser():
+    from keras_fer.data.classes import add_classes_option
     from keras_fer.evaluate import TTA_MODES
 
     p = ArgumentParser(prog="python -m keras_fer.evaluate",
@@ -19,6 +22,10 @@ def build_parser():
     p.add_argument("--tta", default="none", choices=TTA_MODES, help="test-time augmentation")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    add_classes_option(p)
+    p.add_argument("--drop-classes", default="", metavar="A,B",
+                   help="leave out the images of these classes (e.g. contempt, which a "
+                        "FER2013 model does not have)")
     return p
 
 
@@ -32,8 +39,12 @@ def main(argv=None) -> int:
     splits = [s.strip() for s in args.split.split(",") if s.strip()]
     if not splits:
         raise UserError(f"--split: no split named in {args.split!r}")
+    drop = [c.strip() for c in args.drop_classes.split(",") if c.strip()]
     report = evaluate_run(args.run_dir, data=args.data, splits=splits, tta=args.tta,
-                          batch_size=args.batch_size, verbose=not args.json)
+                          batch_size=args.batch_size, verbose=not args.json,
+                          classes=args.classes, drop_classes=drop)
+    for name, n in report.get("dropped", {}).items():
+        print(f"--drop-classes: left out {n} {name} image(s)", file=sys.stderr)
     if args.json:
         print(json.dumps(report, indent=2))
     else:
