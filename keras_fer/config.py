@@ -31,6 +31,9 @@ class TrainConfig:
     model_args: dict = field(default_factory=dict)  # overrides passed to the model builder
     # --- data ---
     data: str | None = None  # file/folder/zip/CSV; None: the default location (data/)
+    # what numbered class folders (or a CSV's emotion column) mean: a preset (fer2013, raf-db,
+    # ck+, affectnet, fer+) or "1=surprise,2=fear,..."; None: named folders, FER2013's CSV coding
+    classes: str | None = None
     limit: int | None = None  # a stratified subset of Training of this many images (smoke tests)
     val: str = "PublicTest"  # "PublicTest", or "split" (stratified val_fraction of Training)
     val_fraction: float = 0.2
@@ -102,6 +105,9 @@ class TrainConfig:
             raise UserError(f"{source}: folds must be >= 2, got {self.folds}")
         if not self.monitor.startswith("val_"):
             raise UserError(f"{source}: monitor must be a validation metric (val_...), got {self.monitor!r}")
+        from keras_fer.data.classes import parse_classes
+
+        parse_classes(self.classes, f"{source}: classes")
         if self.ema is not None and not 0.0 < self.ema < 1.0:
             raise UserError(f"{source}: ema must be in (0, 1) (e.g. 0.999) or null, got {self.ema!r}")
         if self.distill:

@@ -220,7 +220,7 @@ def main(argv=None) -> int:
         check_out(best_out, args.force)  # fail before hours of search, not after
     from keras_fer.data import load
 
-    data = load(cfg.data)
+    data = load(cfg.data, classes=cfg.classes)
     (x, y), (xv, yv), classes = search_arrays(cfg, data)
     hypermodel = FERHyperModel(cfg, num_classes=len(classes), train_labels=y)
     tuner = make_tuner(args.tuner, hypermodel, args.objective, args.max_trials, cfg.epochs,

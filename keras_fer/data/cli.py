@@ -2,6 +2,8 @@
 
     python -m keras_fer.data prepare --src ../shared/datasets/fer2013.zip --out data
     python -m keras_fer.data stats [--data PATH] [--json] [--plot FILE.png]
+    python -m keras_fer.data prepare --src raf-basic --classes raf-db --out data_raf
+        # numbered class folders need their coding: a preset or 1=surprise,2=fear,...
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_fer.data.classes import add_classes_option
 from keras_fer.data.core import FERData, default_source
 from keras_fer.data.loader import load
 from keras_fer.data.readers import NPZ_NAME, save_npz
@@ -111,6 +114,7 @@ def _parser():
     st.add_argument("--no-cache", action="store_true", help="do not use the decoded-array cache")
     for sp in (prep, st):
         sp.add_argument("--strict", action="store_true", help="a corrupt image is an error")
+        add_classes_option(sp)
     return p
 
 
@@ -123,7 +127,8 @@ def main(argv=None) -> int:
             raise UserError(f"no data source at {args.src!r}: download FER2013 (image-folder zip or "
                             "fer2013.csv) and set FER2013_SRC or pass --src PATH")
         # The npz written here is itself the fast path: no need for a second copy in the cache.
-        data = load(args.src, strict=args.strict, per_class=args.per_class, cache=False)
+        data = load(args.src, strict=args.strict, per_class=args.per_class, cache=False,
+                    classes=args.classes)
         out = Path(args.out)
         save_npz(data, out / NPZ_NAME)
         n = write_samples(data, out / "samples")
@@ -133,7 +138,7 @@ def main(argv=None) -> int:
         return 0
     if args.plot and not args.plot.lower().endswith(".png"):
         raise UserError(f"--plot {args.plot}: the chart is a PNG, name it FILE.png")
-    data = load(args.data, strict=args.strict, cache=not args.no_cache)
+    data = load(args.data, strict=args.strict, cache=not args.no_cache, classes=args.classes)
     if args.json:
         print(json.dumps({"classes": list(data.classes), "total": len(data),
                           "skipped": list(data.skipped), "splits": stats(data)}, indent=2))

@@ -1,8 +1,9 @@
-"""The in-memory form of FER2013 (`FERData`), class-name matching and image conversion."""
+"""The in-memory form of FER2013 (`FERData`) and image decoding (8 bits, 48x48 gray)."""
 from __future__ import annotations
 
 import io
 import os
+import re
 import sys
 import time
 import warnings
@@ -17,18 +18,6 @@ from keras_fer.errors import UserError
 SIZE = 48
 SPLITS = ("Training", "PublicTest", "PrivateTest")
 
-# Folder names accepted for each emotion (lower case; matched case-insensitively).
-SYNONYMS = {
-    "angry": ("angry", "anger", "mad", "annoyed", "furious", "rage"),
-    "disgust": ("disgust", "disgusted", "disgusting", "contempt"),
-    "fear": ("fear", "fearful", "afraid", "scared", "fright", "frightened"),
-    "happy": ("happy", "happiness", "joy", "joyful", "smile", "smiling", "happy_face"),
-    "sad": ("sad", "sadness", "unhappy", "sorrow"),
-    "surprise": ("surprise", "surprised", "shock", "shocked", "amazed"),
-    "neutral": ("neutral", "neutrality", "calm", "none", "normal"),
-}
-_CLASS_OF = {syn: EMOTIONS.index(name) for name, syns in SYNONYMS.items() for syn in syns}
-
 
 class DataWarning(UserWarning):
     """A problem in the data that was worked around (a corrupt image skipped, a folder ignored)."""
@@ -38,40 +27,34 @@ def warn(message: str) -> None:
     warnings.warn(message, DataWarning, stacklevel=3)
 
 
-def match_class(name: str):
-    """Index into EMOTIONS of a folder or class name (synonyms, any case, or the FER2013 label
-    number "0".."6"), or None.
+def to_8bit(img):
+    """A PIL image with 8 bits per channel, as every reader of image files needs it.
 
-    Example: ``match_class("Happiness") == 3 == match_class("3")``; ``match_class("x")`` is None.
+    16-bit grayscale (PIL modes ``I;16*``, and ``I`` as 16-bit PNGs decode) is scaled by
+    ``round(v / 257)``: PIL's own ``convert`` clips it at 255, which turns a face near-white.
+    16-bit colour PNGs already come out of PIL scaled to 8 bits. Other modes pass unchanged.
+    ValueError if the values do not fit 16 bits.
+
+    Example:
+        >>> to_8bit(Image.fromarray(np.array([[65535, 257]], np.uint16))).getdata()[0]
+        255
     """
-    key = name.strip().lower().replace("-", "_").replace(" ", "_")
-    if key.isdigit():
-        return int(key) if int(key) < len(EMOTIONS) else None
-    if key in _CLASS_OF:
-        return _CLASS_OF[key]
-    return _CLASS_OF.get(key.rstrip("s"))
+    from PIL import Image
 
-
-def class_index(name, classes=EMOTIONS) -> int:
-    """Index of ``name`` (int, class name or synonym) in ``classes``; UserError if unknown."""
-    if isinstance(name, (int, np.integer)):
-        if not 0 <= int(name) < len(classes):
-            raise UserError(f"class index {name} outside 0..{len(classes) - 1}")
-        return int(name)
-    lower = [c.lower() for c in classes]
-    if str(name).lower() in lower:
-        return lower.index(str(name).lower())
-    idx = match_class(str(name))
-    if idx is not None and EMOTIONS[idx] in lower:
-        return lower.index(EMOTIONS[idx])
-    raise UserError(f"unknown class {name!r} (known: {', '.join(classes)})")
+    if not (img.mode == "I" or img.mode.startswith("I;16")):
+        return img
+    values = np.asarray(img).astype(np.int64)
+    if values.size and (values.min() < 0 or values.max() > 65535):
+        raise ValueError(f"pixel values {values.min()}..{values.max()} do not fit 16 bits")
+    # (v + 128) // 257 == round(v / 257): v / 257 is never exactly half-way for an integer v.
+    return Image.fromarray(((values + 128) // 257).astype(np.uint8), "L")
 
 
 def to_gray48(img) -> np.ndarray:
     """A PIL image of any size/mode -> uint8 (48, 48) grayscale (decoding errors propagate)."""
     from PIL import Image
 
-    img = img.convert("L")
+    img = to_8bit(img).convert("L")
     if img.size != (SIZE, SIZE):
         img = img.resize((SIZE, SIZE), Image.Resampling.BILINEAR)
     return np.asarray(img, dtype=np.uint8)
@@ -86,7 +69,14 @@ def decode_image(data: bytes) -> np.ndarray:
             img.load()
             return to_gray48(img)
     except (OSError, SyntaxError, UnidentifiedImageError, Image.DecompressionBombError) as e:
-        raise ValueError(str(e).splitlines()[0] if str(e) else type(e).__name__) from None
+        raise ValueError(image_error(e)) from None
+
+
+def image_error(error) -> str:
+    """The first line of a PIL error, without the ``<_io.BytesIO object at 0x...>`` that PIL
+    writes for an image read from memory (the caller names the file)."""
+    text = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return re.sub(r" ?<_io\.\w+ object at 0x[0-9a-fA-F]+>", "", text).strip() or type(error).__name__
 
 
 @dataclass

@@ -11,12 +11,13 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_fer.data.classes import parse_classes
 from keras_fer.data.core import FERData, Quota, default_data_path, warn
 from keras_fer.data.readers import (CSV_NAMES, IMAGE_EXTS, NPZ_NAME, csv_in_zip, read_csv,
                                     read_images, read_npz, save_npz)
 from keras_fer.errors import UserError
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: contempt is its own class, numbered folders need a coding, zip:member
 CACHE_MIN_IMAGES = 1000  # smaller reads decode about as fast as the cache loads: not cached
 HOW_TO_GET = ("run `make data` (it prepares data/ from $FER2013_SRC, default "
               "../shared/datasets/fer2013.zip), or set FER2013_SRC / pass --data PATH "
@@ -85,18 +86,22 @@ def source_fingerprint(path) -> str:
     return h.hexdigest()[:12]
 
 
-def _cache_prefix(path, per_class, cache_dir) -> Path:
+def _cache_prefix(path, per_class, cache_dir, classes) -> Path:
     path = Path(path).resolve()
     where = hashlib.sha1(str(path).encode()).hexdigest()[:10]
     stem = path.name.replace(".", "_") or "data"
     pc = "" if per_class is None else f"-pc{int(per_class)}"
+    coding = parse_classes(classes)
+    if coding is not None:  # the same folder read with another coding has other labels
+        pc += "-c" + hashlib.sha1(repr(sorted(coding.items())).encode()).hexdigest()[:8]
     return Path(cache_dir or default_cache_dir()) / f"{stem}-{where}{pc}"
 
 
-def cache_file(path, per_class=None, cache_dir=None) -> Path:
-    """Where the decoded arrays of ``path`` (read with ``per_class``) are cached: named by the
-    absolute path (and per_class), and by the size and mtime of the data."""
-    prefix = _cache_prefix(path, per_class, cache_dir)
+def cache_file(path, per_class=None, cache_dir=None, classes=None) -> Path:
+    """Where the decoded arrays of ``path`` (read with ``per_class`` and the ``classes``
+    coding) are cached: named by the absolute path (per_class, coding), and by the size and
+    mtime of the data."""
+    prefix = _cache_prefix(path, per_class, cache_dir, classes)
     return prefix.with_name(f"{prefix.name}-{source_fingerprint(path)}.npz")
 
 
@@ -122,7 +127,7 @@ def limit_rows(data: FERData, per_class) -> FERData:
 
 
 def load(path=None, *, strict=False, per_class=None, cache=True, cache_dir=None,
-         verbose=True) -> FERData:
+         verbose=True, classes=None) -> FERData:
     """Read FER2013 from any supported form into a `FERData`.
 
     Args:
@@ -135,6 +140,11 @@ def load(path=None, *, strict=False, per_class=None, cache=True, cache_dir=None,
             `default_cache_dir()`), keyed by absolute source path, size and mtime (only reads
             of at least CACHE_MIN_IMAGES images; a newer version replaces the stale one).
         verbose: print progress and a one-line summary to stderr.
+        classes: the coding of numbered class folders and of a CSV's emotion column: a preset
+            (fer2013, raf-db, ck+, affectnet, fer+) or ``"1=surprise,2=fear,..."``
+            (`keras_fer.data.classes.parse_classes`). None: named folders only (a numbered
+            one is a UserError), FER2013's coding for a CSV. A prepared .npz already holds
+            named classes and ignores it.
 
     Example:
         >>> data = load("../shared/datasets/fer2013.zip", per_class=40)
@@ -142,6 +152,7 @@ def load(path=None, *, strict=False, per_class=None, cache=True, cache_dir=None,
     """
     if per_class is not None and int(per_class) < 1:
         raise UserError(f"per_class must be >= 1, got {per_class}")
+    parse_classes(classes, "classes")  # a bad coding fails before any reading
     kind, source = find_source(path)
     start = time.monotonic()
     data, note = None, ""
@@ -150,7 +161,7 @@ def load(path=None, *, strict=False, per_class=None, cache=True, cache_dir=None,
         if per_class is not None:
             data = limit_rows(data, per_class)
     else:
-        cached = cache_file(source, per_class, cache_dir) if cache else None
+        cached = cache_file(source, per_class, cache_dir, classes) if cache else None
         if cached is not None and cached.is_file():
             try:
                 data, note = read_npz(cached), " (from cache)"
@@ -161,7 +172,7 @@ def load(path=None, *, strict=False, per_class=None, cache=True, cache_dir=None,
                 kind = _zip_kind(source)
             reader = read_csv if kind == "csv" else read_images
             opts = {} if kind == "csv" else {"strict": strict}
-            data = reader(source, per_class=per_class, verbose=verbose, **opts)
+            data = reader(source, per_class=per_class, verbose=verbose, classes=classes, **opts)
             if cached is not None and len(data) >= CACHE_MIN_IMAGES:
                 _write_cache(data, cached)
     if strict and data.skipped:

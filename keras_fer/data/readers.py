@@ -17,9 +17,9 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from keras_fer import EMOTIONS
-from keras_fer.data.core import (SIZE, SPLITS, FERData, Progress, Quota, decode_image,
-                                 match_class, warn)
+from keras_fer.data.classes import (CLASS_NAMES, HOW_TO_NAME, classes_of, code_key,
+                                    describe_codes, match_class, parse_classes)
+from keras_fer.data.core import SIZE, SPLITS, FERData, Progress, Quota, decode_image, warn
 from keras_fer.errors import UserError
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
@@ -56,10 +56,12 @@ def _split_of(parts, has_val_dir: bool) -> str:
     return "Training"
 
 
-def index_names(names, source) -> list:
-    """Entries for the image names (POSIX relative paths) whose parent folder is an emotion.
+def index_names(names, source, coding=None) -> list:
+    """Entries for the image names (POSIX relative paths) whose parent folder is a class.
 
-    Unknown class folders are skipped with one warning each. Sorted by name.
+    A folder is a class by its name (synonyms, any case), or by ``coding`` (`parse_classes`).
+    Unknown named folders are skipped with one warning each; a numbered folder that ``coding``
+    does not cover is a UserError (numbers are never guessed). Sorted by name.
     """
     names = sorted(n for n in names if n.lower().endswith(IMAGE_EXTS))
     parts_list = [[p for p in n.split("/") if p not in ("", ".")] for n in names]
@@ -67,34 +69,59 @@ def index_names(names, source) -> list:
             if not any(p.startswith(".") or p == "__MACOSX" for p in parts)]
     names, parts_list = [names[i] for i in keep], [parts_list[i] for i in keep]
     has_val = any(p.lower() in _VAL_DIRS for parts in parts_list for p in parts[:-2])
-    entries, unknown = [], {}
+    entries, unknown, numbered = [], {}, {}
     for name, parts in zip(names, parts_list):
         folder = parts[-2] if len(parts) >= 2 else ""
-        label = match_class(folder) if folder else None
+        label = _folder_label(folder, coding)
         if label is None:
-            unknown[folder or "."] = unknown.get(folder or ".", 0) + 1
+            counts = numbered if code_key(folder).isdigit() else unknown
+            counts[folder or "."] = counts.get(folder or ".", 0) + 1
             continue
         entries.append(Entry(name, label, _split_of(parts, has_val)))
+    if numbered:
+        folders = sorted(numbered, key=code_key)
+        what = ("numbers, which are never guessed as emotions: " + HOW_TO_NAME if coding is None
+                else f"not in the coding given ({describe_codes(coding)})")
+        raise UserError(f"{source}: {sum(numbered.values())} image(s) in class folder(s) "
+                        f"{', '.join(map(repr, folders))}: {what}")
     for folder, n in sorted(unknown.items()):
         warn(f"{source}: skipped {n} image(s) in folder {folder!r}: not an emotion "
-             f"(known: {', '.join(EMOTIONS)} and synonyms)")
+             f"(known: {', '.join(CLASS_NAMES)} and synonyms)")
     return entries
 
 
-def scan_images(path) -> list:
-    """The `Entry` list of an image folder or a .zip of one, without decoding any image."""
-    path = Path(path)
+def _folder_label(folder, coding):
+    """Index into CLASS_NAMES of a class folder: the coding first, then its name; or None."""
+    if not folder:
+        return None
+    if coding is not None and code_key(folder) in coding:
+        return coding[code_key(folder)]
+    return None if code_key(folder).isdigit() else match_class(folder)
+
+
+def scan_images(path, classes=None) -> list:
+    """The `Entry` list of an image folder or a .zip of one, without decoding any image.
+    ``classes``: the coding of numbered class folders (`parse_classes`: a preset or k=name,...)."""
+    path, coding = Path(path), parse_classes(classes)
     if path.is_dir():
         names = []
         for root, dirs, files in os.walk(path):
             rel = Path(root).relative_to(path).as_posix()
             names += [f if rel == "." else f"{rel}/{f}" for f in files]
-        return index_names(names, path)
+        return index_names(names, path, coding)
     try:
         with zipfile.ZipFile(path) as zf:
-            return index_names([i.filename for i in zf.infolist() if not i.is_dir()], path)
+            return index_names([i.filename for i in zf.infolist() if not i.is_dir()], path, coding)
     except (zipfile.BadZipFile, OSError) as e:
         raise UserError(f"{path}: cannot read zip file: {e}") from None
+
+
+def member_prefix(path) -> str:
+    """What precedes an image's name in messages and ``FERData.paths``: ``folder/`` (so
+    ``folder/happy/1.png``), or ``fer2013.zip:`` for a zip member
+    (``fer2013.zip:train/happy/Training_1.jpg``)."""
+    path = Path(path)
+    return f"{path}/" if path.is_dir() else f"{path}:"
 
 
 def limit_per_class(entries, per_class):
@@ -103,14 +130,16 @@ def limit_per_class(entries, per_class):
     return [e for e in entries if quota.take((e.split, e.label))]
 
 
-def read_images(path, *, per_class=None, strict=False, verbose=True) -> FERData:
-    """Decode an image folder or zip (class sub-folders; split from file-name prefix / folder)."""
+def read_images(path, *, per_class=None, strict=False, verbose=True, classes=None) -> FERData:
+    """Decode an image folder or zip (class sub-folders; split from file-name prefix / folder).
+    ``classes``: the coding of numbered class folders (see `scan_images`)."""
     path = Path(path)
-    entries = limit_per_class(scan_images(path), per_class)
+    entries = limit_per_class(scan_images(path, classes), per_class)
     if not entries:
         raise UserError(f"{path}: no images in emotion class folders "
                         f"(expected e.g. train/happy/Training_1.jpg or happy/1.png)")
     zf = None if path.is_dir() else zipfile.ZipFile(path)
+    prefix = member_prefix(path)
 
     def read(name):
         if zf is not None:
@@ -122,7 +151,7 @@ def read_images(path, *, per_class=None, strict=False, verbose=True) -> FERData:
         try:
             return decode_image(read(entry.name)), None
         except (ValueError, OSError, zipfile.BadZipFile) as e:
-            return None, f"{path / entry.name}: {e}"
+            return None, f"{prefix}{entry.name}: {e}"
 
     images = np.zeros((len(entries), SIZE, SIZE), np.uint8)
     ok = np.ones(len(entries), bool)
@@ -145,26 +174,29 @@ def read_images(path, *, per_class=None, strict=False, verbose=True) -> FERData:
         pool.shutdown(wait=True, cancel_futures=True)  # strict / Ctrl-C: drop the queued work
         if zf is not None:
             zf.close()
-    data = FERData(images, [e.label for e in entries], [e.split for e in entries], EMOTIONS,
-                   [str(path / e.name) for e in entries], skipped)
+    labels = [e.label for e in entries]
+    data = FERData(images, labels, [e.split for e in entries], classes_of(labels),
+                   [prefix + e.name for e in entries], skipped)
     return data if ok.all() else data.select(np.nonzero(ok)[0])
 
 
-def read_csv(path, *, per_class=None, verbose=True) -> FERData:
+def read_csv(path, *, per_class=None, verbose=True, classes=None) -> FERData:
     """Kaggle ``fer2013.csv`` (emotion, pixels, Usage) or ``train.csv`` (no Usage: Training).
 
-    A row with the wrong pixel count, a non-number, or a label outside 0..6 is a UserError
-    naming the file and line. With ``per_class``, only the first N rows of each (split, class)
-    are parsed.
+    The emotion column is in FER2013's coding (0 angry .. 6 neutral) unless ``classes`` names
+    another (`parse_classes`). A row with the wrong pixel count, a non-number, or a label
+    outside the coding is a UserError naming the file and line. With ``per_class``, only the
+    first N rows of each (split, class) are parsed.
     """
+    coding = parse_classes("fer2013" if classes is None else classes)
     with _open_csv(Path(path)) as (f, path):
         try:
-            return _read_rows(f, path, per_class, verbose)
+            return _read_rows(f, path, per_class, verbose, coding)
         except (UnicodeDecodeError, csv.Error) as e:
             raise UserError(f"{path}: not a text CSV file ({e})") from None
 
 
-def _read_rows(f, path, per_class, verbose) -> FERData:
+def _read_rows(f, path, per_class, verbose, coding) -> FERData:
     """Parse the rows of an open FER2013 CSV (see `read_csv`)."""
     reader = csv.reader(f)
     header = [h.strip().lower() for h in next(reader, [])]
@@ -180,7 +212,7 @@ def _read_rows(f, path, per_class, verbose) -> FERData:
         where = f"{path}: line {line}"
         if len(row) != len(header):
             raise UserError(f"{where}: {len(row)} fields, expected {len(header)}")
-        label = _parse_label(row[ie], where)
+        label = _parse_label(row[ie], where, coding)
         split = "Training" if iu is None else row[iu].strip()
         if split not in SPLITS:
             raise UserError(f"{where}: Usage {split!r} is not one of {', '.join(SPLITS)}")
@@ -194,7 +226,7 @@ def _read_rows(f, path, per_class, verbose) -> FERData:
             progress.update(line - 1)
     if not labels:
         raise UserError(f"{path}: no rows")
-    return FERData(np.stack(images), labels, splits, EMOTIONS, paths, [])
+    return FERData(np.stack(images), labels, splits, classes_of(labels), paths, [])
 
 
 def csv_in_zip(zf: zipfile.ZipFile):
@@ -228,14 +260,14 @@ def _open_csv(path):
             zf.close()
 
 
-def _parse_label(text, where) -> int:
+def _parse_label(text, where, coding) -> int:
     try:
         label = int(text.strip())
     except ValueError:
         raise UserError(f"{where}: emotion {text!r} is not a number") from None
-    if not 0 <= label < len(EMOTIONS):
-        raise UserError(f"{where}: emotion label {label} outside 0..{len(EMOTIONS) - 1}")
-    return label
+    if code_key(label) not in coding:
+        raise UserError(f"{where}: emotion label {label} outside {describe_codes(coding)}")
+    return coding[code_key(label)]
 
 
 def _parse_pixels(text, where) -> np.ndarray:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from keras_fer import EMOTIONS
-from keras_fer.data.core import class_index
+from keras_fer.data.classes import class_index
 from keras_fer.errors import UserError
 
 

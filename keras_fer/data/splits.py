@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from keras_fer.data.core import FERData, class_index
+from keras_fer.data.classes import absent_class, class_index
+from keras_fer.data.core import FERData
 from keras_fer.errors import UserError
 
 
@@ -79,8 +80,10 @@ def stratified_subset(labels, n, seed=0):
 
 def drop_classes(data: FERData, names) -> FERData:
     """``data`` without the images of the classes ``names`` (names, synonyms or indices); the
-    remaining classes are re-indexed 0..C'-1 in their original order."""
-    drop = {class_index(name, data.classes) for name in names}
+    remaining classes are re-indexed 0..C'-1 in their original order. A known class that the
+    data does not have (contempt in FER2013) drops nothing; an unknown name is a UserError."""
+    drop = {class_index(name, data.classes) for name in names
+            if not absent_class(name, data.classes)}
     if not drop:
         return data
     if len(drop) >= len(data.classes):

@@ -9,6 +9,7 @@ A release is read-only (``keras_fer.rundir.output_dir``): its new reports go to
 
     python -m keras_fer.evaluate RUN_DIR [--data PATH] [--split PublicTest,PrivateTest]
                                  [--tta none|flip|tencrop] [--out DIR] [--force] [--json]
+                                 [--classes CODING] [--drop-classes contempt]
 
 Example:
     >>> report = evaluate_run("saved_models/best")  # writes runs/eval/best/report.json
@@ -96,21 +97,27 @@ def selection_line(chosen) -> str:
             f"{held_out}")
 
 
-def _map_labels(labels, data_classes, run_classes, source):
-    """Labels of ``data_classes`` re-indexed into the run's classes (by name)."""
+def _map_labels(labels, data_classes, run_classes):
+    """Labels of ``data_classes`` re-indexed into the run's classes (by name); every class
+    with images is one the run knows (`_check_classes`)."""
     data_classes, run_classes = list(data_classes), list(run_classes)
     if data_classes == run_classes:
         return labels
-    lut = np.full(len(data_classes), -1, dtype=np.int64)
-    for i, name in enumerate(data_classes):
-        if name in run_classes:
-            lut[i] = run_classes.index(name)
-    mapped = lut[labels]
-    bad = np.unique(labels[mapped < 0])
-    if bad.size:
-        raise UserError(f"{source}: class {data_classes[bad[0]]!r} is not one the model knows "
-                        f"({', '.join(run_classes)})")
-    return mapped
+    lut = np.array([run_classes.index(c) if c in run_classes else -1 for c in data_classes],
+                   dtype=np.int64)
+    return lut[labels]
+
+
+def _check_classes(sets, data_classes, run_classes):
+    """UserError when images of the evaluated sets belong to a class the model does not have:
+    it names the class, its image count and the ``--drop-classes`` that leaves them out."""
+    counts = sum(np.bincount(labels, minlength=len(data_classes)) for _, _, labels in sets)
+    missing = {c: int(n) for c, n in zip(data_classes, counts) if n and c not in run_classes}
+    if missing:
+        what = ", ".join(f"{c!r} ({n} image(s))" for c, n in missing.items())
+        raise UserError(f"{', '.join(s[0] for s in sets)}: the model has no class {what} (its "
+                        f"classes: {', '.join(run_classes)}): --drop-classes "
+                        f"{','.join(missing)} leaves out those {sum(missing.values())} image(s)")
 
 
 def _eval_sets(data, splits, source_name):
@@ -126,13 +133,26 @@ def _eval_sets(data, splits, source_name):
     return [(s,) + tuple(data.split(s)) for s in splits]
 
 
+def _drop(data, names, splits, source_name):
+    """(data without the classes ``names``, {dropped class: images of the evaluated sets})."""
+    from keras_fer.data import drop_classes
+
+    kept = drop_classes(data, names)
+    sets = _eval_sets(data, splits, source_name)
+    return kept, {c: int(sum((labels == i).sum() for _, _, labels in sets))
+                  for i, c in enumerate(data.classes) if c not in kept.classes}
+
+
 def evaluate_run(run_dir, data=None, splits=SPLITS, tta="none", batch_size=256,
-                 verbose=True, out=None, force=False) -> dict:
+                 verbose=True, out=None, force=False, classes=None, drop_classes=()) -> dict:
     """Evaluate ``RUN_DIR/model.keras`` and write ``report.json`` + PNGs
     (``report_<tta>.json``, ``confusion_<split>_<tta>.png`` when ``tta`` is not "none") into
     ``out``, by default ``RUN_DIR/eval`` (``runs/eval/<name>`` for a release: see above).
-    ``data``: a FERData, a path for ``keras_fer.data.load``, or None (the run's config ``data``).
-    A labelled folder without FER2013 splits is evaluated whole as one split named after it.
+    ``data``: a FERData, a path for ``keras_fer.data.load`` (read with the ``classes``
+    coding), or None (the run's config ``data`` and ``classes``). A labelled folder without
+    FER2013 splits is evaluated whole as one split named after it. ``drop_classes``: classes
+    whose images are left out (their counts are the report's ``dropped``); images of a class
+    the model does not have are a UserError that says so.
     Returns the report dict: ``{"run", "tta", "classes", "selection", "splits": {name:
     compute_metrics(...)}}``.
     """
@@ -141,27 +161,35 @@ def evaluate_run(run_dir, data=None, splits=SPLITS, tta="none", batch_size=256,
 
     run_dir = rundir.check_run_dir(run_dir)
     out_dir = rundir.output_dir(run_dir, EVAL_DIR, out, force)  # before minutes of evaluation
-    classes = rundir.class_names(run_dir)
+    run_classes = rundir.class_names(run_dir)
     source_name = "all"
     if data is None:
-        data = rundir.read_config(run_dir).data
+        config = rundir.read_config(run_dir)
+        data, classes = config.data, config.classes if classes is None else classes
     if not hasattr(data, "images"):
         from keras_fer.data import load
 
         source_name = Path(data).stem if data is not None else "data"
-        data = load(data)
+        data = load(data, classes=classes)
+    dropped = {}
+    if drop_classes:
+        data, dropped = _drop(data, drop_classes, list(splits), source_name)
+    sets = _eval_sets(data, list(splits), source_name)
+    _check_classes(sets, data.classes, run_classes)
     model = rundir.load_model(run_dir)
     chosen = selection(run_dir)
-    report = {"run": str(run_dir), "tta": tta, "classes": classes, "selection": chosen,
+    report = {"run": str(run_dir), "tta": tta, "classes": run_classes, "selection": chosen,
               "splits": {}}
+    if drop_classes:
+        report["dropped"] = dropped
     if verbose:
         print(selection_line(chosen), flush=True)
     suffix = "" if tta == "none" else f"_{tta}"
-    for name, images, labels in _eval_sets(data, list(splits), source_name):
-        labels = _map_labels(labels, data.classes, classes, name)
+    for name, images, labels in sets:
+        labels = _map_labels(labels, data.classes, run_classes)
         t0 = time.time()
         probs = predict_proba(model, images, tta=tta, batch_size=batch_size)
-        m = compute_metrics(labels, probs.argmax(axis=1), classes)
+        m = compute_metrics(labels, probs.argmax(axis=1), run_classes)
         m["seconds"] = round(time.time() - t0, 2)
         report["splits"][name] = m
         plot_confusion(out_dir / f"confusion_{name}{suffix}.png", m, f"{name} ({tta})")

@@ -1,13 +1,15 @@
 """``python -m keras_fer.evaluate RUN_DIR [--data PATH] [--split A,B] [--tta MODE] [--out DIR]
-[--force] [--json]``."""
+[--force] [--json] [--classes CODING] [--drop-classes A,B]``."""
 from __future__ import annotations
 
 import json
+import sys
 
 from keras_fer.errors import ArgumentParser, UserError, cli_main
 
 
 def build_parser():
+    from keras_fer.data.classes import add_classes_option
     from keras_fer.evaluate import SPLITS, TTA_MODES
 
     p = ArgumentParser(prog="python -m keras_fer.evaluate",
@@ -24,6 +26,10 @@ def build_parser():
     p.add_argument("--force", action="store_true",
                    help="allow writing into a release (its reports then no longer match its card)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    add_classes_option(p)
+    p.add_argument("--drop-classes", default="", metavar="A,B",
+                   help="leave out the images of these classes (e.g. contempt, which a "
+                        "FER2013 model does not have)")
     return p
 
 
@@ -38,9 +44,12 @@ def main(argv=None) -> int:
     if not splits:
         raise UserError(f"--split: no split named in {args.split!r}")
     out = output_dir(args.run_dir, EVAL_DIR, args.out, args.force)
+    drop = [c.strip() for c in args.drop_classes.split(",") if c.strip()]
     report = evaluate_run(args.run_dir, data=args.data, splits=splits, tta=args.tta,
                           batch_size=args.batch_size, verbose=not args.json, out=out,
-                          force=args.force)
+                          force=args.force, classes=args.classes, drop_classes=drop)
+    for name, n in report.get("dropped", {}).items():
+        print(f"--drop-classes: left out {n} {name} image(s)", file=sys.stderr)
     if args.json:
         print(json.dumps(report, indent=2))
     else:

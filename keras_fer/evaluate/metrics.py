@@ -23,11 +23,11 @@ def _div(a, b):
 def compute_metrics(y_true, y_pred, classes) -> dict:
     """Metrics of integer predictions ``y_pred`` against labels ``y_true``.
 
-    Returns ``accuracy``, ``macro_f1`` and ``weighted_f1`` (over the classes that occur in
-    ``y_true`` or ``y_pred``, as scikit-learn's defaults), ``average_accuracy`` (mean recall of
-    the classes present in ``y_true``: the row-normalised confusion-matrix diagonal),
-    ``per_class`` (name -> precision, recall, f1, support), ``confusion`` (counts, list of lists)
-    and ``n``.
+    Returns ``accuracy``, ``macro_f1`` (mean F1 of the classes that have images in
+    ``y_true``: a class the data lacks would add a 0 that says nothing about the model),
+    ``weighted_f1``, ``average_accuracy`` (mean recall of the same classes: the row-normalised
+    confusion-matrix diagonal), ``per_class`` (name -> precision, recall, f1, support; every
+    class, support 0 included), ``confusion`` (counts, list of lists) and ``n``.
     """
     classes = list(classes)
     y_true = np.asarray(y_true, dtype=np.int64).ravel()
@@ -41,14 +41,14 @@ def compute_metrics(y_true, y_pred, classes) -> dict:
     precision = _div(tp, predicted)
     recall = _div(tp, support)
     f1 = _div(2 * tp, support + predicted)
-    present = (support + predicted) > 0
+    present = support > 0
     n = int(y_true.size)
     return {
         "n": n,
         "accuracy": float(tp.sum() / n) if n else 0.0,
         "macro_f1": float(f1[present].mean()) if present.any() else 0.0,
         "weighted_f1": float((f1 * support).sum() / n) if n else 0.0,
-        "average_accuracy": float(recall[support > 0].mean()) if (support > 0).any() else 0.0,
+        "average_accuracy": float(recall[present].mean()) if present.any() else 0.0,
         "per_class": {name: {"precision": float(precision[i]), "recall": float(recall[i]),
                              "f1": float(f1[i]), "support": int(support[i])}
                       for i, name in enumerate(classes)},
@@ -64,6 +64,9 @@ def format_report(name, m) -> str:
     for cls, r in m["per_class"].items():
         lines.append(f"  {cls:<10} {r['precision']:>9.4f} {r['recall']:>9.4f} {r['f1']:>9.4f} "
                      f"{r['support']:>8d}")
+    empty = [cls for cls, r in m["per_class"].items() if not r["support"]]
+    if empty:
+        lines.append(f"  no images of {', '.join(empty)}: not in macro-F1 nor average accuracy")
     return "\n".join(lines)
 
 

@@ -88,7 +88,7 @@ def main(argv=None) -> int:
     if args.data:
         from keras_fer.data import load
 
-        data = load(args.data)
+        data = load(args.data, classes=settings.get("classes", exp.base.classes))
     outcome = run_experiment(exp, out=out, data=data, repeats=args.repeats, limit=args.limit,
                              epochs=args.epochs)
     paths = write_results(exp, outcome, out, argv)

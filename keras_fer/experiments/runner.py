@@ -107,7 +107,7 @@ def run_experiment(exp: Experiment, *, out, data=None, repeats=None, limit=None,
     out = Path(out)
     repeats = repeats or exp.repeats
     if data is None:
-        data = load(exp.base.data)
+        data = load(exp.base.data, classes=exp.base.classes)
     jobs = [(r, i) for r in exp.runs for i in range(repeats)]
     results = []
     for k, (run, i) in enumerate(jobs, 1):

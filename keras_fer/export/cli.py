@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 from keras_fer import rundir
+from keras_fer.data.classes import add_classes_option
 from keras_fer.errors import ArgumentParser, UserError, cli_main
 from keras_fer.export.core import DEFAULT_FORMATS, EXPORT_DIR, FORMATS, export_run, parse_formats
 from keras_fer.export.tflite import ONNX_PIP
@@ -32,12 +33,14 @@ def build_parser() -> ArgumentParser:
                    "check (PublicTest); default: data/, else the FER2013 zip in ../shared")
     p.add_argument("--per-class", type=int, default=PER_CLASS,
                    help=f"images per class and split to read (default {PER_CLASS})")
+    add_classes_option(p)
     return p
 
 
-def load_images(path, per_class):
-    """(Training faces, PublicTest faces, source) from keras_fer.data; a split that is absent
-    (a class-subfolder folder has only "Training") falls back to all images."""
+def load_images(path, per_class, classes=None):
+    """(Training faces, PublicTest faces, source) from keras_fer.data (``classes``: the coding
+    of numbered class folders); a split that is absent (a class-subfolder folder has only
+    "Training") falls back to all images."""
     from keras_fer.data import default_source, load
 
     if path is None:
@@ -48,7 +51,7 @@ def load_images(path, per_class):
                 raise UserError("no FER2013 data for the parity check: pass --data PATH") from None
             data, path = load(default_source(), per_class=per_class), default_source()
     else:
-        data = load(path, per_class=per_class)
+        data = load(path, per_class=per_class, classes=classes)
 
     def split(name):
         images, _ = data.split(name)
@@ -89,7 +92,7 @@ def main(argv=None) -> int:
         train = test = None
         source = ""
     else:
-        train, test, source = load_images(args.data, args.per_class)
+        train, test, source = load_images(args.data, args.per_class, args.classes)
         print(f"parity images: {len(test)} from {source}; int8 calibration: {len(train)} images",
               flush=True)
     report = export_run(args.model_dir, out=out, formats=formats, representative=train,

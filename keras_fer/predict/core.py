@@ -43,15 +43,17 @@ def expand_inputs(inputs) -> tuple:
 
 
 def read_image(path) -> np.ndarray:
-    """RGB uint8 (H, W, 3) of an image file (EXIF orientation applied); UserError if unreadable."""
+    """RGB uint8 (H, W, 3) of an image file (EXIF orientation applied, 16-bit scaled to 8 bits
+    as `keras_fer.data.to_8bit` does for training data); UserError if unreadable."""
     from PIL import Image, ImageOps
+
+    from keras_fer.data.core import image_error, to_8bit
 
     try:
         with Image.open(path) as im:
-            return np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
+            return np.asarray(to_8bit(ImageOps.exif_transpose(im)).convert("RGB"))
     except (OSError, ValueError, SyntaxError) as e:
-        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise UserError(f"{path}: cannot read image ({reason})") from None
+        raise UserError(f"{path}: cannot read image ({image_error(e)})") from None
 
 
 class Predictor:

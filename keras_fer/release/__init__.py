@@ -93,8 +93,10 @@ def make_release(run_dir, out="saved_models/best", data=None, *, tta="tencrop", 
         raise UserError(f"--tta: {tta!r} is not a test-time augmentation (flip or tencrop)")
     run_dir, out = rundir.check_run_dir(run_dir), Path(out)
     check_out(out, force, run_dir)
+    config = rundir.read_config(run_dir)
+    classes = config.classes  # the coding the run's data was read with
     if data is None:
-        data = rundir.read_config(run_dir).data or "data"
+        data = config.data or "data"
     formats = release_formats(run_dir / rundir.MODEL_FILE, log)
     stage = out.parent / f".{out.name}.tmp-{os.getpid()}"
     shutil.rmtree(stage, ignore_errors=True)
@@ -103,14 +105,14 @@ def make_release(run_dir, out="saved_models/best", data=None, *, tta="tencrop", 
         for name in RUN_FILES:
             if (run_dir / name).is_file():
                 shutil.copy2(run_dir / name, stage / name)
-        full = load(data)
+        full = load(data, classes=classes)
         reports = {}
         for mode in ("none", tta):
             log(f"evaluating {', '.join(SPLITS)} (test-time augmentation: {mode}) ...")
             reports[mode] = evaluate_run(stage, data=full, splits=SPLITS, tta=mode, verbose=False)
             reports[mode]["run"] = str(out)  # not the staging folder's name
             write_json(report_path(stage, mode), reports[mode])
-        train, test, source = load_images(data, PER_CLASS)
+        train, test, source = load_images(data, PER_CLASS, classes)
         log(f"exporting (parity on {len(test)} images from {source}) ...")
         parity = export_run(stage, out=stage / "export", formats=formats,
                             representative=train, parity_images=test, source=source, log=log)

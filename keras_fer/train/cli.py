@@ -19,6 +19,8 @@ RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 
 
 def build_parser():
+    from keras_fer.data.classes import add_classes_option
+
     p = ArgumentParser(prog="python -m keras_fer.train", description=__doc__.split("\n")[0])
     src = p.add_mutually_exclusive_group()
     src.add_argument("--config", help="TrainConfig JSON file (flags override it)")
@@ -27,6 +29,7 @@ def build_parser():
     p.add_argument("--model", help="registry name or block-CNN .json file")
     p.add_argument("--model-args", type=_json_arg("--model-args"), help="JSON object of overrides")
     p.add_argument("--data", help="FER2013 csv/zip/folder (default: data/)")
+    add_classes_option(p)
     p.add_argument("--out", help="run directory (default runs/<model>-<time>)")
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int)
@@ -107,9 +110,9 @@ def resolve_config(args):
                   f"({describe(cfg)})", flush=True)
     else:
         cfg = TrainConfig()
-    over = {k: getattr(args, k) for k in ("model", "model_args", "data", "out", "epochs",
-                                          "batch_size", "schedule", "loss", "augment", "limit",
-                                          "folds", "val", "monitor", "early_stopping",
+    over = {k: getattr(args, k) for k in ("model", "model_args", "data", "classes", "out",
+                                          "epochs", "batch_size", "schedule", "loss", "augment",
+                                          "limit", "folds", "val", "monitor", "early_stopping",
                                           "mixed_precision", "tensorboard", "seed", "verbose",
                                           "ema")
             if getattr(args, k) is not None}

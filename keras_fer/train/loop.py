@@ -371,7 +371,7 @@ def run(cfg, data=None, *, callbacks=(), resume_every_s=0.0) -> Path:
     if data is None:
         from keras_fer.data import load
 
-        data = load(cfg.data)
+        data = load(cfg.data, classes=cfg.classes)
     out = Path(cfg.out) if cfg.out else default_out(cfg)
     if not cfg.folds:
         train, val, classes = select_data(cfg, data)

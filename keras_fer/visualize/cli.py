@@ -28,9 +28,12 @@ DATA_WHATS = ("distribution", "confusion", "predictions")
 
 
 def build_parser():
+    from keras_fer.data.classes import add_classes_option
+
     p = ArgumentParser(prog="python -m keras_fer.visualize", description=__doc__.split("\n")[0])
     p.add_argument("model_dir", help="run directory holding model.keras")
     p.add_argument("--data", help="data for --split and the data figures (default: the run's)")
+    add_classes_option(p)
     p.add_argument("--what", default=None,
                    help=f"comma-separated subset of {','.join(WHATS)} (default: all that apply)")
     p.add_argument("--images", nargs="+", help="image files to explain (any size; made 48x48 gray)")
@@ -77,7 +80,9 @@ def _data_sets(args, run_dir, classes):
     from keras_fer import rundir
     from keras_fer.data import load, stratified_subset
 
-    data = load(args.data if args.data else rundir.read_config(run_dir).data)
+    config = rundir.read_config(run_dir)
+    data = (load(args.data, classes=args.classes) if args.data
+            else load(config.data, classes=args.classes or config.classes))
     lut = np.array([classes.index(c) if c in classes else -1 for c in data.classes], np.int64)
     data = data.select(lut[data.labels] >= 0)
     data.labels, data.classes = lut[data.labels], tuple(classes)

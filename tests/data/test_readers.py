@@ -92,8 +92,8 @@ def test_synonyms_conversion_and_unknown_folders(tmp_path, synth):
     reference = np.asarray(Image.fromarray(rgb).convert("L").resize((48, 48), Image.Resampling.BILINEAR))
     np.testing.assert_array_equal(happy, reference)
     np.testing.assert_array_equal(data.images[data.labels == 0][0], synth.pixels_of(2))
-    assert [match_class(n) for n in ("mad", "Disgusted", "scared", "joy", "sadness", "calm", "x", "5", "7")] \
-        == [0, 1, 2, 3, 4, 6, None, 5, None]
+    assert [match_class(n) for n in ("mad", "Disgusted", "scared", "joy", "sadness", "calm", "x",
+                                     "contempt", "5", "7")] == [0, 1, 2, 3, 4, 6, None, 7, None, None]
 
 
 def test_split_folders_without_prefixes(tmp_path, synth):

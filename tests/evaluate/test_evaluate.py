@@ -1,6 +1,7 @@
 """Evaluation: scikit-learn's numbers on a known prediction set, TTA views, evaluate_run's
-report and PNGs, a labelled class-subfolder folder as one split, the command line, and a
-release evaluated as its card says (both test splits, its own reports untouched)."""
+report and PNGs, a labelled class-subfolder folder as one split, classes the data or the model
+lacks, the command line, and a release evaluated as its card says (both test splits, its own
+reports untouched)."""
 import json
 import shutil
 import subprocess
@@ -10,10 +11,12 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from PIL import Image
 from sklearn.metrics import (accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score,
                              precision_recall_fscore_support)
 
 import keras_fer.augment
+import keras_fer.evaluate
 from keras_fer import EMOTIONS
 from keras_fer.config import TrainConfig
 from keras_fer.evaluate import compute_metrics, evaluate_run, predict_proba, selection
@@ -30,7 +33,9 @@ def test_compute_metrics_equals_sklearn():
     m = compute_metrics(y_true, y_pred, EMOTIONS)
     assert m["n"] == 300
     assert m["accuracy"] == pytest.approx(accuracy_score(y_true, y_pred))
-    assert m["macro_f1"] == pytest.approx(f1_score(y_true, y_pred, average="macro", zero_division=0))
+    present = [c for c in range(7) if c != 1]  # a class without images is not in the mean
+    assert m["macro_f1"] == pytest.approx(f1_score(y_true, y_pred, labels=present, average="macro",
+                                                   zero_division=0))
     assert m["weighted_f1"] == pytest.approx(f1_score(y_true, y_pred, average="weighted",
                                                       zero_division=0))
     assert m["average_accuracy"] == pytest.approx(balanced_accuracy_score(y_true, y_pred))
@@ -201,3 +206,52 @@ def test_selection_of_a_run_validated_on_part_of_training(tmp_path):
     write_json(tmp_path / "meta.json", {"best_epoch": 12})
     assert selection(tmp_path) == {"split": "a held-out 10% of Training",
                                    "monitor": "val_macro_f1", "epoch": 12}
+
+
+def test_macro_f1_and_average_accuracy_skip_classes_without_images():
+    y_true = np.array([0, 0, 3, 3, 3, 4])  # no neutral images ...
+    y_pred = np.array([0, 6, 3, 3, 6, 4])  # ... but neutral is predicted twice
+    m = compute_metrics(y_true, y_pred, EMOTIONS)
+    assert m["per_class"]["neutral"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0}
+    assert m["macro_f1"] == pytest.approx((2 / 3 + 0.8 + 1.0) / 3)  # angry, happy, sad only
+    assert m["average_accuracy"] == pytest.approx((0.5 + 2 / 3 + 1.0) / 3)
+    assert "no images of disgust, fear, surprise, neutral: not in macro-F1" in \
+        keras_fer.evaluate.format_report("x", m)
+
+
+def _faces(folder, counts):
+    rng = np.random.default_rng(2)
+    for cls, n in counts.items():
+        (folder / cls).mkdir(parents=True)
+        for i in range(n):
+            Image.fromarray(rng.integers(0, 256, (48, 48), dtype=np.uint8)).save(
+                folder / cls / f"{i}.png")
+    return folder
+
+
+def test_contempt_on_a_7_class_model_offers_drop_classes(run_dir, tmp_path, capsys):
+    folder = _faces(tmp_path / "ck", {"happy": 2, "contempt": 3, "disgust": 1})
+    report = run_dir / "eval" / "report.json"
+    before = report.read_bytes() if report.is_file() else None
+    assert main([str(run_dir), "--data", str(folder)]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if not line.startswith("loaded")]
+    assert err == [f"error: ck: the model has no class 'contempt' (3 image(s)) (its classes: "
+                   f"{', '.join(EMOTIONS)}): --drop-classes contempt leaves out those 3 image(s)"]
+    assert (report.read_bytes() if report.is_file() else None) == before
+    assert main([str(run_dir), "--data", str(folder), "--drop-classes", "contempt", "--json"]) == 0
+    out, err = capsys.readouterr()
+    m = json.loads(out)
+    assert m["dropped"] == {"contempt": 3} and m["splits"]["ck"]["n"] == 3
+    assert m["splits"]["ck"]["per_class"]["disgust"]["support"] == 1  # disgust kept as itself
+    assert "--drop-classes: left out 3 contempt image(s)" in err
+
+
+def test_numbered_folder_needs_a_coding(run_dir, tmp_path, capsys):
+    folder = _faces(tmp_path / "raf", {"1": 2, "7": 1})
+    assert main([str(run_dir), "--data", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'1', '7'" in err and "raf-db" in err
+    assert main([str(run_dir), "--data", str(folder), "--classes", "raf-db", "--json"]) == 0
+    per_class = json.loads(capsys.readouterr().out)["splits"]["raf"]["per_class"]
+    assert {c: r["support"] for c, r in per_class.items() if r["support"]} == {"surprise": 2,
+                                                                               "neutral": 1}

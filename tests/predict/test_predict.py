@@ -155,6 +155,18 @@ def test_bad_inputs_exit_2_and_the_rest_is_processed(run_dir, image_files, tmp_p
     assert captured.out.startswith(f"{image_files[0]}: face 0 at (0,0,48x48): ")
 
 
+def test_16bit_png_scaled_to_8_bits(tmp_path):
+    from keras_fer.predict.core import read_image
+
+    values = np.linspace(0, 65535, 40 * 30).round().astype(np.uint16).reshape(30, 40)
+    Image.fromarray(values).save(tmp_path / "face16.png")
+    rgb = read_image(tmp_path / "face16.png")
+    expected = np.round(values / 257).astype(np.uint8)
+    assert rgb.shape == (30, 40, 3) and rgb.dtype == np.uint8
+    for channel in range(3):
+        np.testing.assert_array_equal(rgb[..., channel], expected)
+
+
 def test_subprocess_exit_2_without_traceback(tmp_path):
     env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3")
     proc = subprocess.run([sys.executable, "-m", "keras_fer.predict", str(tmp_path / "nope"),

@@ -234,6 +234,30 @@ def test_cli_auto_without_gpu_uses_cpu_recipe_and_flags_override(prepared, tiny_
     assert len(read_history(out)) == 1
 
 
+def test_cli_numbered_layout_with_a_coding_trains_contempt_as_an_eighth_class(
+        tiny_model_file, tmp_path, capsys):
+    from PIL import Image
+
+    from keras_fer.data import CLASS_NAMES
+    from keras_fer.train.cli import main
+
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 3), ("test", 1)):
+        for code in range(8):  # AffectNet's coding: 0 neutral ... 7 contempt
+            (tmp_path / "affectnet" / split / str(code)).mkdir(parents=True)
+            for k in range(n):
+                Image.fromarray(rng.integers(0, 256, (48, 48), dtype=np.uint8)).save(
+                    tmp_path / "affectnet" / split / str(code) / f"{k}.png")
+    argv = ["--data", str(tmp_path / "affectnet"), "--model", tiny_model_file, "--epochs", "1",
+            "--out", str(tmp_path / "run"), "--no-tensorboard", "--verbose", "0"]
+    assert main(argv) == 2
+    assert "affectnet" in capsys.readouterr().err and not (tmp_path / "run").exists()
+    assert main(argv + ["--classes", "affectnet"]) == 0
+    assert rundir.read_config(tmp_path / "run").classes == "affectnet"
+    assert rundir.read_meta(tmp_path / "run")["classes"] == list(CLASS_NAMES)
+    assert rundir.load_model(tmp_path / "run").output_shape[-1] == 8
+
+
 def test_cli_user_mistakes_exit_2(tmp_path, capsys):
     from keras_fer.train.cli import main
 

@@ -126,12 +126,26 @@ def test_user_errors(setup, tmp_path, capsys):
              ([str(run), "--images", str(bad), "--what", "attention"], "bad.jpg"),
              ([str(run), "--images", str(tmp_path / "gone.png")], "gone.png: cannot read"),
              ([str(run), "--class", "bored", "--images", str(bad)], "bored"),
+             # contempt is a class of its own, not a synonym of disgust
+             ([str(run), "--class", "contempt", "--images", str(bad)],
+              "unknown class 'contempt' (known: angry, disgust,"),
              ([str(run), "--layer", "conv9", "--images", str(bad)], "conv9"),
              ([str(tmp_path)], "model.keras is missing")]
     for argv, message in cases:
         assert main(argv) == 2, argv
         err = capsys.readouterr().err
         assert err.startswith("error: ") and message in err, (argv, err)
+
+
+def test_16bit_image_scaled_like_the_data_loader(tmp_path):
+    from PIL import Image
+
+    from keras_fer.visualize.cli import read_image_files
+
+    values = np.linspace(0, 65535, 48 * 48).round().astype(np.uint16).reshape(48, 48)
+    Image.fromarray(values).save(tmp_path / "face16.png")
+    faces = read_image_files([tmp_path / "face16.png"])
+    np.testing.assert_array_equal(faces[0], np.round(values / 257).astype(np.uint8))
 
 
 def test_attention_requested_on_plain_model_is_a_user_error(setup, capsys):
