@@ -109,7 +109,9 @@ def render_card(*, meta, summary, config, reports, parity, out, data, recipe=Non
         f"in [0, 255]) |",
         f"| output | {len(plain['classes'])} classes: {', '.join(plain['classes'])} |",
         f"| trained on | {trained_on}; Keras {meta.get('keras', '?')}, backend {meta.get('backend', '?')}"
-        + (f"; {seconds / 60:.1f} min of training" if isinstance(seconds, (int, float)) else "") + " |",
+        + (f"; {seconds / 60:.1f} min of training" if isinstance(seconds, (int, float)) else "")
+        + (f", {summary['train_cpu_hours']:.2f} CPU-hours (process CPU time, all cores)"
+           if isinstance(summary.get("train_cpu_hours"), (int, float)) else "") + " |",
         f"| selection | the epoch with the best `{config.monitor}` on {config.val} "
         f"(epoch {meta.get('best_epoch', '?')} of {epochs}); PrivateTest chose nothing |",
         f"| released | {time.strftime('%Y-%m-%d')} |",

@@ -73,6 +73,8 @@ def test_card_numbers_are_the_reports(release, fer_small):
         c = private["per_class"][name]
         assert f"| {name} | {c['support']} | {c['precision']:.3f} | {c['recall']:.3f} |" in card
     assert "280 Training images train; 280 PublicTest images" in card
+    hours = json.loads((release / "summary.json").read_text())["train_cpu_hours"]
+    assert f", {hours:.2f} CPU-hours (process CPU time, all cores) |" in card
     assert "## Notes\n\nTrained for the tests.\n\n## Data" in card  # status first, then the data
     assert f"python -m keras_fer.evaluate {release} --data" in card
 
