@@ -229,6 +229,17 @@ def _hms(seconds):
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
+def resume_settings(settings: dict) -> dict:
+    """The settings a resumed run must share with the interrupted one: all but RESUME_FREE and
+    those at their default, so that a setting added to TrainConfig later (at its default)
+    does not orphan the runs started before it."""
+    from keras_fer.config import TrainConfig
+
+    defaults = TrainConfig().to_dict()
+    return {k: v for k, v in settings.items()
+            if k not in RESUME_FREE and not (k in defaults and v == defaults[k])}
+
+
 def default_out(cfg) -> Path:
     return Path("runs") / f"{Path(str(cfg.model)).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
 
@@ -270,13 +281,13 @@ def train_once(cfg, train, val, classes, out: Path, *, callbacks=(), resume_ever
     ema = EMASwap(net, calibration_images(x, cfg.seed)) if cfg.ema else None
     if ema is not None:
         stateful["ema"] = ema
-    fingerprint = json.dumps({k: v for k, v in cfg.to_dict().items() if k not in RESUME_FREE},
-                             sort_keys=True, default=str)
+    fingerprint = json.dumps(resume_settings(cfg.to_dict()), sort_keys=True, default=str)
     resume = ResumeState(out / RESUME_FILE, stateful, fingerprint, resume_every_s, nan_guard,
                          cfg.epochs)
     initial_epoch = 0
     if resume.path.is_file():
-        if ResumeState.read_meta(resume.path)["fingerprint"] != fingerprint:
+        stored = json.loads(ResumeState.read_meta(resume.path)["fingerprint"])
+        if resume_settings(stored) != resume_settings(cfg.to_dict()):
             raise UserError(f"{resume.path}: resume state of a run with other settings; use "
                             f"another --out or delete {resume.path.parent}")
         _build(tm, x, y)

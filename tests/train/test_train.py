@@ -274,3 +274,26 @@ def test_cli_bad_option_subprocess_no_traceback():
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and "--epochs" in proc.stderr
+
+
+def test_a_setting_added_later_at_its_default_does_not_orphan_a_resume(fer_small, tiny_cfg):
+    # a run interrupted under an older TrainConfig that had no "ema" key resumes
+    from keras_fer.train.loop import RESUME_FILE
+
+    cfg = tiny_cfg.replace(epochs=3)
+    with pytest.raises(KeyboardInterrupt):
+        run(cfg, fer_small, callbacks=[Kill(1)])
+    path = rundir.check_run_dir(cfg.out) / RESUME_FILE
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = json.loads(str(arrays["meta"]))
+    from keras_fer.train.loop import RESUME_FREE
+
+    # what the older version wrote: every setting but the free ones, and no "ema" yet
+    old = {k: v for k, v in cfg.to_dict().items() if k not in RESUME_FREE and k != "ema"}
+    meta["fingerprint"] = json.dumps(old)
+    arrays["meta"] = np.array(json.dumps(meta))
+    np.savez(path, **arrays)
+    record = Record()
+    run(cfg, fer_small, callbacks=[record])
+    assert record.epochs == [1, 2]
