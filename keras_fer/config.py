@@ -16,12 +16,17 @@ Example ``run.json``::
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 from dataclasses import dataclass, field
 
 from keras_fer.errors import UserError
 
 VAL_CHOICES = ("PublicTest", "split")  # "split": a stratified val_fraction of Training
+EPOCH_METRICS = ("loss", "accuracy", "macro_f1", "average_accuracy")  # what every epoch logs
+MONITORS = tuple(f"val_{m}" for m in EPOCH_METRICS)
+# settings that may change between an interrupted run and its resumption
+RESUME_FREE = ("epochs", "out", "verbose", "tensorboard", "early_stopping")
 
 
 @dataclass
@@ -85,6 +90,7 @@ class TrainConfig:
         return TrainConfig.from_dict(d, source="overrides")
 
     def validate(self, source: str = "config") -> None:
+        _check_finite(source, self.to_dict())
         if self.val not in VAL_CHOICES:
             raise UserError(f"{source}: val must be one of {VAL_CHOICES}, got {self.val!r} "
                             "(PrivateTest is never used to choose anything)")
@@ -97,13 +103,32 @@ class TrainConfig:
             raise UserError(f"{source}: limit must be >= 7 (one image per class), got {self.limit}")
         if self.folds is not None and self.folds < 2:
             raise UserError(f"{source}: folds must be >= 2, got {self.folds}")
-        if not self.monitor.startswith("val_"):
-            raise UserError(f"{source}: monitor must be a validation metric (val_...), got {self.monitor!r}")
+        # checked here, not after a whole epoch has trained
+        if self.monitor not in MONITORS:
+            raise UserError(f"{source}: monitor must be a validation metric, one of "
+                            f"{', '.join(MONITORS)}, got {self.monitor!r}")
+        monitor = self.schedule.get("monitor")
+        if monitor is not None and monitor not in MONITORS:
+            raise UserError(f"{source}: schedule monitor must be a validation metric, one of "
+                            f"{', '.join(MONITORS)}, got {monitor!r}")
         if self.ema is not None and not 0.0 < self.ema < 1.0:
             raise UserError(f"{source}: ema must be in (0, 1) (e.g. 0.999) or null, got {self.ema!r}")
         for key in ("optimizer", "schedule", "loss"):
             if "name" not in getattr(self, key):
                 raise UserError(f"{source}: {key} needs a \"name\"")
+
+
+def _check_finite(source, value, key="") -> None:
+    """UserError naming the first NaN or infinite number, nested settings included (a learning
+    rate of inf trains a model of NaNs)."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _check_finite(source, v, f"{key}.{k}" if key else str(k))
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            _check_finite(source, v, f"{key}[{i}]")
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise UserError(f"{source}: {key} must be a finite number, got {value}")
 
 
 def _check_type(source, key, value, hint):
