@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from keras_fer.errors import ArgumentParser, UserError, cli_main
+from keras_fer.errors import ArgumentParser, UserError, cli_main, positive_int
 
 
 def build_parser():
@@ -17,7 +17,7 @@ def build_parser():
     p.add_argument("--split", default="PublicTest",
                    help="comma-separated splits (default PublicTest)")
     p.add_argument("--tta", default="none", choices=TTA_MODES, help="test-time augmentation")
-    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--batch-size", type=positive_int, default=256)
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     return p
 
@@ -25,10 +25,12 @@ def build_parser():
 @cli_main
 def main(argv=None) -> int:
     from keras_fer.evaluate import evaluate_run, report_path
+    from keras_fer.io_utils import check_out_dir
     from keras_fer.rundir import check_run_dir
 
     args = build_parser().parse_args(argv)
     check_run_dir(args.run_dir)
+    check_out_dir(report_path(args.run_dir, args.tta).parent)
     splits = [s.strip() for s in args.split.split(",") if s.strip()]
     if not splits:
         raise UserError(f"--split: no split named in {args.split!r}")

@@ -10,6 +10,7 @@ from pathlib import Path
 from keras_fer import rundir
 from keras_fer.errors import UserError, cli_main
 from keras_fer.export.core import FORMATS, export_run, parse_formats
+from keras_fer.io_utils import check_out_dir
 
 PER_CLASS = 100  # images per class and split read for calibration and the parity check
 
@@ -74,6 +75,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     formats = parse_formats(args.format)
     rundir.check_run_dir(args.model_dir)
+    check_out_dir(args.out or Path(args.model_dir) / "export")
     if args.per_class < 1:
         raise UserError(f"--per-class must be >= 1, got {args.per_class}")
     import keras
