@@ -28,8 +28,9 @@ $(DATA)/fer2013.npz: | $(STAMP)
 data: $(DATA)/fer2013.npz
 
 # The main job: train the default recipe (GPU: recipes/best.json; CPU: recipes/cpu.json), then evaluate.
+# Run again after an interruption it resumes; over a finished RUN it stops: FORCE=1 replaces it.
 train: data
-	$(PY) -m keras_fer.train --auto --data $(DATA) --out $(RUN)
+	$(PY) -m keras_fer.train --auto --data $(DATA) --out $(RUN) $(if $(FORCE),--force)
 	$(PY) -m keras_fer.evaluate $(RUN) --data $(DATA) --split PublicTest,PrivateTest
 
 tune: data

@@ -16,12 +16,26 @@ Example ``run.json``::
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 from dataclasses import dataclass, field
 
 from keras_fer.errors import UserError
 
 VAL_CHOICES = ("PublicTest", "split")  # "split": a stratified val_fraction of Training
+EPOCH_METRICS = ("loss", "accuracy", "macro_f1", "average_accuracy")  # what every epoch logs
+MONITORS = tuple(f"val_{m}" for m in EPOCH_METRICS)
+# settings that may change between an interrupted run and its resumption
+RESUME_FREE = ("epochs", "out", "verbose", "tensorboard", "early_stopping")
+
+
+def resume_settings(settings: dict) -> dict:
+    """The settings a resumed run must share with the interrupted one: all but RESUME_FREE and
+    those at their default, so that a setting added to TrainConfig later (at its default)
+    does not orphan the runs started before it."""
+    defaults = TrainConfig().to_dict()
+    return {k: v for k, v in settings.items()
+            if k not in RESUME_FREE and not (k in defaults and v == defaults[k])}
 
 
 @dataclass
@@ -91,6 +105,7 @@ class TrainConfig:
         return TrainConfig.from_dict(d, source="overrides")
 
     def validate(self, source: str = "config") -> None:
+        _check_finite(source, self.to_dict())
         if self.val not in VAL_CHOICES:
             raise UserError(f"{source}: val must be one of {VAL_CHOICES}, got {self.val!r} "
                             "(PrivateTest is never used to choose anything)")
@@ -103,8 +118,14 @@ class TrainConfig:
             raise UserError(f"{source}: limit must be >= 7 (one image per class), got {self.limit}")
         if self.folds is not None and self.folds < 2:
             raise UserError(f"{source}: folds must be >= 2, got {self.folds}")
-        if not self.monitor.startswith("val_"):
-            raise UserError(f"{source}: monitor must be a validation metric (val_...), got {self.monitor!r}")
+        # checked here, not after a whole epoch has trained
+        if self.monitor not in MONITORS:
+            raise UserError(f"{source}: monitor must be a validation metric, one of "
+                            f"{', '.join(MONITORS)}, got {self.monitor!r}")
+        monitor = self.schedule.get("monitor")
+        if monitor is not None and monitor not in MONITORS:
+            raise UserError(f"{source}: schedule monitor must be a validation metric, one of "
+                            f"{', '.join(MONITORS)}, got {monitor!r}")
         from keras_fer.data.classes import parse_classes
 
         parse_classes(self.classes, f"{source}: classes")
@@ -137,6 +158,19 @@ class TrainConfig:
 # alpha weighs the teacher's term (T^2 KL at temperature T, Hinton et al. 2015) against the
 # labels' cross-entropy (1 - alpha)
 DISTILL_DEFAULTS = {"teacher": None, "alpha": 0.5, "temperature": 4.0}
+
+
+def _check_finite(source, value, key="") -> None:
+    """UserError naming the first NaN or infinite number, nested settings included (a learning
+    rate of inf trains a model of NaNs)."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _check_finite(source, v, f"{key}.{k}" if key else str(k))
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            _check_finite(source, v, f"{key}[{i}]")
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise UserError(f"{source}: {key} must be a finite number, got {value}")
 
 
 def _check_type(source, key, value, hint):

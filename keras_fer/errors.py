@@ -1,7 +1,12 @@
 """User-facing errors and the CLI wrapper that turns them into one line and exit code 2."""
 import argparse
+import contextlib
 import functools
+import math
+import re
 import sys
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 class UserError(Exception):
@@ -19,19 +24,60 @@ class ArgumentParser(argparse.ArgumentParser):
         raise UserError(message)
 
 
+def finite_float(text) -> float:
+    """argparse type: a float that is neither NaN nor infinite (``--lr inf`` would train a
+    model of NaNs)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
+def positive_int(text) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def one_line(message) -> str:
+    """``message`` as one line without terminal colour codes."""
+    return " ".join(_ANSI.sub("", str(message)).split())
+
+
+@contextlib.contextmanager
+def _argparse_raises():
+    # Every parser a CLI builds (plain argparse ones and their sub-command parsers included)
+    # reports its errors as a UserError rather than a usage block and SystemExit.
+    saved = argparse.ArgumentParser.error
+    argparse.ArgumentParser.error = ArgumentParser.error
+    try:
+        yield
+    finally:
+        argparse.ArgumentParser.error = saved
+
+
 def cli_main(func):
     """Decorate a CLI ``main(argv=None) -> int``: UserError -> one line on stderr, exit 2.
 
     Also turns Ctrl-C into exit code 130 without a traceback. The wrapped function may return
-    an int exit code or None (0).
+    an int exit code or None (0). Any argparse error inside it is a UserError too.
     """
 
     @functools.wraps(func)
     def wrapper(argv=None):
         try:
-            code = func(argv)
+            with _argparse_raises():
+                code = func(argv)
         except UserError as e:
-            print(f"error: {e}", file=sys.stderr)
+            print(f"error: {one_line(e)}", file=sys.stderr)
             return 2
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)

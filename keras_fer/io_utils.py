@@ -5,8 +5,10 @@ destroys the previous version.
 """
 import contextlib
 import json
+import math
 import os
 import tempfile
+from pathlib import Path
 
 
 @contextlib.contextmanager
@@ -37,14 +39,46 @@ def write_text(path, text):
 
 
 def write_json(path, obj):
-    write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
+    """``obj`` as strict JSON: NaN and infinities (which JSON has no word for) become null."""
+    text = json.dumps(_strict(obj), indent=2, sort_keys=False, allow_nan=False)
+    write_text(path, text + "\n")
 
 
-def _json_default(o):
-    # NumPy scalars and arrays appear in reports; JSON has no type for them.
-    if hasattr(o, "tolist"):
-        return o.tolist()
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+def _strict(o):
+    if isinstance(o, dict):
+        return {k: _strict(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_strict(v) for v in o]
+    if hasattr(o, "tolist"):  # NumPy scalars and arrays appear in reports
+        return _strict(o.tolist())
+    if isinstance(o, float) and not math.isfinite(o):
+        return None
+    return o
+
+
+def check_out_dir(path) -> Path:
+    """UserError naming ``path`` unless it is, or can become, a folder this process can write
+    into: none of its parents may be a regular file, and the nearest existing one must be
+    writable. Creates nothing: call it before any work, so that a bad ``--out`` fails at once.
+    """
+    from keras_fer.errors import UserError
+
+    path = Path(path)
+    for folder in (path, *path.absolute().parents):
+        if folder.exists():
+            if not folder.is_dir():
+                raise UserError(f"{path}: cannot write there: {folder} is a file, not a folder")
+            if not os.access(folder, os.W_OK | os.X_OK):
+                raise UserError(f"{path}: cannot write there: {folder} is read-only")
+            return path
+    return path
+
+
+def ensure_out_dir(path) -> Path:
+    """``check_out_dir`` then create the folder (and its parents)."""
+    path = check_out_dir(path)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def read_json(path):

@@ -26,10 +26,12 @@ each model does its own scaling inside and returns logits (apply softmax for pro
 from __future__ import annotations
 
 import os
+import shutil
+import zipfile
 from pathlib import Path
 
 from keras_fer.errors import UserError
-from keras_fer.io_utils import read_json, write_json
+from keras_fer.io_utils import check_out_dir, read_json, write_json
 
 MODEL_FILE = "model.keras"
 CONFIG_FILE = "config.json"
@@ -39,6 +41,7 @@ SUMMARY_FILE = "summary.json"
 RELEASE_FILE = "release.json"  # the marker keras_fer.release writes
 CARD_FILE = "README.md"  # a release's model card
 CARD_TITLE = "# Model card"  # how a card begins (keras_fer.release.card)
+RESUME_FILE = Path("ckpt") / "resume.npz"
 
 
 def check_run_dir(run_dir) -> Path:
@@ -47,7 +50,94 @@ def check_run_dir(run_dir) -> Path:
         raise UserError(f"{run_dir}: no such run directory (train one with python -m keras_fer.train)")
     if not (run_dir / MODEL_FILE).is_file():
         raise UserError(f"{run_dir}: not a run directory ({MODEL_FILE} is missing)")
+    # Keras would answer "File not found" for a file that is there but is no .keras archive
+    if not zipfile.is_zipfile(run_dir / MODEL_FILE):
+        raise UserError(f"{run_dir / MODEL_FILE}: corrupt model file (not a .keras zip archive)")
     return run_dir
+
+
+def out_state(path) -> str:
+    """What an output folder holds: "new" (absent or empty), "unfinished" (a run that stopped
+    before its end and can be resumed), "finished" (a run), "release" (a released model) or
+    "other" (files that are not a run's)."""
+    path = Path(path)
+    if not path.is_dir() or not any(path.iterdir()):
+        return "new"
+    if is_release(path):
+        return "release"
+    if (path / RESUME_FILE).is_file():
+        return "unfinished"
+    if (path / SUMMARY_FILE).is_file() or (path / META_FILE).is_file():
+        return "finished"
+    if (path / CONFIG_FILE).is_file() or any(path.glob("fold[0-9]*")):
+        return "unfinished"
+    return "other"
+
+
+def aside_path(path) -> Path:
+    """Where ``claim_out(force=True)`` keeps the contents it replaces until the new run ends."""
+    path = Path(path)
+    return path.parent / f".{path.name}.replaced"
+
+
+def resumes(path, config: dict) -> bool:
+    """Whether a run of ``config`` (a ``TrainConfig.to_dict()``) continues the run whose
+    config.json is in ``path``: the same ``keras_fer.config.resume_settings`` (or none saved)."""
+    import json
+
+    from keras_fer.config import resume_settings
+
+    saved_path = Path(path) / CONFIG_FILE
+    if not saved_path.is_file():
+        return True
+    saved = read_json(saved_path)
+    mine = json.loads(json.dumps(config, default=str))  # tuples -> lists, as in the file
+    return isinstance(saved, dict) and resume_settings(saved) == resume_settings(mine)
+
+
+def claim_out(path, force=False, *, config=None, dry_run=False):
+    """Check that a run may be written into ``path``, before any work is done.
+
+    A new or empty folder may; an unfinished run may when it has ``config``'s settings (it is
+    resumed; ``config=None``: any); a finished run, a release, or an unfinished run of other
+    settings only with ``force``: their contents are then moved to ``aside_path(path)``, which
+    ``release_aside`` deletes once the new run has finished, so a failed run loses nothing
+    (``dry_run``: only check). A folder of other files is never written into. Returns the
+    aside folder or None.
+
+    Example:
+        >>> claim_out("runs/base")           # UserError if runs/base holds a finished run
+    """
+    path = Path(path)
+    check_out_dir(path)
+    state = out_state(path)
+    if state == "new" or (state == "unfinished" and (config is None or resumes(path, config))):
+        return None
+    if state == "other":
+        first = sorted(p.name for p in path.iterdir())[0]
+        raise UserError(f"{path}: not a run directory (it holds {first}, ...): choose a new or "
+                        "empty folder")
+    what = {"release": f"a released model (model card {path / CARD_FILE})",
+            "finished": "a finished run",
+            "unfinished": "an unfinished run of other settings"}[state]
+    if not force:
+        raise UserError(f"{path}: {what} is there; pass --force to replace it, or choose "
+                        "another folder")
+    if dry_run:
+        return None
+    aside = aside_path(path)
+    try:
+        shutil.rmtree(aside, ignore_errors=True)
+        path.rename(aside)
+    except OSError as e:
+        raise UserError(f"{path}: cannot move {what} aside to replace it: {e.strerror}") from None
+    print(f"replacing {what} in {path} (kept in {aside} until the new run finishes)", flush=True)
+    return aside
+
+
+def release_aside(path) -> None:
+    """Delete what ``claim_out`` moved aside from ``path``: the run replacing it is complete."""
+    shutil.rmtree(aside_path(path), ignore_errors=True)
 
 
 def read_meta(run_dir) -> dict:
@@ -77,16 +167,17 @@ def load_model(run_dir, compile: bool = False, float32: bool = True):
     (``keras_fer.models.common.float32_copy``), so evaluation, export and prediction compute in
     float32 whatever the training policy was.
     """
+    path = check_run_dir(run_dir) / MODEL_FILE
     import keras
 
     import keras_fer.models  # noqa: F401  (registers custom layers for deserialisation)
     from keras_fer.models.common import float32_copy
 
-    run_dir = check_run_dir(run_dir)
     try:
-        model = keras.saving.load_model(os.fspath(run_dir / MODEL_FILE), compile=compile)
-    except (ValueError, OSError) as e:
-        raise UserError(f"{run_dir / MODEL_FILE}: cannot load model: {str(e).splitlines()[0]}") from None
+        model = keras.saving.load_model(os.fspath(path), compile=compile)
+    except (ValueError, OSError, KeyError, zipfile.BadZipFile) as e:
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise UserError(f"{path}: corrupt or incompatible model file: {reason}") from None
     return float32_copy(model) if float32 else model
 
 

@@ -39,3 +39,29 @@ def fer_small_dir(fer_small, tmp_path_factory):
     folder = tmp_path_factory.mktemp("fer_small_dir")
     save_npz(fer_small, folder / "fer2013.npz")
     return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_data():
+    """Synthetic FER2013 (random faces, no download): 70 Training, 14 PublicTest and 14
+    PrivateTest images, two of each class per 14. A keras_fer.data.FERData."""
+    import numpy as np
+
+    from keras_fer.data import FERData
+
+    rng = np.random.default_rng(0)
+    splits = ["Training"] * 70 + ["PublicTest"] * 14 + ["PrivateTest"] * 14
+    return FERData(rng.integers(0, 256, (98, 48, 48), dtype=np.uint8), np.arange(98) % 7, splits)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tiny_data, tmp_path_factory):
+    """A finished run directory of 'baseline' trained one epoch on ``tiny_data`` (made once per
+    session; copy it before changing anything in it)."""
+    from keras_fer.config import TrainConfig
+    from keras_fer.train import run
+
+    out = tmp_path_factory.mktemp("tiny_run") / "run"
+    cfg = TrainConfig(model="baseline", epochs=1, batch_size=32, tensorboard=False, verbose=0,
+                      out=str(out))
+    return run(cfg, tiny_data)

@@ -60,3 +60,61 @@ def test_cli_main_turns_user_error_into_exit_2(capsys):
     assert main([]) == 2
     err = capsys.readouterr().err
     assert err == "error: data/x.csv: row 3 has 2303 pixels, expected 2304\n"
+
+
+@pytest.mark.parametrize("bad, where", [
+    ({"optimizer": {"name": "sgd", "learning_rate": float("inf")}}, "optimizer.learning_rate"),
+    ({"optimizer": {"name": "sgd", "learning_rate": 0.01, "momentum": float("nan")}},
+     "optimizer.momentum"),
+    ({"schedule": {"name": "step", "factor": float("-inf")}}, "schedule.factor"),
+    ({"loss": {"name": "crossentropy", "class_weights": [1.0, float("nan")]}}, r"loss.class_weights\[1\]"),
+    ({"augment": {"affine": {"rotation": float("inf")}}}, "augment.affine.rotation"),
+    ({"val_fraction": float("nan")}, "val_fraction"),
+])
+def test_non_finite_numbers_are_refused_wherever_they_are(bad, where):
+    with pytest.raises(UserError, match=f"run.json: {where} must be a finite number"):
+        TrainConfig.from_dict(bad, source="run.json")
+
+
+def test_nan_in_a_json_file_is_refused(tmp_path):
+    path = tmp_path / "run.json"
+    path.write_text('{"optimizer": {"name": "adam", "learning_rate": NaN}}')
+    with pytest.raises(UserError, match="optimizer.learning_rate must be a finite number, got nan"):
+        load_config(path)
+
+
+@pytest.mark.parametrize("bad, value", [
+    ({"monitor": "val_acc"}, "val_acc"),
+    ({"schedule": {"name": "reduce_on_plateau", "monitor": "val_f1"}}, "val_f1"),
+])
+def test_monitor_is_checked_before_any_training(bad, value):
+    with pytest.raises(UserError, match=f"one of val_loss, val_accuracy, val_macro_f1, val_average_accuracy, got '{value}'"):
+        TrainConfig.from_dict(bad, source="run.json")
+
+
+def test_cli_main_error_is_one_line_without_colour_codes(capsys):
+    @cli_main
+    def main(argv=None):
+        raise UserError("\x1b[31mdata/x.csv\x1b[0m: row 3\nis bad")
+
+    assert main([]) == 2
+    assert capsys.readouterr().err == "error: data/x.csv: row 3 is bad\n"
+
+
+def test_cli_main_makes_plain_argparse_errors_one_line(capsys):
+    import argparse
+
+    @cli_main
+    def main(argv=None):
+        parser = argparse.ArgumentParser(prog="tool")
+        sub = parser.add_subparsers(dest="command", required=True)
+        sub.add_parser("run").add_argument("--epochs", type=int)
+        parser.parse_args(argv)
+
+    assert main(["run", "--bogus"]) == 2
+    assert capsys.readouterr().err == "error: unrecognized arguments: --bogus\n"
+    assert main(["run", "--epochs", "x"]) == 2
+    assert capsys.readouterr().err == "error: argument --epochs: invalid int value: 'x'\n"
+    # outside a CLI argparse is left as it is
+    with pytest.raises(SystemExit):
+        argparse.ArgumentParser(prog="tool").parse_args(["--bogus"])

@@ -23,3 +23,36 @@ def test_write_json_numpy_values(tmp_path):
 
     write_json(tmp_path / "r.json", {"acc": np.float32(0.5), "cm": np.eye(2, dtype=np.int64)})
     assert json.loads((tmp_path / "r.json").read_text()) == {"acc": 0.5, "cm": [[1, 0], [0, 1]]}
+
+
+def test_write_json_is_strict_json_non_finite_numbers_are_null(tmp_path):
+    import numpy as np
+
+    write_json(tmp_path / "s.json", {"best_value": float("nan"), "last": {"val_loss": np.float32("inf")},
+                                     "curve": [1.0, float("-inf")]})
+    text = (tmp_path / "s.json").read_text()
+    assert "NaN" not in text and "Infinity" not in text
+
+    def refuse(name):
+        raise ValueError(f"bare {name} in JSON")
+
+    assert json.loads(text, parse_constant=refuse) == {"best_value": None, "last": {"val_loss": None},
+                                                       "curve": [1.0, None]}
+
+
+def test_check_out_dir_names_the_file_or_read_only_folder(tmp_path):
+    from keras_fer.errors import UserError
+    from keras_fer.io_utils import check_out_dir, ensure_out_dir
+
+    (tmp_path / "notes.txt").write_text("x")
+    for bad in (tmp_path / "notes.txt", tmp_path / "notes.txt" / "a" / "b"):
+        with pytest.raises(UserError, match=f"{bad}: cannot write there: {tmp_path / 'notes.txt'} is a file"):
+            check_out_dir(bad)
+    assert check_out_dir(tmp_path / "new" / "deeper") == tmp_path / "new" / "deeper"
+    assert not (tmp_path / "new").exists()  # checked, not created
+    assert ensure_out_dir(tmp_path / "new" / "deeper").is_dir()
+    if os.geteuid() != 0:  # root writes into read-only folders (tests/test_bad_inputs.py: as a user)
+        ro = tmp_path / "ro"
+        ro.mkdir(mode=0o555)
+        with pytest.raises(UserError, match="ro is read-only"):
+            check_out_dir(ro / "out")

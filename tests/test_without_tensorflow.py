@@ -4,6 +4,7 @@ runs them through tests/no_tensorflow.py."""
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 
@@ -24,7 +25,8 @@ def test_blocker_really_hides_tensorflow(tmp_path):
 def test_release_without_tensorflow_is_one_line(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
-    (run / "model.keras").write_bytes(b"")  # release stops before it reads the model
+    with zipfile.ZipFile(run / "model.keras", "w") as z:  # release stops before it reads the model
+        z.writestr("config.json", "{}")
     proc = _run("keras_fer.release", str(run), "--out", str(tmp_path / "best"), cwd=tmp_path)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1] == (

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from keras_fer.bench import core, fer_peer
 from keras_fer.errors import ArgumentParser, UserError, cli_main
-from keras_fer.io_utils import write_text
+from keras_fer.io_utils import check_out_dir, write_text
 
 
 CPU_STEPS = 20  # steps per timed epoch on a machine without an accelerator
@@ -69,6 +69,8 @@ def _parse(argv):
         value = getattr(args, flag)
         if value is not None and value < 1:
             raise UserError(f"--{flag.replace('_', '-')} must be >= 1, got {value}")
+    if args.out is not None:
+        check_out_dir(args.out.parent)
     if args.peer is not None and not args.peer.is_file():
         raise UserError(f"--peer {args.peer}: no such file")
     if args.epochs < 2:

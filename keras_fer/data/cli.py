@@ -7,7 +7,6 @@
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import warnings
@@ -17,9 +16,10 @@ import numpy as np
 
 from keras_fer.data.classes import add_classes_option
 from keras_fer.data.core import FERData, default_source
-from keras_fer.data.loader import load
+from keras_fer.data.loader import find_source, load
 from keras_fer.data.readers import NPZ_NAME, save_npz
-from keras_fer.errors import UserError, cli_main
+from keras_fer.errors import ArgumentParser, UserError, cli_main
+from keras_fer.io_utils import check_out_dir
 
 SAMPLES_PER_CLASS = 2
 
@@ -91,6 +91,14 @@ def write_samples(data: FERData, folder, per_class=SAMPLES_PER_CLASS) -> int:
     return n
 
 
+def _check_not_empty(path) -> None:
+    # numpy answers a zero-byte .npz with a bare EOFError
+    kind, source = find_source(path)
+    if kind == "npz" and Path(source).is_file() and Path(source).stat().st_size == 0:
+        raise UserError(f"{source}: empty file (0 bytes): not a keras_fer data file (write one "
+                        "with python -m keras_fer.data prepare)")
+
+
 def _one_line_warnings():
     def show(message, category, filename, lineno, file=None, line=None):
         print(f"warning: {message}", file=sys.stderr)
@@ -99,7 +107,7 @@ def _one_line_warnings():
 
 
 def _parser():
-    p = argparse.ArgumentParser(prog="python -m keras_fer.data", description=__doc__.split("\n")[0])
+    p = ArgumentParser(prog="python -m keras_fer.data", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
     prep = sub.add_parser("prepare", help="read any supported source, write OUT/fer2013.npz")
     prep.add_argument("--src", default=str(default_source()),
@@ -126,6 +134,7 @@ def main(argv=None) -> int:
         if not args.src or not Path(args.src).exists():
             raise UserError(f"no data source at {args.src!r}: download FER2013 (image-folder zip or "
                             "fer2013.csv) and set FER2013_SRC or pass --src PATH")
+        check_out_dir(args.out)
         # The npz written here is itself the fast path: no need for a second copy in the cache.
         data = load(args.src, strict=args.strict, per_class=args.per_class, cache=False,
                     classes=args.classes)
@@ -138,6 +147,9 @@ def main(argv=None) -> int:
         return 0
     if args.plot and not args.plot.lower().endswith(".png"):
         raise UserError(f"--plot {args.plot}: the chart is a PNG, name it FILE.png")
+    if args.plot:
+        check_out_dir(Path(args.plot).parent)
+    _check_not_empty(args.data)
     data = load(args.data, strict=args.strict, cache=not args.no_cache, classes=args.classes)
     if args.json:
         print(json.dumps({"classes": list(data.classes), "total": len(data),

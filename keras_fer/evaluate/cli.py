@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-from keras_fer.errors import ArgumentParser, UserError, cli_main
+from keras_fer.errors import ArgumentParser, UserError, cli_main, positive_int
 
 
 def build_parser():
@@ -20,7 +20,7 @@ def build_parser():
     p.add_argument("--split", default=",".join(SPLITS),
                    help=f"comma-separated splits (default {','.join(SPLITS)})")
     p.add_argument("--tta", default="none", choices=TTA_MODES, help="test-time augmentation")
-    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--batch-size", type=positive_int, default=256)
     p.add_argument("--out", help="folder for report.json and the confusion PNGs (default "
                                  "RUN_DIR/eval; for a release, which is read-only, runs/eval/NAME)")
     p.add_argument("--force", action="store_true",
@@ -36,6 +36,7 @@ def build_parser():
 @cli_main
 def main(argv=None) -> int:
     from keras_fer.evaluate import EVAL_DIR, evaluate_run, report_name
+    from keras_fer.io_utils import check_out_dir
     from keras_fer.rundir import check_run_dir, output_dir
 
     args = build_parser().parse_args(argv)
@@ -44,6 +45,7 @@ def main(argv=None) -> int:
     if not splits:
         raise UserError(f"--split: no split named in {args.split!r}")
     out = output_dir(args.run_dir, EVAL_DIR, args.out, args.force)
+    check_out_dir(out)
     drop = [c.strip() for c in args.drop_classes.split(",") if c.strip()]
     report = evaluate_run(args.run_dir, data=args.data, splits=splits, tta=args.tta,
                           batch_size=args.batch_size, verbose=not args.json, out=out,

@@ -1,5 +1,11 @@
 """``python -m keras_fer.experiments run experiments/NAME.json [--repeats 3] [--limit N]
-[--epochs N] [--out DIR] [--data PATH]`` and ``python -m keras_fer.experiments list [DIR]``."""
+[--epochs N] [--out DIR] [--data PATH] [--force]`` and ``python -m keras_fer.experiments list
+[DIR]``.
+
+The results of a full run go to experiments/results/NAME/ (committed: replaced only with
+--force); a smoke run (--limit or --epochs) goes to runs/experiments/NAME/ and never into
+experiments/results/.
+"""
 from __future__ import annotations
 
 import json
@@ -9,8 +15,11 @@ from keras_fer.errors import ArgumentParser, UserError, cli_main
 from keras_fer.experiments.report import write_results
 from keras_fer.experiments.runner import run_experiment
 from keras_fer.experiments.spec import BEST_VALIDATION, list_experiments, load_experiment
+from keras_fer.io_utils import check_out_dir
 
 RESULTS = Path("experiments") / "results"
+SMOKE_RESULTS = Path("runs") / "experiments"
+REPO_RESULTS = Path(__file__).resolve().parents[2] / RESULTS
 
 
 def build_parser():
@@ -23,7 +32,10 @@ def build_parser():
     r.add_argument("--limit", type=int, help="stratified subset of Training (CPU smoke run)")
     r.add_argument("--epochs", type=int, help="override every run's epochs")
     r.add_argument("--data", help="FER2013 file/folder/zip (default: the file's base.data)")
-    r.add_argument("--out", help=f"results folder (default: {RESULTS}/NAME)")
+    r.add_argument("--out", help=f"results folder (default: {RESULTS}/NAME; with --limit or "
+                                 f"--epochs {SMOKE_RESULTS}/NAME)")
+    r.add_argument("--force", action="store_true",
+                   help="replace committed results, and finished runs trained with other settings")
     r.add_argument("--runs", help="comma-separated run names: only these (default: all)")
     r.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
                    help="a TrainConfig setting for every run, e.g. --set 'model_args={\"image_size\": 64}'")
@@ -44,6 +56,27 @@ def parse_settings(items) -> dict:
         except json.JSONDecodeError:
             out[key] = value
     return out
+
+
+def results_folder(exp, args, settings) -> Path:
+    """Where the results go. A smoke run (``--limit``/``--epochs``, or those set with ``--set``)
+    never writes into experiments/results/; a full run replaces the results committed there
+    only with ``--force``."""
+    smoke = (args.limit is not None or args.epochs is not None
+             or bool({"limit", "epochs"} & set(settings)))
+    out = Path(args.out) if args.out else (SMOKE_RESULTS if smoke else RESULTS) / exp.name
+    committed = any(_inside(out, root) for root in (RESULTS, REPO_RESULTS))
+    if committed and smoke:
+        raise UserError(f"{out}: a smoke run (--limit/--epochs) never writes into {RESULTS}/, "
+                        f"where the committed results are: leave --out out (default "
+                        f"{SMOKE_RESULTS}/{exp.name}) or choose another folder")
+    if committed and (out / "results.json").is_file() and not args.force:
+        raise UserError(f"{out}: committed results are there; pass --force to replace them")
+    return check_out_dir(out)
+
+
+def _inside(path, root) -> bool:
+    return Path(path).resolve().is_relative_to(Path(root).resolve())
 
 
 def select_runs(exp, names) -> None:
@@ -83,14 +116,14 @@ def main(argv=None) -> int:
         settings["data"] = args.data
     for run in exp.runs:
         run.config = run.config.replace(**settings)
-    out = Path(args.out) if args.out else RESULTS / exp.name
+    out = results_folder(exp, args, settings)
     data = None
     if args.data:
         from keras_fer.data import load
 
         data = load(args.data, classes=settings.get("classes", exp.base.classes))
     outcome = run_experiment(exp, out=out, data=data, repeats=args.repeats, limit=args.limit,
-                             epochs=args.epochs)
+                             epochs=args.epochs, force=args.force)
     paths = write_results(exp, outcome, out, argv)
     print(paths["md"].read_text(encoding="utf-8"))
     print(f"wrote {out}/ (table.csv, table.md, curves.png, commands.txt, index.html)")

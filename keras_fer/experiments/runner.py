@@ -98,9 +98,12 @@ def evaluate_private(run_dirs, data, limit=None) -> list:
 
 
 def run_experiment(exp: Experiment, *, out, data=None, repeats=None, limit=None, epochs=None,
-                   progress=print) -> dict:
+                   progress=print, force=False) -> dict:
     """Train every run of ``exp`` (skipping repeats already finished in ``out``) and return
-    ``{"results": [RunResult], "chosen": name, "private": [accuracy per repeat]}``."""
+    ``{"results": [RunResult], "chosen": name, "private": [accuracy per repeat]}``.
+
+    ``force``: retrain a run directory that holds a finished run of other settings (without
+    it that is a UserError: see ``keras_fer.rundir.claim_out``)."""
     from keras_fer.data import load
     from keras_fer.train import run as train_run
 
@@ -129,7 +132,7 @@ def run_experiment(exp: Experiment, *, out, data=None, repeats=None, limit=None,
         else:
             progress(f"[{k}/{len(jobs)}] {run.name} seed {seed}: training {cfg.model} "
                      f"for {cfg.epochs} epochs -> {run_dir}")
-            run_dir = Path(train_run(cfg, data))
+            run_dir = Path(train_run(cfg, data, force=force))
         results.extend(collect(run.name, seed, run_dir))
     chosen = choose_run(exp, results)
     chosen_dirs = [r.run_dir for r in results if r.run == chosen]

@@ -10,6 +10,7 @@ from keras_fer.data.classes import add_classes_option
 from keras_fer.errors import ArgumentParser, UserError, cli_main
 from keras_fer.export.core import DEFAULT_FORMATS, EXPORT_DIR, FORMATS, export_run, parse_formats
 from keras_fer.export.tflite import ONNX_PIP
+from keras_fer.io_utils import check_out_dir
 
 PER_CLASS = 100  # images per class and split read for calibration and the parity check
 
@@ -84,6 +85,7 @@ def main(argv=None) -> int:
     if args.per_class < 1:
         raise UserError(f"--per-class must be >= 1, got {args.per_class}")
     out = rundir.output_dir(args.model_dir, EXPORT_DIR, args.out, args.force)
+    check_out_dir(out)
     import keras
 
     if keras.backend.backend() != "tensorflow":

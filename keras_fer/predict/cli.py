@@ -2,21 +2,20 @@
 [--no-detect] [--smooth K] [--margin 0.2]``."""
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
 from keras_fer import rundir
-from keras_fer.errors import UserError, cli_main
-from keras_fer.io_utils import write_json, write_text
-from keras_fer.predict.core import Predictor, expand_inputs, records_csv
+from keras_fer.errors import ArgumentParser, UserError, cli_main
+from keras_fer.io_utils import check_out_dir, write_json, write_text
+from keras_fer.predict.core import IMAGES_STEM, Predictor, expand_inputs, records_csv
 from keras_fer.predict.faces import DETECTORS, make_detector
-from keras_fer.predict.video import predict_video
+from keras_fer.predict.video import output_stems, predict_video
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+def build_parser() -> ArgumentParser:
+    p = ArgumentParser(
         prog="python -m keras_fer.predict",
         description="Facial expression of the faces in images, folders and videos (mp4/avi).")
     p.add_argument("model_dir", help="a run directory holding model.keras and meta.json")
@@ -54,12 +53,15 @@ def main(argv=None) -> int:
     if not 0.0 <= args.margin <= 1.0:
         raise UserError(f"--margin must be between 0 and 1, got {args.margin}")
     rundir.check_run_dir(args.model_dir)
+    items, errors = expand_inputs(args.inputs)
+    video_out = Path(args.out) if args.out else Path(args.model_dir) / "predict"
+    stems = output_stems([path for path, kind in items if kind == "video"], reserved=(IMAGES_STEM,))
+    if stems or args.out:  # before the model is loaded: a bad folder fails at once
+        check_out_dir(video_out)
     detector = None if args.no_detect else make_detector(args.detector)
     predictor = Predictor(args.model_dir, detector, margin=args.margin)
-    items, errors = expand_inputs(args.inputs)
     for line in errors:
         print(f"error: {line}", file=sys.stderr, flush=True)
-    video_out = Path(args.out) if args.out else Path(args.model_dir) / "predict"
     images, videos = [], []
     for path, kind in items:
         try:
@@ -70,7 +72,7 @@ def main(argv=None) -> int:
                     print("\n".join(_line(r) for r in records), flush=True)
             else:
                 summary = predict_video(predictor, path, video_out, smooth=args.smooth,
-                                        annotate=not args.no_video)
+                                        annotate=not args.no_video, stem=stems[path])
                 videos.append(summary)
                 if not args.json:
                     d = ", ".join(f"{c} {n}" for c, n in summary["distribution"].items() if n)
@@ -80,8 +82,8 @@ def main(argv=None) -> int:
             errors.append(str(e))
             print(f"error: {e}", file=sys.stderr, flush=True)
     if args.out and images:
-        write_json(Path(args.out) / "predictions.json", images)
-        write_text(Path(args.out) / "predictions.csv", records_csv(images, predictor.classes))
+        write_json(Path(args.out) / f"{IMAGES_STEM}.json", images)
+        write_text(Path(args.out) / f"{IMAGES_STEM}.csv", records_csv(images, predictor.classes))
     if args.json:
         print(json.dumps({"classes": predictor.classes, "images": images, "videos": videos,
                           "errors": errors}, indent=1))

@@ -12,6 +12,7 @@ from keras_fer.predict.preprocess import faces_uint8
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
 VIDEO_EXTS = {".mp4", ".avi", ".mov", ".mkv", ".m4v", ".webm"}
+IMAGES_STEM = "predictions"  # --out/predictions.csv and .json: the image inputs' results
 
 
 def kind_of(path) -> str | None:

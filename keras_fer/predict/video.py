@@ -8,6 +8,7 @@ of the probabilities over the last K frames that had a face (causal, as a live a
 from __future__ import annotations
 
 import csv
+import os
 import sys
 from pathlib import Path
 
@@ -56,9 +57,38 @@ def _progress(path, i, total):
         print(f"\r{path}: frame {i}/{total or '?'}", end="", file=sys.stderr, flush=True)
 
 
-def predict_video(predictor, path, out_dir, smooth=1, annotate=True) -> dict:
+def output_stems(paths, reserved=()) -> dict:
+    """{path: the stem of its output files}, distinct for every path (case-insensitively, and
+    from ``reserved``): the file's stem, or, when two videos share it (cam1/clip.mp4,
+    cam2/clip.avi), the path parts that tell them apart joined by "_" (cam1_clip_mp4,
+    cam2_clip_avi), so that no video's results replace another's."""
+    paths = [Path(p) for p in paths]
+    key = str.casefold
+    counts = {}
+    for p in paths:
+        counts[key(p.stem)] = counts.get(key(p.stem), 0) + 1
+    taken, stems = {key(r) for r in reserved}, {}
+    for p in paths:
+        if counts[key(p.stem)] == 1 and key(p.stem) not in taken:
+            stem = p.stem
+        else:
+            same = [q for q in paths if key(q.stem) == key(p.stem)]
+            root = os.path.commonpath([str(q.absolute().parent) for q in same])
+            parts = p.absolute().relative_to(root).with_suffix("").parts
+            stem = "_".join([*parts, p.suffix.lstrip(".")] if p.suffix else parts)
+        unique, n = stem, 1
+        while key(unique) in taken:
+            n += 1
+            unique = f"{stem}-{n}"
+        taken.add(key(unique))
+        stems[p] = unique
+    return stems
+
+
+def predict_video(predictor, path, out_dir, smooth=1, annotate=True, stem=None) -> dict:
     """Classify every frame of a video and write ``<stem>.csv``, ``<stem>.json``,
-    ``<stem>_emotions.png`` and ``<stem>_annotated.mp4`` into ``out_dir``.
+    ``<stem>_emotions.png`` and ``<stem>_annotated.mp4`` into ``out_dir`` (``stem``: default
+    the video's; see ``output_stems`` for several videos).
 
     Returns the summary (the JSON without its per-frame rows).
     """
@@ -89,7 +119,7 @@ def predict_video(predictor, path, out_dir, smooth=1, annotate=True) -> dict:
         rows.append(row)
     labels = [r["label"] for r in rows if r["label"]]
     out_dir = Path(out_dir)
-    stem = out_dir / Path(path).stem
+    stem = out_dir / (stem or Path(path).stem)
     summary = {"input": str(path), "fps": fps, "frames": len(rows), "frames_with_face": len(labels),
                "smooth": smooth, "classes": classes,
                "distribution": {c: labels.count(c) for c in classes},

@@ -27,11 +27,13 @@ def build_parser():
 @cli_main
 def main(argv=None) -> int:
     from keras_fer import rundir
+    from keras_fer.io_utils import check_out_dir
     from keras_fer.release import check_out, make_release
 
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     rundir.check_run_dir(args.run_dir)
+    check_out_dir(args.out)
     check_out(args.out, args.force, args.run_dir)  # fail before minutes of evaluation
     notes = None
     if args.notes:

@@ -6,6 +6,7 @@
         # recipes/best.json when the backend sees a GPU, else recipes/cpu.json
 
 Run the same command again after an interruption: it resumes from the last finished epoch.
+A finished run or a release (saved_models/best) in --out is replaced only with --force.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from keras_fer.errors import ArgumentParser, UserError, cli_main
+from keras_fer.errors import ArgumentParser, UserError, cli_main, finite_float
 
 RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 
@@ -31,11 +32,13 @@ def build_parser():
     p.add_argument("--data", help="FER2013 csv/zip/folder (default: data/)")
     add_classes_option(p)
     p.add_argument("--out", help="run directory (default runs/<model>-<time>)")
+    p.add_argument("--force", action="store_true",
+                   help="replace a finished run or a release in --out (else an error)")
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int)
-    p.add_argument("--lr", type=float, help="learning rate")
+    p.add_argument("--lr", type=finite_float, help="learning rate")
     p.add_argument("--optimizer", help="sgd | adam | adamw | rmsprop | adamax | adagrad")
-    p.add_argument("--weight-decay", type=float,
+    p.add_argument("--weight-decay", type=finite_float,
                    help="Keras' decoupled weight decay; for PyTorch's SGD weight_decay use the "
                         "loss setting l2")
     p.add_argument("--schedule", type=_json_arg("--schedule"),
@@ -136,6 +139,10 @@ def resolve_config(args):
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     cfg = resolve_config(args)
+    if cfg.out:  # a bad --out fails before TensorFlow is imported and the data read
+        from keras_fer import rundir
+
+        rundir.claim_out(cfg.out, args.force, config=cfg.to_dict(), dry_run=True)
     from keras_fer.train.loop import TrainingFailed, run
 
     if cfg.mixed_precision or cfg.verbose:
@@ -143,7 +150,7 @@ def main(argv=None) -> int:
 
         print(f"backend {keras.backend.backend()}, keras {keras.__version__}", flush=True)
     try:
-        out = run(cfg)
+        out = run(cfg, force=args.force)
     except TrainingFailed as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -17,11 +17,12 @@ import keras
 import numpy as np
 
 from keras_fer import rundir
+from keras_fer.config import resume_settings
 from keras_fer.devices import device_name, on_device
 from keras_fer.errors import UserError
-from keras_fer.io_utils import write_json
+from keras_fer.io_utils import ensure_out_dir, write_json
 from keras_fer.metrics import epoch_metrics
-from keras_fer.train.callbacks import (BestCheckpoint, HistoryLog, NaNGuard, ResumeState,
+from keras_fer.train.callbacks import (BestCheckpoint, Clock, HistoryLog, NaNGuard, ResumeState,
                                        save_model_atomic)
 from keras_fer.train.ema import EMASwap, calibration_images
 from keras_fer.train.optimizers import base_learning_rate, build_optimizer
@@ -29,10 +30,8 @@ from keras_fer.train.report import fold_summary, format_folds, plot_curves
 from keras_fer.train.schedules import make_schedule
 from keras_fer.train.wrapper import TrainingModel
 
-RESUME_FILE = Path("ckpt") / "resume.npz"
+RESUME_FILE = rundir.RESUME_FILE
 LOSSES = ("crossentropy", "class_weighted")
-# settings that may change between an interrupted run and its resumption
-RESUME_FREE = ("epochs", "out", "verbose", "tensorboard", "early_stopping")
 
 
 class TrainingFailed(RuntimeError):
@@ -184,62 +183,6 @@ class BalancedSequence(keras.utils.PyDataset):
         self.batches = list(balanced_batches(self.labels, self.batch_size, seed=self.seed))
 
 
-class Clock(keras.callbacks.Callback):
-    """Wall and CPU seconds summed over resumptions, and a progress line with an ETA after each
-    epoch (``verbose``). CPU seconds are the process's, all threads: 1 CPU-hour is one core busy
-    for an hour."""
-
-    def __init__(self, epochs, verbose=True):
-        super().__init__()
-        self.epochs, self.verbose = epochs, verbose
-        self.before, self.cpu_before = 0.0, 0.0
-        self.start, self.cpu_start = time.monotonic(), time.process_time()
-        self._first_epoch = None
-
-    def seconds(self):
-        return self.before + time.monotonic() - self.start
-
-    def cpu_seconds(self):
-        return self.cpu_before + time.process_time() - self.cpu_start
-
-    def on_epoch_begin(self, epoch, logs=None):
-        if self._first_epoch is None:
-            self._first_epoch, self._t0 = epoch, time.monotonic()
-
-    def on_epoch_end(self, epoch, logs=None):
-        if not self.verbose:
-            return
-        done = epoch + 1 - self._first_epoch
-        per_epoch = (time.monotonic() - self._t0) / max(1, done)
-        left = (self.epochs - epoch - 1) * per_epoch
-        print(f"progress: epoch {epoch + 1}/{self.epochs}, {per_epoch:.0f} s/epoch, elapsed "
-              f"{_hms(self.seconds())}, ETA {_hms(left)} "
-              f"({self.cpu_seconds() / 3600:.2f} CPU-hours so far)", flush=True)
-
-    def get_state(self):
-        return {"seconds": self.seconds(), "cpu_seconds": self.cpu_seconds()}
-
-    def set_state(self, state):
-        self.before = float(state.get("seconds", 0.0))
-        self.cpu_before = float(state.get("cpu_seconds", 0.0))
-
-
-def _hms(seconds):
-    seconds = int(seconds)
-    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
-
-
-def resume_settings(settings: dict) -> dict:
-    """The settings a resumed run must share with the interrupted one: all but RESUME_FREE and
-    those at their default, so that a setting added to TrainConfig later (at its default)
-    does not orphan the runs started before it."""
-    from keras_fer.config import TrainConfig
-
-    defaults = TrainConfig().to_dict()
-    return {k: v for k, v in settings.items()
-            if k not in RESUME_FREE and not (k in defaults and v == defaults[k])}
-
-
 def default_out(cfg) -> Path:
     return Path("runs") / f"{Path(str(cfg.model)).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
 
@@ -263,8 +206,7 @@ def build_net(cfg, num_classes, policy=None):
 def train_once(cfg, train, val, classes, out: Path, *, callbacks=(), resume_every_s=0.0) -> Path:
     """Train on ``train`` = (images, labels), select on ``val``; write the run directory."""
     (x, y), (vx, vy) = train, val
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = ensure_out_dir(out)
     keras.utils.set_random_seed(cfg.seed)
     net = build_net(cfg, len(classes))
     steps = math.ceil(len(y) / cfg.batch_size)
@@ -371,19 +313,28 @@ def _finish(cfg, out, net, classes, history, best, clock, n_train, n_val):
         print(f"best {cfg.monitor} {best.best} at epoch {best_epoch}; wrote {out}", flush=True)
 
 
-def run(cfg, data=None, *, callbacks=(), resume_every_s=0.0) -> Path:
+def run(cfg, data=None, *, callbacks=(), resume_every_s=0.0, force=False) -> Path:
     """Train as ``cfg`` says; return the run directory (``cfg.out`` or runs/<model>-<time>).
 
     ``data``: a ``keras_fer.data.FERData`` (default: ``load(cfg.data)``). ``callbacks``: extra
     Keras callbacks. ``resume_every_s``: least seconds between two resume-state writes.
+    ``force``: replace a finished run or a release in the output folder (without it that is a
+    UserError; an unfinished run of the same settings is resumed, see ``rundir.claim_out``).
     With ``cfg.folds = K``: K stratified folds of Training into ``OUT/fold<k>``, and
     ``OUT/summary.json`` with each fold and mean ± std.
     """
+    out = Path(cfg.out) if cfg.out else default_out(cfg)
+    rundir.claim_out(out, force, config=cfg.to_dict())
     if data is None:
         from keras_fer.data import load
 
         data = load(cfg.data, classes=cfg.classes)
-    out = Path(cfg.out) if cfg.out else default_out(cfg)
+    out = _run(cfg, data, out, callbacks, resume_every_s)
+    rundir.release_aside(out)
+    return out
+
+
+def _run(cfg, data, out, callbacks, resume_every_s) -> Path:
     if not cfg.folds:
         train, val, classes = select_data(cfg, data)
         return train_once(cfg, train, val, classes, out, callbacks=callbacks,

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from keras_fer.errors import ArgumentParser, UserError, cli_main
+from keras_fer.io_utils import check_out_dir
 
 WHATS = ("saliency", "gradcam", "activations", "filters", "attention", "curves", "distribution",
          "confusion", "predictions")
@@ -130,6 +131,7 @@ def main(argv=None) -> int:
     run_dir = rundir.check_run_dir(args.model_dir)
     for run in args.compare:
         rundir.check_run_dir(run)
+    out = check_out_dir(Path(args.out) if args.out else run_dir / "vis")
     import keras
 
     if keras.backend.backend() != "tensorflow":
@@ -156,7 +158,6 @@ def main(argv=None) -> int:
     else:
         faces, labels, names = _pick_per_class(eval_set[1], eval_set[2], args.per_class, len(classes))
         names = [f"{args.split} {n}" for n in names]
-    out = Path(args.out) if args.out else run_dir / "vis"
     ctx = Context(run_dir, model, run_dir.resolve().name, classes, out, faces, labels, names,
                   target=target, layer=args.layer, n_maps=args.maps,
                   smooth_samples=args.smooth_samples, seed=args.seed, eval_set=eval_set,

@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import keras
@@ -202,7 +203,8 @@ def test_writing_into_a_release_needs_force(release, capsys):
 def test_selection_of_a_run_validated_on_part_of_training(tmp_path):
     write_json(tmp_path / "config.json", TrainConfig(val="split", val_fraction=0.1,
                                                      monitor="val_macro_f1").to_dict())
-    (tmp_path / "model.keras").write_bytes(b"")
+    with zipfile.ZipFile(tmp_path / "model.keras", "w") as z:  # only its presence matters
+        z.writestr("config.json", "{}")
     write_json(tmp_path / "meta.json", {"best_epoch": 12})
     assert selection(tmp_path) == {"split": "a held-out 10% of Training",
                                    "monitor": "val_macro_f1", "epoch": 12}

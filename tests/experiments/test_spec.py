@@ -148,3 +148,38 @@ def test_dacl_48_is_the_dacl_study_at_48_pixels():
                 if b.config.to_dict()[k] != v}
         assert diff == {"model_args": ({"input_shape": [42, 42, 1]},
                                        {"input_shape": [42, 42, 1], "image_size": 48})}, a.name
+
+
+def test_a_smoke_run_never_writes_into_the_committed_results(tmp_path, monkeypatch, capsys):
+    from keras_fer.experiments import cli
+
+    monkeypatch.chdir(tmp_path)
+    path = _write(tmp_path)
+    name = json.loads(path.read_text())["name"]
+    committed = tmp_path / "experiments" / "results" / name
+    committed.mkdir(parents=True)
+    (committed / "results.json").write_text('{"chosen": "a"}\n')
+    outs = []
+
+    def results(exp, outcome, out, argv):  # what write_results returns, without training
+        outs.append(Path(out))
+        (Path(out) / "table.md").parent.mkdir(parents=True, exist_ok=True)
+        (Path(out) / "table.md").write_text("table\n")
+        return {"md": Path(out) / "table.md"}
+
+    monkeypatch.setattr(cli, "run_experiment", lambda exp, out, **kw: {})
+    monkeypatch.setattr(cli, "write_results", results)
+    smoke = Path("runs") / "experiments" / name
+    assert main(["run", str(path), "--limit", "50"]) == 0
+    assert main(["run", str(path), "--epochs", "1"]) == 0
+    assert main(["run", str(path), "--set", "limit=50"]) == 0
+    assert outs == [smoke] * 3
+    capsys.readouterr()
+    assert main(["run", str(path), "--limit", "50", "--out", f"experiments/results/{name}"]) == 2
+    assert "a smoke run (--limit/--epochs) never writes into experiments/results" in capsys.readouterr().err
+    assert main(["run", str(path)]) == 2
+    assert capsys.readouterr().err == (f"error: experiments/results/{name}: committed results are "
+                                       "there; pass --force to replace them\n")
+    assert sorted(p.name for p in committed.iterdir()) == ["results.json"]
+    assert main(["run", str(path), "--force"]) == 0
+    assert outs[-1] == Path("experiments") / "results" / name

@@ -217,3 +217,44 @@ def test_moving_average_and_expand_box():
     assert np.array_equal(moving_average(p, 1), p)
     assert expand_box((10, 20, 30, 40), 0.25, 100, 100) == (0, 10, 55, 60)  # clipped left
     assert expand_box((80, 80, 20, 20), 0.5, 100, 100) == (70, 70, 30, 30)
+
+
+def test_videos_of_the_same_name_do_not_replace_each_other(run_dir, tmp_path, capsys):
+    from keras_fer.predict.cli import main
+
+    fake = import_module("keras_fer_tests_fake_run")
+    faces, _ = fake.synthetic_faces(7)
+    bgr = [cv2.cvtColor(f, cv2.COLOR_GRAY2BGR) for f in faces]
+    for folder, name, codec, n in (("cam1", "clip.mp4", "mp4v", 3), ("cam2", "clip.avi", "MJPG", 4)):
+        (tmp_path / folder).mkdir()
+        writer = cv2.VideoWriter(str(tmp_path / folder / name), cv2.VideoWriter_fourcc(*codec),
+                                 10.0, (48, 48))
+        for frame in bgr[:n]:
+            writer.write(frame)
+        writer.release()
+    out = tmp_path / "out"
+    assert main([str(run_dir), str(tmp_path / "cam1" / "clip.mp4"), str(tmp_path / "cam2" / "clip.avi"),
+                 "--no-detect", "--no-video", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert sorted(p.name for p in out.iterdir()) == [
+        "cam1_clip_mp4.csv", "cam1_clip_mp4.json", "cam1_clip_mp4_emotions.png",
+        "cam2_clip_avi.csv", "cam2_clip_avi.json", "cam2_clip_avi_emotions.png"]
+    for stem, folder, name, n in (("cam1_clip_mp4", "cam1", "clip.mp4", 3),
+                                  ("cam2_clip_avi", "cam2", "clip.avi", 4)):
+        report = json.loads((out / f"{stem}.json").read_text())
+        assert report["input"] == str(tmp_path / folder / name) and report["frames"] == n
+        assert len((out / f"{stem}.csv").read_text().splitlines()) == 1 + n
+
+
+def test_output_stems_are_distinct():
+    from keras_fer.predict.video import output_stems
+
+    paths = [Path("a/clip.mp4"), Path("b/clip.mp4"), Path("b/CLIP.avi"), Path("talk.mp4"),
+             Path("predictions.mp4")]
+    stems = output_stems(paths, reserved=("predictions",))
+    assert stems == {Path("a/clip.mp4"): "a_clip_mp4", Path("b/clip.mp4"): "b_clip_mp4",
+                     Path("b/CLIP.avi"): "b_CLIP_avi", Path("talk.mp4"): "talk",
+                     Path("predictions.mp4"): "predictions_mp4"}
+    # the joined parts may coincide: a number then tells them apart
+    assert output_stems([Path("a_b/c.mp4"), Path("a/b/c.mp4")]) == {
+        Path("a_b/c.mp4"): "a_b_c_mp4", Path("a/b/c.mp4"): "a_b_c_mp4-2"}

@@ -5,6 +5,7 @@ atomic swap, the size limit)."""
 import json
 import re
 import shutil
+import zipfile
 
 import numpy as np
 import pytest
@@ -114,7 +115,8 @@ def test_force_replaces_a_release_never_a_folder_of_runs_or_the_run(tmp_path, ca
     runs = tmp_path / "runs"
     for name in ("a", "b"):
         (runs / name).mkdir(parents=True)
-        (runs / name / "model.keras").write_bytes(name.encode())
+        with zipfile.ZipFile(runs / name / "model.keras", "w") as z:  # passes the zip check
+            z.writestr("config.json", name)
     run, before = runs / "a", _snapshot(runs)
     for out, why in ((runs, f"holds the run {run} being released; choose a new --out"),
                      (runs / "b", "not a release (no release.json or model card) but a folder "

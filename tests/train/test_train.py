@@ -5,6 +5,7 @@ import csv
 import importlib.util
 import json
 import math
+import shutil
 import subprocess
 import sys
 
@@ -109,6 +110,49 @@ def test_resume_after_kill_continues_from_last_finished_epoch(fer_small, tiny_cf
     # the best epoch is over all four epochs: the best value survived the resume
     assert rundir.read_meta(out)["best_epoch"] == int(np.argmax(val_acc)) + 1
     assert not (out / "ckpt").exists()
+
+
+def test_a_run_killed_after_its_first_epoch_resumes_at_the_second(tiny_data, tmp_path):
+    # the default resume_every_s, as the command line has it: state after every epoch
+    cfg = TrainConfig(model="baseline", epochs=2, batch_size=32, limit=64, tensorboard=False,
+                      verbose=0, out=str(tmp_path / "run"))
+    with pytest.raises(KeyboardInterrupt):
+        run(cfg, tiny_data, callbacks=[Kill(1)])
+    assert ResumeState.read_meta(tmp_path / "run" / "ckpt" / "resume.npz")["epoch"] == 1
+    record = Record()
+    run(cfg, tiny_data, callbacks=[record])
+    assert record.epochs == [1]  # epoch 2 (0-based 1), not epoch 1 again
+    assert [int(r["epoch"]) for r in read_history(tmp_path / "run")] == [1, 2]
+
+
+def _files(folder):
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_a_release_is_replaced_only_with_force_and_whole(tiny_run, tiny_data, tmp_path):
+    release = tmp_path / "best"
+    shutil.copytree(tiny_run, release)
+    (release / "README.md").write_text("# Model card: the old model\n")
+    for sub in ("eval", "export"):
+        (release / sub).mkdir()
+        (release / sub / "old.json").write_text("{}\n")
+    before = _files(release)
+    cfg = TrainConfig(model="baseline", epochs=1, batch_size=32, limit=64, seed=1,
+                      tensorboard=False, verbose=0, out=str(release))
+    with pytest.raises(UserError, match=r"a released model .* pass --force to replace it"):
+        run(cfg, tiny_data)
+    assert _files(release) == before
+    # a forced run that dies keeps the old release aside; resuming it completes the swap
+    with pytest.raises(KeyboardInterrupt):
+        run(cfg, tiny_data, callbacks=[Kill(0)], force=True)
+    aside = rundir.aside_path(release)
+    assert _files(aside) == before
+    run(cfg, tiny_data)
+    assert not aside.exists()
+    # nothing of the old release is left to describe the new model
+    assert sorted(p.name for p in release.iterdir()) == [
+        "config.json", "curves.png", "history.csv", "meta.json", "model.keras", "summary.json"]
+    assert rundir.read_config(release).seed == 1
 
 
 class BestSpy:
@@ -287,7 +331,7 @@ def test_a_setting_added_later_at_its_default_does_not_orphan_a_resume(fer_small
     with np.load(path) as z:
         arrays = {k: z[k] for k in z.files}
     meta = json.loads(str(arrays["meta"]))
-    from keras_fer.train.loop import RESUME_FREE
+    from keras_fer.config import RESUME_FREE
 
     # what the older version wrote: every setting but the free ones, and no "ema" yet
     old = {k: v for k, v in cfg.to_dict().items() if k not in RESUME_FREE and k != "ema"}

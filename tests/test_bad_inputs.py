@@ -1,0 +1,191 @@
+"""The bad-input corpus: every kind of user mistake, through the real command lines.
+
+Each case runs ``python -m <module> ARGS`` in a fresh folder that holds a finished run, a
+release, a regular file, read-only folders, a zero-byte .npz, ... and asserts: exit code 2,
+exactly one line on stderr (``error: ...``) that names the culprit, no traceback, no colour
+codes, and every file that was there before is byte-identical afterwards.
+
+To add a case, add a row to CASES: (id, argv, a fragment the message must contain). In argv,
+``{name}`` is replaced by the path of a WORKSPACE entry. Keep the cases that import
+TensorFlow (experiments, bench, augment, models, tuning: ~5-15 s each) to those that need it.
+"""
+import ctypes
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+CASES = [
+    # item 5: non-finite settings
+    ("train-lr-inf", ["keras_fer.train", "--lr", "inf", "--out", "{new}"], "--lr: 'inf' is not a finite"),
+    ("train-lr-nan", ["keras_fer.train", "--lr", "nan", "--out", "{new}"], "--lr: 'nan' is not a finite"),
+    ("train-nested-nan-in-config", ["keras_fer.train", "--config", "{nan_config}"],
+     "optimizer.momentum must be a finite number"),
+    ("train-infinite-schedule-factor",
+     ["keras_fer.train", "--schedule", '{"name": "step", "factor": Infinity}', "--out", "{new}"],
+     "schedule.factor must be a finite number"),
+    # item 7: a finished run or a release is replaced only with --force
+    ("train-over-finished-run", ["keras_fer.train", "--out", "{run}", "--epochs", "1"],
+     "a finished run is there; pass --force"),
+    ("train-over-release", ["keras_fer.train", "--out", "{release}"], "a released model"),
+    ("train-over-unfinished-run-of-other-settings",
+     ["keras_fer.train", "--out", "{unfinished}", "--batch-size", "8"],
+     "an unfinished run of other settings"),
+    # item 10: a smoke run never writes into experiments/results/; committed results need --force
+    ("experiments-smoke-into-results",
+     ["keras_fer.experiments", "run", "{experiment}", "--limit", "50", "--out", "experiments/results/tiny"],
+     "never writes into experiments/results"),
+    ("experiments-over-committed-results", ["keras_fer.experiments", "run", "{experiment}"],
+     "committed results are there; pass --force"),
+    # item 12: validated before any work
+    ("train-monitor-val-acc", ["keras_fer.train", "--monitor", "val_acc", "--out", "{new}"], "'val_acc'"),
+    ("evaluate-batch-size-0", ["keras_fer.evaluate", "{run}", "--batch-size", "0"], "--batch-size"),
+    ("evaluate-batch-size-negative", ["keras_fer.evaluate", "{run}", "--batch-size=-4"], "--batch-size"),
+    ("data-stats-zero-byte-npz", ["keras_fer.data", "stats", "--data", "{zero_npz}"], "zero.npz: empty file"),
+    ("evaluate-corrupt-model", ["keras_fer.evaluate", "{corrupt}", "--data", "{data}"],
+     "model.keras: corrupt model file"),
+    ("train-out-under-file", ["keras_fer.train", "--out", "{file}/run"], "notes.txt is a file"),
+    ("prepare-out-under-file", ["keras_fer.data", "prepare", "--src", "{data}", "--out", "{file}/data"],
+     "notes.txt is a file"),
+    ("export-out-under-file", ["keras_fer.export", "{run}", "--out", "{file}/export"], "notes.txt is a file"),
+    ("visualize-out-under-file", ["keras_fer.visualize", "{run}", "--out", "{file}/vis"], "notes.txt is a file"),
+    ("bench-out-under-file", ["keras_fer.bench", "--synthetic", "64", "--out", "{file}/bench.jsonl"],
+     "notes.txt is a file"),
+    ("augment-out-under-file", ["keras_fer.augment", '{"flip": true}', "--out", "{file}/aug.png"],
+     "notes.txt is a file"),
+    ("release-out-under-file", ["keras_fer.release", "{run}", "--out", "{file}/best"], "notes.txt is a file"),
+    ("stats-plot-read-only", ["keras_fer.data", "stats", "--data", "{data}", "--plot", "{read_only}/d.png"],
+     "read_only is read-only"),
+    ("prepare-read-only", ["keras_fer.data", "prepare", "--src", "{data}", "--out", "{read_only}/data"],
+     "read_only is read-only"),
+    ("evaluate-read-only-run", ["keras_fer.evaluate", "{read_only_run}", "--data", "{data}"],
+     "read_only_run is read-only"),
+    ("train-read-only", ["keras_fer.train", "--out", "{read_only}/run"], "read_only is read-only"),
+    ("predict-read-only", ["keras_fer.predict", "{run}", "{image}", "--no-detect", "--out", "{read_only}/p"],
+     "read_only is read-only"),
+    ("export-read-only-run", ["keras_fer.export", "{read_only_run}"], "read_only_run is read-only"),
+    # item 13: an unknown option is one line naming it, in every module
+    ("data-unknown-option", ["keras_fer.data", "stats", "--bogus"], "unrecognized arguments: --bogus"),
+    ("export-unknown-option", ["keras_fer.export", "{run}", "--bogus"], "unrecognized arguments: --bogus"),
+    ("predict-unknown-option", ["keras_fer.predict", "{run}", "{image}", "--bogus"],
+     "unrecognized arguments: --bogus"),
+    ("augment-unknown-option", ["keras_fer.augment", "{}", "--bogus"], "unrecognized arguments: --bogus"),
+    ("models-unknown-option", ["keras_fer.models", "list", "--bogus"], "unrecognized arguments: --bogus"),
+    ("tuning-unknown-option", ["tuning", "--bogus"], "unrecognized arguments: --bogus"),
+]
+
+# TensorFlow's C++ logging, printed before any Python code of ours runs; not our error text
+NATIVE_LOG = re.compile(r"^(WARNING: All log messages before absl::InitializeLog|[IWE]\d{4} \d\d:\d\d:\d\d)")
+READ_ONLY = ("read_only", "read_only_run")
+
+
+def make_workspace(root: Path, run: Path, data) -> dict:
+    """The entries a case's argv may name, created in ``root``."""
+    from keras_fer.data import save_npz
+
+    paths = {name: root / name for name in ("run", "release", "unfinished", "corrupt", "file",
+                                             "zero_npz", "data", "image", "nan_config", "new",
+                                             "experiment", *READ_ONLY)}
+    for name in ("run", "release", "corrupt", "read_only_run"):
+        shutil.copytree(run, paths[name])
+    (paths["release"] / "README.md").write_text("# Model card: a release\n")
+    (paths["release"] / "eval").mkdir()
+    (paths["release"] / "eval" / "report.json").write_text("{}\n")
+    (paths["corrupt"] / "model.keras").write_bytes(b"not a zip archive")
+    paths["unfinished"].mkdir()
+    shutil.copy(run / "config.json", paths["unfinished"] / "config.json")
+    paths["file"] = root / "notes.txt"
+    paths["file"].write_text("notes\n")
+    paths["zero_npz"] = root / "zero.npz"
+    paths["zero_npz"].write_bytes(b"")
+    save_npz(data, paths["data"] / "fer2013.npz")
+    paths["image"] = root / "face.png"
+    from PIL import Image
+
+    Image.fromarray(data.images[0]).save(paths["image"])
+    paths["nan_config"] = root / "nan.json"
+    paths["nan_config"].write_text('{"optimizer": {"name": "sgd", "learning_rate": 0.01, '
+                                   '"momentum": NaN}}')
+    paths["experiment"] = root / "tiny.json"
+    paths["experiment"].write_text(json.dumps({
+        "name": "tiny", "base": {"model": "baseline", "epochs": 1},
+        "runs": [{"name": "sgd", "overrides": {}}]}))
+    committed = root / "experiments" / "results" / "tiny"
+    committed.mkdir(parents=True)
+    (committed / "results.json").write_text('{"chosen": "sgd"}\n')
+    (committed / "table.md").write_text("| run |\n")
+    paths["read_only"].mkdir()
+    (paths["read_only"] / "keep.txt").write_text("keep\n")
+    for name in READ_ONLY:
+        paths[name].chmod(0o555)
+    return paths
+
+
+def snapshot(root: Path) -> dict:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def _without_root_override():
+    """In the child: drop root's power to write anywhere (CAP_DAC_OVERRIDE and
+    CAP_DAC_READ_SEARCH leave the bounding set, so exec does not grant them), so that a
+    read-only folder is read-only to it as it is to any user."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    for cap in (1, 2):
+        if libc.prctl(24, cap, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+
+def _can_drop_root_override() -> bool:
+    probe = subprocess.run([sys.executable, "-c", ""], preexec_fn=_without_root_override)
+    return probe.returncode == 0
+
+
+@pytest.fixture(scope="module")
+def drop_override():
+    """A preexec_fn that makes read-only folders read-only to this process's children, or None
+    when nothing needs doing (not root); skips when root cannot drop the override."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        if _can_drop_root_override():
+            return _without_root_override
+    except (OSError, subprocess.SubprocessError):
+        pass
+    pytest.skip("running as root without CAP_SETPCAP: a read-only folder is writable to root")
+
+
+@pytest.mark.parametrize("argv, fragment", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_input_is_one_line_exit_2_and_changes_nothing(argv, fragment, tiny_run, tiny_data,
+                                                          tmp_path, request):
+    root = tmp_path / "work"
+    root.mkdir()
+    paths = make_workspace(root, tiny_run, tiny_data)
+    preexec = None
+    if any(f"{{{name}}}" in arg for arg in argv for name in READ_ONLY):
+        preexec = request.getfixturevalue("drop_override")
+    args = [re.sub(r"\{(\w+)\}", lambda m: str(paths[m.group(1)]), arg) for arg in argv]
+    before = snapshot(root)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+               TF_CPP_MIN_LOG_LEVEL="3")
+    try:
+        proc = subprocess.run([sys.executable, "-m", *args], cwd=root, env=env, capture_output=True,
+                              text=True, timeout=300, preexec_fn=preexec)
+    finally:
+        for name in READ_ONLY:
+            paths[name].chmod(0o755)
+    lines = [line for line in proc.stderr.splitlines() if not NATIVE_LOG.match(line)]
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr[-2000:]
+    assert fragment in lines[0]
+    assert "Traceback" not in proc.stderr and "\x1b[" not in proc.stderr
+    after = snapshot(root)
+    assert {k: after.get(k) for k in before} == before
