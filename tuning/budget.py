@@ -198,7 +198,7 @@ class TrialClock(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.done += 1
-        if not self.verbose:
+        if not self.verbose or self.model.stop_training:  # cut: the search says so itself
             return
         epoch_s = self.steps / self.steps_per_s() + self.val_seconds
         left = (self.epochs - self.done) * epoch_s

@@ -96,5 +96,6 @@ class FERHyperModel(keras_tuner.HyperModel):
 
             callbacks.append(AugmentEpoch(model.augment))
         kwargs.setdefault("batch_size", self.base.batch_size)
-        kwargs.setdefault("verbose", 0 if not self.base.verbose else (1 if self.base.verbose == 1 else 2))
+        # one line per epoch: a progress bar would overwrite the search's ETA line
+        kwargs.setdefault("verbose", 2 if self.base.verbose else 0)
         return model.fit(*args, callbacks=callbacks, **kwargs)

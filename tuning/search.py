@@ -220,7 +220,7 @@ def make_plan(args, cfg, data, tuner, hypermodel, fixed, budget, x, y, n_val, wh
     estimator = Estimator()
     for timing in read_timings(tuner.project_dir):
         estimator.add(timing)
-    if not estimator.known() and who != "chief":
+    if not estimator.known() and who == "single":  # distributed: from the first measured trial
         estimator.calibration = calibrate(hypermodel, fixed.copy(), x, y, n_val)
     retrain = None
     if not args.no_retrain:
