@@ -33,8 +33,11 @@ train: data
 	$(PY) -m keras_fer.train --auto --data $(DATA) --out $(RUN) $(if $(FORCE),--force)
 	$(PY) -m keras_fer.evaluate $(RUN) --data $(DATA) --split PublicTest,PrivateTest
 
+# A planned search: its first line gives the time budget (without a GPU 45 min unless BUDGET=2h,
+# BUDGET=none for no limit) and the expected trials; SPACE=efficient (default) or blockcnn.
+# It ends with the table and the best retrained and evaluated; `make release RUN=...` releases it.
 tune: data
-	$(PY) -m tuning --data $(DATA)
+	$(PY) -m tuning --data $(DATA) $(if $(BUDGET),--time-budget $(BUDGET)) $(if $(SPACE),--space $(SPACE))
 
 evaluate: data
 	$(PY) -m keras_fer.evaluate $(MODEL_DIR) --data $(DATA) --split PublicTest,PrivateTest --tta tencrop

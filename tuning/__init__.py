@@ -1,11 +1,13 @@
-"""KerasTuner search over block-CNNs and their training recipe (issue 5): ``python -m tuning``.
+"""KerasTuner search over FER models and their training recipe: ``python -m tuning``.
 
-Public API: :class:`FERHyperModel` (the search space), :func:`config_from_values`,
-:func:`make_tuner`, :func:`trials_table`, :func:`write_report`, and the CLI :func:`main`.
+Public API: :data:`SPACES` and :func:`get_space` (the search spaces), :class:`FERHyperModel`,
+:func:`config_from_values` / :func:`declare` (the block-CNN space), :func:`make_tuner`,
+:func:`trials_table`, :func:`write_report`, and the CLI :func:`main`.
 """
 from tuning.hypermodel import FERHyperModel, config_from_values, declare
 from tuning.report import trials_table, write_report
 from tuning.search import main, make_tuner
+from tuning.spaces import SPACES, Space, get_space
 
-__all__ = ["FERHyperModel", "config_from_values", "declare", "make_tuner", "trials_table",
-           "write_report", "main"]
+__all__ = ["FERHyperModel", "SPACES", "Space", "config_from_values", "declare", "get_space",
+           "make_tuner", "trials_table", "write_report", "main"]

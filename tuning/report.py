@@ -7,22 +7,27 @@ import pandas as pd
 
 from keras_fer.io_utils import atomic_path, read_json
 
-FIXED_COLUMNS = ["trial", "status", "score", "best_epoch", "epochs", "seconds"]
+FIXED_COLUMNS = ["trial", "status", "score", "best_epoch", "epochs", "seconds", "steps_per_s"]
 
 
 def trials_table(trials, project_dir, timing_file: str = "timing.json") -> pd.DataFrame:
-    """One row per trial: id, status, score, best epoch, epochs, seconds, then hyperparameters.
+    """One row per trial: id, status, score, best epoch, epochs, seconds, steps/s, then
+    hyperparameters.
 
     ``trials``: KerasTuner ``Trial`` objects; ``timing.json`` in each trial folder (written by
-    the tuner, see tuning.search) gives the epochs and wall time; missing values are left empty.
+    the tuner, see tuning.plan) gives the epochs, wall time and speed; missing values are left
+    empty. A trial the time budget cut is "CUT" (it runs again when the search is resumed).
     """
     rows = []
     for trial in sorted(trials, key=lambda t: t.trial_id):
         path = Path(project_dir) / f"trial_{trial.trial_id}" / timing_file
         timing = read_json(path) if path.is_file() else {}
-        row = {"trial": trial.trial_id, "status": str(trial.status), "score": trial.score,
+        status = str(trial.status)
+        if status == "RUNNING" and timing.get("cut"):
+            status = "CUT"
+        row = {"trial": trial.trial_id, "status": status, "score": trial.score,
                "best_epoch": trial.best_step, "epochs": timing.get("epochs"),
-               "seconds": timing.get("seconds")}
+               "seconds": timing.get("seconds"), "steps_per_s": timing.get("steps_per_s")}
         row.update({k: v for k, v in trial.hyperparameters.values.items()})
         rows.append(row)
     table = pd.DataFrame(rows)

@@ -1,63 +1,98 @@
-"""``python -m tuning``: a resumable, optionally distributed KerasTuner search (``make tune``).
+"""``python -m tuning``: a planned, resumable, optionally distributed KerasTuner search (``make tune``).
 
-    python -m tuning --data data --tuner hyperband --epochs 30 [--best-out saved_models/best --force]
+    python -m tuning --data data [--space efficient|blockcnn] [--time-budget 45m|2h|none]
+                     [--tuner hyperband] [--epochs 30] [--limit 5000] [--release --best-out DIR]
 
-The search state lives in ``--dir`` (``runs/tuning/<tuner>/``); rerunning the same command
-continues with the trials already done (KerasTuner ``overwrite=False``). With the environment
-variables ``KERASTUNER_TUNER_ID``/``KERASTUNER_ORACLE_IP``/``KERASTUNER_ORACLE_PORT`` the same
-command runs as the chief (``KERASTUNER_TUNER_ID=chief``) or as a worker of a distributed search
-(see tuning/README.md). At the end the chief (or the single process) writes ``trials.csv``,
-``trials.png``, and retrains the best configuration on Training with ``keras_fer.train.run``
-into ``--best-out`` (default ``--dir/<tuner>/best``) as a release (``keras_fer.release``).
+The first line gives the time budget (without a GPU 45 minutes unless ``--time-budget`` says
+otherwise), the expected number of trials and how to ask for more; each epoch of a trial prints
+an ETA line from the measured steps per second. The search state lives in ``--dir``
+(``runs/tuning/<space>_<tuner>/``); rerunning the same command continues it within a new budget
+(KerasTuner ``overwrite=False``): finished trials are kept, an interrupted or cut one runs again.
+With ``KERASTUNER_TUNER_ID``/``KERASTUNER_ORACLE_IP``/``KERASTUNER_ORACLE_PORT`` the same command
+runs as the chief or a worker of a distributed search (see tuning/README.md). At the end the chief
+(or the single process) writes ``trials.csv``, ``trials.png``, retrains the best configuration on
+all of Training and evaluates it on PublicTest and PrivateTest; ``--release`` then releases it
+(``keras_fer.release``: ten-crop reports, TFLite export, model card) to ``--best-out``.
 """
 from __future__ import annotations
 
-import argparse
+import contextlib
+import io
 import json
 import os
-import shutil
-import time
 from pathlib import Path
 
-from keras_fer.config import TrainConfig, load_config
-from keras_fer.errors import UserError, cli_main
-from keras_fer.io_utils import write_json
-from tuning.hypermodel import OBJECTIVES, FERHyperModel, declare
+from keras_fer.config import TrainConfig
+from keras_fer.errors import ArgumentParser, UserError, cli_main
+from keras_fer.io_utils import read_json, write_json
+from tuning import budget as time_budget
+from tuning.budget import (CPU_DEFAULT, Budget, BudgetSpent, Estimator, calibrate,
+                           parse_duration)
+from tuning.hypermodel import OBJECTIVES, FERHyperModel
+from tuning.plan import TIMING_FILE, SearchPlan, budgeted, first_lines, read_timings, trials_done
 from tuning.report import trials_table, write_report
+from tuning.spaces import SPACES, get_space
 
 TUNERS = ("hyperband", "bayesian", "random")
-TIMING_FILE = "timing.json"
+SETTINGS_FILE = "search_settings.json"
+RESUME_FREE = ("data", "out", "verbose", "tensorboard")  # may differ between the runs of a search
+
+__all__ = ["main", "make_tuner", "parse_args", "TIMING_FILE"]
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(prog="python -m tuning", description=__doc__.split("\n")[0])
+    p = ArgumentParser(prog="python -m tuning", description=__doc__.split("\n")[0])
     p.add_argument("--data", help="FER2013 file/folder/zip (default: the config's, else data/)")
     p.add_argument("--config", help="base TrainConfig JSON the search starts from")
+    p.add_argument("--space", default="efficient", choices=tuple(SPACES),
+                   help="; ".join(f"{s.name}: {s.summary}" for s in SPACES.values()))
+    p.add_argument("--time-budget", metavar="DURATION",
+                   help="e.g. 45m, 2h, 1h30m, or none; the whole command, retraining included "
+                        f"(default: {CPU_DEFAULT // 60}m without a GPU, none with one)")
     p.add_argument("--tuner", choices=TUNERS, default="hyperband")
     p.add_argument("--max-trials", type=int, default=20, help="trials in all (Hyperband: a cap)")
     p.add_argument("--epochs", type=int, help="epochs per trial (Hyperband: the maximum)")
-    p.add_argument("--limit", type=int, help="a stratified subset of Training (smoke runs)")
+    p.add_argument("--limit", type=int, help="trials train on a stratified subset of Training of "
+                   "this many images; the best is retrained on all of it")
     p.add_argument("--val", choices=("PublicTest", "split"), help="validation: never PrivateTest")
     p.add_argument("--objective", choices=OBJECTIVES, default="val_macro_f1")
     p.add_argument("--dir", default="runs/tuning", help="search directory (resumed when present)")
-    p.add_argument("--best-out", help="where the retrained best is released (default: DIR/TUNER/best; "
+    p.add_argument("--release", action="store_true",
+                   help="release the retrained best to --best-out (keras_fer.release)")
+    p.add_argument("--best-out", help="where --release puts the best (default: DIR/SPACE_TUNER/best; "
                    "saved_models/best publishes it, with --force over the shipped release)")
-    p.add_argument("--force", action="store_true", help="replace an existing --best-out")
+    p.add_argument("--force", action="store_true", help="with --release: replace an existing --best-out")
     p.add_argument("--no-retrain", action="store_true", help="stop after the table and plot")
     p.add_argument("--seed", type=int, help="search seed (default: the config's)")
     p.add_argument("--fix", action="append", default=[], metavar="NAME=VALUE",
-                   help="hold one hyperparameter fixed, e.g. --fix norm=batch --fix depth=7")
+                   help="hold one hyperparameter fixed, e.g. --fix model=vgg13 --fix width=0.25")
     return p.parse_args(argv)
 
 
-def base_config(args) -> TrainConfig:
-    cfg = load_config(args.config) if args.config else TrainConfig()
+def base_config(args, space) -> TrainConfig:
+    """TrainConfig defaults <- the space's fixed settings <- ``--config`` <- the options."""
+    if args.max_trials < 1:
+        raise UserError(f"--max-trials must be >= 1, got {args.max_trials}")
+    if args.release and args.no_retrain:
+        raise UserError("--release needs the retrained best: drop --no-retrain")
+    file = read_json(args.config) if args.config else {}
+    cfg = space.base(file, source=args.config or "config")
     overrides = {k: v for k, v in (("data", args.data), ("limit", args.limit), ("epochs", args.epochs),
                                    ("val", args.val), ("seed", args.seed)) if v is not None}
     overrides["monitor"] = args.objective
-    if args.max_trials < 1:
-        raise UserError(f"--max-trials must be >= 1, got {args.max_trials}")
     return cfg.replace(**overrides)
+
+
+def budget_seconds(args):
+    """(seconds or None, why): ``--time-budget``, else 45 min without a GPU, else none."""
+    if args.time_budget is not None:
+        return parse_duration(args.time_budget), f"--time-budget {args.time_budget}"
+    from keras_fer.devices import accelerator_name
+
+    gpu = accelerator_name()
+    if gpu is None:
+        return float(CPU_DEFAULT), "the default without a GPU"
+    return None, f"the default with a GPU, {gpu}"
 
 
 def role() -> str:
@@ -70,59 +105,67 @@ def role() -> str:
     return "chief" if "chief" in os.environ["KERASTUNER_TUNER_ID"] else "worker"
 
 
-def _timed(tuner_cls):
-    """The tuner class, also recording each trial's wall time and epochs in its trial folder."""
-
-
-    class Timed(tuner_cls):
-        def run_trial(self, trial, *args, **kwargs):
-            start = time.perf_counter()
-            results = super().run_trial(trial, *args, **kwargs)
-            epochs = sum(len(getattr(r, "epoch", ())) for r in results)
-            seconds = round(time.perf_counter() - start, 3)
-            write_json(Path(self.get_trial_dir(trial.trial_id)) / TIMING_FILE,
-                       {"seconds": seconds, "epochs": epochs, "tuner_id": self.tuner_id})
-            print(f"{self.tuner_id}: trial {trial.trial_id} trained {epochs} epoch(s) in {seconds:.1f} s",
-                  flush=True)
-            return results
-
-    Timed.__name__ = tuner_cls.__name__
-    return Timed
-
-
-def fixed_hyperparameters(items):
+def fixed_hyperparameters(space, items):
     """``NAME=VALUE`` strings -> a ``keras_tuner.HyperParameters`` holding them ``Fixed``."""
     import keras_tuner as kt
 
-    known = declare(kt.HyperParameters())
+    known = {p.name: p for p in space.hyperparameters()}
     hp = kt.HyperParameters()
     for item in items:
         name, sep, text = item.partition("=")
         if not sep or name not in known:
             raise UserError(f"--fix {item!r}: expected NAME=VALUE with NAME one of {', '.join(known)}")
+        kind = type(known[name].default)
         try:
-            value = type(known[name])(json.loads(text) if name not in ("norm", "optimizer", "augment") else text)
+            if kind is bool:
+                if text.lower() not in ("true", "false"):
+                    raise ValueError(text)
+                value = text.lower() == "true"
+            else:
+                value = kind(json.loads(text) if kind in (int, float) else text)
         except (ValueError, TypeError):
-            raise UserError(f"--fix {item!r}: {text!r} is not a {type(known[name]).__name__}") from None
+            raise UserError(f"--fix {item!r}: {text!r} is not a {kind.__name__}") from None
         hp.Fixed(name, value)
     return hp
 
 
-def make_tuner(kind, hypermodel, objective, max_trials, epochs, directory, seed=0, fixed=None):
-    """A KerasTuner tuner of ``kind`` over ``hypermodel``; resumes ``directory/kind`` if present.
-    ``fixed``: a HyperParameters of values held fixed (``--fix``)."""
+def check_settings(project_dir: Path, settings: dict) -> None:
+    """A search continues only with the settings it started with (its trials' scores must stay
+    comparable): the first is recorded in ``SETTINGS_FILE``, a differing one is a UserError."""
+    path = project_dir / SETTINGS_FILE
+    settings = json.loads(json.dumps(settings))
+    if not any(project_dir.glob("trial_*")):  # nothing to compare with yet
+        write_json(path, settings)
+        return
+    if not path.is_file():  # a search from before the settings were recorded
+        return
+    before = read_json(path)
+    for key in sorted(set(before) | set(settings)):
+        if before.get(key) != settings.get(key):
+            raise UserError(f"{project_dir}: this search was started with {key} = "
+                            f"{json.dumps(before.get(key))}, this command gives "
+                            f"{json.dumps(settings.get(key))}; run it with the same settings or "
+                            "use another --dir")
+
+
+def make_tuner(kind, hypermodel, objective, max_trials, epochs, directory, seed=0, fixed=None,
+               project_name=None):
+    """A KerasTuner tuner of ``kind`` over ``hypermodel`` (``tuning.plan.budgeted``); resumes
+    ``directory/project_name`` (default ``kind``) if present. ``fixed``: a HyperParameters of
+    values held fixed (``--fix``)."""
     import keras_tuner as kt
 
     obj = kt.Objective(objective, "max")
-    common = dict(objective=obj, seed=seed or None, directory=str(directory), project_name=kind,
-                  overwrite=False, max_consecutive_failed_trials=3, hyperparameters=fixed)
+    common = dict(objective=obj, seed=seed or None, directory=str(directory),
+                  project_name=project_name or kind, overwrite=False,
+                  max_consecutive_failed_trials=3, hyperparameters=fixed)
     if kind == "hyperband":
-        tuner = _timed(kt.Hyperband)(hypermodel, max_epochs=epochs, factor=3, **common)
+        tuner = budgeted(kt.Hyperband)(hypermodel, max_epochs=epochs, factor=3, **common)
         tuner.oracle.max_trials = max_trials  # Hyperband has no max_trials argument: a cap
     elif kind == "bayesian":
-        tuner = _timed(kt.BayesianOptimization)(hypermodel, max_trials=max_trials, **common)
+        tuner = budgeted(kt.BayesianOptimization)(hypermodel, max_trials=max_trials, **common)
     elif kind == "random":
-        tuner = _timed(kt.RandomSearch)(hypermodel, max_trials=max_trials, **common)
+        tuner = budgeted(kt.RandomSearch)(hypermodel, max_trials=max_trials, **common)
     else:
         raise UserError(f"--tuner must be one of {TUNERS}, got {kind!r}")
     return tuner
@@ -134,6 +177,21 @@ def search_arrays(cfg: TrainConfig, data):
     from keras_fer.train import select_data
 
     return select_data(cfg, data)
+
+
+def tensorboard_callbacks(cfg, log_dir) -> list:
+    """KerasTuner's documented HParams logging: a TensorBoard callback given to ``search``, which
+    KerasTuner points at ``log_dir/<trial>/execution0`` and pairs with the trial's HParams."""
+    import keras
+
+    if not cfg.tensorboard or keras.backend.backend() != "tensorflow":
+        return []
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError:
+        print("note: tensorboard is not installed: no HParams log", flush=True)
+        return []
+    return [keras.callbacks.TensorBoard(log_dir=str(log_dir), write_graph=False, profile_batch=0)]
 
 
 def serve_as_chief(tuner, poll_s=0.5):
@@ -155,94 +213,95 @@ def serve_as_chief(tuner, poll_s=0.5):
             break
 
 
-def retrain_best(tuner, hypermodel, data, best_out: Path, force: bool) -> Path:
-    """Retrain the best trial's config on Training into SEARCH_DIR/best_run, then release it to
-    ``best_out`` (``keras_fer.release``: reports, export, model card; an old one is replaced
-    whole, and only with ``force``)."""
-    from keras_fer.release import check_out
-    from keras_fer.train import run
+def make_plan(args, cfg, data, tuner, hypermodel, fixed, budget, x, y, n_val, who):
+    """The SearchPlan: estimates from the project's measured trials, else a calibration."""
+    import numpy as np
 
-    best = tuner.oracle.get_best_trials(1)
-    if not best:
-        raise UserError(f"{tuner.project_dir}: no completed trial to retrain")
-    trial = best[0]
-    run_dir = Path(tuner.project_dir) / "best_run"
-    shutil.rmtree(run_dir, ignore_errors=True)
-    cfg = hypermodel.config_for(trial.hyperparameters).replace(out=str(run_dir))
-    print(f"retraining trial {trial.trial_id} (score {trial.score:.4f}) on Training -> {run_dir}")
-    run(cfg, data)
-    search = {"trial_id": trial.trial_id, "score": trial.score,
-              "objective": tuner.oracle.objective.name,
-              "hyperparameters": trial.hyperparameters.values, "search_dir": str(tuner.project_dir)}
-    write_json(run_dir / "search.json", search)
-    check_out(best_out, force)  # again: another process may have released one meanwhile
-    notes = (f"Chosen by a KerasTuner search ({tuner.project_dir}): trial {trial.trial_id}, "
-             f"{search['objective']} {trial.score:.4f} on the validation split; "
-             f"its hyperparameters are in `search.json`.")
-    release_run(run_dir, best_out, cfg.data, force, notes)
-    return best_out
-
-
-def release_run(run_dir: Path, best_out: Path, data, force: bool, notes: str) -> None:
-    """``keras_fer.release`` in this process on TensorFlow, else in a TensorFlow subprocess;
-    without TensorFlow (the JAX-only GPU machine) the run stays and the command is printed."""
-    import keras
-
-    from keras_fer.devices import tensorflow_installed
-    from keras_fer.release import make_release
-
-    if keras.backend.backend() == "tensorflow":
-        make_release(run_dir, best_out, data=data, force=force, notes=notes)
-        return
-    notes_file = run_dir / "release_notes.md"
-    notes_file.write_text(notes + "\n")
-    argv = [str(run_dir), "--out", str(best_out), "--notes", str(notes_file)]
-    argv += (["--data", str(data)] if data else []) + (["--force"] if force else [])
-    if not tensorflow_installed():
-        print(f"TensorFlow is not installed here, so the release (export) waits: on a machine "
-              f"with it run  python -m keras_fer.release {' '.join(argv)}")
-        return
-    from keras_fer.export.cli import under_tensorflow
-
-    if under_tensorflow("keras_fer.release", argv) != 0:
-        raise UserError(f"{run_dir}: releasing to {best_out} failed (see above)")
+    estimator = Estimator()
+    for timing in read_timings(tuner.project_dir):
+        estimator.add(timing)
+    if not estimator.known() and who == "single":  # distributed: from the first measured trial
+        estimator.calibration = calibrate(hypermodel, fixed.copy(), x, y, n_val)
+    retrain = None
+    if not args.no_retrain:
+        full = cfg.replace(limit=None)
+        n_full = int(np.sum(data.splits == "Training"))
+        n_full_val = n_val if full.val == "split" else int(np.sum(data.splits == "PublicTest"))
+        n_eval = int(sum(np.sum(data.splits == s) for s in ("PublicTest", "PrivateTest")))
+        retrain = (n_full, n_full_val, n_eval, full.epochs)
+    plan = SearchPlan(budget, estimator, args.tuner, cfg.epochs, args.max_trials, len(y), n_val,
+                      cfg.batch_size, retrain=retrain, verbose=bool(cfg.verbose))
+    plan.sync(tuner.oracle)
+    return plan
 
 
 @cli_main
 def main(argv=None) -> int:
+    start = time_budget.clock()  # the budget counts from here: loading the data is part of it
     args = parse_args(argv)
-    cfg = base_config(args)
+    space = get_space(args.space)
+    cfg = base_config(args, space)
     who = role()
-    best_out = Path(args.best_out) if args.best_out else Path(args.dir) / args.tuner / "best"
-    if who != "worker" and not args.no_retrain:
+    seconds, why = budget_seconds(args)
+    project = f"{space.name}_{args.tuner}"
+    best_out = Path(args.best_out) if args.best_out else Path(args.dir) / project / "best"
+    if who != "worker" and args.release:
         from keras_fer.release import check_out
 
-        check_out(best_out, args.force)  # fail before hours of search, not after
+        check_out(best_out, args.force)  # fail before the search, not after
+    fixed = fixed_hyperparameters(space, args.fix)
+    check_settings(Path(args.dir) / project, {
+        "space": space.name, "tuner": args.tuner, "fix": sorted(args.fix),
+        **{k: v for k, v in cfg.to_dict().items() if k not in RESUME_FREE}})
     from keras_fer.data import load
 
     data = load(cfg.data, classes=cfg.classes)
     (x, y), (xv, yv), classes = search_arrays(cfg, data)
-    hypermodel = FERHyperModel(cfg, num_classes=len(classes), train_labels=y)
-    tuner = make_tuner(args.tuner, hypermodel, args.objective, args.max_trials, cfg.epochs,
-                       args.dir, seed=cfg.seed, fixed=fixed_hyperparameters(args.fix))
+    hypermodel = FERHyperModel(cfg, num_classes=len(classes), train_labels=y, space=space)
+    with contextlib.redirect_stdout(io.StringIO()) as kerastuner_says:  # after our first line
+        tuner = make_tuner(args.tuner, hypermodel, args.objective, args.max_trials, cfg.epochs,
+                           args.dir, seed=cfg.seed, fixed=fixed, project_name=project)
+    budget = Budget(seconds, retrain=not args.no_retrain, start=start)
+    plan = make_plan(args, cfg, data, tuner, hypermodel, fixed, budget, x, y, len(yv), who)
+    tuner.plan = plan
+    for line in first_lines(plan, why, space.name, args.tuner, trials_done(tuner.oracle)):
+        print(line, flush=True)
+    print(kerastuner_says.getvalue(), end="", flush=True)
     print(f"search: {args.tuner} ({who}), at most {args.max_trials} trials in {tuner.project_dir}, "
-          f"{len(x)} training / {len(xv)} validation images ({cfg.val})")
+          f"{len(x)} training / {len(xv)} validation images ({cfg.val})", flush=True)
     # the trainer's model takes (images, labels): the labels feed the models' auxiliary losses
     fit = ((x[..., None], y), y)
-    if who == "chief":
-        serve_as_chief(tuner)
-    else:
-        tuner.search(*fit, validation_data=((xv[..., None], yv), yv), epochs=cfg.epochs)
+    try:
+        if who == "chief":
+            serve_as_chief(tuner)
+        else:
+            tuner.search(*fit, validation_data=((xv[..., None], yv), yv), epochs=cfg.epochs,
+                         callbacks=tensorboard_callbacks(cfg, Path(tuner.project_dir) / "tensorboard"))
+    except BudgetSpent as stop:
+        print(f"{stop}; run the same command again to resume within a new budget", flush=True)
     if who == "worker":
         print(f"worker {os.environ['KERASTUNER_TUNER_ID']}: search finished")
         return 0
-    table = trials_table(tuner.oracle.trials.values(), Path(tuner.project_dir), TIMING_FILE)
+    return finish(args, space, cfg, data, tuner, budget, plan, best_out)
+
+
+def finish(args, space, cfg, data, tuner, budget, plan, best_out) -> int:
+    """The table and the plot; then the retrained best, evaluated; then the release if asked."""
+    from tuning.best import release_best, retrain_best, summary_line
+
     out_dir = Path(tuner.project_dir)
+    table = trials_table(tuner.oracle.trials.values(), out_dir, TIMING_FILE)
     write_report(table, out_dir, args.objective)
     print(table.to_string(index=False))
     print(f"wrote {out_dir / 'trials.csv'} and {out_dir / 'trials.png'}")
-    if not args.no_retrain:
-        retrain_best(tuner, hypermodel, data, best_out, args.force)
-        print(f"best model: {best_out} (report: {best_out / 'eval' / 'report.json'})")
+    if args.no_retrain:
+        return 0
+    run_dir = retrain_best(tuner, space, cfg, data, budget, plan.estimator)
+    print(summary_line(run_dir))
+    if args.release:
+        release_best(run_dir, best_out, cfg.data, args.force)
+        print(f"released: {best_out} (report: {best_out / 'eval' / 'report.json'})")
+    else:
+        print(f"to release it (ten-crop reports, TFLite export, model card): make release "
+              f"RUN={run_dir}, or this command with --release")
     return 0
-

@@ -20,7 +20,7 @@ def test_chief_and_two_workers_finish_a_two_trial_search(tune_env, tmp_path):
     data, base = tune_env
     argv = [sys.executable, "-m", "tuning", "--data", str(data), "--config", str(base),
             "--tuner", "random", "--max-trials", "2", "--epochs", "1", "--limit", "14",
-            "--dir", str(tmp_path / "search"), "--no-retrain",
+            "--dir", str(tmp_path / "search"), "--no-retrain", "--space", "blockcnn",
             "--fix", "depth=4", "--fix", "width=16", "--fix", "augment=none"]
     env = {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3",
            "KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": str(_free_port()),
@@ -38,11 +38,12 @@ def test_chief_and_two_workers_finish_a_two_trial_search(tune_env, tmp_path):
                 p.kill()
     logs = {tid: (tmp_path / f"{tid}.log").read_text() for tid in procs}
     assert codes == {"chief": 0, "tuner0": 0, "tuner1": 0}, logs
-    project = tmp_path / "search" / "random"
+    project = tmp_path / "search" / "blockcnn_random"
     table = pd.read_csv(project / "trials.csv")  # written by the chief only
     assert list(table["trial"]) == [0, 1] and set(table["status"]) == {"COMPLETED"}
     assert "search finished" in logs["tuner0"] and "search finished" in logs["tuner1"]
     assert "trials.csv" in logs["chief"]
     # each worker ran trials (the oracle hands a new trial to whichever asks first)
-    ran = sum(logs[t].count(f"{t}: trial ") for t in ("tuner0", "tuner1"))
+    ran = sum(line.startswith(f"{t}: trial ") and " trained " in line
+              for t in ("tuner0", "tuner1") for line in logs[t].splitlines())
     assert ran == 2, logs

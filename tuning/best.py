@@ -1,0 +1,123 @@
+"""The end of a search: the best trial retrained on all of Training (within what is left of the
+budget), evaluated on PublicTest and PrivateTest without test-time augmentation; released
+(ten-crop reports, export, model card: ``keras_fer.release``) only when asked.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from keras_fer import rundir
+from keras_fer.errors import UserError
+from keras_fer.evaluate import evaluate_run, report_path
+from keras_fer.io_utils import read_json, write_json, write_text
+from tuning.budget import EVAL_OVERHEAD_S, Deadline, minutes, retrain_plan
+from tuning.hypermodel import FERHyperModel
+from tuning.plan import TIMING_FILE
+
+EVAL_SPLITS = ("PublicTest", "PrivateTest")
+SEARCH_FILE = "search.json"
+
+
+def best_trial(tuner):
+    best = tuner.oracle.get_best_trials(1)
+    if not best:
+        raise UserError(f"{tuner.project_dir}: no completed trial to retrain (a larger "
+                        "--time-budget lets one finish)")
+    return best[0]
+
+
+def retrain_best(tuner, space, base, data, budget, estimator=None) -> Path:
+    """Retrain the best trial's configuration on all of Training (``base`` without its
+    ``limit``) into ``PROJECT/best_trial_<id>``, for as many epochs (at most ``base.epochs``) as
+    the budget's rest fits, cut at its end; then ``eval/report.json`` on PublicTest and
+    PrivateTest. A finished one is kept as it is (delete it to retrain); an interrupted one
+    resumes."""
+    from keras_fer.train import run, select_data
+
+    trial = best_trial(tuner)
+    out = Path(tuner.project_dir) / f"best_trial_{trial.trial_id}"
+    splits = [s for s in EVAL_SPLITS if np.any(data.splits == s)]
+    if (out / rundir.SUMMARY_FILE).is_file():
+        print(f"trial {trial.trial_id} was retrained already: {out} (delete it to retrain)")
+    else:
+        full = base.replace(limit=None, out=str(out))
+        (x, y), (vx, vy), classes = select_data(full, data)
+        n_eval = int(sum(np.sum(data.splits == s) for s in splits))
+        timing_path = Path(tuner.get_trial_dir(trial.trial_id)) / TIMING_FILE
+        timing = read_json(timing_path) if timing_path.is_file() else {}
+        if "img_per_s" not in timing:  # not measured (cut, or an older search): the mean
+            timing = None
+        if timing is None and estimator is not None and estimator.known():
+            timing = {k: estimator.mean(k) for k in ("img_per_s", "val_images", "val_seconds",
+                                                     "setup_seconds")}
+        epochs, seconds = base.epochs, None
+        if timing:
+            epochs, seconds = retrain_plan(timing, len(y), len(vy), n_eval, base.epochs, budget.left())
+        hm = FERHyperModel(full.replace(epochs=epochs), len(classes), y, space=space)
+        cfg = hm.config_for(trial.hyperparameters).replace(out=str(out))
+        stop = None
+        if budget.end is not None:  # keep the evaluation's time
+            eval_s = (n_eval * timing["val_seconds"] / timing["val_images"] if timing else 0.0)
+            stop = budget.end - eval_s - EVAL_OVERHEAD_S
+        print(f"retraining trial {trial.trial_id} (score {trial.score:.4f}) on all {len(y):,} "
+              f"Training images for {epochs} epoch(s)"
+              + (f", about {minutes(seconds)}" if seconds else "") + f" -> {out}", flush=True)
+        run(cfg, data, callbacks=[Deadline(stop)] if stop is not None else ())
+        # after the run: train refuses to start in a folder of files that are not a run's
+        write_json(out / SEARCH_FILE, {
+            "trial_id": trial.trial_id, "score": trial.score, "objective": tuner.oracle.objective.name,
+            "space": space.name, "hyperparameters": trial.hyperparameters.values,
+            "search_dir": str(tuner.project_dir), "trial_limit": base.limit, "retrain_epochs": epochs})
+    if not report_path(out).is_file():
+        evaluate_run(out, data, splits=splits, tta="none")
+    return out
+
+
+def summary_line(run_dir) -> str:
+    """``best: DIR: trial N retrained E epochs; PublicTest accuracy ..., PrivateTest ...``."""
+    search, summary = read_json(Path(run_dir) / SEARCH_FILE), read_json(Path(run_dir) / rundir.SUMMARY_FILE)
+    report = read_json(report_path(run_dir))
+    scores = ", ".join(f"{name} accuracy {m['accuracy']:.4f} (macro-F1 {m['macro_f1']:.4f})"
+                       for name, m in report["splits"].items())
+    return (f"best: trial {search['trial_id']} retrained for {summary['epochs_run']} epoch(s) -> "
+            f"{run_dir}; {scores}, no test-time augmentation")
+
+
+def release_best(run_dir: Path, best_out: Path, data, force: bool) -> None:
+    """Release the retrained best (``keras_fer.release``: reports with ten-crop, export, card),
+    with a note of the trial that chose it."""
+    from keras_fer.release import check_out
+
+    search = read_json(Path(run_dir) / SEARCH_FILE)
+    check_out(best_out, force)  # again: another process may have released one meanwhile
+    notes = (f"Chosen by a KerasTuner search ({search['search_dir']}, space {search['space']}): "
+             f"trial {search['trial_id']}, {search['objective']} {search['score']:.4f} on the "
+             f"validation split; its hyperparameters are in `search.json`.")
+    release_run(Path(run_dir), best_out, data, force, notes)
+
+
+def release_run(run_dir: Path, best_out: Path, data, force: bool, notes: str) -> None:
+    """``keras_fer.release`` in this process on TensorFlow, else in a TensorFlow subprocess;
+    without TensorFlow (the JAX-only GPU machine) the run stays and the command is printed."""
+    import keras
+
+    from keras_fer.devices import tensorflow_installed
+    from keras_fer.release import make_release
+
+    if keras.backend.backend() == "tensorflow":
+        make_release(run_dir, best_out, data=data, force=force, notes=notes)
+        return
+    notes_file = run_dir / "release_notes.md"
+    write_text(notes_file, notes + "\n")
+    argv = [str(run_dir), "--out", str(best_out), "--notes", str(notes_file)]
+    argv += (["--data", str(data)] if data else []) + (["--force"] if force else [])
+    if not tensorflow_installed():
+        print(f"TensorFlow is not installed here, so the release (export) waits: on a machine "
+              f"with it run  python -m keras_fer.release {' '.join(argv)}")
+        return
+    from keras_fer.export.cli import under_tensorflow
+
+    if under_tensorflow("keras_fer.release", argv) != 0:
+        raise UserError(f"{run_dir}: releasing to {best_out} failed (see above)")
