@@ -12,7 +12,6 @@ into ``--best-out`` (default ``--dir/<tuner>/best``) as a release (``keras_fer.r
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -20,7 +19,7 @@ import time
 from pathlib import Path
 
 from keras_fer.config import TrainConfig, load_config
-from keras_fer.errors import UserError, cli_main
+from keras_fer.errors import ArgumentParser, UserError, cli_main
 from keras_fer.io_utils import write_json
 from tuning.hypermodel import OBJECTIVES, FERHyperModel, declare
 from tuning.report import trials_table, write_report
@@ -30,7 +29,7 @@ TIMING_FILE = "timing.json"
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(prog="python -m tuning", description=__doc__.split("\n")[0])
+    p = ArgumentParser(prog="python -m tuning", description=__doc__.split("\n")[0])
     p.add_argument("--data", help="FER2013 file/folder/zip (default: the config's, else data/)")
     p.add_argument("--config", help="base TrainConfig JSON the search starts from")
     p.add_argument("--tuner", choices=TUNERS, default="hyperband")

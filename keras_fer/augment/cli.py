@@ -8,14 +8,13 @@ random training views (``--epoch`` sets the epoch the alternate schedule sees).
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 
 import numpy as np
 
-from keras_fer.errors import UserError, cli_main
+from keras_fer.errors import ArgumentParser, UserError, cli_main
 from keras_fer.io_utils import atomic_path, read_json
 
 
@@ -67,7 +66,7 @@ def save_grid(grid, path, title="") -> None:
 
 @cli_main
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m keras_fer.augment", description=__doc__.split("\n")[0])
+    p = ArgumentParser(prog="python -m keras_fer.augment", description=__doc__.split("\n")[0])
     p.add_argument("config", help="JSON text or file (an augment config or a run config)")
     p.add_argument("--data", help="FER2013 file/folder/zip (default: data/)")
     p.add_argument("--views", type=int, default=7)

@@ -7,7 +7,6 @@
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import warnings
@@ -19,7 +18,7 @@ from keras_fer.data.classes import add_classes_option
 from keras_fer.data.core import FERData, default_source
 from keras_fer.data.loader import load
 from keras_fer.data.readers import NPZ_NAME, save_npz
-from keras_fer.errors import UserError, cli_main
+from keras_fer.errors import ArgumentParser, UserError, cli_main
 
 SAMPLES_PER_CLASS = 2
 
@@ -99,7 +98,7 @@ def _one_line_warnings():
 
 
 def _parser():
-    p = argparse.ArgumentParser(prog="python -m keras_fer.data", description=__doc__.split("\n")[0])
+    p = ArgumentParser(prog="python -m keras_fer.data", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
     prep = sub.add_parser("prepare", help="read any supported source, write OUT/fer2013.npz")
     prep.add_argument("--src", default=str(default_source()),

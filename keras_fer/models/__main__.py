@@ -1,15 +1,14 @@
 """``python -m keras_fer.models list [NAME ...]``: each model with its trainable parameters."""
 from __future__ import annotations
 
-import argparse
 import sys
 
-from keras_fer.errors import UserError, cli_main
+from keras_fer.errors import ArgumentParser, UserError, cli_main
 
 
 @cli_main
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m keras_fer.models",
+    parser = ArgumentParser(prog="python -m keras_fer.models",
                                      description="The keras_fer model zoo.")
     sub = parser.add_subparsers(dest="command", required=True)
     ls = sub.add_parser("list", help="print each registered model with its trainable parameters")

@@ -18,10 +18,10 @@ import numpy as np
 
 from keras_fer.errors import UserError
 from keras_fer.predict.preprocess import faces_uint8
+from keras_fer.resources import ASSETS
 
 DETECTORS = ("haar", "mtcnn")
 CASCADE = "haarcascade_frontalface_default.xml"
-ASSETS = Path(__file__).resolve().parents[1] / "assets"
 
 
 def cascade_path() -> Path:
@@ -72,7 +72,8 @@ class MTCNNDetector:
         try:
             from mtcnn import MTCNN
         except ImportError:
-            raise UserError("--detector mtcnn needs the mtcnn package: pip install mtcnn") from None
+            raise UserError("--detector mtcnn needs the mtcnn package: pip install mtcnn "
+                            "(or keras_fer[mtcnn])") from None
         self.net = MTCNN()
         self.min_confidence = min_confidence
 
