@@ -22,15 +22,16 @@ __version__ = "0.1.0"  # the one place: pyproject.toml reads it (tool.setuptools
 EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 
 
-def load(path=None, detector="haar", margin=0.2):
+def load(path=None, detector="auto", margin=0.2):
     """A ``keras_fer.predict.Predictor``: image -> faces and their emotions, offline.
 
     Args:
         path: a run directory, an exported SavedModel folder (or the export folder holding
             ``savedmodel/``); None: the released model that ships with keras_fer
             (``keras_fer.resources.release_dir()``).
-        detector: "haar" or "mtcnn" (``keras_fer.predict.faces.DETECTORS``), a callable
-            ``rgb -> [(x, y, w, h), ...]``, or None to classify whole images as faces.
+        detector: "auto" (MTCNN where keras_fer[mtcnn] is installed, else Haar), "mtcnn",
+            "haar", a callable ``rgb -> [(x, y, w, h), ...]``, or None to classify whole
+            images as faces.
         margin: fraction of each face box added on each side before cropping.
 
     Example:

@@ -8,7 +8,7 @@ build time), so an installed keras_fer finds them with nothing else: no checkout
 Example::
 
     from keras_fer import resources
-    resources.release_dir()          # .../keras_fer/assets/best, or the checkout's saved_models/best
+    resources.release_dir()   # .../keras_fer/assets/best, or the checkout's saved_models/best
     resources.recipe("cpu")          # .../recipes/cpu.json
 """
 from __future__ import annotations

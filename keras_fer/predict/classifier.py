@@ -73,6 +73,22 @@ def savedmodel_classes(savedmodel_dir) -> list:
                     f"names are unknown (python -m keras_fer.export writes one)")
 
 
+def model_kind(path) -> tuple:
+    """("keras", run directory) or ("savedmodel", SavedModel folder) of a model path, without
+    loading anything (a CLI checks its argument before importing TensorFlow); UserError when
+    ``path`` is neither."""
+    path = Path(path)
+    if (path / rundir.MODEL_FILE).is_file():
+        return "keras", path
+    for candidate in (path, path / "savedmodel"):
+        if (candidate / SAVEDMODEL_FILE).is_file():
+            return "savedmodel", candidate
+    if not path.exists():
+        raise UserError(f"{path}: no such run directory or SavedModel")
+    raise UserError(f"{path}: neither a run directory ({rundir.MODEL_FILE} is missing) nor an "
+                    f"exported SavedModel ({SAVEDMODEL_FILE} is missing)")
+
+
 def open_classifier(path):
     """A run directory (``model.keras``), an exported SavedModel folder, or an export folder
     holding ``savedmodel/`` -> a classifier with ``.classes`` and ``__call__(faces)``.
@@ -82,20 +98,13 @@ def open_classifier(path):
         >>> clf(np.zeros((2, 48, 48), "uint8")).shape
         (2, 7)
     """
-    path = Path(path)
-    if (path / rundir.MODEL_FILE).is_file():
-        return KerasClassifier(path)
-    for candidate in (path, path / "savedmodel"):
-        if (candidate / SAVEDMODEL_FILE).is_file():
-            return SavedModelClassifier(candidate)
-    if not path.exists():
-        raise UserError(f"{path}: no such run directory or SavedModel")
-    raise UserError(f"{path}: neither a run directory ({rundir.MODEL_FILE} is missing) nor an "
-                    f"exported SavedModel ({SAVEDMODEL_FILE} is missing)")
+    kind, folder = model_kind(path)
+    return KerasClassifier(folder) if kind == "keras" else SavedModelClassifier(folder)
 
 
 def is_model_dir(path) -> bool:
     """Whether ``open_classifier`` can read ``path`` (so a CLI can tell it from an input)."""
-    path = Path(path)
-    return path.is_dir() and ((path / rundir.MODEL_FILE).is_file() or any(
-        (p / SAVEDMODEL_FILE).is_file() for p in (path, path / "savedmodel")))
+    try:
+        return Path(path).is_dir() and bool(model_kind(path))
+    except UserError:
+        return False

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from keras_fer.errors import ArgumentParser, UserError, cli_main
 from keras_fer.io_utils import write_json, write_text
-from keras_fer.predict.classifier import is_model_dir
+from keras_fer.predict.classifier import is_model_dir, model_kind
 from keras_fer.predict.core import Predictor, expand_inputs, kind_of, records_csv
 from keras_fer.predict.faces import DETECTORS, make_detector
 from keras_fer.predict.video import predict_video
@@ -39,8 +39,9 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--out", help="output folder: predictions.csv/.json for images; per video "
                    "a CSV, a JSON, a bar chart and an annotated video (default MODEL_DIR/predict "
                    "for videos, ./predict with the released model; images: printed only)")
-    p.add_argument("--detector", default="haar", choices=DETECTORS,
-                   help="face detector (default haar; mtcnn needs `pip install keras_fer[mtcnn]`)")
+    p.add_argument("--detector", default="auto", choices=DETECTORS,
+                   help="face detector: auto (the default) is mtcnn where the mtcnn package is "
+                        "installed (pip install keras_fer[mtcnn]), else haar")
     p.add_argument("--no-detect", action="store_true",
                    help="the inputs are face crops already: classify the whole image")
     p.add_argument("--smooth", type=int, metavar="K",
@@ -114,6 +115,7 @@ def main(argv=None) -> int:
         model_dir = release_dir()
         video_out = Path(args.out or "predict")  # never into the installed package
     else:
+        model_kind(model_dir)  # its mistakes first, before TensorFlow is imported
         video_out = Path(args.out) if args.out else Path(model_dir) / "predict"
     detector = None if args.no_detect else make_detector(args.detector)
     predictor = Predictor(model_dir, detector, margin=args.margin)
@@ -158,6 +160,7 @@ def main(argv=None) -> int:
         write_json(Path(args.out) / "predictions.json", images)
         write_text(Path(args.out) / "predictions.csv", records_csv(images, predictor.classes))
     if args.json:
-        print(json.dumps({"classes": predictor.classes, "images": images, "videos": videos,
-                          "errors": errors}, indent=1))
+        print(json.dumps({"classes": predictor.classes,
+                          "detector": getattr(detector, "name", None), "images": images,
+                          "videos": videos, "errors": errors}, indent=1))
     return 2 if errors else 0

@@ -114,13 +114,14 @@ class Predictor:
     Args:
         model_dir: a run directory (``model.keras``), an exported SavedModel folder, or an
             export folder holding ``savedmodel/``.
-        detector: a callable ``rgb -> boxes``, a name for ``make_detector`` ("haar", "mtcnn"),
-            or None when the inputs are face crops already (the whole image is classified).
+        detector: a callable ``rgb -> boxes``, a name for ``make_detector`` ("auto", "mtcnn",
+            "haar"), or None when the inputs are face crops already (the whole image is
+            classified).
         margin: fraction of the face box added on each side before cropping.
 
     Example::
 
-        p = Predictor("saved_models/best", "haar")
+        p = Predictor("saved_models/best", "auto")
         p.detect_emotions("photo.jpg")
         # [{"box": (x, y, w, h), "emotions": {"angry": 0.01, ...}, "label": "happy"}, ...]
         p.predict_faces(crops)           # (N, classes) probabilities
