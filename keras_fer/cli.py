@@ -15,6 +15,7 @@ import runpy
 import sys
 
 from keras_fer import __version__
+from keras_fer.errors import cli_main
 
 # subcommand -> (module run as __main__, one line for --help)
 COMMANDS = {
@@ -38,13 +39,14 @@ ALIASES = {"tuning": "tune"}
 def usage() -> str:
     width = max(map(len, COMMANDS))
     lines = [f"usage: keras-fer [--version] SUBCOMMAND [ARGS...]  (keras_fer {__version__})",
-             "", "Facial expression recognition with Keras 3. Subcommands (each takes --help, "
-             "and --verbose to show TensorFlow's start-up lines):", ""]
+             "", "Facial expression recognition with Keras 3. Each subcommand takes --help, and",
+             "--verbose to show TensorFlow's start-up lines. Subcommands:", ""]
     lines += [f"  {name:<{width}}  {text}" for name, (_, text) in COMMANDS.items()]
     lines += ["", "In Python: rec = keras_fer.load(); rec.detect_emotions(image)"]
     return "\n".join(lines)
 
 
+@cli_main
 def main(argv=None) -> int:
     """Run ``SUBCOMMAND`` as ``python -m <its module>`` would; returns its exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
