@@ -82,13 +82,22 @@ def filtered_stderr():
 
 
 class _TensorFlowFinder(importlib.abc.MetaPathFinder):
-    """Finds ``tensorflow`` with the other finders and wraps its loader in ``_QuietLoader``."""
+    """Finds ``tensorflow`` with the other finders and wraps its loader in ``_QuietLoader``.
+
+    It stays in ``sys.meta_path`` (removing itself while the import system walks that list
+    would make it skip the next finder); ``searching`` keeps it out of its own search.
+    """
+
+    searching = False
 
     def find_spec(self, fullname, path=None, target=None):
-        if fullname != "tensorflow":
+        if fullname != "tensorflow" or self.searching:
             return None
-        sys.meta_path.remove(self)  # once is enough, and the search below must not find us
-        spec = importlib.util.find_spec(fullname)
+        self.searching = True
+        try:
+            spec = importlib.util.find_spec(fullname)  # not installed: None, or a finder raises
+        finally:
+            self.searching = False
         if spec is not None and hasattr(spec.loader, "exec_module"):
             spec.loader = _QuietLoader(spec.loader)
         return spec

@@ -19,7 +19,15 @@ BATCH_SIZE = 256
 
 
 class KerasClassifier:
-    """A run directory's ``model.keras`` (any backend), with its class names from meta.json."""
+    """A run directory's ``model.keras`` (any backend), with its class names from meta.json.
+
+    Args:
+        run_dir: a run directory (``keras_fer.rundir``).
+
+    Example:
+        >>> KerasClassifier("saved_models/best")(np.zeros((1, 48, 48), "uint8")).shape
+        (1, 7)
+    """
 
     def __init__(self, run_dir):
         self.source = Path(run_dir)
@@ -36,6 +44,13 @@ class SavedModelClassifier:
     """An exported SavedModel's ``serve`` endpoint, with the class names of its ``labels.txt``.
 
     Needs TensorFlow installed (whatever the Keras backend); no keras_fer layer is involved.
+
+    Args:
+        savedmodel_dir: a folder written by ``keras_fer.export`` (``saved_model.pb``).
+
+    Example:
+        >>> SavedModelClassifier("saved_models/best/export/savedmodel").classes[:2]
+        ['angry', 'disgust']
     """
 
     def __init__(self, savedmodel_dir):
