@@ -9,7 +9,9 @@ written there is passed on to stderr afterwards, less those log lines (errors ar
 
 ``keras_fer/__init__.py`` calls ``install()``, so every ``python -m keras_fer.<name>``, the
 ``keras-fer`` command and ``import keras_fer`` are quiet: it is the first thing each of them
-imports. A user who sets ``TF_CPP_MIN_LOG_LEVEL`` keeps exactly what they asked for.
+imports. A user who sets ``TF_CPP_MIN_LOG_LEVEL`` keeps exactly what they asked for; the
+value set here is marked by ``MARK``, so that a keras_fer subprocess (experiments, export) is
+quiet too, and shows everything when given ``--verbose``.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ import sys
 import tempfile
 
 VERBOSE = "--verbose"
+MARK = "KERAS_FER_QUIET"  # TF_CPP_MIN_LOG_LEVEL was set by install(), not by the user
 LOG_LEVEL = "3"  # TensorFlow's C++ info, warnings and errors: failures reach Python as exceptions
 # absl's format: severity (Info/Warning) and MMDD, time, thread, file:line] message.
 NOISE = re.compile(r"WARNING: All log messages before absl::InitializeLog\(\) is called are "
@@ -35,14 +38,20 @@ def wanted(argv=None, environ=None, modules=None) -> bool:
     environ = os.environ if environ is None else environ
     modules = sys.modules if modules is None else modules
     verbose = any(a == VERBOSE or a.startswith(VERBOSE + "=") for a in argv)
-    return not verbose and "TF_CPP_MIN_LOG_LEVEL" not in environ and "tensorflow" not in modules
+    user_level = "TF_CPP_MIN_LOG_LEVEL" in environ and environ.get(MARK) != "1"
+    return not verbose and not user_level and "tensorflow" not in modules
 
 
 def install() -> bool:
-    """Set the log level and filter the lines of ``import tensorflow`` (once), if ``wanted``."""
+    """Set the log level and filter the lines of ``import tensorflow`` (once), if ``wanted``;
+    with ``--verbose``, drop a level that a quiet keras_fer parent process set."""
     if not wanted():
+        if os.environ.get(MARK) == "1" and "tensorflow" not in sys.modules:
+            os.environ.pop("TF_CPP_MIN_LOG_LEVEL", None)
+            os.environ.pop(MARK, None)
         return False
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = LOG_LEVEL
+    os.environ[MARK] = "1"
     if not any(isinstance(f, _TensorFlowFinder) for f in sys.meta_path):
         sys.meta_path.insert(0, _TensorFlowFinder())
     return True

@@ -27,6 +27,7 @@ def test_wanted_unless_verbose_or_set_or_imported():
     assert not wanted(["--verbose=2"], {}, {})
     assert not wanted([], {"TF_CPP_MIN_LOG_LEVEL": "0"}, {})
     assert not wanted([], {}, {"tensorflow": object()})
+    assert wanted([], {"TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_FER_QUIET": "1"}, {})  # our child
 
 
 def test_a_cli_that_imports_tensorflow_writes_nothing_to_stderr(tmp_path):
