@@ -87,7 +87,7 @@ def to_rgb(image, bgr=False) -> np.ndarray:
 
 def crops_to_faces(crops) -> np.ndarray:
     """Face crops (an array (N, H, W[, C]) or a list of (H, W[, C]) uint8 arrays of any sizes)
-    -> uint8 (N, 48, 48); crops of one size are converted together."""
+    -> uint8 (N, 48, 48); crops of one size are converted together, 256 at a time."""
     if isinstance(crops, np.ndarray) and crops.ndim in (3, 4):
         items = list(crops)
     else:
@@ -101,7 +101,9 @@ def crops_to_faces(crops) -> np.ndarray:
     for i, c in enumerate(items):
         by_shape.setdefault(c.shape, []).append(i)
     for idx in by_shape.values():
-        out[idx] = faces_uint8([items[i] for i in idx])
+        for start in range(0, len(idx), 256):
+            part = idx[start:start + 256]
+            out[part] = faces_uint8([items[i] for i in part])
     return out
 
 
