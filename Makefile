@@ -13,7 +13,7 @@ INPUT ?= $(DATA)/samples
 
 .PHONY: setup data train tune evaluate visualize export predict bench release test clean
 
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+$(STAMP): $(wildcard requirements*.txt) pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -r requirements-dev.txt

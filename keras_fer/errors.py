@@ -17,8 +17,24 @@ class UserError(Exception):
     """
 
 
+VERBOSE_HELP = ("show TensorFlow's start-up log lines (oneDNN, cuInit, absl), which are hidden "
+                "by default (keras_fer.quiet)")
+
+
 class ArgumentParser(argparse.ArgumentParser):
-    """argparse whose errors are UserErrors: one line, exit 2 under ``cli_main``."""
+    """argparse whose errors are UserErrors: one line, exit 2 under ``cli_main``.
+
+    Every keras_fer CLI takes ``--verbose`` (``VERBOSE_HELP``): ``keras_fer.quiet`` reads it
+    from the command line before TensorFlow is imported; the option only has to be accepted.
+
+    Args:
+        verbose_option: add ``--verbose`` (False for a CLI that defines its own).
+    """
+
+    def __init__(self, *args, verbose_option=True, **kwargs):
+        super().__init__(*args, **kwargs)
+        if verbose_option:
+            self.add_argument("--verbose", action="store_true", help=VERBOSE_HELP)
 
     def error(self, message):
         raise UserError(message)

@@ -4,6 +4,7 @@ Public API: :data:`SPACES` and :func:`get_space` (the search spaces), :class:`FE
 :func:`config_from_values` / :func:`declare` (the block-CNN space), :func:`make_tuner`,
 :func:`trials_table`, :func:`write_report`, and the CLI :func:`main`.
 """
+import keras_fer  # noqa: F401  (first: its quiet start comes before TensorFlow's import)
 from tuning.hypermodel import FERHyperModel, config_from_values, declare
 from tuning.report import trials_table, write_report
 from tuning.search import main, make_tuner

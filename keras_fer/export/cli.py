@@ -25,7 +25,8 @@ def build_parser() -> ArgumentParser:
     p.add_argument("model_dir", help="a run directory holding model.keras and meta.json")
     p.add_argument("--format", default=",".join(DEFAULT_FORMATS),
                    help=f"comma-separated, from {','.join(FORMATS)} (default "
-                        f"{','.join(DEFAULT_FORMATS)}; onnx needs {ONNX_PIP})")
+                        f"{','.join(DEFAULT_FORMATS)}; onnx, checked with onnxruntime, needs "
+                        f"{ONNX_PIP})")
     p.add_argument("--out", help="output folder (default MODEL_DIR/export; for a release, "
                                  "which is read-only, runs/export/NAME)")
     p.add_argument("--force", action="store_true",
@@ -104,9 +105,10 @@ def main(argv=None) -> int:
         print("parity: nothing to compare (model.keras copied only)")
         return 0
     lines = []
-    if "savedmodel" in report:
-        lines.append(f"savedmodel max |dp| = {report['savedmodel']['max_abs_diff']:.2e} "
-                     f"(tolerance {report['savedmodel']['tolerance']:.0e})")
+    for name in ("savedmodel", "onnx"):
+        if "max_abs_diff" in report.get(name, {}):
+            lines.append(f"{name} max |dp| = {report[name]['max_abs_diff']:.2e} "
+                         f"(tolerance {report[name]['tolerance']:.0e})")
     for quant in ("float16", "int8"):
         if f"tflite_{quant}" in report:
             q = report[f"tflite_{quant}"]

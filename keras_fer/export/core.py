@@ -11,13 +11,15 @@ import numpy as np
 from keras_fer import rundir
 from keras_fer.errors import UserError
 from keras_fer.export.savedmodel import load_serving, model_size, write_savedmodel
-from keras_fer.export.tflite import require_onnx, tflite_predict, write_onnx, write_tflite
+from keras_fer.export.tflite import (onnx_available, onnx_predict, require_onnx, tflite_predict,
+                                     write_onnx, write_tflite)
 from keras_fer.io_utils import atomic_path, write_json, write_text
 
 FORMATS = ("savedmodel", "keras", "tflite", "onnx")
-DEFAULT_FORMATS = ("savedmodel", "keras", "tflite")  # onnx needs tf2onnx: asked for by name
+DEFAULT_FORMATS = ("savedmodel", "keras", "tflite")  # onnx needs keras_fer[onnx]: asked by name
 EXPORT_DIR = "export"
 SAVEDMODEL_TOLERANCE = 1e-5  # max |p_savedmodel - p_keras|
+ONNX_TOLERANCE = 1e-5  # max |p_onnxruntime - p_keras|: the same float32 graph, other kernels
 # TFLite int8 vs .keras, top-1. A flip where the .keras model's top two probabilities are under
 # NEAR_TIE apart is rounding deciding a near-tie, which int8 legitimately does (a CPU-trained
 # FER2013 CNN has ~2% such images); a flip on a clear decision is a conversion fault. So int8
@@ -84,9 +86,10 @@ def check_parity(model, export_dir, images, source="") -> dict:
     """Compare the artefacts in ``export_dir`` (those of earlier exports too: parity.json
     describes the folder as it is) with the ``.keras`` model on uint8 faces (N, 48, 48).
 
-    SavedModel: max |difference| of probabilities <= ``SAVEDMODEL_TOLERANCE``; TFLite int8:
-    ``int8_verdict`` (top-1 agreement on clear decisions and overall); float16 is reported. Returns the report
-    (``report["ok"]`` is False when a check fails).
+    SavedModel: max |difference| of probabilities <= ``SAVEDMODEL_TOLERANCE``; ONNX (run by
+    onnxruntime): <= ``ONNX_TOLERANCE``; TFLite int8: ``int8_verdict`` (top-1 agreement on
+    clear decisions and overall); float16 is reported. Returns the report (``report["ok"]`` is
+    False when a check fails).
     """
     from keras_fer.evaluate import predict_proba
 
@@ -125,6 +128,19 @@ def check_parity(model, export_dir, images, source="") -> dict:
                     f"{100 * entry['top1_agreement']:.2f}% on all {len(images)} (needs "
                     f"{100 * MIN_INT8_AGREEMENT_ALL:.0f}%); {entry['disagreements']} images differ")
         report[f"tflite_{quant}"] = entry
+    if (export_dir / "model.onnx").is_file():
+        if onnx_available():
+            x = model_inputs(images, model) if x is None else x
+            probs = onnx_predict(export_dir / "model.onnx", x)
+            diff = float(np.abs(probs - ref).max())
+            report["onnx"] = {"max_abs_diff": diff, "tolerance": ONNX_TOLERANCE,
+                              "top1_agreement": float(np.mean(probs.argmax(axis=1) == top1)),
+                              "ok": diff <= ONNX_TOLERANCE}
+            if diff > ONNX_TOLERANCE:
+                report["failures"].append(f"ONNX (onnxruntime) probabilities differ by "
+                                          f"{diff:.2e} > {ONNX_TOLERANCE:.0e}")
+        else:  # an earlier export's file, and no onnxruntime here to run it
+            report["onnx"] = {"ok": None, "note": "not checked: onnxruntime is not installed"}
     report["ok"] = not report["failures"]
     write_json(export_dir / PARITY_FILE, report)
     return report
@@ -142,7 +158,7 @@ def export_run(run_dir, out=None, formats=DEFAULT_FORMATS, representative=None,
         run_dir: a run directory (``keras_fer.rundir``).
         out: the export folder (default ``RUN_DIR/export``; ``runs/export/<name>`` for a
             release, which is read-only: ``keras_fer.rundir.output_dir``).
-        formats: any of ``FORMATS`` ("onnx" needs tf2onnx: a UserError without it).
+        formats: any of ``FORMATS`` ("onnx" needs keras_fer[onnx]: a UserError without it).
         representative: uint8 faces (N, 48, 48) from Training, to calibrate TFLite int8.
         parity_images: uint8 faces (N, 48, 48) (PublicTest) for the parity check; None: no
             check, and an existing parity.json is left as it is.

@@ -1,7 +1,10 @@
 """TFLite (float16, int8) and optional ONNX, converted from the SavedModel's ``model`` endpoint.
 
 Keras 3 models do not convert through ``TFLiteConverter.from_keras_model``; converting the
-exported SavedModel's float endpoint freezes the variables and works.
+exported SavedModel's float endpoint freezes the variables and works. ONNX goes through tf2onnx
+(>= 1.17, the first that installs beside TensorFlow 2.20+; Keras 3's own
+``model.export(format="onnx")`` calls tf2onnx too on TensorFlow) and is checked with
+onnxruntime: the optional extra ``keras_fer[onnx]`` (requirements-onnx.txt).
 """
 from __future__ import annotations
 
@@ -15,7 +18,8 @@ from keras_fer.export.savedmodel import MODEL_ENDPOINT
 from keras_fer.io_utils import atomic_path
 
 QUANTIZATIONS = ("float16", "int8")
-ONNX_PIP = "pip install tf2onnx onnx"
+ONNX_PACKAGES = ("tf2onnx", "onnx", "onnxruntime")  # convert, write, run the parity check
+ONNX_PIP = 'pip install "keras_fer[onnx]" (in a checkout: pip install -r requirements-onnx.txt)'
 
 
 def write_tflite(savedmodel_dir, path, quantization, representative=None) -> None:
@@ -79,24 +83,44 @@ def tflite_predict(path, images, batch_size=256) -> np.ndarray:
     return np.concatenate(parts)
 
 
-def onnx_available() -> bool:
-    """Whether tf2onnx, the optional package ONNX export needs, is installed."""
+def onnx_missing() -> list:
+    """The packages of ``ONNX_PACKAGES`` that are not installed."""
     import importlib.util
 
-    return importlib.util.find_spec("tf2onnx") is not None
+    return [name for name in ONNX_PACKAGES if importlib.util.find_spec(name) is None]
+
+
+def onnx_available() -> bool:
+    """Whether the optional packages ONNX export and its parity check need are installed."""
+    return not onnx_missing()
 
 
 def require_onnx() -> None:
-    """A UserError naming the pip command when tf2onnx is not installed."""
-    if not onnx_available():
-        raise UserError(f"--format onnx needs tf2onnx, which is not installed: {ONNX_PIP}")
+    """A UserError naming the missing packages and the pip command."""
+    missing = onnx_missing()
+    if missing:
+        raise UserError(f"--format onnx needs {', '.join(missing)}, which "
+                        f"{'is' if len(missing) == 1 else 'are'} not installed: {ONNX_PIP}")
+
+
+def onnx_predict(path, images, batch_size=256) -> np.ndarray:
+    """Probabilities of a ``model.onnx`` (onnxruntime, CPU) on float32 images (N, h, w, 1) in
+    [0, 255]."""
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(os.fspath(path), providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    images = np.asarray(images, "float32")
+    parts = [session.run(None, {name: images[i:i + batch_size]})[0]
+             for i in range(0, len(images), batch_size)]
+    return np.concatenate(parts)
 
 
 def write_onnx(savedmodel_dir, path) -> None:
     """ONNX through tf2onnx from the SavedModel's ``model`` endpoint, written atomically.
 
     Raises:
-        UserError: tf2onnx is not installed (the message gives ``ONNX_PIP``).
+        UserError: the onnx extra is not installed (the message gives ``ONNX_PIP``).
         RuntimeError: the conversion failed (tf2onnx's last line of errors).
     """
     import subprocess

@@ -1,39 +1,70 @@
-"""``python -m keras_fer.predict MODEL_DIR INPUT... [--json] [--out DIR] [--detector haar|mtcnn]
-[--no-detect] [--smooth K] [--margin 0.2]``."""
+"""``keras-fer predict [MODEL_DIR] INPUT... | --camera SOURCE [--json] [--out DIR]
+[--detector haar|mtcnn] [--no-detect] [--smooth K] [--margin 0.2]`` (also
+``python -m keras_fer.predict``). Without MODEL_DIR (or ``--model``), the released model that
+ships with keras_fer."""
 from __future__ import annotations
 
 import json
 import sys
 from pathlib import Path
 
-from keras_fer import rundir
 from keras_fer.errors import ArgumentParser, UserError, cli_main
 from keras_fer.io_utils import check_out_dir, write_json, write_text
-from keras_fer.predict.core import IMAGES_STEM, Predictor, expand_inputs, records_csv
+from keras_fer.predict.classifier import is_model_dir, model_kind
+from keras_fer.predict.core import IMAGES_STEM, Predictor, expand_inputs, kind_of, records_csv
 from keras_fer.predict.faces import DETECTORS, make_detector
 from keras_fer.predict.video import output_stems, predict_video
+
+LIVE_SMOOTH = 5  # --smooth's default with --camera: a live label should not flicker
+BATCH = 64  # images read, detected and then classified together
 
 
 def build_parser() -> ArgumentParser:
     p = ArgumentParser(
         prog="python -m keras_fer.predict",
-        description="Facial expression of the faces in images, folders and videos (mp4/avi).")
-    p.add_argument("model_dir", help="a run directory holding model.keras and meta.json")
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders, videos")
+        description="Facial expression of the faces in images, folders, videos (mp4/avi) and "
+                    "live streams (--camera).")
+    p.add_argument("inputs", nargs="*", metavar="[MODEL_DIR] INPUT",
+                   help="image files, folders, videos; first, optionally, a run directory or "
+                        "an exported SavedModel (default: the released model)")
+    p.add_argument("--model", metavar="DIR", help="the model: a run directory or an exported "
+                   "SavedModel (default: the released model that ships with keras_fer)")
+    p.add_argument("--camera", metavar="SOURCE",
+                   help="live: a camera index (0), a device or a stream URL (anything OpenCV "
+                        "captures; a video file too): one JSON line per frame on stdout")
+    p.add_argument("--frames", type=int, metavar="N", help="--camera: stop after N frames")
+    p.add_argument("--no-window", action="store_true",
+                   help="--camera: no annotated window (there is none where OpenCV has no GUI)")
     p.add_argument("--json", action="store_true", help="print the results as one JSON document")
     p.add_argument("--out", help="output folder: predictions.csv/.json for images; per video "
                    "a CSV, a JSON, a bar chart and an annotated video (default MODEL_DIR/predict "
-                   "for videos; images: printed only)")
-    p.add_argument("--detector", default="haar", choices=DETECTORS,
-                   help="face detector (default haar; mtcnn needs `pip install mtcnn`)")
+                   "for videos, ./predict with the released model; images: printed only)")
+    p.add_argument("--detector", default="auto", choices=DETECTORS,
+                   help="face detector: auto (the default) is mtcnn where the mtcnn package is "
+                        "installed (pip install keras_fer[mtcnn]), else haar")
     p.add_argument("--no-detect", action="store_true",
                    help="the inputs are face crops already: classify the whole image")
-    p.add_argument("--smooth", type=int, default=1, metavar="K",
-                   help="videos: moving average of the probabilities over K frames (default 1)")
+    p.add_argument("--smooth", type=int, metavar="K",
+                   help="videos and streams: trailing mean of the probabilities over K frames "
+                        f"(default 1 for video files, {LIVE_SMOOTH} with --camera)")
     p.add_argument("--margin", type=float, default=0.2,
                    help="fraction of the face box added on each side (default 0.2)")
     p.add_argument("--no-video", action="store_true", help="videos: skip the annotated video")
     return p
+
+
+def split_model(args) -> tuple:
+    """(model directory or None, inputs) from the positional arguments: the first is the model
+    when it is a run directory or a SavedModel, or when, followed by inputs, it is a path that
+    does not exist and is no image or video name (a mistyped run directory)."""
+    items = list(args.inputs)
+    if args.model is not None or not items:
+        return args.model, items
+    first = items[0]
+    if is_model_dir(first) or (args.camera is not None and len(items) == 1) or (
+            len(items) > 1 and not Path(first).exists() and kind_of(first) is None):
+        return first, items[1:]
+    return None, items
 
 
 def _line(record) -> str:
@@ -45,46 +76,94 @@ def _line(record) -> str:
             f"{record['label']} {p:.3f}")
 
 
+def check_args(args, inputs) -> None:
+    for name in ("smooth", "frames"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise UserError(f"--{name} must be >= 1, got {value}")
+    if not 0.0 <= args.margin <= 1.0:
+        raise UserError(f"--margin must be between 0 and 1, got {args.margin}")
+    if args.camera is not None and inputs:
+        raise UserError(f"--camera takes no INPUT (got {inputs[0]}); the only argument it "
+                        "takes is MODEL_DIR")
+    if args.camera is None and not inputs:
+        raise UserError("nothing to predict: give image files, folders or videos, or --camera "
+                        "SOURCE")
+    if args.camera is None and args.frames is not None:
+        raise UserError("--frames goes with --camera")
+
+
+def live(predictor, args) -> int:
+    from keras_fer.predict.live import stream
+
+    smooth = LIVE_SMOOTH if args.smooth is None else args.smooth
+    summary = stream(predictor, args.camera, smooth=smooth, window=not args.no_window,
+                     max_frames=args.frames)
+    print(f"{summary['source']}: {summary['frames']} frames, {summary['frames_with_face']} "
+          f"with a face, {summary['fps']} frames/s (detection included)", file=sys.stderr)
+    return 0
+
+
 @cli_main
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    if args.smooth < 1:
-        raise UserError(f"--smooth must be >= 1, got {args.smooth}")
-    if not 0.0 <= args.margin <= 1.0:
-        raise UserError(f"--margin must be between 0 and 1, got {args.margin}")
-    rundir.check_run_dir(args.model_dir)
-    items, errors = expand_inputs(args.inputs)
-    video_out = Path(args.out) if args.out else Path(args.model_dir) / "predict"
+    model_dir, inputs = split_model(args)
+    check_args(args, inputs)
+    if model_dir is None:
+        from keras_fer.resources import release_dir
+
+        model_dir = release_dir()
+        video_out = Path(args.out or "predict")  # never into the installed package
+    else:
+        model_kind(model_dir)  # its mistakes first, before TensorFlow is imported
+        video_out = Path(args.out) if args.out else Path(model_dir) / "predict"
+    items, errors = expand_inputs(inputs)
     stems = output_stems([path for path, kind in items if kind == "video"], reserved=(IMAGES_STEM,))
     if stems or args.out:  # before the model is loaded: a bad folder fails at once
         check_out_dir(video_out)
     detector = None if args.no_detect else make_detector(args.detector)
-    predictor = Predictor(args.model_dir, detector, margin=args.margin)
+    predictor = Predictor(model_dir, detector, margin=args.margin)
+    if args.camera is not None:
+        return live(predictor, args)
     for line in errors:
         print(f"error: {line}", file=sys.stderr, flush=True)
     images, videos = [], []
+    pending = []  # consecutive image files, classified together
+
+    def run_images():
+        for path, records in predictor.images(pending, batch_size=BATCH):
+            if isinstance(records, UserError):
+                errors.append(str(records))
+                print(f"error: {records}", file=sys.stderr, flush=True)
+                continue
+            images.extend(records)
+            if not args.json:
+                print("\n".join(_line(r) for r in records), flush=True)
+        pending.clear()
+
     for path, kind in items:
+        if kind == "image":
+            pending.append(path)
+            continue
+        run_images()
         try:
-            if kind == "image":
-                records = predictor.image(path)
-                images += records
-                if not args.json:
-                    print("\n".join(_line(r) for r in records), flush=True)
-            else:
-                summary = predict_video(predictor, path, video_out, smooth=args.smooth,
-                                        annotate=not args.no_video, stem=stems[path])
-                videos.append(summary)
-                if not args.json:
-                    d = ", ".join(f"{c} {n}" for c, n in summary["distribution"].items() if n)
-                    print(f"{path}: {summary['frames']} frames, {summary['frames_with_face']} "
-                          f"with a face ({d or 'none'}) -> {summary['files']['json']}", flush=True)
+            smooth = 1 if args.smooth is None else args.smooth
+            summary = predict_video(predictor, path, video_out, smooth=smooth,
+                                    annotate=not args.no_video, stem=stems[path])
+            videos.append(summary)
+            if not args.json:
+                d = ", ".join(f"{c} {n}" for c, n in summary["distribution"].items() if n)
+                print(f"{path}: {summary['frames']} frames, {summary['frames_with_face']} "
+                      f"with a face ({d or 'none'}) -> {summary['files']['json']}", flush=True)
         except UserError as e:
             errors.append(str(e))
             print(f"error: {e}", file=sys.stderr, flush=True)
+    run_images()
     if args.out and images:
         write_json(Path(args.out) / f"{IMAGES_STEM}.json", images)
         write_text(Path(args.out) / f"{IMAGES_STEM}.csv", records_csv(images, predictor.classes))
     if args.json:
-        print(json.dumps({"classes": predictor.classes, "images": images, "videos": videos,
-                          "errors": errors}, indent=1))
+        print(json.dumps({"classes": predictor.classes,
+                          "detector": getattr(detector, "name", None), "images": images,
+                          "videos": videos, "errors": errors}, indent=1))
     return 2 if errors else 0

@@ -1,13 +1,13 @@
-"""Prediction on image files: find inputs, read, detect faces, classify."""
+"""Prediction on images: find inputs, read, detect faces, classify in batches."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 
-from keras_fer import rundir
 from keras_fer.errors import UserError
-from keras_fer.predict.faces import crop_faces
+from keras_fer.predict.faces import crop_faces, make_detector
 from keras_fer.predict.preprocess import faces_uint8
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
@@ -57,25 +57,86 @@ def read_image(path) -> np.ndarray:
         raise UserError(f"{path}: cannot read image ({image_error(e)})") from None
 
 
+def to_rgb(image, bgr=False) -> np.ndarray:
+    """An image as RGB uint8 (H, W, 3): a file path, a PIL image, or a uint8 array (H, W),
+    (H, W, 1), (H, W, 3) or (H, W, 4) (alpha dropped); ``bgr``: a 3/4-channel array is in
+    OpenCV's BGR order.
+
+    Raises:
+        UserError: an unreadable file. ValueError: an array of another dtype or shape.
+    """
+    if isinstance(image, (str, os.PathLike)):
+        return read_image(image)
+    if hasattr(image, "convert") and hasattr(image, "mode"):  # a PIL image
+        from keras_fer.data.core import to_8bit
+
+        return np.asarray(to_8bit(image).convert("RGB"))
+    a = np.asarray(image)
+    if a.dtype != np.uint8:
+        raise ValueError(f"image: expected uint8 pixel values, got dtype {a.dtype} (for floats "
+                         "in [0, 1], pass (image * 255).round().astype('uint8'))")
+    if a.ndim == 2:
+        a = a[..., None]
+    if a.ndim != 3 or a.shape[-1] not in (1, 3, 4) or 0 in a.shape:
+        raise ValueError(f"image: expected shape (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), "
+                         f"got {a.shape}")
+    a = a[..., :3]
+    if a.shape[-1] == 1:
+        return np.repeat(a, 3, axis=-1)
+    return np.ascontiguousarray(a[..., ::-1] if bgr else a)
+
+
+def crops_to_faces(crops) -> np.ndarray:
+    """Face crops (an array (N, H, W[, C]) or a list of (H, W[, C]) uint8 arrays of any sizes)
+    -> uint8 (N, 48, 48); crops of one size are converted together, 256 at a time."""
+    if isinstance(crops, np.ndarray) and crops.ndim in (3, 4):
+        items = list(crops)
+    else:
+        items = [np.asarray(c) for c in crops]
+    for i, c in enumerate(items):
+        if c.dtype != np.uint8 or c.ndim not in (2, 3) or (c.ndim == 3 and c.shape[-1] > 4):
+            raise ValueError(f"crops[{i}]: expected a uint8 (H, W) or (H, W, C) image, got "
+                             f"dtype {c.dtype} shape {c.shape}")
+    out = np.zeros((len(items), 48, 48), "uint8")
+    by_shape = {}
+    for i, c in enumerate(items):
+        by_shape.setdefault(c.shape, []).append(i)
+    for idx in by_shape.values():
+        for start in range(0, len(idx), 256):
+            part = idx[start:start + 256]
+            out[part] = faces_uint8([items[i] for i in part])
+    return out
+
+
 class Predictor:
-    """A run's model with its class names, a face detector and a crop margin.
+    """A model with its class names, a face detector and a crop margin: image -> emotions.
+
+    ``keras_fer.load()`` makes one. Every answer goes through ``proba``, which classifies faces
+    in batches (of ``keras_fer.predict.classifier.BATCH_SIZE``).
 
     Args:
-        run_dir: a run directory (``keras_fer.rundir``).
-        detector: a callable ``rgb -> boxes`` (``keras_fer.predict.faces.make_detector``), or
-            None when the inputs are face crops already (``--no-detect``).
+        model_dir: a run directory (``model.keras``), an exported SavedModel folder, or an
+            export folder holding ``savedmodel/``.
+        detector: a callable ``rgb -> boxes``, a name for ``make_detector`` ("auto", "mtcnn",
+            "haar"), or None when the inputs are face crops already (the whole image is
+            classified).
         margin: fraction of the face box added on each side before cropping.
 
     Example::
 
-        p = Predictor("runs/best", make_detector("haar"))
-        records = p.image("photo.jpg")
+        p = Predictor("saved_models/best", "auto")
+        p.detect_emotions("photo.jpg")
+        # [{"box": (x, y, w, h), "emotions": {"angry": 0.01, ...}, "label": "happy"}, ...]
+        p.predict_faces(crops)           # (N, classes) probabilities
     """
 
-    def __init__(self, run_dir, detector=None, margin=0.2):
-        self.model = rundir.load_model(run_dir)
-        self.classes = rundir.class_names(run_dir)
-        self.detector = detector
+    def __init__(self, model_dir, detector=None, margin=0.2):
+        from keras_fer.predict.classifier import open_classifier
+
+        self.classifier = open_classifier(model_dir)
+        self.classes = list(self.classifier.classes)
+        self.model = getattr(self.classifier, "model", None)  # None for a SavedModel
+        self.detector = make_detector(detector) if isinstance(detector, str) else detector
         self.margin = margin
 
     def faces(self, rgb) -> tuple:
@@ -87,25 +148,77 @@ class Predictor:
 
     def proba(self, faces) -> np.ndarray:
         """Softmax probabilities (n, classes) of uint8 48x48 faces."""
-        from keras_fer.evaluate import predict_proba
-
         if len(faces) == 0:
             return np.zeros((0, len(self.classes)))
-        return np.asarray(predict_proba(self.model, faces))
+        return self.classifier(np.asarray(faces, "uint8"))
+
+    def analyse(self, rgbs) -> list:
+        """[(boxes, probabilities (n, classes)), ...] of RGB images: detection per image, then
+        one batched classification of all their faces."""
+        found = [self.faces(rgb) for rgb in rgbs]
+        probs = self.proba(np.concatenate([f for _, f in found]) if found else [])
+        ends = np.cumsum([len(b) for b, _ in found])
+        return [(boxes, probs[end - len(boxes):end]) for (boxes, _), end in zip(found, ends)]
+
+    def emotions(self, probs, box) -> dict:
+        """``{"box": (x, y, w, h), "emotions": {name: p}, "label": name}`` of one face."""
+        return {"box": tuple(int(v) for v in box),
+                "emotions": {c: float(p) for c, p in zip(self.classes, probs)},
+                "label": self.classes[int(np.argmax(probs))]}
+
+    def detect_emotions(self, image, bgr=False) -> list:
+        """The faces of one image, largest first, each ``{"box": (x, y, w, h), "emotions":
+        {name: probability}, "label": name}`` (box: the square region classified, the face box
+        plus the margin); [] when no face is found.
+
+        Args:
+            image: a path, a PIL image, or a uint8 array (H, W), (H, W, 1), (H, W, 3) RGB.
+            bgr: the array is an OpenCV (BGR) frame.
+        """
+        [(boxes, probs)] = self.analyse([to_rgb(image, bgr)])
+        return [self.emotions(p, b) for p, b in zip(probs, boxes)]
+
+    def predict_faces(self, crops) -> np.ndarray:
+        """Probabilities (N, classes) of N face crops (an array (N, H, W[, C]) or a list of
+        uint8 arrays of any sizes), classified in batches."""
+        return self.proba(crops_to_faces(crops))
 
     def record(self, probs, box, **fields) -> dict:
-        return dict(fields, box=[int(v) for v in box], label=self.classes[int(np.argmax(probs))],
-                    probabilities={c: float(p) for c, p in zip(self.classes, probs)})
+        """A CLI record: ``fields`` with box (list), label and probabilities of one face."""
+        face = self.emotions(probs, box)
+        return dict(fields, box=list(face["box"]), label=face["label"],
+                    probabilities=face["emotions"])
+
+    def images(self, paths, batch_size=64):
+        """Yield (path, records or UserError) for image files, classified ``batch_size``
+        images at a time; a record per face ({"input", "face", "box", "label",
+        "probabilities"}), or one with ``"label": None`` when no face is found."""
+        paths = list(paths)
+        for start in range(0, len(paths), batch_size):
+            chunk, rgbs = [], []
+            for path in paths[start:start + batch_size]:
+                try:
+                    rgbs.append(read_image(path))
+                    chunk.append((path, None))
+                except UserError as e:
+                    chunk.append((path, e))
+            results = iter(self.analyse(rgbs))
+            for path, error in chunk:
+                if error is not None:
+                    yield path, error
+                    continue
+                boxes, probs = next(results)
+                yield path, ([self.record(p, b, input=str(path), face=i)
+                              for i, (p, b) in enumerate(zip(probs, boxes))] or
+                             [{"input": str(path), "face": None, "box": None, "label": None,
+                               "note": "no face found"}])
 
     def image(self, path) -> list:
-        """One record per face found in an image file ({"input", "face", "box", "label",
-        "probabilities"}), or one record with ``"label": None`` when no face is found."""
-        boxes, faces = self.faces(read_image(path))
-        if not boxes:
-            return [{"input": str(path), "face": None, "box": None, "label": None,
-                     "note": "no face found"}]
-        return [self.record(p, b, input=str(path), face=i)
-                for i, (p, b) in enumerate(zip(self.proba(faces), boxes))]
+        """The records of one image file (``images``); UserError when it cannot be read."""
+        [(_, records)] = self.images([path])
+        if isinstance(records, UserError):
+            raise records
+        return records
 
 
 def records_csv(records, classes) -> str:

@@ -1,12 +1,16 @@
-"""Prediction on a video: per-frame CSV/JSON, optional smoothing, emotion bar chart, annotated
-video.
+"""Prediction on videos and live streams: one code path from frames to per-frame rows.
 
-Each frame is classified on its largest face (or the whole frame with ``--no-detect``); a frame
-without a face gets a row with an empty box and no label. Smoothing is a trailing moving average
-of the probabilities over the last K frames that had a face (causal, as a live app would do).
+A video file, a camera (``--camera 0``) and a stream URL are all read by ``frames`` (an OpenCV
+capture) and classified by ``frame_rows``: each frame on its largest face (or the whole frame
+with ``--no-detect``); a frame without a face gets a row with an empty box and no label.
+Smoothing is causal, as a live app needs it: a trailing mean of the probabilities over the last
+K frames that had a face (``TrailingMean``). A file gets a per-frame CSV/JSON, an emotion bar
+chart and an annotated video (``predict_video``); a stream gets one JSON line per frame
+(``keras_fer.predict.live``).
 """
 from __future__ import annotations
 
+import collections
 import csv
 import os
 import sys
@@ -17,25 +21,49 @@ import numpy as np
 from keras_fer.errors import UserError
 from keras_fer.io_utils import atomic_path, write_json, write_text
 
+FILE_CHUNK = 32  # frames of a file classified in one batch (a live stream: 1, for latency)
+
+
+class TrailingMean:
+    """Causal smoothing: the mean of the last ``k`` probability vectors given to ``update``.
+
+    Example:
+        >>> s = TrailingMean(2)
+        >>> s.update([1.0, 0.0]), s.update([0.0, 1.0])
+        (array([1., 0.]), array([0.5, 0.5]))
+    """
+
+    def __init__(self, k):
+        self.window = collections.deque(maxlen=max(1, int(k)))
+
+    def update(self, probs) -> np.ndarray:
+        self.window.append(np.asarray(probs, "float64"))
+        return np.mean(self.window, axis=0)
+
 
 def moving_average(probs, k) -> np.ndarray:
     """Trailing mean over the last ``k`` rows (fewer at the start) of ``probs`` (n, classes)."""
     probs = np.asarray(probs, "float64")
     if k <= 1 or len(probs) == 0:
         return probs
-    csum = np.cumsum(np.concatenate([np.zeros((1, probs.shape[1])), probs]), axis=0)
-    ends = np.arange(1, len(probs) + 1)
-    starts = np.maximum(0, ends - k)
-    return (csum[ends] - csum[starts]) / (ends - starts)[:, None]
+    smoother = TrailingMean(k)
+    return np.stack([smoother.update(p) for p in probs])
 
 
-def frames(path):
-    """(fps, generator of RGB frames) of a video file; UserError when OpenCV cannot open it."""
+def capture_source(source):
+    """A camera index ("0" -> 0) or anything else OpenCV opens (file, URL, device path)."""
+    text = str(source)
+    return int(text) if text.isdigit() else text
+
+
+def frames(source, what="video"):
+    """(fps, frame count or 0, generator of RGB frames) of an OpenCV capture: a video file, a
+    camera index, a device or a stream URL; UserError when OpenCV cannot open it."""
     import cv2
 
-    cap = cv2.VideoCapture(str(path))
+    cap = cv2.VideoCapture(capture_source(source))
     if not cap.isOpened():
-        raise UserError(f"{path}: cannot read video (OpenCV could not open it)")
+        raise UserError(f"{source}: cannot read {what} (OpenCV could not open it)")
     fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
     total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
 
@@ -49,7 +77,47 @@ def frames(path):
         finally:
             cap.release()
 
-    return float(fps), total, gen()
+    return float(fps), max(total, 0), gen()
+
+
+def frame_rows(predictor, rgb_frames, fps, smooth=1, chunk=FILE_CHUNK, clock=None):
+    """Yield one row per frame: ``{"frame", "time", "box", "label"}`` and, with a face,
+    ``"probabilities"`` (this frame's) and, when ``smooth`` > 1, ``"smoothed"`` (the trailing
+    mean that chose ``label``).
+
+    Frames are detected one by one and their faces classified ``chunk`` frames at a time; a
+    row is yielded before frame ``chunk + 1`` after it is read, so ``chunk=1`` answers each
+    frame of a live stream at once. ``time`` is ``frame / fps``, or with ``clock`` (a live
+    stream) the seconds since the first frame by that clock.
+    """
+    smoother = TrailingMean(smooth)
+    classes = predictor.classes
+    start = None
+    pending = []  # (row, box, face) of the frames read but not yet classified
+
+    def flush():
+        found = [(row, box, face) for row, box, face in pending if box is not None]
+        raw = predictor.proba(np.stack([face for _, _, face in found])) if found else []
+        for (row, box, _), probs in zip(found, raw):
+            smoothed = smoother.update(probs)
+            row.update(predictor.record(smoothed, box))
+            row["probabilities"] = {c: float(p) for c, p in zip(classes, probs)}
+            if smooth > 1:
+                row["smoothed"] = {c: float(p) for c, p in zip(classes, smoothed)}
+        rows = [row for row, _, _ in pending]
+        pending.clear()
+        return rows
+
+    for i, rgb in enumerate(rgb_frames):
+        now = clock() if clock else None
+        start = now if start is None else start
+        seconds = now - start if clock else i / fps
+        boxes, faces = predictor.faces(rgb)
+        row = {"frame": i, "time": round(seconds, 4), "box": None, "label": None}
+        pending.append((row, boxes[0], faces[0]) if boxes else (row, None, None))
+        if len(pending) >= chunk:
+            yield from flush()
+    yield from flush()
 
 
 def _progress(path, i, total):
@@ -93,30 +161,15 @@ def predict_video(predictor, path, out_dir, smooth=1, annotate=True, stem=None) 
     Returns the summary (the JSON without its per-frame rows).
     """
     fps, total, gen = frames(path)
-    boxes, faces = [], []
-    for i, rgb in enumerate(gen):
-        found, crops = predictor.faces(rgb)
-        boxes.append(found[0] if found else None)
-        if found:
-            faces.append(crops[0])
-        _progress(path, i + 1, total)
+    rows = []
+    for row in frame_rows(predictor, gen, fps, smooth):
+        rows.append(row)
+        _progress(path, len(rows), total)
     if sys.stderr.isatty():
         print(file=sys.stderr)
-    if not boxes:
+    if not rows:
         raise UserError(f"{path}: no frames could be read")
     classes = predictor.classes
-    raw = predictor.proba(np.stack(faces)) if faces else np.zeros((0, len(classes)))
-    smoothed = moving_average(raw, smooth)
-    rows, j = [], 0
-    for i, box in enumerate(boxes):
-        row = {"frame": i, "time": round(i / fps, 4), "box": None, "label": None}
-        if box is not None:
-            row.update(predictor.record(smoothed[j], box))
-            row["probabilities"] = {c: float(p) for c, p in zip(classes, raw[j])}
-            if smooth > 1:
-                row["smoothed"] = {c: float(p) for c, p in zip(classes, smoothed[j])}
-            j += 1
-        rows.append(row)
     labels = [r["label"] for r in rows if r["label"]]
     out_dir = Path(out_dir)
     stem = out_dir / (stem or Path(path).stem)
@@ -185,13 +238,20 @@ def write_annotated(path, rows, fps, out_path) -> None:
                 if writer is None:
                     h, w = bgr.shape[:2]
                     writer = cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
-                if row["box"] is not None:
-                    x, y, bw, bh = row["box"]
-                    p = (row.get("smoothed") or row["probabilities"])[row["label"]]
-                    cv2.rectangle(bgr, (x, y), (x + bw - 1, y + bh - 1), (0, 255, 0), 2)
-                    cv2.putText(bgr, f"{row['label']} {p:.2f}", (x + 2, max(12, y - 4)),
-                                cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 255, 0), 1, cv2.LINE_AA)
-                writer.write(bgr)
+                writer.write(draw(bgr, row))
         finally:
             if writer is not None:
                 writer.release()
+
+
+def draw(bgr, row):
+    """Draw a row's face box and label (with its smoothed probability) on a BGR frame."""
+    import cv2
+
+    if row["box"] is not None:
+        x, y, bw, bh = row["box"]
+        p = (row.get("smoothed") or row["probabilities"])[row["label"]]
+        cv2.rectangle(bgr, (x, y), (x + bw - 1, y + bh - 1), (0, 255, 0), 2)
+        cv2.putText(bgr, f"{row['label']} {p:.2f}", (x + 2, max(12, y - 4)),
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 255, 0), 1, cv2.LINE_AA)
+    return bgr

@@ -16,13 +16,13 @@ from pathlib import Path
 
 from keras_fer.errors import ArgumentParser, UserError, cli_main, finite_float
 
-RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 
 
 def build_parser():
     from keras_fer.data.classes import add_classes_option
 
-    p = ArgumentParser(prog="python -m keras_fer.train", description=__doc__.split("\n")[0])
+    p = ArgumentParser(prog="python -m keras_fer.train", description=__doc__.split("\n")[0],
+                       verbose_option=False)
     src = p.add_mutually_exclusive_group()
     src.add_argument("--config", help="TrainConfig JSON file (flags override it)")
     src.add_argument("--auto", action="store_true",
@@ -58,7 +58,9 @@ def build_parser():
     p.add_argument("--mixed-precision", action="store_true", default=None)
     p.add_argument("--no-tensorboard", dest="tensorboard", action="store_false", default=None)
     p.add_argument("--seed", type=int)
-    p.add_argument("--verbose", type=int, choices=(0, 1, 2))
+    p.add_argument("--verbose", type=int, choices=(0, 1, 2),
+                   help="Keras' progress output; given at all, it also shows TensorFlow's "
+                        "start-up log lines")
     return p
 
 
@@ -101,16 +103,13 @@ def resolve_config(args):
     if args.config:
         cfg = load_config(args.config)
     elif args.auto:
-        if accelerator_available():
-            recipe = RECIPES / "best.json"
-            cfg = load_config(recipe)
-            print(f"accelerator found: training {recipe.relative_to(RECIPES.parent)} "
-                  f"({describe(cfg)})", flush=True)
-        else:
-            recipe = RECIPES / "cpu.json"
-            cfg = load_config(recipe)
-            print(f"no accelerator found: training {recipe.relative_to(RECIPES.parent)} "
-                  f"({describe(cfg)})", flush=True)
+        from keras_fer.resources import recipe
+
+        found = accelerator_available()
+        path = recipe("best" if found else "cpu")  # the checkout's, else the installed package's
+        cfg = load_config(path)
+        print(f"{'accelerator found' if found else 'no accelerator found'}: training "
+              f"{path.parent.name}/{path.name} ({describe(cfg)})", flush=True)
     else:
         cfg = TrainConfig()
     over = {k: getattr(args, k) for k in ("model", "model_args", "data", "classes", "out",

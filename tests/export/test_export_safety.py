@@ -8,7 +8,6 @@ import pytest
 
 from keras_fer.export import export_run
 from keras_fer.export.cli import main
-from keras_fer.export.tflite import onnx_available
 
 
 def _fake():
@@ -51,18 +50,22 @@ def test_tflite_only_keeps_an_existing_savedmodel_and_parity_describes_the_folde
     assert "savedmodel" not in report["files"]
 
 
-@pytest.mark.skipif(onnx_available(), reason="tf2onnx is installed here")
-def test_onnx_without_tf2onnx_is_exit_2_with_the_pip_command_and_writes_nothing(
-        run_dir, tmp_path, capsys):
+def test_onnx_without_its_packages_is_exit_2_with_the_pip_command_and_writes_nothing(
+        run_dir, tmp_path, capsys, monkeypatch):
+    from keras_fer.export import tflite
+
+    monkeypatch.setattr(tflite, "onnx_missing", lambda: ["tf2onnx", "onnxruntime"])
     out = tmp_path / "x"
     assert main([str(run_dir), "--format", "savedmodel,onnx", "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["error: --format onnx needs tf2onnx, which is not installed: "
-                   "pip install tf2onnx onnx"]
+    assert err == ["error: --format onnx needs tf2onnx, onnxruntime, which are not installed: "
+                   'pip install "keras_fer[onnx]" (in a checkout: pip install -r '
+                   "requirements-onnx.txt)"]
     assert not out.exists()
     from keras_fer.errors import UserError
 
-    with pytest.raises(UserError, match="pip install tf2onnx onnx"):
+    monkeypatch.setattr(tflite, "onnx_missing", lambda: ["tf2onnx"])
+    with pytest.raises(UserError, match=r"needs tf2onnx, which is not installed: pip install "):
         export_run(run_dir, out=out, formats=["onnx"])
     assert not out.exists()
 

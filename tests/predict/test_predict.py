@@ -133,7 +133,7 @@ def test_haar_finds_a_clear_face(run_dir, fer_small, tmp_path, capsys):
     Image.fromarray(picked).save(tmp_path / "face.png")
     Image.fromarray(np.full((200, 200), 128, "uint8")).save(tmp_path / "blank.png")
     assert main([str(run_dir), str(tmp_path / "face.png"), str(tmp_path / "blank.png"),
-                 "--json"]) == 0
+                 "--detector", "haar", "--json"]) == 0
     face, blank = json.loads(capsys.readouterr().out)["images"]
     x, y, w, h = face["box"]
     assert face["label"] in CLASSES and 0 <= x and 0 <= y and x + w <= 384 and y + h <= 384
@@ -194,13 +194,10 @@ def test_unreadable_video_and_empty_folder(run_dir, image_files, tmp_path, capsy
     assert "broken.mp4: cannot read video" in captured.err and "empty: no image" in captured.err
 
 
-def test_mtcnn_missing_is_a_user_error(run_dir, image_files, capsys):
-    try:
-        import mtcnn  # noqa: F401
-        pytest.skip("mtcnn is installed")
-    except ImportError:
-        pass
+def test_mtcnn_missing_is_a_user_error(run_dir, image_files, capsys, monkeypatch):
     from keras_fer.predict.cli import main
+
+    monkeypatch.setitem(sys.modules, "mtcnn", None)  # as if not installed: import fails
 
     assert main([str(run_dir), str(image_files[0]), "--detector", "mtcnn"]) == 2
     err = capsys.readouterr().err.strip().splitlines()

@@ -1,0 +1,90 @@
+"""Live video: a camera, a device or a stream URL (anything OpenCV captures) -> one JSON line
+per frame on stdout, with causal smoothing, and an annotated window where OpenCV has a GUI.
+
+The frames go through ``keras_fer.predict.video.frame_rows``, the code that classifies video
+files, one frame at a time (each line is written as soon as its frame is classified).
+
+Example::
+
+    keras-fer predict --camera 0                  # the first camera
+    keras-fer predict --camera rtsp://host/stream --no-window --frames 300
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+from keras_fer.predict.video import draw, frame_rows, frames
+
+WINDOW = "keras_fer"
+QUIT_KEYS = (ord("q"), 27)  # q or Esc closes the window and ends the stream
+
+
+def open_window() -> bool:
+    """Whether an OpenCV window could be opened: OpenCV built with a GUI (the headless wheel
+    has none) and, on Linux, a display to show it on."""
+    import cv2
+
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY")
+                                                 or os.environ.get("WAYLAND_DISPLAY")):
+        return False
+    try:
+        cv2.namedWindow(WINDOW, cv2.WINDOW_NORMAL)
+    except cv2.error:
+        return False
+    return True
+
+
+def stream(predictor, source, smooth=5, window=True, max_frames=None, out=None) -> dict:
+    """Classify a live source frame by frame and write one JSON line (a ``frame_rows`` row)
+    per frame to ``out`` (stdout).
+
+    Args:
+        predictor: a ``keras_fer.predict.Predictor``.
+        source: a camera index ("0"), a device path, a stream URL or a video file.
+        smooth: frames in the trailing mean of the probabilities (1: none).
+        window: show the annotated frames where OpenCV can (q or Esc ends the stream).
+        max_frames: stop after this many frames (None: at the end of the stream).
+        out: a text stream for the JSON lines (default sys.stdout).
+
+    Returns:
+        ``{"source", "frames", "frames_with_face", "seconds", "fps", "window"}``; fps counts
+        reading, detection, classification and writing.
+    """
+    import cv2
+
+    out = sys.stdout if out is None else out
+    fps, _, gen = frames(source, what="stream")
+    shown = window and open_window()
+    last = {}
+
+    def remember(rgbs):  # chunk=1: the row of a frame comes before the next frame is read
+        for rgb in rgbs:
+            last["rgb"] = rgb
+            yield rgb
+
+    count = with_face = 0
+    start = time.perf_counter()
+    try:
+        for row in frame_rows(predictor, remember(gen), fps, smooth, chunk=1,
+                              clock=time.perf_counter):
+            out.write(json.dumps(row) + "\n")
+            out.flush()
+            count += 1
+            with_face += row["label"] is not None
+            if shown:
+                cv2.imshow(WINDOW, draw(cv2.cvtColor(last["rgb"], cv2.COLOR_RGB2BGR), row))
+                if cv2.waitKey(1) & 0xFF in QUIT_KEYS:
+                    break
+            if max_frames is not None and count >= max_frames:
+                break
+    finally:
+        gen.close()  # releases the capture
+        if shown:
+            cv2.destroyWindow(WINDOW)
+    seconds = time.perf_counter() - start
+    return {"source": str(source), "frames": count, "frames_with_face": with_face,
+            "seconds": round(seconds, 3), "fps": round(count / seconds, 2) if seconds else None,
+            "window": shown}
