@@ -24,7 +24,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 CASES = [
-    # item 5: non-finite settings
+    # non-finite settings
     ("train-lr-inf", ["keras_fer.train", "--lr", "inf", "--out", "{new}"], "--lr: 'inf' is not a finite"),
     ("train-lr-nan", ["keras_fer.train", "--lr", "nan", "--out", "{new}"], "--lr: 'nan' is not a finite"),
     ("train-nested-nan-in-config", ["keras_fer.train", "--config", "{nan_config}"],
@@ -32,20 +32,20 @@ CASES = [
     ("train-infinite-schedule-factor",
      ["keras_fer.train", "--schedule", '{"name": "step", "factor": Infinity}', "--out", "{new}"],
      "schedule.factor must be a finite number"),
-    # item 7: a finished run or a release is replaced only with --force
+    # a finished run or a release is replaced only with --force
     ("train-over-finished-run", ["keras_fer.train", "--out", "{run}", "--epochs", "1"],
      "a finished run is there; pass --force"),
     ("train-over-release", ["keras_fer.train", "--out", "{release}"], "a released model"),
     ("train-over-unfinished-run-of-other-settings",
      ["keras_fer.train", "--out", "{unfinished}", "--batch-size", "8"],
      "an unfinished run of other settings"),
-    # item 10: a smoke run never writes into experiments/results/; committed results need --force
+    # a smoke run never writes into experiments/results/; committed results need --force
     ("experiments-smoke-into-results",
      ["keras_fer.experiments", "run", "{experiment}", "--limit", "50", "--out", "experiments/results/tiny"],
      "never writes into experiments/results"),
     ("experiments-over-committed-results", ["keras_fer.experiments", "run", "{experiment}"],
      "committed results are there; pass --force"),
-    # item 12: validated before any work
+    # validated before any work
     ("train-monitor-val-acc", ["keras_fer.train", "--monitor", "val_acc", "--out", "{new}"], "'val_acc'"),
     ("evaluate-batch-size-0", ["keras_fer.evaluate", "{run}", "--batch-size", "0"], "--batch-size"),
     ("evaluate-batch-size-negative", ["keras_fer.evaluate", "{run}", "--batch-size=-4"], "--batch-size"),
@@ -72,7 +72,7 @@ CASES = [
     ("predict-read-only", ["keras_fer.predict", "{run}", "{image}", "--no-detect", "--out", "{read_only}/p"],
      "read_only is read-only"),
     ("export-read-only-run", ["keras_fer.export", "{read_only_run}"], "read_only_run is read-only"),
-    # item 13: an unknown option is one line naming it, in every module
+    # an unknown option is one line naming it, in every module
     ("data-unknown-option", ["keras_fer.data", "stats", "--bogus"], "unrecognized arguments: --bogus"),
     ("export-unknown-option", ["keras_fer.export", "{run}", "--bogus"], "unrecognized arguments: --bogus"),
     ("predict-unknown-option", ["keras_fer.predict", "{run}", "{image}", "--bogus"],

@@ -1,4 +1,4 @@
-"""Reproduce published FER2013 experiments (issue 9): ``python -m keras_fer.experiments``.
+"""Reproduce published FER2013 experiments: ``python -m keras_fer.experiments``.
 
 An experiment file (``experiments/*.json``, see :mod:`keras_fer.experiments.spec`) is a base
 TrainConfig and named runs that override it; each run is trained with ``keras_fer.train.run``

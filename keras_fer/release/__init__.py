@@ -34,7 +34,7 @@ from pathlib import Path
 from keras_fer import rundir
 from keras_fer.errors import UserError
 
-MAX_BYTES = 100_000_000  # the release must stay a download people accept (issue 8: <= 100 MB)
+MAX_BYTES = 100_000_000  # a release must stay a download people accept: at most 100 MB
 SPLITS = ("PublicTest", "PrivateTest")
 RUN_FILES = (rundir.MODEL_FILE, rundir.CONFIG_FILE, rundir.META_FILE, rundir.HISTORY_FILE,
              "curves.png", rundir.SUMMARY_FILE, "search.json")  # search.json: a tuned run's trial
