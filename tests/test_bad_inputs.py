@@ -72,6 +72,12 @@ CASES = [
     ("predict-read-only", ["keras_fer.predict", "{run}", "{image}", "--no-detect", "--out", "{read_only}/p"],
      "read_only is read-only"),
     ("export-read-only-run", ["keras_fer.export", "{read_only_run}"], "read_only_run is read-only"),
+    # labels are never guessed; a release is read-only; an ensemble needs two members
+    ("stats-numbered-folders-without-coding", ["keras_fer.data", "stats", "--data", "{numbered}"],
+     "never guessed as emotions"),
+    ("evaluate-into-a-release", ["keras_fer.evaluate", "{release}", "--data", "{data}", "--out",
+                                 "{release}/eval"], "which is read-only"),
+    ("ensemble-of-one", ["keras_fer.ensemble", "{run}", "--out", "{new}"], "at least 2 members"),
     # an unknown option is one line naming it, in every module
     ("data-unknown-option", ["keras_fer.data", "stats", "--bogus"], "unrecognized arguments: --bogus"),
     ("export-unknown-option", ["keras_fer.export", "{run}", "--bogus"], "unrecognized arguments: --bogus"),
@@ -93,7 +99,7 @@ def make_workspace(root: Path, run: Path, data) -> dict:
 
     paths = {name: root / name for name in ("run", "release", "unfinished", "corrupt", "file",
                                              "zero_npz", "data", "image", "nan_config", "new",
-                                             "experiment", *READ_ONLY)}
+                                             "experiment", "numbered", *READ_ONLY)}
     for name in ("run", "release", "corrupt", "read_only_run"):
         shutil.copytree(run, paths[name])
     (paths["release"] / "README.md").write_text("# Model card: a release\n")
@@ -111,6 +117,9 @@ def make_workspace(root: Path, run: Path, data) -> dict:
     from PIL import Image
 
     Image.fromarray(data.images[0]).save(paths["image"])
+    for i, folder in enumerate(("1", "7")):  # RAF-DB's layout: train/1 .. train/7
+        (paths["numbered"] / "train" / folder).mkdir(parents=True)
+        Image.fromarray(data.images[i]).save(paths["numbered"] / "train" / folder / "a.png")
     paths["nan_config"] = root / "nan.json"
     paths["nan_config"].write_text('{"optimizer": {"name": "sgd", "learning_rate": 0.01, '
                                    '"momentum": NaN}}')
