@@ -11,7 +11,7 @@ RUN ?= saved_models/latest
 MODEL_DIR ?= $(if $(wildcard saved_models/best/model.keras),saved_models/best,$(RUN))
 INPUT ?= $(DATA)/samples
 
-.PHONY: setup data train tune evaluate visualize export predict bench release test clean
+.PHONY: setup data train tune evaluate visualize export predict bench release lint test clean
 
 $(STAMP): $(wildcard requirements*.txt) pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,10 @@ bench: data
 # Release RUN (default make train's) as saved_models/best: reports, export, model card. FORCE=1 replaces one.
 release: data
 	$(PY) -m keras_fer.release $(RUN) --data $(DATA) --out saved_models/best $(if $(FORCE),--force)
+
+# Lint (ruff, configured in pyproject.toml): pyflakes, pycodestyle and import order; CI runs it first.
+lint: setup
+	$(VENV)/bin/ruff check .
 
 # Tests: the whole suite on TensorFlow (the default backend), then the backend-agnostic part on JAX.
 test: setup

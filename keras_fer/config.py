@@ -61,7 +61,8 @@ class TrainConfig:
     optimizer: dict = field(default_factory=lambda: {"name": "sgd", "learning_rate": 0.01,
                                                      "momentum": 0.9})
     schedule: dict = field(default_factory=lambda: {"name": "constant"})
-    loss: dict = field(default_factory=lambda: {"name": "crossentropy"})  # + class_weighted, label_smoothing, l2
+    # {"name": ...} plus, optionally, class_weighted, label_smoothing, l2
+    loss: dict = field(default_factory=lambda: {"name": "crossentropy"})
     augment: dict = field(default_factory=dict)  # keras_fer.augment config; {} = no augmentation
     mixed_precision: bool = False
     # EMA of the weights (Polyak averaging), e.g. 0.999: validation, the best checkpoint and the
@@ -175,7 +176,8 @@ def _check_finite(source, value, key="") -> None:
 
 def _check_type(source, key, value, hint):
     origin = typing.get_origin(hint)
-    allowed = typing.get_args(hint) if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)) else (hint,)
+    unions = (typing.Union, getattr(__import__("types"), "UnionType", None))
+    allowed = typing.get_args(hint) if origin in unions else (hint,)
     py_types = []
     for a in allowed:
         if a is type(None):

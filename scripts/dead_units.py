@@ -22,8 +22,8 @@ import math
 import keras
 import numpy as np
 
-from keras_fer.data import load
 from keras_fer.config import TrainConfig
+from keras_fer.data import load
 from keras_fer.train.loop import build_net, build_training_model, select_data
 from keras_fer.train.optimizers import build_optimizer
 

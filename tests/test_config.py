@@ -88,7 +88,8 @@ def test_nan_in_a_json_file_is_refused(tmp_path):
     ({"schedule": {"name": "reduce_on_plateau", "monitor": "val_f1"}}, "val_f1"),
 ])
 def test_monitor_is_checked_before_any_training(bad, value):
-    with pytest.raises(UserError, match=f"one of val_loss, val_accuracy, val_macro_f1, val_average_accuracy, got '{value}'"):
+    message = f"one of val_loss, val_accuracy, val_macro_f1, val_average_accuracy, got '{value}'"
+    with pytest.raises(UserError, match=message):
         TrainConfig.from_dict(bad, source="run.json")
 
 

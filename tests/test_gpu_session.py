@@ -9,7 +9,6 @@ import sys
 import tarfile
 from pathlib import Path
 
-
 REPO = Path(__file__).resolve().parents[1]
 NO_TF_PYTHON = f"{sys.executable} {REPO / 'tests' / 'no_tensorflow.py'}"
 RECIPE = {"model": "baseline", "epochs": 1, "batch_size": 64, "mixed_precision": True,

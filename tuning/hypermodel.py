@@ -12,8 +12,15 @@ from __future__ import annotations
 import keras_tuner
 
 from keras_fer.config import TrainConfig
-from tuning.spaces import (AUGMENT_LEVELS, MODEL_NAME, config_from_values, declare, get_space,
-                           model_definition, steps_per_epoch)
+from tuning.spaces import (
+    AUGMENT_LEVELS,
+    MODEL_NAME,
+    config_from_values,
+    declare,
+    get_space,
+    model_definition,
+    steps_per_epoch,
+)
 
 OBJECTIVES = ("val_macro_f1", "val_accuracy")
 
@@ -71,8 +78,13 @@ class FERHyperModel(keras_tuner.HyperModel):
         return self.space.apply(self.base, self.space.declare(hp), self.steps_per_epoch())
 
     def build(self, hp):
-        from keras_fer.train import (base_learning_rate, build_net, build_optimizer,
-                                     build_training_model, make_schedule)
+        from keras_fer.train import (
+            base_learning_rate,
+            build_net,
+            build_optimizer,
+            build_training_model,
+            make_schedule,
+        )
 
         cfg = self.config_for(hp)
         net = build_net(cfg, self.num_classes)

@@ -10,8 +10,16 @@ import math
 from pathlib import Path
 
 from keras_fer.io_utils import read_json, write_json
-from tuning.budget import (BudgetSpent, Deadline, TrialClock, fitting_trials, hms,
-                           hyperband_epochs, minutes, retrain_plan)
+from tuning.budget import (
+    BudgetSpent,
+    Deadline,
+    TrialClock,
+    fitting_trials,
+    hms,
+    hyperband_epochs,
+    minutes,
+    retrain_plan,
+)
 
 TIMING_FILE = "timing.json"
 

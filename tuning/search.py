@@ -26,8 +26,7 @@ from keras_fer.config import TrainConfig
 from keras_fer.errors import ArgumentParser, UserError, cli_main
 from keras_fer.io_utils import read_json, write_json
 from tuning import budget as time_budget
-from tuning.budget import (CPU_DEFAULT, Budget, BudgetSpent, Estimator, calibrate,
-                           parse_duration)
+from tuning.budget import CPU_DEFAULT, Budget, BudgetSpent, Estimator, calibrate, parse_duration
 from tuning.hypermodel import OBJECTIVES, FERHyperModel
 from tuning.plan import TIMING_FILE, SearchPlan, budgeted, first_lines, read_timings, trials_done
 from tuning.report import trials_table, write_report

@@ -122,7 +122,7 @@ def five_crop_offsets(in_hw, out_hw):
 def five_crops(images, size):
     images = as_images(images)
     h, w = pair(size)
-    return [_crop(images, t, l, h, w) for t, l in five_crop_offsets(images.shape[1:3], (h, w))]
+    return [_crop(images, top, left, h, w) for top, left in five_crop_offsets(images.shape[1:3], (h, w))]
 
 
 def tta_views(images, mode="none", size=None):

@@ -21,7 +21,6 @@ from keras_fer.bench import core, fer_peer
 from keras_fer.errors import ArgumentParser, UserError, cli_main
 from keras_fer.io_utils import check_out_dir, write_text
 
-
 CPU_STEPS = 20  # steps per timed epoch on a machine without an accelerator
 
 
@@ -74,7 +73,8 @@ def _parse(argv):
     if args.peer is not None and not args.peer.is_file():
         raise UserError(f"--peer {args.peer}: no such file")
     if args.epochs < 2:
-        raise UserError(f"--epochs must be >= 2 (the first epoch compiles and is not timed), got {args.epochs}")
+        raise UserError("--epochs must be >= 2 (the first epoch compiles and is not timed), "
+                        f"got {args.epochs}")
     return args
 
 

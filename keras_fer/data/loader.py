@@ -13,8 +13,16 @@ import numpy as np
 
 from keras_fer.data.classes import parse_classes
 from keras_fer.data.core import FERData, Quota, default_data_path, warn
-from keras_fer.data.readers import (CSV_NAMES, IMAGE_EXTS, NPZ_NAME, csv_in_zip, read_csv,
-                                    read_images, read_npz, save_npz)
+from keras_fer.data.readers import (
+    CSV_NAMES,
+    IMAGE_EXTS,
+    NPZ_NAME,
+    csv_in_zip,
+    read_csv,
+    read_images,
+    read_npz,
+    save_npz,
+)
 from keras_fer.errors import UserError
 
 CACHE_VERSION = 2  # 2: contempt is its own class, numbered folders need a coding, zip:member

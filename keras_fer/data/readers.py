@@ -17,8 +17,15 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from keras_fer.data.classes import (CLASS_NAMES, HOW_TO_NAME, classes_of, code_key,
-                                    describe_codes, match_class, parse_classes)
+from keras_fer.data.classes import (
+    CLASS_NAMES,
+    HOW_TO_NAME,
+    classes_of,
+    code_key,
+    describe_codes,
+    match_class,
+    parse_classes,
+)
 from keras_fer.data.core import SIZE, SPLITS, FERData, Progress, Quota, decode_image, warn
 from keras_fer.errors import UserError
 

@@ -13,8 +13,7 @@ Example:
 """
 from keras_fer.experiments.report import comparison_table, write_results
 from keras_fer.experiments.runner import choose_run, collect, run_experiment
-from keras_fer.experiments.spec import (BEST_VALIDATION, Experiment, list_experiments,
-                                        load_experiment)
+from keras_fer.experiments.spec import BEST_VALIDATION, Experiment, list_experiments, load_experiment
 
 __all__ = ["Experiment", "BEST_VALIDATION", "load_experiment", "list_experiments",
            "run_experiment", "choose_run", "collect", "comparison_table", "write_results"]

@@ -11,8 +11,14 @@ import numpy as np
 from keras_fer import rundir
 from keras_fer.errors import UserError
 from keras_fer.export.savedmodel import load_serving, model_size, write_savedmodel
-from keras_fer.export.tflite import (onnx_available, onnx_predict, require_onnx, tflite_predict,
-                                     write_onnx, write_tflite)
+from keras_fer.export.tflite import (
+    onnx_available,
+    onnx_predict,
+    require_onnx,
+    tflite_predict,
+    write_onnx,
+    write_tflite,
+)
 from keras_fer.io_utils import atomic_path, write_json, write_text
 
 FORMATS = ("savedmodel", "keras", "tflite", "onnx")

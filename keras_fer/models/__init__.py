@@ -15,14 +15,19 @@ from __future__ import annotations
 
 import os
 
+# Imported for what they register: the shared custom layers and losses, and every family's
+# @register_model entrypoints (and custom layers).
+import keras_fer.layers  # noqa: F401
+import keras_fer.losses  # noqa: F401
 from keras_fer.errors import UserError
-from keras_fer.models.registry import (aux_loss_layers, create_model, list_models,
-                                       register_model, trainable_params)
-
-# Every family, imported so that its @register_model entrypoints (and custom layers) exist.
-from keras_fer.models import blockcnn, comparison, dacl, prelu, resnet, vgg, vit, xception  # noqa: E402,F401
-import keras_fer.layers  # noqa: E402,F401
-import keras_fer.losses  # noqa: E402,F401
+from keras_fer.models import blockcnn, comparison, dacl, prelu, resnet, vgg, vit, xception  # noqa: F401
+from keras_fer.models.registry import (
+    aux_loss_layers,
+    create_model,
+    list_models,
+    register_model,
+    trainable_params,
+)
 
 __all__ = ["register_model", "create_model", "build", "list_models", "aux_loss_layers",
            "trainable_params"]

@@ -71,7 +71,8 @@ def _float32_config(node):
     node = {k: _float32_config(v) for k, v in node.items()}
     if node.get("class_name") == "DTypePolicy" and str(node["config"].get("name", "")).startswith("mixed"):
         node["config"] = {**node["config"], "name": "float32"}
-    if node.get("class_name") == "__keras_tensor__" and node["config"].get("dtype") in ("bfloat16", "float16"):
+    if (node.get("class_name") == "__keras_tensor__"
+            and node["config"].get("dtype") in ("bfloat16", "float16")):
         node["config"] = {**node["config"], "dtype": "float32"}
     return node
 

@@ -116,8 +116,9 @@ def make_release(run_dir, out="saved_models/best", data=None, *, tta="tencrop", 
         log(f"exporting (parity on {len(test)} images from {source}) ...")
         parity = export_run(stage, out=stage / "export", formats=formats,
                             representative=train, parity_images=test, source=source, log=log)
-        card = render_card(meta=read_json(stage / rundir.META_FILE) if (stage / rundir.META_FILE).is_file() else {},
-                           summary=read_json(stage / rundir.SUMMARY_FILE) if (stage / rundir.SUMMARY_FILE).is_file() else {},
+        summary_file = stage / rundir.SUMMARY_FILE
+        card = render_card(meta=rundir.read_meta(stage),
+                           summary=read_json(summary_file) if summary_file.is_file() else {},
                            config=rundir.read_config(stage), reports=reports, parity=parity,
                            out=out, data=data, recipe=recipe, notes=notes)
         write_text(stage / CARD_FILE, card)

@@ -19,7 +19,8 @@ def _count(n) -> str:
 
 
 def _metrics_table(reports) -> list:
-    lines = ["| split | test-time augmentation | accuracy | macro-F1 | weighted F1 | average accuracy | images |",
+    lines = ["| split | test-time augmentation | accuracy | macro-F1 | weighted F1 | average accuracy "
+             "| images |",
              "|---|---|---|---|---|---|---|"]
     for mode, report in reports.items():
         for split, m in report["splits"].items():
@@ -102,9 +103,10 @@ def render_card(*, meta, summary, config, reports, parity, out, data, recipe=Non
         f"under *Reproduce*.",
         "",
         "| | |", "|---|---|",
-        f"| model | `{model}`, {summary.get('parameters', 'n/a'):,} parameters |" if isinstance(summary.get("parameters"), int)
-        else f"| model | `{model}` |",
-        f"| input | a face crop, grayscale, {'x'.join(str(d) for d in meta.get('input_shape', [48, 48, 1])[:2])} "
+        f"| model | `{model}`, {summary.get('parameters', 'n/a'):,} parameters |"
+        if isinstance(summary.get("parameters"), int) else f"| model | `{model}` |",
+        f"| input | a face crop, grayscale, "
+        f"{'x'.join(str(d) for d in meta.get('input_shape', [48, 48, 1])[:2])} "
         f"(the SavedModel takes images of any size, 1 or 3 channels, uint8 or float pixel values "
         f"in [0, 255]) |",
         f"| output | {len(plain['classes'])} classes: {', '.join(plain['classes'])} |",

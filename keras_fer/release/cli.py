@@ -14,7 +14,8 @@ def build_parser():
                                    "with a parity check, and a model card (README.md).")
     p.add_argument("run_dir", help="a trained run directory (python -m keras_fer.train)")
     p.add_argument("--out", default="saved_models/best", help="release folder (default saved_models/best)")
-    p.add_argument("--data", help="FER2013 with PublicTest and PrivateTest (default: the run's data, else data/)")
+    p.add_argument("--data",
+                   help="FER2013 with PublicTest and PrivateTest (default: the run's data, else data/)")
     p.add_argument("--tta", default="tencrop", choices=("flip", "tencrop"),
                    help="test-time augmentation of the second report (default tencrop)")
     p.add_argument("--recipe", help="the recipe file the run was trained from (for the card's commands)")

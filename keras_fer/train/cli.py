@@ -17,7 +17,6 @@ from pathlib import Path
 from keras_fer.errors import ArgumentParser, UserError, cli_main, finite_float
 
 
-
 def build_parser():
     from keras_fer.data.classes import add_classes_option
 

@@ -2,8 +2,8 @@
 
 Resuming: after finished epochs the run directory holds ``ckpt/resume.npz`` (weights,
 optimizer state, best value, patience counters, history, learning rate), written after every
-finished epoch. Running the same command again continues from the last finished epoch; it is deleted only when the run ends
-normally (epochs done or early stopping), never after a NaN stop.
+finished epoch. Running the same command again continues from the last finished epoch; it is
+deleted only when the run ends normally (epochs done or early stopping), never after a NaN stop.
 """
 from __future__ import annotations
 
@@ -22,8 +22,14 @@ from keras_fer.devices import device_name, on_device
 from keras_fer.errors import UserError
 from keras_fer.io_utils import ensure_out_dir, write_json
 from keras_fer.metrics import epoch_metrics
-from keras_fer.train.callbacks import (BestCheckpoint, Clock, HistoryLog, NaNGuard, ResumeState,
-                                       save_model_atomic)
+from keras_fer.train.callbacks import (
+    BestCheckpoint,
+    Clock,
+    HistoryLog,
+    NaNGuard,
+    ResumeState,
+    save_model_atomic,
+)
 from keras_fer.train.ema import EMASwap, calibration_images
 from keras_fer.train.optimizers import base_learning_rate, build_optimizer
 from keras_fer.train.report import fold_summary, format_folds, plot_curves

@@ -112,7 +112,8 @@ class EpochSchedule(keras.callbacks.Callback):
             return
         lr = current_lr(self.model.optimizer)
         if self.name == "f1_drop":
-            if self.best is not None and self.best > 0 and (self.best - value) / self.best > self.settings["drop"]:
+            if (self.best is not None and self.best > 0
+                    and (self.best - value) / self.best > self.settings["drop"]):
                 self._set(lr * self.settings["factor"])
             self.best = value
             return

@@ -16,8 +16,8 @@ import numpy as np
 
 from keras_fer.errors import UserError
 from keras_fer.visualize import activations as act
-from keras_fer.visualize import plots
 from keras_fer.visualize import explain as sal
+from keras_fer.visualize import plots
 from keras_fer.visualize.report import Figure
 
 

@@ -1,5 +1,6 @@
 """python -m keras_fer.augment: the preview grid (in-process main())."""
 import json
+
 import numpy as np
 import pytest
 from PIL import Image

@@ -44,15 +44,15 @@ def test_random_crop_and_flip_are_exact_windows(images):
     x = images.astype("float32")
     seen_flip = 0
     for i in range(4):
-        cands = [(s, t, l) for s, src in ((0, x[i]), (1, x[i, :, ::-1])) for t in range(5)
-                 for l in range(5) if np.array_equal(out[i], src[t:t + 44, l:l + 44])]
+        cands = [(s, top, left) for s, src in ((0, x[i]), (1, x[i, :, ::-1])) for top in range(5)
+                 for left in range(5) if np.array_equal(out[i], src[top:top + 44, left:left + 44])]
         assert cands, f"sample {i} is not a flipped/unflipped 44-pixel window"
         seen_flip += cands[0][0]
     assert 0 < seen_flip < 4
     five = np_(Augment(flip=False, crop=40, five_crop=True, seed=2)(images, training=True))
     offsets = [(0, 0), (0, 8), (8, 0), (8, 8), (4, 4)]
     for i in range(4):
-        assert any(np.array_equal(five[i], x[i, t:t + 40, l:l + 40]) for t, l in offsets)
+        assert any(np.array_equal(five[i], x[i, top:top + 40, left:left + 40]) for top, left in offsets)
 
 
 def test_alternate_schedule(images):

@@ -4,8 +4,7 @@ import os
 import numpy as np
 import pytest
 
-from keras_fer.data import DataWarning, cache_file, load
-from keras_fer.data import loader
+from keras_fer.data import DataWarning, cache_file, load, loader
 
 
 def _counting_readers(monkeypatch):

@@ -7,8 +7,7 @@ import pytest
 from PIL import Image
 
 from keras_fer import EMOTIONS
-from keras_fer.data import (CLASS_NAMES, DataWarning, class_index, drop_classes, load,
-                            parse_classes)
+from keras_fer.data import CLASS_NAMES, DataWarning, class_index, drop_classes, load, parse_classes
 from keras_fer.data.cli import main
 from keras_fer.errors import UserError
 
@@ -46,7 +45,7 @@ def test_raf_db_preset_and_explicit_coding(tmp_path, synth):
     data = load(root, classes="RAF-DB", cache=False)
     assert data.classes == EMOTIONS and len(data) == 21
     for f, name in RAF.items():  # every image of folder f is its RAF-DB emotion
-        labels = {int(l) for p, l in zip(data.paths, data.labels) if f"/{f}/" in p}
+        labels = {int(label) for p, label in zip(data.paths, data.labels) if f"/{f}/" in p}
         assert labels == {EMOTIONS.index(name)}
     assert data.counts() == {"Training": [2] * 7, "PublicTest": [1] * 7}
     explicit = load(root, classes=",".join(f"{k}={v}" for k, v in RAF.items()), cache=False)
@@ -104,12 +103,12 @@ def test_numbered_contempt_and_csv_codings(tmp_path, synth):
     assert data.classes[data.labels[data.paths == f"{root}/train/7/0.png"][0]] == "contempt"
     # the same folder with another coding: the cache must not hand back the first labels
     ck = load(root, classes="ck+")
-    assert [ck.classes[l] for l in ck.labels] == ["neutral", "angry", "contempt", "disgust",
+    assert [ck.classes[label] for label in ck.labels] == ["neutral", "angry", "contempt", "disgust",
                                                   "fear", "happy", "sad", "surprise"]
     csv = tmp_path / "fer2013.csv"
     synth.write_csv(csv, [(2, "Training"), (0, "Training"), (7, "PublicTest")])
     coded = load(csv, classes="ck+", cache=False)
-    assert [coded.classes[l] for l in coded.labels] == ["contempt", "neutral", "surprise"]
+    assert [coded.classes[label] for label in coded.labels] == ["contempt", "neutral", "surprise"]
     with pytest.raises(UserError, match=r"line 4: emotion label 7 outside 0\.\.6$"):
         load(csv, cache=False)  # the CSV's own coding is FER2013's
 

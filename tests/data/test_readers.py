@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from keras_fer.data import (DataWarning, FERData, default_data_path, load, match_class, save_npz,
-                            scan_images)
+from keras_fer.data import DataWarning, FERData, default_data_path, load, match_class, save_npz, scan_images
 from keras_fer.errors import UserError
 
 
@@ -35,8 +34,10 @@ def test_train_csv_without_usage_and_per_class(tmp_path, synth):
 
 
 @pytest.mark.parametrize("edit, message", [
-    (lambda cells: cells.__setitem__(1, " ".join(["7"] * 2303)), r"line 3: 2303 pixel values, expected 2304"),
-    (lambda cells: cells.__setitem__(1, "x " + " ".join(["7"] * 2303)), r"line 3: pixel value 'x' is not a number 0..255"),
+    (lambda cells: cells.__setitem__(1, " ".join(["7"] * 2303)),
+     r"line 3: 2303 pixel values, expected 2304"),
+    (lambda cells: cells.__setitem__(1, "x " + " ".join(["7"] * 2303)),
+     r"line 3: pixel value 'x' is not a number 0..255"),
     (lambda cells: cells.__setitem__(0, "9"), r"line 3: emotion label 9 outside 0..6"),
     (lambda cells: cells.__setitem__(0, "happy"), r"line 3: emotion 'happy' is not a number"),
     (lambda cells: cells.__setitem__(2, "Test"), r"line 3: Usage 'Test'"),
@@ -59,7 +60,7 @@ def test_release_folder_and_zip_identical(release_dir, synth, tmp_path):
     data = load(root, cache=False)
     order = sorted(synth.RELEASE)
     assert [p[len(str(root)) + 1:] for p in data.paths] == [m for m, _, _ in order]
-    assert data.labels.tolist() == [l for _, l, _ in order]
+    assert data.labels.tolist() == [label for _, label, _ in order]
     assert data.splits.tolist() == [s for _, _, s in order]
     np.testing.assert_array_equal(data.images, np.stack([images[m] for m, _, _ in order]))
     zdata = load(synth.zip_folder(root, tmp_path / "release.zip"), cache=False)
@@ -70,7 +71,7 @@ def test_release_folder_and_zip_identical(release_dir, synth, tmp_path):
 def test_per_class_takes_first_sorted_names(release_dir):
     root, _ = release_dir
     data = load(root, per_class=2, cache=False)
-    angry = [p.rsplit("/", 1)[1] for p, l in zip(data.paths, data.labels) if l == 0]
+    angry = [p.rsplit("/", 1)[1] for p, label in zip(data.paths, data.labels) if label == 0]
     assert angry == ["Training_1.png", "Training_2.png"]
     assert data.counts() == {"Training": [2, 0, 0, 1, 0, 0, 1], "PublicTest": [0, 0, 0, 1, 0, 0, 0],
                              "PrivateTest": [0, 0, 0, 1, 1, 0, 0]}

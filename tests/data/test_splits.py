@@ -3,8 +3,16 @@ import numpy as np
 import pytest
 from sklearn.utils.class_weight import compute_class_weight
 
-from keras_fer.data import (FERData, balanced_batches, class_weights, drop_classes, oversample,
-                            stratified_kfold, stratified_split, stratified_subset)
+from keras_fer.data import (
+    FERData,
+    balanced_batches,
+    class_weights,
+    drop_classes,
+    oversample,
+    stratified_kfold,
+    stratified_split,
+    stratified_subset,
+)
 from keras_fer.errors import UserError
 
 # 7 classes with FER-like imbalance: 10, 5, 20, 1, 8, 6, 50 images

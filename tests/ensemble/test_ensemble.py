@@ -10,7 +10,6 @@ import pytest
 from keras_fer import rundir
 from keras_fer.ensemble import write_ensemble
 from keras_fer.errors import UserError
-
 from tests.export.conftest import load_fake_run
 
 fake = load_fake_run()

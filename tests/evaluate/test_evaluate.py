@@ -13,15 +13,20 @@ import keras
 import numpy as np
 import pytest
 from PIL import Image
-from sklearn.metrics import (accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score,
-                             precision_recall_fscore_support)
+from sklearn.metrics import (
+    accuracy_score,
+    balanced_accuracy_score,
+    confusion_matrix,
+    f1_score,
+    precision_recall_fscore_support,
+)
 
 import keras_fer.augment
 import keras_fer.evaluate
 from keras_fer import EMOTIONS
 from keras_fer.config import TrainConfig
-from keras_fer.evaluate import compute_metrics, evaluate_run, predict_proba, selection
 from keras_fer.errors import UserError
+from keras_fer.evaluate import compute_metrics, evaluate_run, predict_proba, selection
 from keras_fer.evaluate.cli import main
 from keras_fer.io_utils import write_json
 

@@ -254,7 +254,10 @@ def test_int8_verdict_forgives_flipped_near_ties_not_clear_decisions():
     assert (NEAR_TIE, MIN_INT8_AGREEMENT, MIN_INT8_AGREEMENT_ALL) == (0.05, 0.99, 0.95)
     clear, ties = _ranked(300, 0.4, seed=0), _ranked(10, 0.01, seed=1)
     ref = np.concatenate([clear, ties])
-    swap = lambda p: p[:, [1, 2, 0]]  # every row's top class changes
+
+    def swap(p):
+        return p[:, [1, 2, 0]]  # every row's top class changes
+
     # the 10 near-ties flipped: 96.77% overall, 100% on the 300 clear images -> passes
     v = int8_verdict(ref, np.concatenate([clear, swap(ties)]))
     assert v["ok"] and v["clear_images"] == 300 and v["clear_agreement"] == 1.0

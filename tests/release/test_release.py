@@ -99,7 +99,8 @@ def test_existing_release_needs_force_and_is_swapped_whole(release, run_dir, fer
     (target / "README.md").write_text("old card")
     code = main([str(run_dir), "--out", str(target), "--data", str(fer_small_dir)])
     err = capsys.readouterr().err.strip()
-    assert code == 2 and err == f"error: {target}: a model is already released there; pass --force to replace it"
+    assert code == 2 and err == (
+        f"error: {target}: a model is already released there; pass --force to replace it")
     assert (target / "README.md").read_text() == "old card"
     assert main([str(run_dir), "--out", str(target), "--data", str(fer_small_dir), "--force"]) == 0
     assert (target / "README.md").read_text().startswith("# Model card: `baseline` on FER2013")
@@ -144,7 +145,8 @@ def test_too_big_a_release_fails_and_keeps_the_old_one(release, run_dir, fer_sma
 
 def test_cli_errors_are_one_line(tmp_path, capsys):
     assert main([str(tmp_path / "nope")]) == 2
-    assert capsys.readouterr().err.strip() == f"error: {tmp_path / 'nope'}: no such run directory (train one with python -m keras_fer.train)"
+    assert capsys.readouterr().err.strip() == (
+        f"error: {tmp_path / 'nope'}: no such run directory (train one with python -m keras_fer.train)")
 
 
 def _report(confusion, classes=("a", "b", "c")):

@@ -12,7 +12,6 @@ from keras_fer.config import TrainConfig
 from keras_fer.errors import UserError
 from keras_fer.models import build
 from keras_fer.train import TrainingModel, run
-
 from tests.export.conftest import load_fake_run
 from tests.train.conftest import TINY
 

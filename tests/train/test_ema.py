@@ -10,7 +10,6 @@ import pytest
 from keras_fer.config import TrainConfig
 from keras_fer.errors import UserError
 from keras_fer.train import run
-
 from tests.train.test_train import Kill
 
 

@@ -126,7 +126,8 @@ def test_l2_is_pytorch_weight_decay_through_the_momentum():
     x, y = np.zeros((8, 4, 4, 1), "uint8"), np.arange(8) % 7
     logits, targets = tm((x, y), training=False)
     bias = keras.ops.convert_to_numpy(net.get_layer("predictions").bias)
-    ce = float(tm.compute_loss(y=y, y_pred=(logits, targets))) - 0.5 * l2 * ((w0 ** 2).sum() + (bias ** 2).sum())
+    penalty = 0.5 * l2 * ((w0 ** 2).sum() + (bias ** 2).sum())
+    ce = float(tm.compute_loss(y=y, y_pred=(logits, targets))) - penalty
     assert ce == pytest.approx(np.log(7), rel=1e-5)  # zero bias and zero inputs: uniform logits
     tm.fit((x, y), y, batch_size=8, epochs=2, verbose=0, shuffle=False)
     v1 = l2 * w0

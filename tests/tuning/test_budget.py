@@ -4,8 +4,15 @@ import numpy as np
 import pytest
 
 from tuning import budget
-from tuning.budget import (Budget, Deadline, Estimator, fitting_trials, hyperband_epochs,
-                           parse_duration, retrain_plan)
+from tuning.budget import (
+    Budget,
+    Deadline,
+    Estimator,
+    fitting_trials,
+    hyperband_epochs,
+    parse_duration,
+    retrain_plan,
+)
 from tuning.plan import SearchPlan, first_lines
 from tuning.search import main
 

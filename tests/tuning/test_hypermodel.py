@@ -42,8 +42,10 @@ def test_depth7_width32_is_the_studys_seven_layer_model():
                              "momentum": 0.9, "nesterov": True}
     assert cfg.augment == {} and cfg.epochs == 2
     kernels = config_from_values(TrainConfig(), {**values, "kernel1": 7, "kernel2": 5, "depth": 4})
-    assert validate(kernels.model_args)["blocks"] == load_definition(DEFINITIONS_DIR / "kernel_7_5.json")["blocks"]
-    assert config_from_values(TrainConfig(), {**values, "augment": "strong"}).augment == AUGMENT_LEVELS["strong"]
+    assert (validate(kernels.model_args)["blocks"]
+            == load_definition(DEFINITIONS_DIR / "kernel_7_5.json")["blocks"])
+    assert (config_from_values(TrainConfig(), {**values, "augment": "strong"}).augment
+            == AUGMENT_LEVELS["strong"])
 
 
 def test_build_gives_the_trainers_compiled_model():

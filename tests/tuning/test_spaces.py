@@ -24,7 +24,8 @@ def test_every_hyperparameter_is_named_with_a_default():
     assert ranges["model"]["values"] == ["vgg13", "vgg19", "mini_xception"]
     assert ranges["width"]["values"] == [0.25, 0.375, 0.5]
     assert ranges["mix"]["values"] == ["none", "mixup", "cutmix"]
-    assert (ranges["adam_learning_rate"]["min_value"], ranges["adam_learning_rate"]["default"]) == (1e-4, 1e-3)
+    adam = ranges["adam_learning_rate"]
+    assert (adam["min_value"], adam["default"]) == (1e-4, 1e-3)
     with pytest.raises(UserError, match="unknown space 'fast'"):
         get_space("fast")
 

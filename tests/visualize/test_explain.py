@@ -121,7 +121,7 @@ def test_unknown_layer_and_no_conv_are_user_errors(masked_cnn):
 def test_random_clone_same_architecture_fresh_reproducible_weights(masked_cnn):
     a = explain.random_clone(masked_cnn, seed=3)
     b = explain.random_clone(masked_cnn, seed=3)
-    assert [l.name for l in a.layers[1:]] == [l.name for l in masked_cnn.layers[1:]]
+    assert [layer.name for layer in a.layers[1:]] == [layer.name for layer in masked_cnn.layers[1:]]
     wa, wt = a.get_layer("conv1").get_weights()[0], masked_cnn.get_layer("conv1").get_weights()[0]
     assert wa.shape == wt.shape and not np.allclose(wa, wt)
     np.testing.assert_array_equal(wa, b.get_layer("conv1").get_weights()[0])

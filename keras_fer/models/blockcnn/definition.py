@@ -104,7 +104,8 @@ def _head(head, source):
 def validate(definition, source="model definition") -> dict:
     """Check ``definition`` and return a normalised copy (per-conv lists, defaults filled in)."""
     if not isinstance(definition, dict):
-        raise UserError(f"{source}: a model definition must be a JSON object, got {type(definition).__name__}")
+        raise UserError(f"{source}: a model definition must be a JSON object, "
+                        f"got {type(definition).__name__}")
     unknown = sorted(set(definition) - set(TOP_KEYS))
     if unknown:
         raise UserError(f"{source}: unknown key {unknown[0]!r} (known: {', '.join(TOP_KEYS)})")

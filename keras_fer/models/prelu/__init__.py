@@ -8,8 +8,8 @@ centred on input pixel 2i+2, and so is cropped shortcut pixel i, so the two are 
 """
 import keras
 
-from keras_fer.models.comparison import apply_padded_conv
 from keras_fer.models.common import image_input, predictions, preprocess
+from keras_fer.models.comparison import apply_padded_conv
 from keras_fer.models.registry import register_model
 
 

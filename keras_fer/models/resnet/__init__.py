@@ -12,7 +12,8 @@ def apply_basic_block(x, filters, stride=1, name=None):
     """ResNet basic block: 3x3 conv-BN-ReLU, 3x3 conv-BN, (1x1 conv-BN) shortcut, add, ReLU."""
     shortcut = x
     if stride != 1 or x.shape[-1] != filters:
-        shortcut = keras.layers.Conv2D(filters, 1, strides=stride, use_bias=False, name=f"{name}_down_conv")(x)
+        shortcut = keras.layers.Conv2D(filters, 1, strides=stride, use_bias=False,
+                                       name=f"{name}_down_conv")(x)
         shortcut = keras.layers.BatchNormalization(name=f"{name}_down_bn")(shortcut)
     if stride != 1:
         x = keras.layers.ZeroPadding2D(1, name=f"{name}_pad")(x)
