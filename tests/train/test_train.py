@@ -270,7 +270,7 @@ def test_cli_auto_without_gpu_uses_cpu_recipe_and_flags_override(prepared, tiny_
                  "--limit", "70", "--out", str(out), "--no-tensorboard", "--verbose", "0",
                  "--lr", "0.002"])
     assert code == 0
-    assert "no accelerator found: training recipes/cpu.json (batchnorm" in capsys.readouterr().out
+    assert "no accelerator found: training recipes/cpu.json (vgg13" in capsys.readouterr().out
     cfg = rundir.read_config(out)
     cpu = json.loads((rundir.Path(__file__).parents[2] / "recipes" / "cpu.json").read_text())
     assert cfg.optimizer == {**cpu["optimizer"], "learning_rate": 0.002}
