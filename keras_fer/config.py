@@ -50,6 +50,9 @@ class TrainConfig:
     loss: dict = field(default_factory=lambda: {"name": "crossentropy"})  # + class_weighted, label_smoothing, l2
     augment: dict = field(default_factory=dict)  # keras_fer.augment config; {} = no augmentation
     mixed_precision: bool = False
+    # data-parallel over this many local devices, or "all" (keras_fer.distribute); batch_size
+    # stays the global batch, split across them
+    devices: int | str = 1
     # EMA of the weights (Polyak averaging), e.g. 0.999: validation, the best checkpoint and the
     # saved model use the averaged weights; None: off
     ema: float | None = None
@@ -106,6 +109,9 @@ class TrainConfig:
         if not self.monitor.startswith("val_"):
             raise UserError(f"{source}: monitor must be a validation metric (val_...), got {self.monitor!r}")
         from keras_fer.data.classes import parse_classes
+        from keras_fer.distribute import check_setting
+
+        check_setting(self.devices, source)
 
         parse_classes(self.classes, f"{source}: classes")
         if self.ema is not None and not 0.0 < self.ema < 1.0:

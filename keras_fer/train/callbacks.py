@@ -9,6 +9,7 @@ with the same best value, patience counters, history and learning rate.
 - ``HistoryLog``: one row per epoch into ``history.csv`` (atomic rewrite) with the rate.
 - ``ResumeState``: weights + optimizer variables + the callbacks' states in one ``.npz``,
   written atomically after finished epochs (at most every ``every_s`` seconds).
+- ``Clock``: wall and CPU seconds over resumptions, a progress line with an ETA.
 """
 from __future__ import annotations
 
@@ -185,3 +186,48 @@ class ResumeState(keras.callbacks.Callback):
             if key in meta["states"]:
                 cb.set_state(meta["states"][key])
         return int(meta["epoch"])
+
+
+class Clock(keras.callbacks.Callback):
+    """Wall and CPU seconds summed over resumptions, and a progress line with an ETA after each
+    epoch (``verbose``). CPU seconds are the process's, all threads: 1 CPU-hour is one core busy
+    for an hour."""
+
+    def __init__(self, epochs, verbose=True):
+        super().__init__()
+        self.epochs, self.verbose = epochs, verbose
+        self.before, self.cpu_before = 0.0, 0.0
+        self.start, self.cpu_start = time.monotonic(), time.process_time()
+        self._first_epoch = None
+
+    def seconds(self):
+        return self.before + time.monotonic() - self.start
+
+    def cpu_seconds(self):
+        return self.cpu_before + time.process_time() - self.cpu_start
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self._first_epoch is None:
+            self._first_epoch, self._t0 = epoch, time.monotonic()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not self.verbose:
+            return
+        done = epoch + 1 - self._first_epoch
+        per_epoch = (time.monotonic() - self._t0) / max(1, done)
+        left = (self.epochs - epoch - 1) * per_epoch
+        print(f"progress: epoch {epoch + 1}/{self.epochs}, {per_epoch:.0f} s/epoch, elapsed "
+              f"{_hms(self.seconds())}, ETA {_hms(left)} "
+              f"({self.cpu_seconds() / 3600:.2f} CPU-hours so far)", flush=True)
+
+    def get_state(self):
+        return {"seconds": self.seconds(), "cpu_seconds": self.cpu_seconds()}
+
+    def set_state(self, state):
+        self.before = float(state.get("seconds", 0.0))
+        self.cpu_before = float(state.get("cpu_seconds", 0.0))
+
+
+def _hms(seconds):
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"

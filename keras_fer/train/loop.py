@@ -18,10 +18,11 @@ import numpy as np
 
 from keras_fer import rundir
 from keras_fer.devices import device_name, on_device
+from keras_fer.distribute import make_plan
 from keras_fer.errors import UserError
 from keras_fer.io_utils import write_json
 from keras_fer.metrics import epoch_metrics
-from keras_fer.train.callbacks import (BestCheckpoint, HistoryLog, NaNGuard, ResumeState,
+from keras_fer.train.callbacks import (BestCheckpoint, Clock, HistoryLog, NaNGuard, ResumeState,
                                        save_model_atomic)
 from keras_fer.train.ema import EMASwap, calibration_images
 from keras_fer.train.optimizers import base_learning_rate, build_optimizer
@@ -31,8 +32,9 @@ from keras_fer.train.wrapper import TrainingModel
 
 RESUME_FILE = Path("ckpt") / "resume.npz"
 LOSSES = ("crossentropy", "class_weighted")
-# settings that may change between an interrupted run and its resumption
-RESUME_FREE = ("epochs", "out", "verbose", "tensorboard", "early_stopping")
+# settings that may change between an interrupted run and its resumption (weights and
+# optimizer state do not depend on the devices: a run cut on 8 GPUs may go on on 4)
+RESUME_FREE = ("epochs", "out", "verbose", "tensorboard", "early_stopping", "devices")
 
 
 class TrainingFailed(RuntimeError):
@@ -83,8 +85,9 @@ def build_training_model(model, cfg, *, optimizer=None, train_labels=None) -> Tr
                        class_weights=weights if name == "class_weighted" or weights else None,
                        l2=float(l2), teacher=teacher, distill_alpha=alpha,
                        distill_temperature=temperature)
+    # weighted: a validation image padded in for a device split (keras_fer.distribute) weighs 0
     tm.compile(optimizer=optimizer or build_optimizer(cfg.optimizer),
-               metrics=epoch_metrics(num_classes), jit_compile=_jit_compile())
+               weighted_metrics=epoch_metrics(num_classes), jit_compile=_jit_compile())
     return tm
 
 
@@ -184,51 +187,6 @@ class BalancedSequence(keras.utils.PyDataset):
         self.batches = list(balanced_batches(self.labels, self.batch_size, seed=self.seed))
 
 
-class Clock(keras.callbacks.Callback):
-    """Wall and CPU seconds summed over resumptions, and a progress line with an ETA after each
-    epoch (``verbose``). CPU seconds are the process's, all threads: 1 CPU-hour is one core busy
-    for an hour."""
-
-    def __init__(self, epochs, verbose=True):
-        super().__init__()
-        self.epochs, self.verbose = epochs, verbose
-        self.before, self.cpu_before = 0.0, 0.0
-        self.start, self.cpu_start = time.monotonic(), time.process_time()
-        self._first_epoch = None
-
-    def seconds(self):
-        return self.before + time.monotonic() - self.start
-
-    def cpu_seconds(self):
-        return self.cpu_before + time.process_time() - self.cpu_start
-
-    def on_epoch_begin(self, epoch, logs=None):
-        if self._first_epoch is None:
-            self._first_epoch, self._t0 = epoch, time.monotonic()
-
-    def on_epoch_end(self, epoch, logs=None):
-        if not self.verbose:
-            return
-        done = epoch + 1 - self._first_epoch
-        per_epoch = (time.monotonic() - self._t0) / max(1, done)
-        left = (self.epochs - epoch - 1) * per_epoch
-        print(f"progress: epoch {epoch + 1}/{self.epochs}, {per_epoch:.0f} s/epoch, elapsed "
-              f"{_hms(self.seconds())}, ETA {_hms(left)} "
-              f"({self.cpu_seconds() / 3600:.2f} CPU-hours so far)", flush=True)
-
-    def get_state(self):
-        return {"seconds": self.seconds(), "cpu_seconds": self.cpu_seconds()}
-
-    def set_state(self, state):
-        self.before = float(state.get("seconds", 0.0))
-        self.cpu_before = float(state.get("cpu_seconds", 0.0))
-
-
-def _hms(seconds):
-    seconds = int(seconds)
-    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
-
-
 def default_out(cfg) -> Path:
     return Path("runs") / f"{Path(str(cfg.model)).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
 
@@ -249,10 +207,26 @@ def build_net(cfg, num_classes, policy=None):
         keras.mixed_precision.set_dtype_policy(previous)
 
 
-def train_once(cfg, train, val, classes, out: Path, *, callbacks=(), resume_every_s=0.0) -> Path:
-    """Train on ``train`` = (images, labels), select on ``val``; write the run directory."""
+def train_once(cfg, train, val, classes, out: Path, *, callbacks=(), resume_every_s=0.0,
+               plan=None) -> Path:
+    """Train on ``train`` = (images, labels), select on ``val``; write the run directory.
+
+    ``plan``: a ``keras_fer.distribute.Plan`` (default: ``make_plan(cfg.devices)``). On several
+    hosts the first process writes ``out``, process k its own copy ``out.process<k>``.
+    """
+    plan = plan or make_plan(cfg.devices)
+    plan.check_batch(cfg.batch_size)
+    out = Path(out) if plan.is_chief else Path(f"{out}.process{plan.process_id}")
+    with plan.scope():
+        return _train(cfg, plan, train, val, classes, out, callbacks, resume_every_s)
+
+
+def _train(cfg, plan, train, val, classes, out, callbacks, resume_every_s) -> Path:
     (x, y), (vx, vy) = train, val
-    out = Path(out)
+    x, y = plan.trim(x, y, cfg.seed)
+    if len(y) < len(train[1]):
+        print(f"note: {len(train[1]) - len(y)} of {len(train[1])} training images left out so "
+              f"that every batch splits evenly across {plan.devices} devices", flush=True)
     out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(cfg.seed)
     net = build_net(cfg, len(classes))
@@ -297,24 +271,35 @@ def train_once(cfg, train, val, classes, out: Path, *, callbacks=(), resume_ever
     cbs.append(resume)
     if cfg.verbose:
         print(f"training {cfg.model} on {len(y)} images, validating on {len(vy)} "
-              f"({cfg.val}), epochs {initial_epoch + 1}..{cfg.epochs} -> {out}", flush=True)
+              f"({cfg.val}), epochs {initial_epoch + 1}..{cfg.epochs}, {plan.describe()} "
+              f"-> {out}", flush=True)
     if initial_epoch < cfg.epochs:
-        if cfg.balanced_sampler:
-            fit_args = {"x": BalancedSequence(x[..., None], y, cfg.batch_size, cfg.seed)}
-        else:  # uint8 images stay resident on the accelerator; the step casts them
-            dx, dy = on_device(x[..., None]), on_device(y)
-            fit_args = {"x": (dx, dy), "y": dy, "batch_size": cfg.batch_size}
-        dvx, dvy = on_device(vx[..., None]), on_device(vy)
-        tm.fit(**fit_args, epochs=cfg.epochs, initial_epoch=initial_epoch,
-               validation_data=((dvx, dvy), dvy), validation_batch_size=256,
-               callbacks=cbs, verbose=_keras_verbose(cfg.verbose))
+        tm.fit(**_fit_data(cfg, plan, x, y, vx, vy), epochs=cfg.epochs,
+               initial_epoch=initial_epoch, callbacks=cbs, verbose=_keras_verbose(cfg.verbose))
     if nan_guard.stopped:
         raise TrainingFailed(f"{out}: {nan_guard.message} ({resume.path})")
     if not (out / rundir.MODEL_FILE).is_file():  # no finite validation value ever
         save_model_atomic(net, out / rundir.MODEL_FILE)
-    _finish(cfg, out, net, classes, history, best, clock, len(y), len(vy))
+    _finish(cfg, out, net, classes, history, best, clock, len(y), len(vy), plan)
     shutil.rmtree(out / RESUME_FILE.parent, ignore_errors=True)
     return out
+
+
+def _fit_data(cfg, plan, x, y, vx, vy) -> dict:
+    """``fit``'s data arguments: this process's share of the training and validation images,
+    its share of each global batch."""
+    x, y = plan.share(x, y)
+    batch = plan.process_batch(cfg.batch_size)
+    if cfg.balanced_sampler:
+        args = {"x": BalancedSequence(x[..., None], y, batch, cfg.seed)}
+    else:  # uint8 images stay resident on the accelerator; the step casts them
+        dx, dy = on_device(x[..., None]), on_device(y)
+        args = {"x": (dx, dy), "y": dy, "batch_size": batch}
+    vx, vy, weights, val_batch = plan.val_arrays(vx, vy)
+    val = (on_device(vx[..., None]), on_device(vy))
+    args["validation_data"] = (val, val[1]) if weights is None else (val, val[1], weights)
+    args["validation_batch_size"] = val_batch
+    return args
 
 
 def _build(tm, x, y):
@@ -338,14 +323,14 @@ def _tensorboard(log_dir):
     return [keras.callbacks.TensorBoard(log_dir=str(log_dir), write_graph=False, profile_batch=0)]
 
 
-def _finish(cfg, out, net, classes, history, best, clock, n_train, n_val):
+def _finish(cfg, out, net, classes, history, best, clock, n_train, n_val, plan):
     seconds, cpu_hours = round(clock.seconds(), 2), round(clock.cpu_seconds() / 3600, 3)
     best_epoch = None if best.best_epoch is None else best.best_epoch + 1
     meta = {"classes": list(classes), "input_shape": [int(d) for d in net.input_shape[1:]],
             "backend": keras.backend.backend(), "keras": keras.__version__,
             "model": str(cfg.model), "best_epoch": best_epoch, "best": best.best_logs,
             "train_seconds": seconds, "train_cpu_hours": cpu_hours, "device": device_name(),
-            "finished": time.strftime("%Y-%m-%d %H:%M")}
+            "distribution": plan.meta(), "finished": time.strftime("%Y-%m-%d %H:%M")}
     rundir.write_meta(out, meta)
     if history.rows:
         plot_curves(history.rows, out / "curves.png", title=f"{cfg.model} ({out.name})")
@@ -368,6 +353,7 @@ def run(cfg, data=None, *, callbacks=(), resume_every_s=0.0) -> Path:
     With ``cfg.folds = K``: K stratified folds of Training into ``OUT/fold<k>``, and
     ``OUT/summary.json`` with each fold and mean ± std.
     """
+    plan = make_plan(cfg.devices)  # first: joining several hosts must precede any JAX work
     if data is None:
         from keras_fer.data import load
 
@@ -376,7 +362,7 @@ def run(cfg, data=None, *, callbacks=(), resume_every_s=0.0) -> Path:
     if not cfg.folds:
         train, val, classes = select_data(cfg, data)
         return train_once(cfg, train, val, classes, out, callbacks=callbacks,
-                          resume_every_s=resume_every_s)
+                          resume_every_s=resume_every_s, plan=plan)
     from keras_fer.data import stratified_kfold
 
     if cfg.oversample:
@@ -387,11 +373,13 @@ def run(cfg, data=None, *, callbacks=(), resume_every_s=0.0) -> Path:
     results = []
     for k, (tr, va) in enumerate(stratified_kfold(y, cfg.folds, cfg.seed), start=1):
         fold_dir = train_once(cfg, (x[tr], y[tr]), (x[va], y[va]), classes, out / f"fold{k}",
-                              callbacks=callbacks, resume_every_s=resume_every_s)
+                              callbacks=callbacks, resume_every_s=resume_every_s, plan=plan)
         summary = json.loads((fold_dir / rundir.SUMMARY_FILE).read_text())
         results.append({"fold": k, "dir": str(fold_dir), "best_epoch": summary["best_epoch"],
                         "best": summary["best"]})
     folds = fold_summary(results)
+    if not plan.is_chief:  # the first process writes the folds' summary
+        return out
     write_json(out / rundir.SUMMARY_FILE, {"folds_k": cfg.folds, **folds})
     write_json(out / rundir.CONFIG_FILE, {**cfg.to_dict(), "out": str(out)})
     print(format_folds(folds), flush=True)
