@@ -209,7 +209,8 @@ def make_plan(devices=1) -> Plan:
     if backend == "jax":
         import keras
 
-        engine = keras.distribution.DataParallel(devices=names[:n])
+        # each process feeds its own share of every batch (Plan.share)
+        engine = keras.distribution.DataParallel(devices=names[:n], auto_shard_dataset=False)
     elif backend == "tensorflow":
         import tensorflow as tf
 
