@@ -46,6 +46,7 @@ JOB_ENV = ("KERAS_DISTRIBUTION_JOB_ADDRESSES", "KERAS_DISTRIBUTION_NUM_PROCESSES
 VAL_BATCH = 256  # validation images per step (in all), as on one device
 ENGINES = {"jax": "keras.distribution.DataParallel", "tensorflow": "tf.distribute.MirroredStrategy"}
 _joined = False  # keras.distribution.initialize() may run once per process
+_engines = {}  # (backend, devices) -> its DataParallel or MirroredStrategy, made once
 
 
 def check_setting(value, source="config") -> None:
@@ -206,19 +207,24 @@ def make_plan(devices=1) -> Plan:
                         f"{len(names)} over {processes} processes)")
     if n == 1:
         return Plan()
+    if backend not in ENGINES:
+        raise UserError(f"devices {n}: data-parallel training needs the jax or tensorflow "
+                        f"backend, not {backend}")
+    key = (backend, tuple(names[:n]))
+    if key not in _engines:  # one per process: TensorFlow's strategies would share collective
+        _engines[key] = _engine(backend, names[:n])  # keys and mix up their all-reduces
+    return Plan("data_parallel", n, processes, process_id, _engines[key])
+
+
+def _engine(backend, names):
     if backend == "jax":
         import keras
 
         # each process feeds its own share of every batch (Plan.share)
-        engine = keras.distribution.DataParallel(devices=names[:n], auto_shard_dataset=False)
-    elif backend == "tensorflow":
-        import tensorflow as tf
+        return keras.distribution.DataParallel(devices=names, auto_shard_dataset=False)
+    import tensorflow as tf
 
-        engine = tf.distribute.MirroredStrategy(devices=names[:n])
-    else:
-        raise UserError(f"devices {n}: data-parallel training needs the jax or tensorflow "
-                        f"backend, not {backend}")
-    return Plan("data_parallel", n, processes, process_id, engine)
+    return tf.distribute.MirroredStrategy(devices=names)
 
 
 def _processes():

@@ -113,6 +113,22 @@ def test_two_devices_train_exactly_as_one(runs):
         np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-6)
 
 
+def test_the_center_loss_and_its_centers_are_those_of_the_whole_batch(runs):
+    one, two = runs["center_loss"]["1"], runs["center_loss"]["2"]
+    assert np.ptp(one["losses"]) > 1e-3
+    np.testing.assert_allclose(two["losses"], one["losses"], rtol=TOLERANCE)
+    np.testing.assert_allclose(two["centers"], one["centers"], rtol=1e-4, atol=1e-6)
+
+
+def test_replicas_draw_augmentations_of_their_own(runs):
+    draws = runs["replica_draws"]
+    if keras.backend.backend() != "tensorflow":
+        assert draws is None  # JAX draws once for the global batch: the 1-device test
+        return
+    first, second = np.asarray(draws)
+    assert first.shape == (4,) and not np.allclose(first, second)
+
+
 def test_a_two_device_run_killed_after_an_epoch_resumes(runs):
     whole, resumed = runs["whole"], runs["resumed"]
     assert resumed["killed_after"] == [2] and resumed["epochs"] == [2]
