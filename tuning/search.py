@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from keras_fer.config import TrainConfig, load_config
+from keras_fer.distribute import make_plan, parse_flag
 from keras_fer.errors import UserError, cli_main
 from keras_fer.io_utils import write_json
 from tuning.hypermodel import OBJECTIVES, FERHyperModel, declare
@@ -45,6 +46,8 @@ def parse_args(argv=None):
     p.add_argument("--force", action="store_true", help="replace an existing --best-out")
     p.add_argument("--no-retrain", action="store_true", help="stop after the table and plot")
     p.add_argument("--seed", type=int, help="search seed (default: the config's)")
+    p.add_argument("--devices", type=parse_flag, metavar="N|all",
+                   help="train each trial data-parallel over N local devices, or all")
     p.add_argument("--fix", action="append", default=[], metavar="NAME=VALUE",
                    help="hold one hyperparameter fixed, e.g. --fix norm=batch --fix depth=7")
     return p.parse_args(argv)
@@ -53,7 +56,8 @@ def parse_args(argv=None):
 def base_config(args) -> TrainConfig:
     cfg = load_config(args.config) if args.config else TrainConfig()
     overrides = {k: v for k, v in (("data", args.data), ("limit", args.limit), ("epochs", args.epochs),
-                                   ("val", args.val), ("seed", args.seed)) if v is not None}
+                                   ("val", args.val), ("seed", args.seed),
+                                   ("devices", args.devices)) if v is not None}
     overrides["monitor"] = args.objective
     if args.max_trials < 1:
         raise UserError(f"--max-trials must be >= 1, got {args.max_trials}")
@@ -218,21 +222,29 @@ def main(argv=None) -> int:
         from keras_fer.release import check_out
 
         check_out(best_out, args.force)  # fail before hours of search, not after
+    plan = make_plan(cfg.devices)
+    if plan.processes > 1:
+        raise UserError("tuning on several hosts: run KerasTuner workers instead (tuning/README.md)")
+    plan.check_batch(cfg.batch_size)
     from keras_fer.data import load
 
     data = load(cfg.data, classes=cfg.classes)
     (x, y), (xv, yv), classes = search_arrays(cfg, data)
+    x, y = plan.trim(x, y, cfg.seed)
     hypermodel = FERHyperModel(cfg, num_classes=len(classes), train_labels=y)
     tuner = make_tuner(args.tuner, hypermodel, args.objective, args.max_trials, cfg.epochs,
                        args.dir, seed=cfg.seed, fixed=fixed_hyperparameters(args.fix))
     print(f"search: {args.tuner} ({who}), at most {args.max_trials} trials in {tuner.project_dir}, "
-          f"{len(x)} training / {len(xv)} validation images ({cfg.val})")
+          f"{len(x)} training / {len(xv)} validation images ({cfg.val}), {plan.describe()}")
     # the trainer's model takes (images, labels): the labels feed the models' auxiliary losses
     fit = ((x[..., None], y), y)
+    xv, yv, weights, _ = plan.val_arrays(xv, yv)
+    val = ((xv[..., None], yv), yv) + (() if weights is None else (weights,))
     if who == "chief":
         serve_as_chief(tuner)
     else:
-        tuner.search(*fit, validation_data=((xv[..., None], yv), yv), epochs=cfg.epochs)
+        with plan.scope():
+            tuner.search(*fit, validation_data=val, epochs=cfg.epochs)
     if who == "worker":
         print(f"worker {os.environ['KERASTUNER_TUNER_ID']}: search finished")
         return 0

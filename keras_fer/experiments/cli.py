@@ -1,10 +1,11 @@
 """``python -m keras_fer.experiments run experiments/NAME.json [--repeats 3] [--limit N]
-[--epochs N] [--out DIR] [--data PATH]`` and ``python -m keras_fer.experiments list [DIR]``."""
+[--epochs N] [--out DIR] [--data PATH] [--devices N|all]`` and ``python -m keras_fer.experiments list [DIR]``."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+from keras_fer.distribute import parse_flag
 from keras_fer.errors import ArgumentParser, UserError, cli_main
 from keras_fer.experiments.report import write_results
 from keras_fer.experiments.runner import run_experiment
@@ -25,6 +26,9 @@ def build_parser():
     r.add_argument("--data", help="FER2013 file/folder/zip (default: the file's base.data)")
     r.add_argument("--out", help=f"results folder (default: {RESULTS}/NAME)")
     r.add_argument("--runs", help="comma-separated run names: only these (default: all)")
+    r.add_argument("--devices", type=parse_flag, metavar="N|all",
+                   help="train every run data-parallel over N local devices, or all (default: "
+                        "the file's, else 1); a run finished on other devices is reused")
     r.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
                    help="a TrainConfig setting for every run, e.g. --set 'model_args={\"image_size\": 64}'")
     ls = sub.add_parser("list", help="list the experiment files")
@@ -81,6 +85,8 @@ def main(argv=None) -> int:
     settings = parse_settings(args.set)
     if args.data:
         settings["data"] = args.data
+    if args.devices is not None:
+        settings["devices"] = args.devices
     for run in exp.runs:
         run.config = run.config.replace(**settings)
     out = Path(args.out) if args.out else RESULTS / exp.name

@@ -14,6 +14,7 @@ import json
 import sys
 from pathlib import Path
 
+from keras_fer.distribute import parse_flag
 from keras_fer.errors import ArgumentParser, UserError, cli_main
 
 RECIPES = Path(__file__).resolve().parents[2] / "recipes"
@@ -54,19 +55,13 @@ def build_parser():
     p.add_argument("--monitor", help="val_accuracy | val_macro_f1 | val_average_accuracy | val_loss")
     p.add_argument("--early-stopping", type=int, metavar="PATIENCE")
     p.add_argument("--mixed-precision", action="store_true", default=None)
-    p.add_argument("--devices", type=_devices, metavar="N|all",
+    p.add_argument("--devices", type=parse_flag, metavar="N|all",
                    help="data-parallel over N local devices, or all of them (default 1); "
                         "--batch-size is the global batch, split across them")
     p.add_argument("--no-tensorboard", dest="tensorboard", action="store_false", default=None)
     p.add_argument("--seed", type=int)
     p.add_argument("--verbose", type=int, choices=(0, 1, 2))
     return p
-
-
-def _devices(text):
-    from keras_fer.distribute import parse_flag
-
-    return parse_flag(text)
 
 
 def _json_arg(flag):
