@@ -224,7 +224,7 @@ def main(argv=None) -> int:
         check_out(best_out, args.force)  # fail before hours of search, not after
     plan = make_plan(cfg.devices)
     if plan.processes > 1:
-        raise UserError("tuning on several hosts: run KerasTuner workers instead (tuning/README.md)")
+        raise UserError("tuning on several hosts: run KerasTuner's workers (tuning/README.md)")
     plan.check_batch(cfg.batch_size)
     from keras_fer.data import load
 

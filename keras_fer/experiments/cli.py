@@ -1,5 +1,6 @@
 """``python -m keras_fer.experiments run experiments/NAME.json [--repeats 3] [--limit N]
-[--epochs N] [--out DIR] [--data PATH] [--devices N|all]`` and ``python -m keras_fer.experiments list [DIR]``."""
+[--epochs N] [--out DIR] [--data PATH] [--devices N|all]`` and
+``python -m keras_fer.experiments list [DIR]``."""
 from __future__ import annotations
 
 import json
