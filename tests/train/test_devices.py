@@ -246,3 +246,22 @@ def test_bad_devices_settings_are_user_errors(value, message):
 
     with pytest.raises(UserError, match=message):
         TrainConfig.from_dict({"devices": value})
+
+
+def test_a_cluster_named_by_halves_is_one_line_error(monkeypatch, capsys, tmp_path):
+    from keras_fer.train.cli import main
+
+    monkeypatch.setenv("KERAS_DISTRIBUTION_JOB_ADDRESSES", "localhost:1234")
+    monkeypatch.delenv("KERAS_DISTRIBUTION_NUM_PROCESSES", raising=False)
+    monkeypatch.delenv("KERAS_DISTRIBUTION_PROCESS_ID", raising=False)
+    assert main(["--model", "baseline", "--out", str(tmp_path / "run"), "--verbose", "0"]) == 2
+    err = capsys.readouterr().err
+    if keras.backend.backend() == "jax":
+        want = ("error: KERAS_DISTRIBUTION_JOB_ADDRESSES is set but "
+                "KERAS_DISTRIBUTION_NUM_PROCESSES is not (several hosts need all of "
+                "KERAS_DISTRIBUTION_JOB_ADDRESSES, KERAS_DISTRIBUTION_NUM_PROCESSES, "
+                "KERAS_DISTRIBUTION_PROCESS_ID)\n")
+    else:
+        want = ("error: KERAS_DISTRIBUTION_JOB_ADDRESSES is set: training on several hosts "
+                "needs KERAS_BACKEND=jax (the backend here is tensorflow)\n")
+    assert err == want and not (tmp_path / "run").exists()
