@@ -26,7 +26,9 @@ VAL_CHOICES = ("PublicTest", "split")  # "split": a stratified val_fraction of T
 EPOCH_METRICS = ("loss", "accuracy", "macro_f1", "average_accuracy")  # what every epoch logs
 MONITORS = tuple(f"val_{m}" for m in EPOCH_METRICS)
 # settings that may change between an interrupted run and its resumption
-RESUME_FREE = ("epochs", "out", "verbose", "tensorboard", "early_stopping")
+# settings that may change between an interrupted run and its resumption (weights and
+# optimizer state do not depend on the devices: a run cut on 8 GPUs may go on on 4)
+RESUME_FREE = ("epochs", "out", "verbose", "tensorboard", "early_stopping", "devices")
 
 
 def resume_settings(settings: dict) -> dict:
@@ -65,6 +67,9 @@ class TrainConfig:
     loss: dict = field(default_factory=lambda: {"name": "crossentropy"})
     augment: dict = field(default_factory=dict)  # keras_fer.augment config; {} = no augmentation
     mixed_precision: bool = False
+    # data-parallel over this many local devices, or "all" (keras_fer.distribute); batch_size
+    # stays the global batch, split across them
+    devices: int | str = 1
     # EMA of the weights (Polyak averaging), e.g. 0.999: validation, the best checkpoint and the
     # saved model use the averaged weights; None: off
     ema: float | None = None
@@ -128,6 +133,9 @@ class TrainConfig:
             raise UserError(f"{source}: schedule monitor must be a validation metric, one of "
                             f"{', '.join(MONITORS)}, got {monitor!r}")
         from keras_fer.data.classes import parse_classes
+        from keras_fer.distribute import check_setting
+
+        check_setting(self.devices, source)
 
         parse_classes(self.classes, f"{source}: classes")
         if self.ema is not None and not 0.0 < self.ema < 1.0:

@@ -33,6 +33,28 @@ def accelerator_name():
     return None
 
 
+def backend_devices() -> list:
+    """The devices the backend trains on: its GPUs (or TPUs), else its CPUs, each as a name.
+
+    Under JAX these are every process's devices once ``keras.distribution.initialize()`` has
+    joined several hosts (``jax.devices()``); under TensorFlow the logical devices of this process
+    (``tf.config.list_logical_devices``). Other backends: one device.
+    """
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        return [f"{d.platform}:{d.id}" for d in jax.devices()]
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        found = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+        return [d.name for d in found]
+    return [backend]
+
+
 def device_name() -> str:
     """The accelerator's name, or a description of the CPU."""
     return accelerator_name() or f"cpu ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"

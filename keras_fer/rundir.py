@@ -4,7 +4,8 @@ export and predict.
     RUN_DIR/
       config.json      the fully resolved TrainConfig (keras_fer.config)
       meta.json        {"classes": [...], "input_shape": [H, W, C], "backend": ..., "keras": ...,
-                        "best_epoch": int, "best": {metric: value}, "train_seconds": float}
+                        "best_epoch": int, "best": {metric: value}, "train_seconds": float,
+                        "distribution": {"kind", "engine", "devices", "processes"}}
       model.keras      the best model (by config.monitor on the validation split)
       history.csv      one row per epoch: epoch, loss, accuracy, macro_f1, average_accuracy,
                        val_..., lr

@@ -23,6 +23,11 @@
 # of up to 60 MB (VGG13: 38 MB). A step cut off by the budget still returns its log
 # and what its run directory holds (history.csv: how far it got).
 # Back here: put the run directory together under runs/, then `python -m keras_fer.release`.
+# DEVICES= (default all) trains data-parallel over that many GPUs (keras_fer.distribute: the
+# recipe's batch is the global batch) and benches each case on 1 and on DEVICES GPUs, with the
+# img/s per device and the scaling efficiency; on a one-GPU loan both are the single-device
+# recipe and benchmark. train.log says the device count ("data-parallel over N devices" or
+# "1 device"), meta.json (in run.tgz) and every bench line ("devices") record it.
 # SMOKE=1 runs every step tiny and without the peer (tests/test_gpu_session.py, on a CPU);
 # RUN_DIR= moves the run directory (default runs/gpu_run), RESULTS= the studies' results
 # (default runs/gpu_results; back here they unpack into experiments/results/).
@@ -47,7 +52,9 @@ case "$DATA" in  # where the peer's ferdata.py reads FER2013
 esac
 SMOKE=${SMOKE:-}
 RESULTS=${RESULTS:-runs/gpu_results}
+DEVICES=${DEVICES:-all}
 nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv 2>/dev/null
+echo "DEVICES=$DEVICES"
 
 left() {  # seconds of BUDGET left less $1, at least 1 (`timeout 0` would mean no limit)
   local s=$(( BUDGET - ($(date +%s) - START) - ${1:-0} ))
@@ -62,8 +69,8 @@ bench() {  # bench MODELS [ARGS...]: within what is left of BUDGET
   else
     args=(--peer .gpu/peer_torch.py "$@")
   fi
-  timeout "$(left 5)" $PY -m keras_fer.bench --data "$DATA" --models "$models" "${args[@]}" \
-    2>&1 | tee "$OUT/bench.log"
+  timeout "$(left 5)" $PY -m keras_fer.bench --data "$DATA" --models "$models" \
+    --devices "1,$DEVICES" "${args[@]}" 2>&1 | tee "$OUT/bench.log"
   local rc=$?
   grep '^{' "$OUT/bench.log" > "$OUT/bench.jsonl"  # every case, the augmentation ratios, the peer
   return $rc
@@ -74,7 +81,8 @@ train() {  # train RECIPE RESERVE: training and both evaluations end RESERVE sec
   [ -n "$SMOKE" ] && args=(--limit 256 --epochs 1 --batch-size 64)
   {
     local t0=$(date +%s)
-    timeout "$(left "$2")" $PY -m keras_fer.train --config "$recipe" --data "$DATA" --out "$run" "${args[@]}"
+    timeout "$(left "$2")" $PY -m keras_fer.train --config "$recipe" --data "$DATA" --out "$run" \
+      --devices "$DEVICES" "${args[@]}"
     rc=$?
     echo "wall seconds, training: $(( $(date +%s) - t0 )) (exit $rc)"
     if [ $rc -eq 0 ]; then
@@ -98,7 +106,7 @@ experiment() {  # experiment FILE...: each study in turn within BUDGET; its resu
   for file in "$@"; do
     name=$(basename "$file" .json)
     timeout "$(left 5)" $PY -m keras_fer.experiments run "$file" --data "$DATA" \
-      --out "$RESULTS/$name" "${args[@]}" 2>&1 | tee "$OUT/$name.log" || rc=$?
+      --out "$RESULTS/$name" --devices "$DEVICES" "${args[@]}" 2>&1 | tee "$OUT/$name.log" || rc=$?
     [ -d "$RESULTS/$name" ] && tar -czf "$OUT/$name.tgz" --exclude=runs -C "$RESULTS" "$name"
   done
   return $rc

@@ -27,8 +27,8 @@ def test_bench_call(fer_small_dir, tmp_path):
     proc = _session("bench", "baseline", out=tmp_path, data=fer_small_dir)
     assert proc.returncode == 0, proc.stderr[-2000:]
     lines = [json.loads(ln) for ln in (tmp_path / "bench.jsonl").read_text().splitlines()]
-    assert [(r["model"], r["augment"], r["backend"]) for r in lines if "img_per_s" in r] == [
-        ("baseline", "on", "jax")]
+    assert [(r["model"], r["augment"], r["backend"], r["devices"]) for r in lines
+            if "img_per_s" in r] == [("baseline", "on", "jax", 1)]  # DEVICES=all: 1 CPU device
     assert len(list(tmp_path.iterdir())) <= 8
 
 
@@ -38,18 +38,26 @@ def test_unknown_step_is_a_usage_error(tmp_path):
 
 
 def test_all_call_trains_benches_and_returns_a_run_that_reassembles(fer_small_dir, tmp_path):
+    """On 2 devices (JAX's virtual CPU devices): data-parallel training, and the benchmark on 1
+    and 2 devices."""
     out = tmp_path / "out"
     recipe = tmp_path / "recipe.json"
     recipe.write_text(json.dumps(RECIPE))
-    proc = _session("all", str(recipe), out=out, data=fer_small_dir, BENCH_MODELS="baseline")
+    proc = _session("all", str(recipe), out=out, data=fer_small_dir, BENCH_MODELS="baseline",
+                    DEVICES="2", XLA_FLAGS="--xla_force_host_platform_device_count=2")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert len(list(out.iterdir())) <= 8 and all(p.stat().st_size <= 16 * 2**20 for p in out.iterdir())
     assert sorted(p.name for p in out.iterdir() if not p.name.startswith("model.keras.part-")) == [
         "bench.jsonl", "bench.log", "run.tgz", "train.log"]
     lines = [json.loads(ln) for ln in (out / "bench.jsonl").read_text().splitlines()]
-    assert [(r["model"], r["augment"], r["backend"]) for r in lines] == [("baseline", "on", "jax")]
+    cases, scaling = lines[:2], lines[2:]
+    assert [(r["model"], r["augment"], r["backend"], r["devices"]) for r in cases] == [
+        ("baseline", "on", "jax", 1), ("baseline", "on", "jax", 2)]
+    assert [(r["devices"], r["scaling_efficiency"]) for r in scaling] == [
+        (2, round(cases[1]["img_per_s"] / (2 * cases[0]["img_per_s"]), 3))]
     log = (out / "train.log").read_text()
     assert "wall seconds, training:" in log and "(exit 0)" in log and "wrote" in log
+    assert "data-parallel over 2 devices (keras.distribution.DataParallel)" in log
     assert "tensorflow/tensorboard not installed" in log  # as on the GPU machine
     run = tmp_path / "back"
     with tarfile.open(out / "run.tgz") as tar:
@@ -63,6 +71,7 @@ def test_all_call_trains_benches_and_returns_a_run_that_reassembles(fer_small_di
     config = rundir.read_config(run / "gpu_run")
     assert config.limit == 256 and config.mixed_precision and config.augment["erasing"] == 0.5
     assert rundir.read_meta(run / "gpu_run")["backend"] == "jax"
+    assert rundir.read_meta(run / "gpu_run")["distribution"]["devices"] == 2
     assert rundir.load_model(run / "gpu_run").output_shape == (None, 7)
     for name in ("report.json", "report_tencrop.json"):
         report = json.loads((run / "gpu_run" / "eval" / name).read_text())

@@ -23,6 +23,8 @@ import os
 from pathlib import Path
 
 from keras_fer.config import TrainConfig
+from keras_fer.distribute import make_plan as device_plan
+from keras_fer.distribute import parse_flag
 from keras_fer.errors import ArgumentParser, UserError, cli_main
 from keras_fer.io_utils import read_json, write_json
 from tuning import budget as time_budget
@@ -63,6 +65,8 @@ def parse_args(argv=None):
     p.add_argument("--force", action="store_true", help="with --release: replace an existing --best-out")
     p.add_argument("--no-retrain", action="store_true", help="stop after the table and plot")
     p.add_argument("--seed", type=int, help="search seed (default: the config's)")
+    p.add_argument("--devices", type=parse_flag, metavar="N|all",
+                   help="train each trial data-parallel over N local devices, or all")
     p.add_argument("--fix", action="append", default=[], metavar="NAME=VALUE",
                    help="hold one hyperparameter fixed, e.g. --fix model=vgg13 --fix width=0.25")
     return p.parse_args(argv)
@@ -77,7 +81,8 @@ def base_config(args, space) -> TrainConfig:
     file = read_json(args.config) if args.config else {}
     cfg = space.base(file, source=args.config or "config")
     overrides = {k: v for k, v in (("data", args.data), ("limit", args.limit), ("epochs", args.epochs),
-                                   ("val", args.val), ("seed", args.seed)) if v is not None}
+                                   ("val", args.val), ("seed", args.seed),
+                                   ("devices", args.devices)) if v is not None}
     overrides["monitor"] = args.objective
     return cfg.replace(**overrides)
 
@@ -252,10 +257,15 @@ def main(argv=None) -> int:
     check_settings(Path(args.dir) / project, {
         "space": space.name, "tuner": args.tuner, "fix": sorted(args.fix),
         **{k: v for k, v in cfg.to_dict().items() if k not in RESUME_FREE}})
+    devices = device_plan(cfg.devices)
+    if devices.processes > 1:
+        raise UserError("tuning on several hosts: run KerasTuner's workers (tuning/README.md)")
+    devices.check_batch(cfg.batch_size)
     from keras_fer.data import load
 
     data = load(cfg.data, classes=cfg.classes)
     (x, y), (xv, yv), classes = search_arrays(cfg, data)
+    x, y = devices.trim(x, y, cfg.seed)
     hypermodel = FERHyperModel(cfg, num_classes=len(classes), train_labels=y, space=space)
     with contextlib.redirect_stdout(io.StringIO()) as kerastuner_says:  # after our first line
         tuner = make_tuner(args.tuner, hypermodel, args.objective, args.max_trials, cfg.epochs,
@@ -267,15 +277,19 @@ def main(argv=None) -> int:
         print(line, flush=True)
     print(kerastuner_says.getvalue(), end="", flush=True)
     print(f"search: {args.tuner} ({who}), at most {args.max_trials} trials in {tuner.project_dir}, "
-          f"{len(x)} training / {len(xv)} validation images ({cfg.val})", flush=True)
+          f"{len(x)} training / {len(xv)} validation images ({cfg.val}), {devices.describe()}",
+          flush=True)
     # the trainer's model takes (images, labels): the labels feed the models' auxiliary losses
     fit = ((x[..., None], y), y)
+    xv, yv, weights, _ = devices.val_arrays(xv, yv)
+    val = ((xv[..., None], yv), yv) + (() if weights is None else (weights,))
     try:
         if who == "chief":
             serve_as_chief(tuner)
         else:
-            tuner.search(*fit, validation_data=((xv[..., None], yv), yv), epochs=cfg.epochs,
-                         callbacks=tensorboard_callbacks(cfg, Path(tuner.project_dir) / "tensorboard"))
+            with devices.scope():
+                tuner.search(*fit, validation_data=val, epochs=cfg.epochs,
+                             callbacks=tensorboard_callbacks(cfg, Path(tuner.project_dir) / "tensorboard"))
     except BudgetSpent as stop:
         print(f"{stop}; run the same command again to resume within a new budget", flush=True)
     if who == "worker":

@@ -50,13 +50,20 @@ def pair(size, name="size"):
 
 
 class Seeds:
-    """Hands out distinct seeds for successive draws: a SeedGenerator as is, an int as
-    ``seed, seed + 1, ...`` (deterministic), None as a fresh SeedGenerator."""
+    """Hands out distinct seeds for successive draws: a SeedGenerator as is (in a replica of a
+    TensorFlow MirroredStrategy step, offset by the replica's index so that the replicas'
+    shares of the batch get draws of their own), an int as ``seed, seed + 1, ...``
+    (deterministic), None as a fresh SeedGenerator."""
 
     def __init__(self, seed=None):
+        from keras_fer.distribute import replica_index
+
         self._gen = seed if isinstance(seed, keras.random.SeedGenerator) else None
         if seed is None:
             self._gen = keras.random.SeedGenerator()
+        replica = replica_index() if self._gen is not None else None
+        if replica is not None:
+            self._gen = _ReplicaSeeds(self._gen, replica)
         self._next = None if self._gen is not None else int(seed)
 
     def __call__(self):
@@ -64,6 +71,17 @@ class Seeds:
             return self._gen
         self._next += 1
         return self._next - 1
+
+
+class _ReplicaSeeds(keras.random.SeedGenerator):
+    """The seeds of ``generator`` with their first number offset by ``replica``."""
+
+    def __init__(self, generator, replica):  # the state stays generator's: no super().__init__
+        self.generator, self.replica = generator, replica
+
+    def next(self, ordered=True):
+        seed = self.generator.next(ordered)
+        return seed + ops.cast(ops.stack([self.replica, 0]), seed.dtype)
 
 
 def uniform(batch, lo, hi, seed):

@@ -13,7 +13,8 @@ def write_chart(results, png_path, html_path=None) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    labels = [f"{r['model']} / aug {r['augment']} / {r['precision']}" for r in results]
+    labels = [f"{r['model']} / aug {r['augment']} / {r['precision']}"
+              + (f" / {r['devices']} devices" if r.get("devices", 1) != 1 else "") for r in results]
     values = [r["img_per_s"] for r in results]
     fig, ax = plt.subplots(figsize=(8, 0.45 * len(results) + 1.2))
     bars = ax.barh(range(len(values)), values,

@@ -4,11 +4,14 @@
     python -m keras_fer.bench --synthetic 1024 --models baseline    # random data, quick
     python -m keras_fer.bench --models vgg19 --out bench.jsonl      # + bench.png and bench.html
     python -m keras_fer.bench --models vgg19 --peer ../shared/bench/peer_torch.py   # GPU: vs PyTorch
+    KERAS_BACKEND=jax python -m keras_fer.bench --models vgg19 --devices 1,all  # scaling to N GPUs
 
 One JSON line per case on stdout ({"model", "augment", "precision", "backend", "device",
-"batch_size", "images", "seconds", "img_per_s"}), then one line per model and precision with
-the augmentation overhead ("augment_ratio": img/s with / without), and with ``--peer`` the
-peer's line and "keras_over_peer". Progress goes to stderr.
+"devices", "batch_size", "images", "seconds", "img_per_s", "img_per_s_per_device"}), then one
+line per model and precision with the augmentation overhead ("augment_ratio": img/s with /
+without), with ``--devices 1,N`` one line per case and N with the scaling efficiency
+("scaling_efficiency": img/s on N / (N x img/s on 1)), and with ``--peer`` the peer's line and
+"keras_over_peer". Progress goes to stderr.
 """
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ import sys
 from pathlib import Path
 
 from keras_fer.bench import core, fer_peer
+from keras_fer.distribute import parse_flag
 from keras_fer.errors import ArgumentParser, UserError, cli_main
 from keras_fer.io_utils import check_out_dir, write_text
 
@@ -45,7 +49,9 @@ def build_parser():
     p.add_argument("--precision", type=_list(tuple(core.PRECISIONS)), default=["float32", "mixed"])
     p.add_argument("--epochs", type=int, default=2, help="the first is not timed (default 2)")
     p.add_argument("--steps", type=int, help="steps per epoch (default: the whole data)")
-    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--batch-size", type=int, default=128, help="the global batch (default 128)")
+    p.add_argument("--devices", type=_list(), default=["1"], metavar="N,...",
+                   help="device counts to time each case on, e.g. 1,2,4 or 1,all (default 1)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--peer", type=Path, metavar="SCRIPT",
                    help="also run this PyTorch peer (../shared/bench/peer_torch.py) on vgg19/"
@@ -75,7 +81,20 @@ def _parse(argv):
     if args.epochs < 2:
         raise UserError("--epochs must be >= 2 (the first epoch compiles and is not timed), "
                         f"got {args.epochs}")
+    args.devices = [parse_flag(d) for d in args.devices]
     return args
+
+
+def device_counts(devices) -> list:
+    """``--devices`` as numbers of devices, "all" resolved, each once, in the order given."""
+    from keras_fer.distribute import make_plan
+
+    counts = []
+    for value in devices:
+        n = make_plan(value).devices
+        if n not in counts:
+            counts.append(n)
+    return counts
 
 
 def peer_fer(args) -> int:
@@ -127,17 +146,21 @@ def main(argv=None) -> int:
         images, labels = core.synthetic(args.synthetic, args.seed)
     else:
         images, labels = core.load_training(args.data, args.limit, args.seed)
-    todo = list(core.cases(args.models, args.augment, args.precision))
+    counts = device_counts(args.devices)
+    todo = [(*case, n) for case in core.cases(args.models, args.augment, args.precision)
+            for n in counts]
     results = []
-    for i, (name, aug, prec) in enumerate(todo, 1):
+    for i, (name, aug, prec, n) in enumerate(todo, 1):
         per_epoch = len(labels) if args.steps is None else min(len(labels), args.steps * args.batch_size)
-        print(f"bench [{i}/{len(todo)}] {name} augment={'on' if aug else 'off'} {prec}: "
-              f"{args.epochs} epochs of {per_epoch} images ...", file=sys.stderr, flush=True)
+        print(f"bench [{i}/{len(todo)}] {name} augment={'on' if aug else 'off'} {prec} on {n} "
+              f"device(s): {args.epochs} epochs of {per_epoch} images ...", file=sys.stderr,
+              flush=True)
         result = core.run_case(name, aug, prec, images, labels, epochs=args.epochs,
-                               steps=args.steps, batch_size=args.batch_size, seed=args.seed)
+                               steps=args.steps, batch_size=args.batch_size, seed=args.seed,
+                               devices=n)
         results.append(result)
         print(json.dumps(result), flush=True)
-    for line in core.overheads(results):
+    for line in core.overheads(results) + core.scaling(results):
         print(json.dumps(line), flush=True)
     for model in [m for m in args.models if args.peer and m in core.PEER_MODELS]:
         print(f"bench: peer {args.peer} --model {model} ...", file=sys.stderr, flush=True)

@@ -1,8 +1,9 @@
 """Training throughput of the REAL training step (``keras_fer.train.build_training_model``).
 
-One case = (model, augment on/off, precision): build the model under the precision's dtype
-policy, wrap it in the training model, fit ``epochs`` epochs of uint8 images at ``batch_size``
-and time every epoch after the first (the first compiles).
+One case = (model, augment on/off, precision, devices): build the model under the precision's
+dtype policy, wrap it in the training model, fit ``epochs`` epochs of uint8 images at
+``batch_size`` (the global batch, split across the devices as ``keras_fer.train`` does) and
+time every epoch after the first (the first compiles).
 """
 from __future__ import annotations
 
@@ -23,8 +24,8 @@ from keras_fer.errors import UserError
 
 PRECISIONS = {"float32": "float32", "mixed": "mixed_bfloat16", "mixed_bfloat16": "mixed_bfloat16",
               "mixed_float16": "mixed_float16"}
-KEYS = ("model", "augment", "precision", "backend", "device", "batch_size", "images", "seconds",
-        "img_per_s")
+KEYS = ("model", "augment", "precision", "backend", "device", "devices", "batch_size", "images",
+        "seconds", "img_per_s", "img_per_s_per_device")
 
 
 def full_augment(input_hw, image_hw=(48, 48)) -> dict:
@@ -75,31 +76,38 @@ class EpochClock(keras.callbacks.Callback):
 
 
 def run_case(name, augment, precision, images, labels, *, epochs=2, steps=None, batch_size=128,
-             seed=0) -> dict:
-    """Train ``epochs`` epochs and return the result line: img/s of the fastest epoch after the
-    first (as ../shared/bench/peer_torch.py reports its steady epoch)."""
+             seed=0, devices=1) -> dict:
+    """Train ``epochs`` epochs on ``devices`` (a number or "all", ``keras_fer.distribute``) and
+    return the result line: img/s of the fastest epoch after the first (as
+    ../shared/bench/peer_torch.py reports its steady epoch), in all and per device."""
     if epochs < 2:
         raise UserError(f"--epochs must be >= 2 (the first epoch compiles and is not timed), got {epochs}")
+    from keras_fer.distribute import make_plan
     from keras_fer.train import build_net
 
-    keras.utils.set_random_seed(seed)
+    plan = make_plan(devices)
+    plan.check_batch(batch_size)
+    images, labels = plan.trim(images, labels, seed)
     cfg = TrainConfig(model=name, batch_size=batch_size, seed=seed, verbose=0,
                       mixed_precision=precision != "float32")
-    model = build_net(cfg, len(EMOTIONS), policy=PRECISIONS[precision])
-    input_hw = tuple(int(d) for d in model.input_shape[1:3])
-    if augment:
-        cfg = cfg.replace(augment=full_augment(input_hw, images.shape[1:3]))
-    tm = training_model(model, cfg)
-    x, y = on_device(images[..., None]), on_device(labels)
     clock = EpochClock()
-    tm.fit((x, y), y, batch_size=batch_size, epochs=epochs, steps_per_epoch=steps, verbose=0,
-           callbacks=[clock])
+    with plan.scope():
+        keras.utils.set_random_seed(seed)
+        model = build_net(cfg, len(EMOTIONS), policy=PRECISIONS[precision])
+        input_hw = tuple(int(d) for d in model.input_shape[1:3])
+        if augment:
+            cfg = cfg.replace(augment=full_augment(input_hw, images.shape[1:3]))
+        tm = training_model(model, cfg)
+        x, y = on_device(images[..., None]), on_device(labels)
+        tm.fit((x, y), y, batch_size=batch_size, epochs=epochs, steps_per_epoch=steps, verbose=0,
+               callbacks=[clock])
     per_epoch = len(labels) if steps is None else min(len(labels), steps * batch_size)
     seconds = min(clock.seconds[1:])  # the steady epoch: the fastest after the compiling one
     return {"model": name, "augment": "on" if augment else "off", "precision": precision,
-            "backend": keras.backend.backend(), "device": device_name(), "batch_size": batch_size,
-            "images": per_epoch, "seconds": round(seconds, 4),
-            "img_per_s": round(per_epoch / seconds, 1)}
+            "backend": keras.backend.backend(), "device": device_name(), "devices": plan.devices,
+            "batch_size": batch_size, "images": per_epoch, "seconds": round(seconds, 4),
+            "img_per_s": round(per_epoch / seconds, 1),
+            "img_per_s_per_device": round(per_epoch / seconds / plan.devices, 1)}
 
 
 def cases(models, augments, precisions):
@@ -109,13 +117,33 @@ def cases(models, augments, precisions):
 
 
 def overheads(results) -> list[dict]:
-    """img/s with augmentation / without, per (model, precision) measured both ways."""
-    by = {(r["model"], r["precision"], r["augment"]): r["img_per_s"] for r in results}
+    """img/s with augmentation / without, per (model, precision[, devices]) measured both
+    ways."""
+    by = {(r["model"], r["precision"], r["augment"], r.get("devices", 1)): r["img_per_s"]
+          for r in results}
     out = []
-    for (model, prec, aug), value in by.items():
-        if aug == "on" and (model, prec, "off") in by:
+    for (model, prec, aug, devices), value in by.items():
+        if aug == "on" and (model, prec, "off", devices) in by:
             out.append({"model": model, "precision": prec,
-                        "augment_ratio": round(value / by[(model, prec, "off")], 3)})
+                        **({"devices": devices} if devices != 1 else {}),
+                        "augment_ratio": round(value / by[(model, prec, "off", devices)], 3)})
+    return out
+
+
+def scaling(results) -> list[dict]:
+    """The scaling efficiency of each case measured on 1 and on N > 1 devices: img/s on N over
+    N times img/s on 1 (1.0: N devices train N times as fast)."""
+    one = {(r["model"], r["augment"], r["precision"]): r["img_per_s"] for r in results
+           if r["devices"] == 1}
+    out = []
+    for r in results:
+        key = (r["model"], r["augment"], r["precision"])
+        if r["devices"] > 1 and key in one:
+            out.append({"model": r["model"], "augment": r["augment"], "precision": r["precision"],
+                        "devices": r["devices"], "img_per_s": r["img_per_s"],
+                        "img_per_s_per_device": r["img_per_s_per_device"],
+                        "img_per_s_1_device": one[key],
+                        "scaling_efficiency": round(r["img_per_s"] / (r["devices"] * one[key]), 3)})
     return out
 
 

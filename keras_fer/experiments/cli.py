@@ -1,6 +1,6 @@
 """``python -m keras_fer.experiments run experiments/NAME.json [--repeats 3] [--limit N]
-[--epochs N] [--out DIR] [--data PATH] [--force]`` and ``python -m keras_fer.experiments list
-[DIR]``.
+[--epochs N] [--out DIR] [--data PATH] [--force] [--devices N|all]`` and
+``python -m keras_fer.experiments list [DIR]``.
 
 The results of a full run go to experiments/results/NAME/ (committed: replaced only with
 --force); a smoke run (--limit or --epochs) goes to runs/experiments/NAME/ and never into
@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from keras_fer.distribute import parse_flag
 from keras_fer.errors import ArgumentParser, UserError, cli_main
 from keras_fer.experiments.report import write_results
 from keras_fer.experiments.runner import run_experiment
@@ -37,6 +38,9 @@ def build_parser():
     r.add_argument("--force", action="store_true",
                    help="replace committed results, and finished runs trained with other settings")
     r.add_argument("--runs", help="comma-separated run names: only these (default: all)")
+    r.add_argument("--devices", type=parse_flag, metavar="N|all",
+                   help="train every run data-parallel over N local devices, or all (default: "
+                        "the file's, else 1); a run finished on other devices is reused")
     r.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
                    help="a TrainConfig setting for every run, e.g. --set 'model_args={\"image_size\": 64}'")
     ls = sub.add_parser("list", help="list the experiment files")
@@ -114,6 +118,8 @@ def main(argv=None) -> int:
     settings = parse_settings(args.set)
     if args.data:
         settings["data"] = args.data
+    if args.devices is not None:
+        settings["devices"] = args.devices
     for run in exp.runs:
         run.config = run.config.replace(**settings)
     out = results_folder(exp, args, settings)

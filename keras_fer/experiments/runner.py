@@ -141,7 +141,11 @@ def run_experiment(exp: Experiment, *, out, data=None, repeats=None, limit=None,
     return {"results": results, "chosen": chosen, "private": private, "repeats": repeats}
 
 
-def _same_config(run_dir, cfg, ignore=("verbose", "tensorboard")) -> bool:
+# what does not change a run's result: a run on 1 device is the run on N, within rounding
+SAME_RUN_IGNORES = ("verbose", "tensorboard", "devices")
+
+
+def _same_config(run_dir, cfg, ignore=SAME_RUN_IGNORES) -> bool:
     path = Path(run_dir) / "config.json"
     if not path.is_file():
         return False
@@ -157,7 +161,7 @@ def find_same_run(cfg, results_root):
     for config in sorted(Path(results_root).glob("*/runs/*/config.json")):
         run_dir = config.parent
         if (not run_dir.name.endswith(".copying") and (run_dir / "summary.json").is_file()
-                and _same_config(run_dir, cfg, ignore=("verbose", "tensorboard", "out"))):
+                and _same_config(run_dir, cfg, ignore=(*SAME_RUN_IGNORES, "out"))):
             return run_dir
     return None
 

@@ -92,10 +92,14 @@ class SparseCenterLoss(keras.layers.Layer):
         m = ops.cast(ops.shape(features)[0], "float32")
         loss = ops.sum(weights * ops.square(diff)) / (2.0 * m)
         if training:
+            from keras_fer.distribute import sum_over_replicas
+
             onehot = ops.one_hot(labels, self.num_classes, dtype="float32")  # (m, K)
             pull = ops.stop_gradient(-weights * diff)  # a_i * (c_{y_i} - x_i)
-            counts = 1.0 + ops.sum(onehot, axis=0)
-            delta = ops.matmul(ops.transpose(onehot), pull) / counts[:, None]
+            # over the whole batch when replicas each hold a share: every one moves them alike
+            pulls, counts = sum_over_replicas(ops.matmul(ops.transpose(onehot), pull),
+                                              ops.sum(onehot, axis=0))
+            delta = pulls / (1.0 + counts)[:, None]
             self.centers.assign(centers - self.alpha * delta)
         return self.lam * loss
 

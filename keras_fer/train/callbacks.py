@@ -7,7 +7,8 @@ with the same best value, patience counters, history and learning rate.
 - ``NaNGuard``: stops on a non-finite loss (unlike Keras' TerminateOnNaN + BackupAndRestore it
   never deletes the resume state: the run can be resumed from the last good epoch).
 - ``HistoryLog``: one row per epoch into ``history.csv`` (atomic rewrite) with the rate.
-- ``ResumeState``: weights + optimizer variables + the callbacks' states in one ``.npz``,
+- ``ResumeState``: weights + optimizer variables + random-generator states + the callbacks'
+  states in one ``.npz``,
   written atomically after finished epochs (at most every ``every_s`` seconds).
 - ``Clock``: wall and CPU seconds over resumptions, a progress line with an ETA per epoch.
 """
@@ -133,10 +134,11 @@ def rows_to_csv(rows) -> str:
 
 
 class ResumeState(keras.callbacks.Callback):
-    """Writes ``path`` (.npz): the training model's weights, the optimizer's variables and
-    ``{"epoch": finished epochs, "states": {name: callback.get_state()}, "fingerprint": ...}``
-    after each finished epoch (no more often than every ``every_s`` seconds, always after the
-    last one). ``restore`` loads it back and returns the epoch to start from."""
+    """Writes ``path`` (.npz): the training model's weights, the optimizer's variables, the
+    random generators' states and ``{"epoch": finished epochs, "states": {name:
+    callback.get_state()}, "fingerprint": ...}`` after each finished epoch (no more often than
+    every ``every_s`` seconds, always after the last one). ``restore`` loads it back and
+    returns the epoch to start from."""
 
     def __init__(self, path, stateful: dict, fingerprint: str, every_s: float = 0.0,
                  nan_guard=None, epochs=None):
@@ -160,6 +162,8 @@ class ResumeState(keras.callbacks.Callback):
         arrays = {f"w{i}": w for i, w in enumerate(self.model.get_weights())}
         for i, v in enumerate(self.model.optimizer.variables):
             arrays[f"o{i}"] = keras.ops.convert_to_numpy(v)
+        for i, v in enumerate(_random_states(self.model)):
+            arrays[f"r{i}"] = keras.ops.convert_to_numpy(v)
         arrays["meta"] = np.array(json.dumps(meta))
         with atomic_path(self.path) as tmp:
             with open(tmp, "wb") as f:
@@ -181,10 +185,20 @@ class ResumeState(keras.callbacks.Callback):
                 opt.build(model.trainable_variables)
             for i, v in enumerate(opt.variables):
                 v.assign(z[f"o{i}"])
+            for i, v in enumerate(_random_states(model)):
+                if f"r{i}" in z.files:  # resume files of older versions lack them
+                    v.assign(z[f"r{i}"])
         for key, cb in self.stateful.items():
             if key in meta["states"]:
                 cb.set_state(meta["states"][key])
         return int(meta["epoch"])
+
+
+def _random_states(model) -> list:
+    """The model's variables that are not weights: its random generators' states (the
+    augmentation's), so that a resumed run draws what the uninterrupted one would have."""
+    weights = {id(w) for w in model.weights}
+    return [v for v in model.variables if id(v) not in weights]
 
 
 class Clock(keras.callbacks.Callback):

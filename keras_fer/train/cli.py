@@ -4,6 +4,7 @@
     python -m keras_fer.train --config run.json --lr 0.05          # flags override the file
     python -m keras_fer.train --auto --data data --out saved_models/latest
         # recipes/best.json when the backend sees a GPU, else recipes/cpu.json
+    KERAS_BACKEND=jax python -m keras_fer.train --auto --devices all   # data-parallel, all GPUs
 
 Run the same command again after an interruption: it resumes from the last finished epoch.
 A finished run or a release (saved_models/best) in --out is replaced only with --force.
@@ -14,6 +15,7 @@ import json
 import sys
 from pathlib import Path
 
+from keras_fer.distribute import parse_flag
 from keras_fer.errors import ArgumentParser, UserError, cli_main, finite_float
 
 
@@ -55,6 +57,9 @@ def build_parser():
     p.add_argument("--monitor", help="val_accuracy | val_macro_f1 | val_average_accuracy | val_loss")
     p.add_argument("--early-stopping", type=int, metavar="PATIENCE")
     p.add_argument("--mixed-precision", action="store_true", default=None)
+    p.add_argument("--devices", type=parse_flag, metavar="N|all",
+                   help="data-parallel over N local devices, or all of them (default 1); "
+                        "--batch-size is the global batch, split across them")
     p.add_argument("--no-tensorboard", dest="tensorboard", action="store_false", default=None)
     p.add_argument("--seed", type=int)
     p.add_argument("--verbose", type=int, choices=(0, 1, 2),
@@ -115,7 +120,7 @@ def resolve_config(args):
                                           "epochs", "batch_size", "schedule", "loss", "augment",
                                           "limit", "folds", "val", "monitor", "early_stopping",
                                           "mixed_precision", "tensorboard", "seed", "verbose",
-                                          "ema")
+                                          "ema", "devices")
             if getattr(args, k) is not None}
     if args.teacher is not None:
         over["distill"] = {**cfg.distill, "teacher": args.teacher}

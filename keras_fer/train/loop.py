@@ -19,6 +19,7 @@ import numpy as np
 from keras_fer import rundir
 from keras_fer.config import resume_settings
 from keras_fer.devices import device_name, on_device
+from keras_fer.distribute import make_plan
 from keras_fer.errors import UserError
 from keras_fer.io_utils import ensure_out_dir, write_json
 from keras_fer.metrics import epoch_metrics
@@ -88,8 +89,9 @@ def build_training_model(model, cfg, *, optimizer=None, train_labels=None) -> Tr
                        class_weights=weights if name == "class_weighted" or weights else None,
                        l2=float(l2), teacher=teacher, distill_alpha=alpha,
                        distill_temperature=temperature)
+    # weighted: a validation image padded in for a device split (keras_fer.distribute) weighs 0
     tm.compile(optimizer=optimizer or build_optimizer(cfg.optimizer),
-               metrics=epoch_metrics(num_classes), jit_compile=_jit_compile())
+               weighted_metrics=epoch_metrics(num_classes), jit_compile=_jit_compile())
     return tm
 
 
@@ -209,10 +211,27 @@ def build_net(cfg, num_classes, policy=None):
         keras.mixed_precision.set_dtype_policy(previous)
 
 
-def train_once(cfg, train, val, classes, out: Path, *, callbacks=(), resume_every_s=0.0) -> Path:
-    """Train on ``train`` = (images, labels), select on ``val``; write the run directory."""
+def train_once(cfg, train, val, classes, out: Path, *, callbacks=(), resume_every_s=0.0,
+               plan=None) -> Path:
+    """Train on ``train`` = (images, labels), select on ``val``; write the run directory.
+
+    ``plan``: a ``keras_fer.distribute.Plan`` (default: ``make_plan(cfg.devices)``). On several
+    hosts the first process writes ``out``, process k its own copy ``out.process<k>``.
+    """
+    plan = plan or make_plan(cfg.devices)
+    plan.check_batch(cfg.batch_size)
+    out = Path(out) if plan.is_chief else Path(f"{out}.process{plan.process_id}")
+    with plan.scope():
+        return _train(cfg, plan, train, val, classes, out, callbacks, resume_every_s)
+
+
+def _train(cfg, plan, train, val, classes, out, callbacks, resume_every_s) -> Path:
     (x, y), (vx, vy) = train, val
     out = ensure_out_dir(out)
+    x, y = plan.trim(x, y, cfg.seed)
+    if len(y) < len(train[1]):
+        print(f"note: {len(train[1]) - len(y)} of {len(train[1])} training images left out so "
+              f"that every batch splits evenly across {plan.devices} devices", flush=True)
     keras.utils.set_random_seed(cfg.seed)
     net = build_net(cfg, len(classes))
     steps = math.ceil(len(y) / cfg.batch_size)
@@ -256,24 +275,35 @@ def train_once(cfg, train, val, classes, out: Path, *, callbacks=(), resume_ever
     cbs.append(resume)
     if cfg.verbose:
         print(f"training {cfg.model} on {len(y)} images, validating on {len(vy)} "
-              f"({cfg.val}), epochs {initial_epoch + 1}..{cfg.epochs} -> {out}", flush=True)
+              f"({cfg.val}), epochs {initial_epoch + 1}..{cfg.epochs}, {plan.describe()} "
+              f"-> {out}", flush=True)
     if initial_epoch < cfg.epochs:
-        if cfg.balanced_sampler:
-            fit_args = {"x": BalancedSequence(x[..., None], y, cfg.batch_size, cfg.seed)}
-        else:  # uint8 images stay resident on the accelerator; the step casts them
-            dx, dy = on_device(x[..., None]), on_device(y)
-            fit_args = {"x": (dx, dy), "y": dy, "batch_size": cfg.batch_size}
-        dvx, dvy = on_device(vx[..., None]), on_device(vy)
-        tm.fit(**fit_args, epochs=cfg.epochs, initial_epoch=initial_epoch,
-               validation_data=((dvx, dvy), dvy), validation_batch_size=256,
-               callbacks=cbs, verbose=_keras_verbose(cfg.verbose))
+        tm.fit(**_fit_data(cfg, plan, x, y, vx, vy), epochs=cfg.epochs,
+               initial_epoch=initial_epoch, callbacks=cbs, verbose=_keras_verbose(cfg.verbose))
     if nan_guard.stopped:
         raise TrainingFailed(f"{out}: {nan_guard.message} ({resume.path})")
     if not (out / rundir.MODEL_FILE).is_file():  # no finite validation value ever
         save_model_atomic(net, out / rundir.MODEL_FILE)
-    _finish(cfg, out, net, classes, history, best, clock, len(y), len(vy))
+    _finish(cfg, out, net, classes, history, best, clock, len(y), len(vy), plan)
     shutil.rmtree(out / RESUME_FILE.parent, ignore_errors=True)
     return out
+
+
+def _fit_data(cfg, plan, x, y, vx, vy) -> dict:
+    """``fit``'s data arguments: this process's share of the training and validation images,
+    its share of each global batch."""
+    x, y = plan.share(x, y)
+    batch = plan.process_batch(cfg.batch_size)
+    if cfg.balanced_sampler:
+        args = {"x": BalancedSequence(x[..., None], y, batch, cfg.seed)}
+    else:  # uint8 images stay resident on the accelerator; the step casts them
+        dx, dy = on_device(x[..., None]), on_device(y)
+        args = {"x": (dx, dy), "y": dy, "batch_size": batch}
+    vx, vy, weights, val_batch = plan.val_arrays(vx, vy)
+    val = (on_device(vx[..., None]), on_device(vy))
+    args["validation_data"] = (val, val[1]) if weights is None else (val, val[1], weights)
+    args["validation_batch_size"] = val_batch
+    return args
 
 
 def _build(tm, x, y):
@@ -297,14 +327,14 @@ def _tensorboard(log_dir):
     return [keras.callbacks.TensorBoard(log_dir=str(log_dir), write_graph=False, profile_batch=0)]
 
 
-def _finish(cfg, out, net, classes, history, best, clock, n_train, n_val):
-    seconds, cpu_hours = round(clock.seconds(), 2), round(clock.cpu_seconds() / 3600, 3)
+def _finish(cfg, out, net, classes, history, best, clock, n_train, n_val, plan):
+    seconds, cpu_hours = round(clock.seconds(), 2), round(clock.cpu_seconds() / 3600, 5)
     best_epoch = None if best.best_epoch is None else best.best_epoch + 1
     meta = {"classes": list(classes), "input_shape": [int(d) for d in net.input_shape[1:]],
             "backend": keras.backend.backend(), "keras": keras.__version__,
             "model": str(cfg.model), "best_epoch": best_epoch, "best": best.best_logs,
             "train_seconds": seconds, "train_cpu_hours": cpu_hours, "device": device_name(),
-            "finished": time.strftime("%Y-%m-%d %H:%M")}
+            "distribution": plan.meta(), "finished": time.strftime("%Y-%m-%d %H:%M")}
     rundir.write_meta(out, meta)
     if history.rows:
         plot_curves(history.rows, out / "curves.png", title=f"{cfg.model} ({out.name})")
@@ -329,22 +359,23 @@ def run(cfg, data=None, *, callbacks=(), resume_every_s=0.0, force=False) -> Pat
     With ``cfg.folds = K``: K stratified folds of Training into ``OUT/fold<k>``, and
     ``OUT/summary.json`` with each fold and mean ± std.
     """
+    plan = make_plan(cfg.devices)  # first: joining several hosts must precede any JAX work
     out = Path(cfg.out) if cfg.out else default_out(cfg)
     rundir.claim_out(out, force, config=cfg.to_dict())
     if data is None:
         from keras_fer.data import load
 
         data = load(cfg.data, classes=cfg.classes)
-    out = _run(cfg, data, out, callbacks, resume_every_s)
+    out = _run(cfg, data, out, callbacks, resume_every_s, plan)
     rundir.release_aside(out)
     return out
 
 
-def _run(cfg, data, out, callbacks, resume_every_s) -> Path:
+def _run(cfg, data, out, callbacks, resume_every_s, plan) -> Path:
     if not cfg.folds:
         train, val, classes = select_data(cfg, data)
         return train_once(cfg, train, val, classes, out, callbacks=callbacks,
-                          resume_every_s=resume_every_s)
+                          resume_every_s=resume_every_s, plan=plan)
     from keras_fer.data import stratified_kfold
 
     if cfg.oversample:
@@ -355,11 +386,13 @@ def _run(cfg, data, out, callbacks, resume_every_s) -> Path:
     results = []
     for k, (tr, va) in enumerate(stratified_kfold(y, cfg.folds, cfg.seed), start=1):
         fold_dir = train_once(cfg, (x[tr], y[tr]), (x[va], y[va]), classes, out / f"fold{k}",
-                              callbacks=callbacks, resume_every_s=resume_every_s)
+                              callbacks=callbacks, resume_every_s=resume_every_s, plan=plan)
         summary = json.loads((fold_dir / rundir.SUMMARY_FILE).read_text())
         results.append({"fold": k, "dir": str(fold_dir), "best_epoch": summary["best_epoch"],
                         "best": summary["best"]})
     folds = fold_summary(results)
+    if not plan.is_chief:  # the first process writes the folds' summary
+        return out
     write_json(out / rundir.SUMMARY_FILE, {"folds_k": cfg.folds, **folds})
     write_json(out / rundir.CONFIG_FILE, {**cfg.to_dict(), "out": str(out)})
     print(format_folds(folds), flush=True)

@@ -5,20 +5,23 @@ go in so that the models' auxiliary losses see them). Inside the compiled step i
 float32, applies ``keras_fer.augment.Augment`` (training only), fits the images to the model's
 input (centre crop at validation), mixes (``Augment.mix_batch``: mixup / cutmix as the
 augment config says, training only), runs the model and
-adds the auxiliary losses of ``keras_fer.models.aux_loss_layers`` (DACL's center loss: its
+computes the auxiliary losses of ``keras_fer.models.aux_loss_layers`` (DACL's center loss: its
 ``loss_and_update`` runs inside ``call``, so the centers' update works in the jitted JAX step).
 
 ``call`` returns ``(logits, targets)``: ``targets`` are the (mixed) one-hot labels; the
 overridden ``compute_loss`` (cross-entropy from logits, label smoothing, class weights, + aux
 losses) and ``compute_metrics`` (on the logits and the integer labels) read them. With a
-``teacher`` (knowledge distillation) training steps return ``(logits, targets, teacher_logits)``:
-the teacher sees the same augmented (and mixed) batch, fitted to its own input size.
+``teacher`` (knowledge distillation) training steps also return ``teacher_logits``: the teacher
+sees the same augmented (and mixed) batch, fitted to its own input size. A net with auxiliary
+losses adds their sum last: ``(logits, targets[, teacher_logits], aux_loss)``.
 """
 from __future__ import annotations
 
 import keras
 import numpy as np
 from keras import ops
+
+from keras_fer.distribute import per_replica_loss
 
 
 class TrainingModel(keras.Model):
@@ -90,19 +93,25 @@ class TrainingModel(keras.Model):
             x, targets = self.augment.mix_batch(x, targets)
         outs = self.view(x, training=training)
         logits = outs[0] if self.aux_layers else outs
-        if self.aux_layers:
-            at = 1
-            for layer, n in zip(self.aux_layers, self.aux_counts):
-                self.add_loss(layer.loss_and_update(*outs[at:at + n], labels=labels,
-                                                    training=training))
-                at += n
+        result = [ops.cast(logits, "float32"), targets]
         if training and self.teacher is not None:
             teacher_logits = self.teacher(fit_to(x, self.teacher_size), training=False)
-            return ops.cast(logits, "float32"), targets, ops.cast(teacher_logits, "float32")
-        return ops.cast(logits, "float32"), targets
+            result.append(ops.cast(teacher_logits, "float32"))
+        if self.aux_layers:
+            # an output, not add_loss: under a TensorFlow MirroredStrategy Keras' add_loss
+            # lets one replica's loss leak into the next replica's `losses`
+            aux, at = 0.0, 1
+            for layer, n in zip(self.aux_layers, self.aux_counts):
+                aux = aux + ops.cast(layer.loss_and_update(*outs[at:at + n], labels=labels,
+                                                           training=training), "float32")
+                at += n
+            result.append(aux)
+        return tuple(result)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        logits, targets = y_pred[:2]
+        logits, targets, *rest = y_pred
+        teacher_logits = rest.pop(0) if training and self.teacher is not None and rest else None
+        aux = rest.pop(0) if self.aux_layers and rest else None
         per_sample_w = None
         if self.class_weights is not None:
             per_sample_w = ops.sum(targets * ops.convert_to_tensor(self.class_weights), axis=-1)
@@ -114,15 +123,17 @@ class TrainingModel(keras.Model):
         if sample_weight is not None:
             per_sample = per_sample * ops.reshape(ops.cast(sample_weight, "float32"), (-1,))
         loss = ops.mean(per_sample)
-        if len(y_pred) == 3:
+        if teacher_logits is not None:
             loss = (1.0 - self.distill_alpha) * loss + self.distill_alpha * self.distill_loss(
-                logits, y_pred[2])
+                logits, teacher_logits)
         if self.l2:
             squares = [ops.sum(ops.square(ops.cast(w, "float32"))) for w in self.net.trainable_weights]
             loss = loss + 0.5 * self.l2 * ops.sum(ops.stack(squares))
-        for extra in self.losses:
+        if aux is not None:
+            loss = loss + aux
+        for extra in self.losses:  # the layers' weight regularisers
             loss = loss + ops.sum(ops.cast(extra, "float32"))
-        return loss
+        return per_replica_loss(loss)
 
     def distill_loss(self, logits, teacher_logits):
         """T^2 * KL(softmax(teacher / T) || softmax(student / T)), mean over the batch (the T^2

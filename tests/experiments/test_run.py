@@ -87,6 +87,20 @@ def test_rerun_reuses_finished_runs(smoke, capsys):
     assert "so not in the table or the choice: adam." in (out / "index.html").read_text()
 
 
+def test_runs_from_before_the_devices_setting_or_on_other_devices_are_reused(smoke, capsys):
+    out, argv = smoke
+    config = out / "runs" / "sgd-seed0" / "config.json"
+    saved = json.loads(config.read_text())
+    assert saved["devices"] == 1
+    del saved["devices"]  # as a run trained before the setting existed wrote it
+    config.write_text(json.dumps(saved))
+    mtime = (out / "runs" / "sgd-seed0" / "model.keras").stat().st_mtime_ns
+    for devices in ("1", "all"):
+        assert main(argv + ["--runs", "sgd", "--devices", devices]) == 0
+        assert "sgd seed 0: done before, reusing" in capsys.readouterr().out
+    assert (out / "runs" / "sgd-seed0" / "model.keras").stat().st_mtime_ns == mtime
+
+
 def test_a_run_another_study_trained_with_the_same_settings_is_copied(smoke, capsys):
     out, argv = smoke
     study = json.loads(Path(argv[1]).read_text())

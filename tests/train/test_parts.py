@@ -168,3 +168,22 @@ def test_one_run_on_this_backend(fer_small, tiny_cfg):
     meta = rundir.read_meta(out)
     assert meta["backend"] == keras.backend.backend() and meta["best_epoch"] == 1
     assert rundir.load_model(out).output_shape == (None, 7)
+
+
+@pytest.mark.backends
+def test_resume_state_keeps_the_augmentations_random_stream(tmp_path):
+    from keras_fer.train.callbacks import ResumeState
+
+    tm = build_training_model(_net(), TrainConfig(augment={"flip": True, "mix": "mixup"}))
+    x = np.random.default_rng(0).integers(0, 256, (4, 48, 48, 1)).astype("uint8")
+    y = np.arange(4)
+    tm.fit((x, y), y, epochs=1, verbose=0)
+    resume = ResumeState(tmp_path / "resume.npz", {}, "f")
+    resume.set_model(tm)
+    resume.save(1)
+    state = tm.augment.seed_generator.state
+    saved = keras.ops.convert_to_numpy(state).copy()
+    tm.fit((x, y), y, epochs=1, verbose=0)  # draws: the generator moves on
+    assert not np.array_equal(keras.ops.convert_to_numpy(state), saved)
+    assert resume.restore(tm) == 1
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(state), saved)
