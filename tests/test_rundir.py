@@ -25,7 +25,11 @@ def test_states_of_an_output_folder(tmp_path):
         "config.json": cfg, "summary.json": "{}", "ckpt__resume.npz": ""})) == "unfinished"
     assert rundir.out_state(_folder(tmp_path / "folds", **{"fold1__config.json": cfg})) == "unfinished"
     assert rundir.out_state(_folder(tmp_path / "done", **{"summary.json": "{}"})) == "finished"
-    assert rundir.out_state(_folder(tmp_path / "best", **{"model.keras": "", "README.md": ""})) == "release"
+    assert rundir.out_state(_folder(tmp_path / "best", **{
+        "model.keras": "", "README.md": "# Model card: a release from before release.json\n"})) == "release"
+    # a run directory with some other README is a finished run, not a release
+    assert rundir.out_state(_folder(tmp_path / "notes", **{
+        "model.keras": "", "README.md": "notes\n", "summary.json": "{}"})) == "finished"
     assert rundir.out_state(_folder(tmp_path / "marked", **{"release.json": "{}"})) == "release"
     assert rundir.out_state(_folder(tmp_path / "data", **{"fer2013.npz": ""})) == "other"
 

@@ -21,11 +21,16 @@ SEARCH_FILE = "search.json"
 
 
 def best_trial(tuner):
-    best = tuner.oracle.get_best_trials(1)
-    if not best:
+    """The completed trial with the best score; a tie goes to the first trial, so that the
+    same search always names the same best (KerasTuner's order of tied trials can change when
+    a search is reloaded)."""
+    done = [t for t in tuner.oracle.trials.values()
+            if t.status == "COMPLETED" and t.score is not None]
+    if not done:
         raise UserError(f"{tuner.project_dir}: no completed trial to retrain (a larger "
                         "--time-budget lets one finish)")
-    return best[0]
+    sign = -1.0 if tuner.oracle.objective.direction == "max" else 1.0
+    return min(done, key=lambda t: (sign * t.score, str(t.trial_id)))
 
 
 def retrain_best(tuner, space, base, data, budget, estimator=None) -> Path:

@@ -12,14 +12,16 @@ import pytest
 from keras_fer.data import FERData, save_npz
 from keras_fer.errors import UserError
 from tuning.search import base_config, parse_args
+from tuning.spaces import get_space
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def test_devices_reach_the_base_config_of_every_trial():
-    assert base_config(parse_args(["--devices", "all"])).devices == "all"
-    assert base_config(parse_args(["--devices", "2"])).devices == 2
-    assert base_config(parse_args([])).devices == 1
+    space = get_space("blockcnn")
+    assert base_config(parse_args(["--devices", "all"]), space).devices == "all"
+    assert base_config(parse_args(["--devices", "2"]), space).devices == 2
+    assert base_config(parse_args([]), space).devices == 1
     with pytest.raises(UserError, match="--devices: devices must be a number >= 1"):
         parse_args(["--devices", "0"])
 
@@ -34,6 +36,7 @@ def test_a_search_on_two_devices(tmp_path):
     base.write_text('{"batch_size": 16, "tensorboard": false, "verbose": 0}')
     argv = ["--data", str(tmp_path / "data"), "--config", str(base), "--tuner", "random",
             "--epochs", "1", "--max-trials", "1", "--dir", str(tmp_path / "search"),
+            "--space", "blockcnn", "--time-budget", "none",
             "--fix", "depth=4", "--fix", "width=16", "--fix", "augment=none", "--no-retrain",
             "--devices", "2"]
     env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu",
@@ -46,5 +49,5 @@ def test_a_search_on_two_devices(tmp_path):
     # 28 training images on 2 devices; 11 validation images (padded to 12 with weight 0)
     assert ("28 training / 11 validation images (PublicTest), data-parallel over 2 devices "
             "(keras.distribution.DataParallel)") in proc.stdout
-    trials = pd.read_csv(tmp_path / "search" / "random" / "trials.csv")
+    trials = pd.read_csv(tmp_path / "search" / "blockcnn_random" / "trials.csv")
     assert list(trials["status"]) == ["COMPLETED"] and 0.0 <= trials["score"][0] <= 1.0
