@@ -17,6 +17,7 @@ import keras
 import keras_tuner
 
 from keras_fer.errors import UserError
+from keras_fer.train.callbacks import hms  # noqa: F401  (tuning.plan imports it from here)
 
 RETRAIN_SHARE = 1 / 3
 CPU_DEFAULT = 45 * 60  # without a GPU: a working session
@@ -45,11 +46,6 @@ def parse_duration(text):
     if seconds <= 0:
         raise UserError(f"--time-budget {text!r}: must be more than 0 (or none for no limit)")
     return seconds
-
-
-def hms(seconds) -> str:
-    seconds = max(0, int(round(seconds)))
-    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
 def minutes(seconds) -> str:

@@ -230,7 +230,7 @@ class Clock(keras.callbacks.Callback):
         per_epoch = (time.monotonic() - self._t0) / max(1, done)
         left = (self.epochs - epoch - 1) * per_epoch
         print(f"progress: epoch {epoch + 1}/{self.epochs}, {per_epoch:.0f} s/epoch, elapsed "
-              f"{_hms(self.seconds())}, ETA {_hms(left)} "
+              f"{hms(self.seconds())}, ETA {hms(left)} "
               f"({self.cpu_seconds() / 3600:.2f} CPU-hours so far)", flush=True)
 
     def get_state(self):
@@ -241,6 +241,7 @@ class Clock(keras.callbacks.Callback):
         self.cpu_before = float(state.get("cpu_seconds", 0.0))
 
 
-def _hms(seconds):
-    seconds = int(seconds)
+def hms(seconds) -> str:
+    """H:MM:SS of a duration (the progress and ETA lines of training and tuning)."""
+    seconds = max(0, int(round(seconds)))
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
