@@ -18,6 +18,7 @@ from tuning.plan import TIMING_FILE
 
 EVAL_SPLITS = ("PublicTest", "PrivateTest")
 SEARCH_FILE = "search.json"
+NOISE_MARGIN = 0.1  # a score this close to a constant prediction's ranks noise
 
 
 def best_trial(tuner):
@@ -33,7 +34,49 @@ def best_trial(tuner):
     return min(done, key=lambda t: (sign * t.score, str(t.trial_id)))
 
 
-def retrain_best(tuner, space, base, data, budget, estimator=None) -> Path:
+def default_values(oracle) -> dict:
+    """The values of the oracle's space at its defaults (``--fix``-ed ones at their value)."""
+    import keras_tuner as kt
+
+    hps = kt.HyperParameters()
+    for hp in oracle.hyperparameters.space:
+        hps.merge([hp])
+        if hps.is_active(hp):
+            hps.values[hp.name] = hp.default
+    return hps.values
+
+
+def constant_score(labels, objective: str) -> float:
+    """The score of always predicting the most common validation class: what a network that
+    learned nothing gets (accuracy: its share; macro-F1: its F1, 2p/(1+p), over the classes
+    that have images)."""
+    counts = np.bincount(np.asarray(labels, dtype=np.int64))
+    counts = counts[counts > 0]
+    p = counts.max() / counts.sum()
+    return float(p) if objective == "val_accuracy" else float(2 * p / (1 + p) / len(counts))
+
+
+def trial_to_retrain(tuner, chance=None):
+    """(trial, note). The best trial; but when no trial scored ``NOISE_MARGIN`` above
+    ``chance`` (``constant_score``), the trials were too short to rank anything, so the
+    defaults' trial (the first of a search, see ``tuning.search.defaults_first``) is retrained
+    instead, and the note says so."""
+    best = best_trial(tuner)
+    if chance is None or best.score > chance + NOISE_MARGIN:
+        return best, None
+    name = tuner.oracle.objective.name
+    why = (f"no trial scored more than {NOISE_MARGIN} above always predicting the most common "
+           f"class ({name} {chance:.3f}; best {best.score:.3f}): the trials were too short to "
+           "rank configurations (a larger --time-budget gives longer ones)")
+    defaults = default_values(tuner.oracle)
+    for trial in sorted(tuner.oracle.trials.values(), key=lambda t: str(t.trial_id)):
+        values = {k: v for k, v in trial.hyperparameters.values.items() if not k.startswith("tuner/")}
+        if trial.status == "COMPLETED" and values == defaults:
+            return trial, f"{why}; retraining the space's defaults (trial {trial.trial_id}) instead"
+    return best, f"{why}; retraining trial {best.trial_id} anyway"
+
+
+def retrain_best(tuner, space, base, data, budget, estimator=None, chance=None) -> Path:
     """Retrain the best trial's configuration on all of Training (``base`` without its
     ``limit``) into ``PROJECT/best_trial_<id>``, for as many epochs (at most ``base.epochs``) as
     the budget's rest fits, cut at its end; then ``eval/report.json`` on PublicTest and
@@ -41,7 +84,9 @@ def retrain_best(tuner, space, base, data, budget, estimator=None) -> Path:
     resumes."""
     from keras_fer.train import run, select_data
 
-    trial = best_trial(tuner)
+    trial, note = trial_to_retrain(tuner, chance)
+    if note:
+        print(f"warning: {note}", flush=True)
     out = Path(tuner.project_dir) / f"best_trial_{trial.trial_id}"
     splits = [s for s in EVAL_SPLITS if np.any(data.splits == s)]
     if (out / rundir.SUMMARY_FILE).is_file():
@@ -74,7 +119,8 @@ def retrain_best(tuner, space, base, data, budget, estimator=None) -> Path:
         write_json(out / SEARCH_FILE, {
             "trial_id": trial.trial_id, "score": trial.score, "objective": tuner.oracle.objective.name,
             "space": space.name, "hyperparameters": trial.hyperparameters.values,
-            "search_dir": str(tuner.project_dir), "trial_limit": base.limit, "retrain_epochs": epochs})
+            "search_dir": str(tuner.project_dir), "trial_limit": base.limit, "retrain_epochs": epochs,
+            "note": note})
     if not report_path(out).is_file():
         evaluate_run(out, data, splits=splits, tta="none")
     return out

@@ -73,9 +73,22 @@ class FERHyperModel(keras_tuner.HyperModel):
         n = len(self.train_labels) if self.train_labels is not None else self.base.batch_size
         return steps_per_epoch(n, self.base.batch_size)
 
-    def config_for(self, hp) -> TrainConfig:
-        """The TrainConfig a trial with hyperparameters ``hp`` trains (and the best retrains)."""
-        return self.space.apply(self.base, self.space.declare(hp), self.steps_per_epoch())
+    def config_for(self, hp, epochs=None) -> TrainConfig:
+        """The TrainConfig of hyperparameters ``hp`` over ``epochs`` (default the base's: the
+        best's retraining); a trial's is ``config_for(hp, trial_epochs(hp))``."""
+        base = self.base if epochs is None else self.base.replace(epochs=int(epochs))
+        return self.space.apply(base, self.space.declare(hp), self.steps_per_epoch())
+
+    def trial_epochs(self, hp) -> int:
+        """Epochs this trial's ``fit`` runs. A Hyperband trial that continues an earlier one gets
+        its weights but a new optimizer (KerasTuner reloads weights only), so its schedule and
+        EMA span its own epochs (``tuner/epochs - tuner/initial_epoch``), not the search's most:
+        a 2-epoch trial of a 30-epoch cosine would validate in warm-up, with an EMA of 0.999
+        that still holds mostly the initial weights."""
+        values = hp.values
+        if "tuner/epochs" in values:
+            return max(1, int(values["tuner/epochs"]) - int(values.get("tuner/initial_epoch", 0)))
+        return self.base.epochs
 
     def build(self, hp):
         from keras_fer.train import (
@@ -86,7 +99,7 @@ class FERHyperModel(keras_tuner.HyperModel):
             make_schedule,
         )
 
-        cfg = self.config_for(hp)
+        cfg = self.config_for(hp, self.trial_epochs(hp))
         net = build_net(cfg, self.num_classes)
         lr, self._schedule = make_schedule(cfg.schedule, base_learning_rate(cfg.optimizer),
                                            cfg.epochs, self.steps_per_epoch(), cfg.monitor)

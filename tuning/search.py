@@ -172,7 +172,25 @@ def make_tuner(kind, hypermodel, objective, max_trials, epochs, directory, seed=
         tuner = budgeted(kt.RandomSearch)(hypermodel, max_trials=max_trials, **common)
     else:
         raise UserError(f"--tuner must be one of {TUNERS}, got {kind!r}")
+    defaults_first(tuner.oracle)
     return tuner
+
+
+def defaults_first(oracle) -> None:
+    """Make the first trial of a search the space's defaults (its recipe), then sample as
+    KerasTuner does. Every oracle (random, Hyperband, Bayesian's initial points) draws new
+    values through ``_random_values``; without this the known-good configuration is rarely
+    tried and a short search only ranks random points."""
+    from tuning.best import default_values
+
+    sample = oracle._random_values
+
+    def values():
+        if oracle._tried_so_far:  # restored with the oracle's state on a resumed search
+            return sample()
+        return default_values(oracle)
+
+    oracle._random_values = values
 
 
 def search_arrays(cfg: TrainConfig, data):
@@ -265,6 +283,9 @@ def main(argv=None) -> int:
 
     data = load(cfg.data, classes=cfg.classes)
     (x, y), (xv, yv), classes = search_arrays(cfg, data)
+    from tuning.best import constant_score
+
+    chance = constant_score(yv, args.objective)  # what a net that learned nothing scores
     x, y = devices.trim(x, y, cfg.seed)
     hypermodel = FERHyperModel(cfg, num_classes=len(classes), train_labels=y, space=space)
     with contextlib.redirect_stdout(io.StringIO()) as kerastuner_says:  # after our first line
@@ -295,10 +316,10 @@ def main(argv=None) -> int:
     if who == "worker":
         print(f"worker {os.environ['KERASTUNER_TUNER_ID']}: search finished")
         return 0
-    return finish(args, space, cfg, data, tuner, budget, plan, best_out)
+    return finish(args, space, cfg, data, tuner, budget, plan, best_out, chance)
 
 
-def finish(args, space, cfg, data, tuner, budget, plan, best_out) -> int:
+def finish(args, space, cfg, data, tuner, budget, plan, best_out, chance=None) -> int:
     """The table and the plot; then the retrained best, evaluated; then the release if asked."""
     from tuning.best import release_best, retrain_best, summary_line
 
@@ -309,7 +330,7 @@ def finish(args, space, cfg, data, tuner, budget, plan, best_out) -> int:
     print(f"wrote {out_dir / 'trials.csv'} and {out_dir / 'trials.png'}")
     if args.no_retrain:
         return 0
-    run_dir = retrain_best(tuner, space, cfg, data, budget, plan.estimator)
+    run_dir = retrain_best(tuner, space, cfg, data, budget, plan.estimator, chance)
     print(summary_line(run_dir))
     if args.release:
         release_best(run_dir, best_out, cfg.data, args.force)

@@ -8,6 +8,7 @@ import json
 import pandas as pd
 import pytest
 
+from tuning.best import constant_score
 from tuning.search import main
 
 FIX = ["--space", "blockcnn", "--fix", "depth=4", "--fix", "width=16", "--fix", "augment=none"]
@@ -55,11 +56,18 @@ def searched(tune_env, tmp_path_factory):
         assert len(calls) == 3
         code, third = _quiet_main(_argv(data, base, tmp, "--no-retrain"))
         assert code == 0
-    return tmp, len(calls), second, third, states[0]["score"]
+    return tmp, len(calls), second, third, states[0]["score"], data
+
+
+def fer_small_public_labels(searched):
+    from keras_fer.data import load
+
+    data = load(searched[5])
+    return data.labels[data.splits == "PublicTest"]
 
 
 def test_resumed_search_keeps_trials_done_and_stops_at_max_trials(searched):
-    tmp, calls, second, third, first_score = searched
+    tmp, calls, second, third, first_score, _ = searched
     project = tmp / "search" / "blockcnn_random"
     table = pd.read_csv(project / "trials.csv")
     assert list(table["trial"]) == [0, 1] and set(table["status"]) == {"COMPLETED"}
@@ -84,8 +92,18 @@ def test_table_plot_and_retrained_best(searched):
     [best] = list(project.glob("best_trial_*"))
     meta = json.loads((best / "search.json").read_text())
     assert best.name == f"best_trial_{meta['trial_id']}"
+    # trial 0 is the space's defaults (under --fix); trial 1 a random point
+    first = table.iloc[0]
+    assert (first["kernel1"], first["kernel2"], first["norm"], first["optimizer"]) == (3, 3, "batch", "adam")
+    assert (first["learning_rate"], first["weight_decay"], first["dropout"]) == (1e-3, 1e-4, 0.3)
+    # the best is retrained, unless no trial beat a constant prediction by 0.1 (it ranks noise):
+    # then the defaults' trial, with a warning
+    chance = constant_score(fer_small_public_labels(searched), "val_macro_f1")
+    noise = table["score"].max() <= chance + 0.1
+    expected = 0 if noise else int(table.loc[table["score"].idxmax(), "trial"])
+    assert int(meta["trial_id"]) == expected and bool(meta["note"]) == noise
+    assert ("warning: no trial scored more than 0.1 above" in second) == noise
     winner = table[table["trial"] == int(meta["trial_id"])].iloc[0]
-    assert winner["score"] == pytest.approx(table["score"].max())  # the best (ties: any of them)
     assert meta["score"] == pytest.approx(winner["score"]) and meta["objective"] == "val_macro_f1"
     assert meta["hyperparameters"]["norm"] == winner["norm"] and meta["trial_limit"] == 14
     config = json.loads((best / "config.json").read_text())
