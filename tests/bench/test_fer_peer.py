@@ -76,3 +76,11 @@ def test_cli_missing_wheel_file_exit_2(tmp_path):
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")] == [
         f"error: --peer-fer {tmp_path / 'none.whl'}: no such file"]
+
+
+def test_the_batch_is_128_for_training_256_for_fer_unless_given():
+    from keras_fer.bench.cli import _parse
+
+    assert _parse([]).batch_size == 128
+    assert _parse(["--peer-fer", "x.whl"]).batch_size is None  # peer_fer() makes it 256
+    assert _parse(["--peer-fer", "x.whl", "--batch-size", "128"]).batch_size == 128  # kept
