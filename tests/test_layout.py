@@ -33,3 +33,15 @@ def test_the_checker_sees_both_import_forms(tmp_path):
                     "import keras_fer.data.cli\nfrom keras_fer.clip import x\n")
     assert cli_imports(path) == ["keras_fer.export.cli", "keras_fer.release.cli",
                                  "keras_fer.data.cli"]
+
+
+def test_the_model_registry_imports_every_family():
+    models = REPO / "keras_fer" / "models"
+    families = ({p.stem for p in models.glob("*.py")}
+                | {p.name for p in models.iterdir() if (p / "__init__.py").is_file()})
+    families -= {"__init__", "__main__", "common", "registry"}
+    tree = ast.parse((models / "__init__.py").read_text(encoding="utf-8"))
+    imported = {a.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                and node.module == "keras_fer.models" for a in node.names}
+    assert {"blockcnn", "resnet", "vit"} <= families  # a package and single modules are seen
+    assert families <= imported  # each registers its models when keras_fer.models is imported
