@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import types
 import typing
 from dataclasses import dataclass, field
 
@@ -184,7 +185,7 @@ def _check_finite(source, value, key="") -> None:
 
 def _check_type(source, key, value, hint):
     origin = typing.get_origin(hint)
-    unions = (typing.Union, getattr(__import__("types"), "UnionType", None))
+    unions = (typing.Union, types.UnionType)
     allowed = typing.get_args(hint) if origin in unions else (hint,)
     py_types = []
     for a in allowed:

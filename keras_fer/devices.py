@@ -1,6 +1,9 @@
-"""What the Keras backend runs on: one place that asks the backend for its accelerator."""
+"""What the Keras backend runs on: one place that asks the backend for its accelerator, and
+whether TensorFlow is here for what needs it (export, release)."""
 import os
 import platform
+import subprocess
+import sys
 
 
 def accelerator_name():
@@ -81,3 +84,17 @@ def tensorflow_installed() -> bool:
         return importlib.util.find_spec("tensorflow") is not None
     except (ImportError, ValueError):
         return False
+
+
+def under_tensorflow(module, argv) -> int:
+    """Run ``python -m module argv`` again under the TensorFlow backend (export needs it; a
+    model.keras is backend-independent) and return its exit code."""
+    from keras_fer.errors import UserError
+
+    if not tensorflow_installed():
+        raise UserError(f"{module} needs TensorFlow, which is not installed here (the run "
+                        "directory is backend-independent: run it on a machine with TensorFlow)")
+    print(f"keras backend is not tensorflow: running {module} under TensorFlow in a subprocess "
+          "(model.keras is backend-independent)", flush=True)
+    env = dict(os.environ, KERAS_BACKEND="tensorflow")
+    return subprocess.run([sys.executable, "-m", module, *argv], env=env).returncode

@@ -30,6 +30,7 @@ def test_every_field_has_a_default_and_survives_to_dict():
     ({"optimizer": {"learning_rate": 0.1}}, "optimizer"),
     ({"limit": 3}, "limit"),
     ({"mixed_precision": 1}, "mixed_precision"),
+    ({"data": 5}, "run.json: data must be str or null, got 5"),  # a `str | None` field
     ({"classes": "raf"}, "run.json: classes 'raf': not a preset"),
     ({"classes": "1=surprise,2=smug"}, "run.json: classes: 'smug'"),
 ])

@@ -154,7 +154,7 @@ def release_run(run_dir: Path, best_out: Path, data, force: bool, notes: str) ->
     without TensorFlow (the JAX-only GPU machine) the run stays and the command is printed."""
     import keras
 
-    from keras_fer.devices import tensorflow_installed
+    from keras_fer.devices import tensorflow_installed, under_tensorflow
     from keras_fer.release import make_release
 
     if keras.backend.backend() == "tensorflow":
@@ -168,7 +168,5 @@ def release_run(run_dir: Path, best_out: Path, data, force: bool, notes: str) ->
         print(f"TensorFlow is not installed here, so the release (export) waits: on a machine "
               f"with it run  python -m keras_fer.release {' '.join(argv)}")
         return
-    from keras_fer.export.cli import under_tensorflow
-
     if under_tensorflow("keras_fer.release", argv) != 0:
         raise UserError(f"{run_dir}: releasing to {best_out} failed (see above)")

@@ -110,9 +110,8 @@ def _parser():
     p = ArgumentParser(prog="python -m keras_fer.data", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
     prep = sub.add_parser("prepare", help="read any supported source, write OUT/fer2013.npz")
-    prep.add_argument("--src", default=str(default_source()),
-                      help="fer2013.csv, train.csv, image folder or .zip "
-                           "($FER2013_SRC, else ../shared/datasets/fer2013.zip beside the checkout)")
+    prep.add_argument("--src", help="fer2013.csv, train.csv, image folder or .zip (default "
+                                     "$FER2013_SRC; make data passes ../shared/datasets/fer2013.zip)")
     prep.add_argument("--out", default="data", help="output folder (default data/)")
     prep.add_argument("--per-class", type=int, default=None, help="at most N images per class per split")
     st = sub.add_parser("stats", help="count and percent per class per split")
@@ -131,12 +130,13 @@ def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     _one_line_warnings()
     if args.command == "prepare":
-        if not args.src or not Path(args.src).exists():
-            raise UserError(f"no data source at {args.src!r}: download FER2013 (image-folder zip or "
+        src = str(default_source("--src")) if args.src is None else args.src
+        if not src or not Path(src).exists():
+            raise UserError(f"no data source at {src!r}: download FER2013 (image-folder zip or "
                             "fer2013.csv) and set FER2013_SRC or pass --src PATH")
         check_out_dir(args.out)
         # The npz written here is itself the fast path: no need for a second copy in the cache.
-        data = load(args.src, strict=args.strict, per_class=args.per_class, cache=False,
+        data = load(src, strict=args.strict, per_class=args.per_class, cache=False,
                     classes=args.classes)
         out = Path(args.out)
         save_npz(data, out / NPZ_NAME)

@@ -180,8 +180,15 @@ def default_data_path() -> Path:
     return Path(os.environ.get("FER2013_DATA") or "data")
 
 
-def default_source() -> Path:
-    """Where raw FER2013 is read from when none is named: ``$FER2013_SRC``, else
-    ``../shared/datasets/fer2013.zip`` beside this checkout."""
-    checkout = Path(__file__).resolve().parents[2]
-    return Path(os.environ.get("FER2013_SRC") or checkout.parent / "shared" / "datasets" / "fer2013.zip")
+def default_source(option="--src") -> Path:
+    """Where raw FER2013 is read from when none is named: ``$FER2013_SRC``.
+
+    The library knows no location of its own (``make data`` passes the Makefile's
+    ``FER2013_SRC``), so without the variable this is a UserError that says to pass ``option``,
+    the CLI option that names the source, or to set FER2013_SRC.
+    """
+    src = os.environ.get("FER2013_SRC")
+    if not src:
+        raise UserError(f"no FER2013 source given: pass {option} PATH (fer2013.csv, train.csv, "
+                        "an image folder or its .zip) or set FER2013_SRC")
+    return Path(src)

@@ -26,9 +26,8 @@ from keras_fer.errors import UserError
 from keras_fer.evaluate.metrics import compute_metrics, confusion_matrix, format_report, plot_confusion
 
 __all__ = ["predict_proba", "compute_metrics", "evaluate_run", "confusion_matrix", "format_report",
-           "report_name", "report_path", "selection", "SPLITS", "TTA_MODES"]
+           "report_name", "report_path", "selection", "SPLITS"]
 
-TTA_MODES = ("none", "flip", "tencrop")
 EVAL_DIR = "eval"
 SPLITS = ("PublicTest", "PrivateTest")
 
@@ -42,7 +41,7 @@ def predict_proba(model, images_uint8, tta="none", batch_size=256) -> np.ndarray
     """
     from keras import ops
 
-    from keras_fer.augment import tta_views
+    from keras_fer.augment import TTA_MODES, tta_views
 
     if tta not in TTA_MODES:
         raise UserError(f"--tta: unknown mode {tta!r} (known: {', '.join(TTA_MODES)})")

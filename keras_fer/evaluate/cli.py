@@ -9,8 +9,9 @@ from keras_fer.errors import ArgumentParser, UserError, cli_main, positive_int
 
 
 def build_parser():
+    from keras_fer.augment import TTA_MODES
     from keras_fer.data.classes import add_classes_option
-    from keras_fer.evaluate import SPLITS, TTA_MODES
+    from keras_fer.evaluate import SPLITS
 
     p = ArgumentParser(prog="python -m keras_fer.evaluate",
                 description="Evaluate a run directory on FER2013 splits or a labelled folder.")

@@ -1,18 +1,23 @@
 """``python -m keras_fer.export MODEL_DIR [--format ...] [--out DIR] [--data PATH] [--force]``."""
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 
 from keras_fer import rundir
 from keras_fer.data.classes import add_classes_option
+from keras_fer.devices import under_tensorflow
 from keras_fer.errors import ArgumentParser, UserError, cli_main
-from keras_fer.export.core import DEFAULT_FORMATS, EXPORT_DIR, FORMATS, export_run, parse_formats
+from keras_fer.export.core import (
+    DEFAULT_FORMATS,
+    EXPORT_DIR,
+    FORMATS,
+    PER_CLASS,
+    export_run,
+    load_images,
+    parse_formats,
+)
 from keras_fer.export.tflite import ONNX_PIP
 from keras_fer.io_utils import check_out_dir
-
-PER_CLASS = 100  # images per class and split read for calibration and the parity check
 
 
 def build_parser() -> ArgumentParser:
@@ -32,49 +37,11 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--force", action="store_true",
                    help="allow writing into a release (its export then no longer matches its card)")
     p.add_argument("--data", help="FER2013 data for int8 calibration (Training) and the parity "
-                   "check (PublicTest); default: data/, else the FER2013 zip in ../shared")
+                   "check (PublicTest); default: data/ ($FER2013_DATA), else $FER2013_SRC")
     p.add_argument("--per-class", type=int, default=PER_CLASS,
                    help=f"images per class and split to read (default {PER_CLASS})")
     add_classes_option(p)
     return p
-
-
-def load_images(path, per_class, classes=None):
-    """(Training faces, PublicTest faces, source) from keras_fer.data (``classes``: the coding
-    of numbered class folders); a split that is absent (a class-subfolder folder has only
-    "Training") falls back to all images."""
-    from keras_fer.data import default_source, load
-
-    if path is None:
-        try:
-            data, path = load(None, per_class=per_class), "default data"
-        except UserError:
-            if not default_source().exists():
-                raise UserError("no FER2013 data for the parity check: pass --data PATH") from None
-            data, path = load(default_source(), per_class=per_class), default_source()
-    else:
-        data = load(path, per_class=per_class, classes=classes)
-
-    def split(name):
-        images, _ = data.split(name)
-        return (images, f"{path}:{name}") if len(images) else (data.images, f"{path}:all")
-
-    (train, _), (test, source) = split("Training"), split("PublicTest")
-    return train, test, source
-
-
-def under_tensorflow(module, argv) -> int:
-    """Run ``python -m module argv`` again under the TensorFlow backend (export needs it; a
-    model.keras is backend-independent) and return its exit code."""
-    from keras_fer.devices import tensorflow_installed
-
-    if not tensorflow_installed():
-        raise UserError(f"{module} needs TensorFlow, which is not installed here (the run "
-                        "directory is backend-independent: run it on a machine with TensorFlow)")
-    print(f"keras backend is not tensorflow: running {module} under TensorFlow in a subprocess "
-          "(model.keras is backend-independent)", flush=True)
-    env = dict(os.environ, KERAS_BACKEND="tensorflow")
-    return subprocess.run([sys.executable, "-m", module, *argv], env=env).returncode
 
 
 @cli_main

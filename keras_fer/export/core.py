@@ -35,6 +35,7 @@ NEAR_TIE = 0.05
 MIN_INT8_AGREEMENT = 0.99
 MIN_INT8_AGREEMENT_ALL = 0.95
 PARITY_FILE = "parity.json"
+PER_CLASS = 100  # images per class and split read for calibration and the parity check
 
 
 def parse_formats(text: str) -> list:
@@ -47,6 +48,29 @@ def parse_formats(text: str) -> list:
     if "onnx" in formats:
         require_onnx()
     return formats
+
+
+def load_images(path, per_class=PER_CLASS, classes=None):
+    """(Training faces, PublicTest faces, source) from keras_fer.data (``classes``: the coding
+    of numbered class folders); a split that is absent (a class-subfolder folder has only
+    "Training") falls back to all images."""
+    from keras_fer.data import default_source, load
+
+    if path is None:
+        try:
+            data, path = load(None, per_class=per_class), "default data"
+        except UserError:  # no data/: the raw source, else a UserError naming --data
+            path = default_source("--data")
+            data = load(path, per_class=per_class)
+    else:
+        data = load(path, per_class=per_class, classes=classes)
+
+    def split(name):
+        images, _ = data.split(name)
+        return (images, f"{path}:{name}") if len(images) else (data.images, f"{path}:all")
+
+    (train, _), (test, source) = split("Training"), split("PublicTest")
+    return train, test, source
 
 
 def model_inputs(images, model) -> np.ndarray:

@@ -82,8 +82,7 @@ def make_release(run_dir, out="saved_models/best", data=None, *, tta="tencrop", 
 
     from keras_fer.data import load
     from keras_fer.evaluate import evaluate_run, report_path
-    from keras_fer.export.cli import PER_CLASS, load_images
-    from keras_fer.export.core import export_run
+    from keras_fer.export.core import PER_CLASS, export_run, load_images
     from keras_fer.io_utils import read_json, write_json, write_text
     from keras_fer.release.card import render_card
 

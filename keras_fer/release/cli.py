@@ -46,7 +46,7 @@ def main(argv=None) -> int:
     import keras
 
     if keras.backend.backend() != "tensorflow":
-        from keras_fer.export.cli import under_tensorflow
+        from keras_fer.devices import under_tensorflow
 
         return under_tensorflow("keras_fer.release", argv)
     make_release(args.run_dir, args.out, data=args.data, tta=args.tta, force=args.force,

@@ -6,10 +6,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
-from keras_fer.data import load
+from keras_fer.data import default_source, load
 from keras_fer.data.cli import main
+from keras_fer.errors import UserError
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -41,6 +43,32 @@ def test_prepare_writes_npz_and_samples(release_dir, tmp_path, capsys):
     assert prepared.splits.tolist() == source.splits.tolist()
     assert sorted(p.name for p in (out / "samples").iterdir()) == ["happy_0.png", "sad_0.png"]
     assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []  # no temp files left
+
+
+def test_prepare_reads_FER2013_SRC_when_no_src_is_given(release_dir, tmp_path, monkeypatch, capsys):
+    root, _ = release_dir
+    monkeypatch.setenv("FER2013_SRC", str(root))
+    out = tmp_path / "data"
+    assert main(["prepare", "--out", str(out)]) == 0
+    assert f"loaded 8 images from {root}" in capsys.readouterr().err
+    assert len(load(out)) == 8
+
+
+def test_prepare_without_a_source_names_the_option_and_the_variable(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("FER2013_SRC", raising=False)
+    assert main(["prepare", "--out", str(tmp_path / "data")]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "error: no FER2013 source given: pass --src PATH (fer2013.csv, train.csv, an image folder "
+        "or its .zip) or set FER2013_SRC"]
+    assert not (tmp_path / "data").exists()
+
+
+def test_the_library_has_no_source_location_of_its_own(tmp_path, monkeypatch):
+    monkeypatch.delenv("FER2013_SRC", raising=False)
+    with pytest.raises(UserError, match=r"^no FER2013 source given: pass --data PATH .* set FER2013_SRC$"):
+        default_source("--data")
+    monkeypatch.setenv("FER2013_SRC", str(tmp_path / "fer.zip"))
+    assert default_source() == tmp_path / "fer.zip"  # as given: prepare says if it is missing
 
 
 def test_user_mistakes_exit_2_one_line(tmp_path, capsys, synth):

@@ -84,6 +84,14 @@ def test_predict_proba_averages_softmax_over_tta_views(mode, count, monkeypatch)
     np.testing.assert_allclose(probs.sum(1), 1.0, atol=1e-5)
 
 
+def test_the_cli_offers_the_tta_modes_that_augment_implements():
+    from keras_fer.evaluate.cli import build_parser
+
+    [tta] = [a for a in build_parser()._actions if a.dest == "tta"]
+    assert tta.choices is keras_fer.augment.TTA_MODES
+    assert not hasattr(keras_fer.evaluate, "TTA_MODES")  # one definition, in keras_fer.augment
+
+
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     """A run directory holding an (untrained) tiny model: what evaluate reads."""

@@ -177,6 +177,23 @@ def _class_folder(root, n=14):
     return root
 
 
+def test_parity_images_come_from_data_else_FER2013_SRC_else_an_error_naming_data(tmp_path,
+                                                                                 monkeypatch):
+    from keras_fer.errors import UserError
+    from keras_fer.export.core import load_images
+
+    monkeypatch.chdir(tmp_path)  # no data/ here
+    monkeypatch.delenv("FER2013_DATA", raising=False)
+    monkeypatch.delenv("FER2013_SRC", raising=False)
+    monkeypatch.setenv("KERAS_FER_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(UserError, match=r"^no FER2013 source given: pass --data PATH .*FER2013_SRC$"):
+        load_images(None)
+    folder = _class_folder(tmp_path / "faces")
+    monkeypatch.setenv("FER2013_SRC", str(folder))
+    train, test, source = load_images(None)
+    assert len(train) == len(test) == 14 and source == f"{folder}:all"
+
+
 def test_cli_savedmodel_keras(run_dir, tmp_path, capsys, monkeypatch):
     from keras_fer.export.cli import main
 

@@ -1,5 +1,6 @@
 import json
 import os
+import socket
 import subprocess
 import sys
 
@@ -115,6 +116,22 @@ def test_user_errors():
         build("cnn_model1", depth=3)
     with pytest.raises(UserError, match="weights file not found"):
         build("resnet50", weights="/nonexistent/w.h5")
+
+
+def test_resnet50_refuses_imagenet_weights_without_any_download(monkeypatch):
+    from keras_fer.models.resnet import RESNET50_URL
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("resnet50 reached for the network or keras.applications")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(keras.utils, "get_file", no_network)
+    monkeypatch.setattr(keras.applications, "ResNet50", no_network)
+    with pytest.raises(UserError) as e:
+        build("resnet50", weights="imagenet")
+    message = str(e.value)
+    assert message.startswith("resnet50: weights='imagenet' would download them at run time")
+    assert f"download {RESNET50_URL} once and pass its path" in message and "\n" not in message
 
 
 def test_list_cli(capsys):

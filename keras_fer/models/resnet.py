@@ -76,19 +76,36 @@ def resnet18_224(input_shape=None, num_classes=7, weights=None):
     return _resnet18(input_shape, num_classes, "imagenet", weights, "resnet18_224")
 
 
+RESNET50_NOTOP = "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"  # keras.applications' name
+RESNET50_URL = f"https://storage.googleapis.com/tensorflow/keras-applications/resnet/{RESNET50_NOTOP}"
+
+
 @register_model
 def resnet50(input_shape=None, num_classes=7, weights=None, image_size=224):
     """keras.applications ResNet-50 (caffe preprocessing inside) on the gray input resized to
-    ``image_size`` and repeated to RGB. weights: None, "imagenet" (downloaded by Keras; needs
-    the network) or a local notop weights file."""
-    if weights not in (None, "imagenet") and not os.path.isfile(os.fspath(weights)):
-        raise UserError(f"{weights}: weights file not found (use None, 'imagenet' or a local file)")
+    ``image_size`` and repeated to RGB.
+
+    Args:
+        weights: None (random initialisation) or the path of a local ResNet-50 "notop" weights
+            file: keras.applications' ``RESNET50_NOTOP`` (.h5, from ``RESNET50_URL``) or a
+            ``.weights.h5`` of this backbone. Nothing is downloaded at run time, so "imagenet"
+            is a UserError that says to download the file once and pass its path.
+
+    Example:
+        >>> model = build("resnet50", weights="resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5")
+    """
+    if weights == "imagenet":
+        raise UserError(f"resnet50: weights='imagenet' would download them at run time, which "
+                        f"keras_fer never does: download {RESNET50_URL} once and pass its path "
+                        "as weights")
+    if weights is not None and not os.path.isfile(os.fspath(weights)):
+        raise UserError(f"{weights}: weights file not found (use None or a local file)")
     inputs = image_input(input_shape)
     x = preprocess(inputs, size=image_size, channels=3, scale="caffe")
     try:
         backbone = keras.applications.ResNet50(include_top=False, weights=weights,
                                                input_shape=(image_size, image_size, 3))
-    except Exception as e:  # download failure or a file of another architecture
+    except Exception as e:  # a file of another architecture
         raise UserError(f"resnet50: cannot load weights {weights!r}: {str(e).splitlines()[0]}") from None
     x = backbone(x)
     x = keras.layers.GlobalAveragePooling2D(name="features")(x)
