@@ -26,6 +26,9 @@ from keras_fer.errors import UserError
 VAL_CHOICES = ("PublicTest", "split")  # "split": a stratified val_fraction of Training
 EPOCH_METRICS = ("loss", "accuracy", "macro_f1", "average_accuracy")  # what every epoch logs
 MONITORS = tuple(f"val_{m}" for m in EPOCH_METRICS)
+# test-time augmentation of evaluate/release (keras_fer.augment.tta_views): here, not beside the
+# views, so that the CLIs' parsers list them without importing Keras
+TTA_MODES = ("none", "flip", "tencrop")
 # settings that may change between an interrupted run and its resumption
 # settings that may change between an interrupted run and its resumption (weights and
 # optimizer state do not depend on the devices: a run cut on 8 GPUs may go on on 4)

@@ -6,7 +6,6 @@
 """
 from keras_fer.augment.layer import Augment, AugmentEpoch, find_augment_layers
 from keras_fer.augment.ops import (
-    TTA_MODES,
     adjust_brightness,
     adjust_contrast,
     adjust_sharpness,
@@ -23,7 +22,7 @@ from keras_fer.augment.ops import (
 )
 
 __all__ = [
-    "Augment", "AugmentEpoch", "find_augment_layers", "TTA_MODES", "adjust_brightness",
+    "Augment", "AugmentEpoch", "find_augment_layers", "adjust_brightness",
     "adjust_contrast", "adjust_sharpness", "affine_params", "affine_warp", "center_crop", "fit_to",
     "five_crops", "flip_left_right", "mix", "random_erasing", "rotate", "tta_views",
 ]

@@ -22,9 +22,9 @@ import math
 import keras
 from keras import ops
 
+from keras_fer.config import TTA_MODES
 from keras_fer.errors import UserError
 
-TTA_MODES = ("none", "flip", "tencrop")
 SHARPNESS_KERNEL = ((1.0, 1.0, 1.0), (1.0, 5.0, 1.0), (1.0, 1.0, 1.0))  # PIL's ImageFilter.SMOOTH
 
 

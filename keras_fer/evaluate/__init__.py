@@ -41,7 +41,8 @@ def predict_proba(model, images_uint8, tta="none", batch_size=256) -> np.ndarray
     """
     from keras import ops
 
-    from keras_fer.augment import TTA_MODES, tta_views
+    from keras_fer.augment import tta_views
+    from keras_fer.config import TTA_MODES
 
     if tta not in TTA_MODES:
         raise UserError(f"--tta: unknown mode {tta!r} (known: {', '.join(TTA_MODES)})")

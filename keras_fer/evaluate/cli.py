@@ -9,7 +9,7 @@ from keras_fer.errors import ArgumentParser, UserError, cli_main, positive_int
 
 
 def build_parser():
-    from keras_fer.augment import TTA_MODES
+    from keras_fer.config import TTA_MODES
     from keras_fer.data.classes import add_classes_option
     from keras_fer.evaluate import SPLITS
 

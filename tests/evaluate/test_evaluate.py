@@ -22,6 +22,7 @@ from sklearn.metrics import (
 )
 
 import keras_fer.augment
+import keras_fer.config
 import keras_fer.evaluate
 from keras_fer import EMOTIONS
 from keras_fer.config import TrainConfig
@@ -88,8 +89,8 @@ def test_the_cli_offers_the_tta_modes_that_augment_implements():
     from keras_fer.evaluate.cli import build_parser
 
     [tta] = [a for a in build_parser()._actions if a.dest == "tta"]
-    assert tta.choices is keras_fer.augment.TTA_MODES
-    assert not hasattr(keras_fer.evaluate, "TTA_MODES")  # one definition, in keras_fer.augment
+    assert tta.choices is keras_fer.config.TTA_MODES
+    assert not hasattr(keras_fer.evaluate, "TTA_MODES")  # one definition, in keras_fer.config
 
 
 @pytest.fixture(scope="module")
