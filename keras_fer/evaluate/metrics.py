@@ -1,23 +1,16 @@
-"""Evaluation maths in NumPy: confusion matrix, accuracy, macro/weighted F1, average accuracy,
-per-class precision / recall / F1 / support (the same definitions as scikit-learn)."""
+"""Evaluation metrics from scikit-learn (confusion matrix, per-class precision / recall / F1 /
+support), with the two choices of this toolkit on top: macro-F1 and average accuracy are means
+over the classes that have images, and every class is reported, support 0 included."""
 from __future__ import annotations
 
 import numpy as np
 
 
 def confusion_matrix(y_true, y_pred, num_classes) -> np.ndarray:
-    """Counts, rows = true class, columns = predicted class."""
-    y_true = np.asarray(y_true, dtype=np.int64).ravel()
-    y_pred = np.asarray(y_pred, dtype=np.int64).ravel()
-    cm = np.zeros((num_classes, num_classes), dtype=np.int64)
-    np.add.at(cm, (y_true, y_pred), 1)
-    return cm
+    """Counts, rows = true class, columns = predicted class (every class, present or not)."""
+    from sklearn.metrics import confusion_matrix as sk_confusion
 
-
-def _div(a, b):
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
-    return np.divide(a, b, out=np.zeros_like(a), where=b > 0)
+    return sk_confusion(np.ravel(y_true), np.ravel(y_pred), labels=np.arange(num_classes)).astype(np.int64)
 
 
 def compute_metrics(y_true, y_pred, classes) -> dict:
@@ -29,23 +22,26 @@ def compute_metrics(y_true, y_pred, classes) -> dict:
     confusion-matrix diagonal), ``per_class`` (name -> precision, recall, f1, support; every
     class, support 0 included), ``confusion`` (counts, list of lists) and ``n``.
     """
+    from sklearn.metrics import precision_recall_fscore_support
+
     classes = list(classes)
     y_true = np.asarray(y_true, dtype=np.int64).ravel()
     y_pred = np.asarray(y_pred, dtype=np.int64).ravel()
     if y_true.shape != y_pred.shape:
         raise ValueError(f"y_true has {y_true.size} labels but y_pred {y_pred.size}")
-    cm = confusion_matrix(y_true, y_pred, len(classes))
-    tp = np.diag(cm).astype(np.float64)
-    support = cm.sum(axis=1)
-    predicted = cm.sum(axis=0)
-    precision = _div(tp, predicted)
-    recall = _div(tp, support)
-    f1 = _div(2 * tp, support + predicted)
-    present = support > 0
     n = int(y_true.size)
+    labels = np.arange(len(classes))
+    cm = confusion_matrix(y_true, y_pred, len(classes))
+    if n:
+        precision, recall, f1, support = precision_recall_fscore_support(
+            y_true, y_pred, labels=labels, zero_division=0)
+    else:
+        precision = recall = f1 = np.zeros(len(classes))
+        support = np.zeros(len(classes), dtype=np.int64)
+    present = support > 0
     return {
         "n": n,
-        "accuracy": float(tp.sum() / n) if n else 0.0,
+        "accuracy": float(np.trace(cm) / n) if n else 0.0,
         "macro_f1": float(f1[present].mean()) if present.any() else 0.0,
         "weighted_f1": float((f1 * support).sum() / n) if n else 0.0,
         "average_accuracy": float(recall[present].mean()) if present.any() else 0.0,
@@ -80,7 +76,8 @@ def plot_confusion(path, m, title) -> None:
     from keras_fer.io_utils import atomic_path
 
     cm = np.asarray(m["confusion"], dtype=np.float64)
-    norm = _div(cm, cm.sum(axis=1, keepdims=True))
+    rows = np.broadcast_to(cm.sum(axis=1, keepdims=True), cm.shape)
+    norm = np.divide(cm, rows, out=np.zeros_like(cm), where=rows > 0)
     classes = list(m["per_class"])
     fig, ax = plt.subplots(figsize=(6.5, 5.5))
     im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
