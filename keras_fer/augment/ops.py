@@ -190,6 +190,8 @@ def affine_warp(images, params, size=None, interpolation="bilinear", fill_mode="
     images = as_images(images)
     H, W, C = images.shape[1:4]
     h, w = pair(size) or (H, W)
+    if interpolation == "bilinear" and h <= H and w <= W and _tf_kernels():
+        return _affine_tf_kernel(images, params, h, w, fill_mode)
     batch = ops.shape(images)[0]
     v = ops.arange(h, dtype="float32") - (h - 1) / 2.0
     u = ops.arange(w, dtype="float32") - (w - 1) / 2.0
@@ -220,6 +222,40 @@ def affine_warp(images, params, size=None, interpolation="bilinear", fill_mode="
         bottom = gather(yi + 1, xi) * (1.0 - wx) + gather(yi + 1, xi + 1) * wx
         out = top * (1.0 - wy) + bottom * wy
     return ops.reshape(out, (-1, h, w, C))
+
+
+def _tf_kernels() -> bool:
+    """TensorFlow's ImageProjectiveTransform (``keras.ops.image.affine_transform``) does the
+    bilinear warp about 3x faster than the four gathers on a CPU (batch 128, 48 -> 44: 13 vs 35
+    ms), where the trainer's step is not XLA-compiled; XLA cannot compile that kernel, so a step
+    traced for XLA (a GPU, ``jit_compile=True``) and the other backends keep the gathers."""
+    if keras.backend.backend() != "tensorflow":
+        return False
+    import tensorflow as tf
+
+    if tf.executing_eagerly():
+        return True
+    try:  # TensorFlow's own test of "this trace is for XLA" (tf.function(jit_compile=True))
+        from tensorflow.python.ops.control_flow_util import GraphOrParentsInXlaContext
+    except ImportError:
+        return False
+    return not GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph())
+
+
+def _affine_tf_kernel(images, params, h, w, fill_mode):
+    """``affine_warp`` as ``keras.ops.image.affine_transform`` onto the input's size, then the
+    centred (h, w) window: the map is rewritten from centred crop coordinates to absolute ones."""
+    H, W = images.shape[1:3]
+    top, left = (H - h) // 2, (W - w) // 2
+    oy, ox = top + (h - 1) / 2.0, left + (w - 1) / 2.0
+    cy, cx = (H - 1) / 2.0, (W - 1) / 2.0
+    p = [params[:, i] for i in range(6)]
+    zero = ops.zeros_like(p[0])
+    transform = ops.stack([p[0], p[1], p[4] + cx - p[0] * ox - p[1] * oy,
+                           p[2], p[3], p[5] + cy - p[2] * ox - p[3] * oy, zero, zero], axis=1)
+    out = ops.image.affine_transform(images, transform, interpolation="bilinear",
+                                     fill_mode=fill_mode, fill_value=0)
+    return out[:, top:top + h, left:left + w, :]
 
 
 def rotate(images, degrees, interpolation="bilinear", fill_mode="constant"):
