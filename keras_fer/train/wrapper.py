@@ -10,10 +10,11 @@ computes the auxiliary losses of ``keras_fer.models.aux_loss_layers`` (DACL's ce
 
 ``call`` returns ``(logits, targets)``: ``targets`` are the (mixed) one-hot labels; the
 overridden ``compute_loss`` (Keras' cross-entropy from logits with label smoothing, class
-weights, + aux losses) and ``compute_metrics`` (on the logits and the integer labels) read them. With a
-``teacher`` (knowledge distillation) training steps also return ``teacher_logits``: the teacher
-sees the same augmented (and mixed) batch, fitted to its own input size. A net with auxiliary
-losses adds their sum last: ``(logits, targets[, teacher_logits], aux_loss)``.
+weights, + aux losses) and ``compute_metrics`` (on the logits and the integer labels) read
+them. With a ``teacher`` (knowledge distillation) training steps also return
+``teacher_logits``: the teacher sees the same augmented (and mixed) batch, fitted to its own
+input size. A net with auxiliary losses adds their sum last:
+``(logits, targets[, teacher_logits], aux_loss)``.
 """
 from __future__ import annotations
 
