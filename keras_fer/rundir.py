@@ -8,7 +8,7 @@ export and predict.
                         "distribution": {"kind", "engine", "devices", "processes"}}
       model.keras      the best model (by config.monitor on the validation split)
       history.csv      one row per epoch: epoch, loss, accuracy, macro_f1, average_accuracy,
-                       val_..., lr
+                       val_..., lr (the optimizer's rate at the epoch's end)
       curves.png       loss / accuracy / macro-F1, train and validation
       summary.json     what the run ended with (best epoch, metrics, wall time)
       logs/            TensorBoard

@@ -33,9 +33,10 @@ class FERHyperModel(keras_tuner.HyperModel):
 
     ``build`` makes the trial's network (``keras_fer.train.build_net``) and compiles it with
     ``keras_fer.train.build_training_model`` (optimizer with its EMA, learning-rate schedule,
-    loss, augmentation of the trial's config); ``fit`` is one ``model.fit`` with the schedule's,
-    the EMA swap's and the alternate-augmentation callbacks, as ``python -m keras_fer.train``
-    would run it.
+    loss, augmentation of the trial's config); ``fit`` is one ``model.fit`` with the callbacks
+    of the trial's config (a metric-driven schedule's, the EMA swap's, the alternate
+    augmentation's), as ``python -m keras_fer.train`` would run it. Both derive what they need
+    from ``hp``: nothing passes from ``build`` to ``fit`` through the instance.
 
     Args:
         base: the ``TrainConfig`` every trial starts from (data, batch size, epochs...); the
@@ -64,7 +65,6 @@ class FERHyperModel(keras_tuner.HyperModel):
         self.base = base
         self.num_classes = num_classes
         self.train_labels = train_labels
-        self._schedule = None
 
     def declare_hyperparameters(self, hp):
         self.space.declare(hp)
@@ -90,29 +90,34 @@ class FERHyperModel(keras_tuner.HyperModel):
             return max(1, int(values["tuner/epochs"]) - int(values.get("tuner/initial_epoch", 0)))
         return self.base.epochs
 
+    def make_schedule(self, hp) -> tuple:
+        """``(learning_rate, callback or None)`` of the trial's schedule
+        (``keras_fer.train.make_schedule``): ``build`` gives the optimizer the rate, ``fit``
+        runs a new callback of the metric-driven schedules."""
+        from keras_fer.train import base_learning_rate, make_schedule
+
+        cfg = self.config_for(hp)
+        return make_schedule(cfg.schedule, base_learning_rate(cfg.optimizer), cfg.epochs,
+                             self.steps_per_epoch(), cfg.monitor)
+
     def build(self, hp):
-        from keras_fer.train import (
-            base_learning_rate,
-            build_net,
-            build_optimizer,
-            build_training_model,
-            make_schedule,
-        )
+        from keras_fer.train import build_net, build_optimizer, build_training_model
 
         cfg = self.config_for(hp, self.trial_epochs(hp))
         net = build_net(cfg, self.num_classes)
-        lr, self._schedule = make_schedule(cfg.schedule, base_learning_rate(cfg.optimizer),
-                                           cfg.epochs, self.steps_per_epoch(), cfg.monitor)
+        lr, _ = self.make_schedule(hp)
         return build_training_model(net, cfg, optimizer=build_optimizer(cfg.optimizer, lr, cfg.ema),
                                     train_labels=self.train_labels)
 
     def fit(self, hp, model, *args, callbacks=None, **kwargs):
-        """``model.fit(*args, **kwargs)`` with KerasTuner's callbacks and the trainer's."""
+        """``model.fit(*args, **kwargs)`` with KerasTuner's callbacks and the trainer's (those
+        of ``hp``'s config: ``model`` may come from another ``build``)."""
         import keras
 
         callbacks = list(callbacks or [])
-        if self._schedule is not None:
-            callbacks.insert(0, self._schedule)
+        _, schedule = self.make_schedule(hp)
+        if schedule is not None:
+            callbacks.insert(0, schedule)
         if getattr(model.optimizer, "use_ema", False):
             # first: validation and KerasTuner's best-epoch checkpoint see the averaged weights
             callbacks.insert(0, keras.callbacks.SwapEMAWeights(swap_on_epoch=True))

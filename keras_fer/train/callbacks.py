@@ -4,8 +4,9 @@ with the same best value, patience counters, history and learning rate.
 
 - ``BestCheckpoint``: saves the INFERENCE model atomically when ``monitor`` improves; early
   stopping after ``patience`` epochs without improvement.
-- ``NaNGuard``: stops on a non-finite loss (unlike Keras' TerminateOnNaN + BackupAndRestore it
-  never deletes the resume state: the run can be resumed from the last good epoch).
+- ``NaNGuard``: raises ``NonFiniteLoss`` at a non-finite loss, so no callback writes anything
+  of that epoch (unlike Keras' TerminateOnNaN + BackupAndRestore it never deletes the resume
+  state: the run can be resumed from the last good epoch).
 - ``HistoryLog``: one row per epoch into ``history.csv`` (atomic rewrite) with the rate.
 - ``ResumeState``: weights + optimizer variables + random-generator states + the callbacks'
   states in one ``.npz``,
@@ -26,6 +27,7 @@ import keras
 import numpy as np
 
 from keras_fer.config import EPOCH_METRICS as HISTORY_KEYS
+from keras_fer.errors import UserError
 from keras_fer.io_utils import atomic_path, write_text
 from keras_fer.train.schedules import current_lr, is_better
 
@@ -34,16 +36,13 @@ class BestCheckpoint(keras.callbacks.Callback):
     """Save ``net`` to ``path`` (atomically) whenever ``monitor`` improves; stop after
     ``patience`` epochs without improvement (None: never)."""
 
-    def __init__(self, net, path, monitor="val_accuracy", patience=None, nan_guard=None):
+    def __init__(self, net, path, monitor="val_accuracy", patience=None):
         super().__init__()
         self.net, self.path, self.monitor, self.patience = net, Path(path), monitor, patience
-        self.nan_guard = nan_guard
         self.best, self.best_epoch, self.best_logs = None, None, {}
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        if self.nan_guard is not None and self.nan_guard.stopped:
-            return
         if self.monitor not in logs:
             raise KeyError(f"monitor {self.monitor!r} is not among the epoch's metrics "
                            f"({', '.join(sorted(logs))})")
@@ -74,12 +73,18 @@ def save_model_atomic(model, path) -> None:
         model.save(tmp)
 
 
+class NonFiniteLoss(RuntimeError):
+    """The loss of a training batch was NaN or infinite; the message says where."""
+
+
 class NaNGuard(keras.callbacks.Callback):
-    """Stop training at the first batch whose loss is NaN or infinite; ``message`` says where."""
+    """Raise ``NonFiniteLoss`` at the first batch whose loss is NaN or infinite. Raising (rather
+    than ``stop_training``) leaves the epoch unfinished: no validation, no checkpoint, history
+    row or resume state of the diverged weights."""
 
     def __init__(self):
         super().__init__()
-        self.stopped, self.message, self._epoch = False, "", 0
+        self._epoch = 0
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
@@ -87,24 +92,21 @@ class NaNGuard(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
-            self.stopped = True
-            self.message = (f"loss became {float(loss)} at epoch {self._epoch + 1}, batch "
-                            f"{batch + 1}: training stopped (lower the learning rate or check the "
-                            "data); the last good epoch is kept for resuming")
-            self.model.stop_training = True
+            raise NonFiniteLoss(f"loss became {float(loss)} at epoch {self._epoch + 1}, batch "
+                                f"{batch + 1}: training stopped (lower the learning rate or "
+                                "check the data); the last good epoch is kept for resuming")
 
 
 class HistoryLog(keras.callbacks.Callback):
     """Collects one row per epoch (epoch, train and val metrics, lr) and rewrites
-    ``history.csv`` atomically after each epoch."""
+    ``history.csv`` atomically after each epoch. ``lr`` is the optimizer's rate at the epoch's
+    end: the one the next step would use (a per-step schedule's next epoch, a plateau's cut)."""
 
-    def __init__(self, path, nan_guard=None):
+    def __init__(self, path):
         super().__init__()
-        self.path, self.nan_guard, self.rows = Path(path), nan_guard, []
+        self.path, self.rows = Path(path), []
 
     def on_epoch_end(self, epoch, logs=None):
-        if self.nan_guard is not None and self.nan_guard.stopped:
-            return
         logs = logs or {}
         row = {"epoch": int(epoch) + 1}
         for prefix in ("", "val_"):
@@ -141,15 +143,13 @@ class ResumeState(keras.callbacks.Callback):
     returns the epoch to start from."""
 
     def __init__(self, path, stateful: dict, fingerprint: str, every_s: float = 0.0,
-                 nan_guard=None, epochs=None):
+                 epochs=None):
         super().__init__()
         self.path, self.stateful, self.fingerprint = Path(path), stateful, fingerprint
-        self.every_s, self.nan_guard, self.epochs = every_s, nan_guard, epochs
+        self.every_s, self.epochs = every_s, epochs
         self._last = time.monotonic()
 
     def on_epoch_end(self, epoch, logs=None):
-        if self.nan_guard is not None and self.nan_guard.stopped:
-            return
         now = time.monotonic()
         last = self.epochs is not None and epoch + 1 >= self.epochs
         if now - self._last >= self.every_s or last or self.model.stop_training:
@@ -178,11 +178,16 @@ class ResumeState(keras.callbacks.Callback):
         """Load the state into ``model`` (compiled) and the callbacks; the next epoch index."""
         with np.load(self.path) as z:
             meta = json.loads(str(z["meta"]))
-            n_w = sum(1 for k in z.files if k.startswith("w"))
-            model.set_weights([z[f"w{i}"] for i in range(n_w)])
             opt = model.optimizer
             if not opt.built:
                 opt.build(model.trainable_variables)
+            n_opt = sum(1 for k in z.files if k.startswith("o"))
+            if n_opt != len(opt.variables):  # e.g. a rate variable, where now a schedule
+                raise UserError(f"{self.path}: resume state of another optimizer set-up ({n_opt} "
+                                f"variables, this run's has {len(opt.variables)}; written by an "
+                                f"older version?); use another --out or delete {self.path.parent}")
+            n_w = sum(1 for k in z.files if k.startswith("w"))
+            model.set_weights([z[f"w{i}"] for i in range(n_w)])
             for i, v in enumerate(opt.variables):
                 v.assign(z[f"o{i}"])
             for i, v in enumerate(_random_states(model)):

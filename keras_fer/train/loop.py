@@ -28,6 +28,7 @@ from keras_fer.train.callbacks import (
     Clock,
     HistoryLog,
     NaNGuard,
+    NonFiniteLoss,
     ResumeState,
     save_model_atomic,
 )
@@ -239,9 +240,9 @@ def _train(cfg, plan, train, val, classes, out, callbacks, resume_every_s) -> Pa
                                     steps, cfg.monitor)
     tm = build_training_model(net, cfg, optimizer=build_optimizer(cfg.optimizer, lr, cfg.ema),
                               train_labels=y)
-    nan_guard, clock = NaNGuard(), Clock(cfg.epochs, verbose=bool(cfg.verbose))
-    history = HistoryLog(out / rundir.HISTORY_FILE, nan_guard)
-    best = BestCheckpoint(net, out / rundir.MODEL_FILE, cfg.monitor, cfg.early_stopping, nan_guard)
+    clock = Clock(cfg.epochs, verbose=bool(cfg.verbose))
+    history = HistoryLog(out / rundir.HISTORY_FILE)
+    best = BestCheckpoint(net, out / rundir.MODEL_FILE, cfg.monitor, cfg.early_stopping)
     stateful = {"history": history, "best": best, "clock": clock}
     if schedule_cb is not None:
         stateful["schedule"] = schedule_cb
@@ -249,8 +250,7 @@ def _train(cfg, plan, train, val, classes, out, callbacks, resume_every_s) -> Pa
     if ema is not None:
         stateful["ema"] = ema
     fingerprint = json.dumps(resume_settings(cfg.to_dict()), sort_keys=True, default=str)
-    resume = ResumeState(out / RESUME_FILE, stateful, fingerprint, resume_every_s, nan_guard,
-                         cfg.epochs)
+    resume = ResumeState(out / RESUME_FILE, stateful, fingerprint, resume_every_s, cfg.epochs)
     initial_epoch = 0
     if resume.path.is_file():
         stored = json.loads(ResumeState.read_meta(resume.path)["fingerprint"])
@@ -269,7 +269,7 @@ def _train(cfg, plan, train, val, classes, out, callbacks, resume_every_s) -> Pa
         from keras_fer.augment import AugmentEpoch
 
         cbs.append(AugmentEpoch(tm.augment))
-    cbs += [nan_guard, history, best, clock]
+    cbs += [NaNGuard(), history, best, clock]
     if cfg.tensorboard:
         cbs += _tensorboard(out / "logs")
     cbs.append(resume)
@@ -278,10 +278,11 @@ def _train(cfg, plan, train, val, classes, out, callbacks, resume_every_s) -> Pa
               f"({cfg.val}), epochs {initial_epoch + 1}..{cfg.epochs}, {plan.describe()} "
               f"-> {out}", flush=True)
     if initial_epoch < cfg.epochs:
-        tm.fit(**_fit_data(cfg, plan, x, y, vx, vy), epochs=cfg.epochs,
-               initial_epoch=initial_epoch, callbacks=cbs, verbose=_keras_verbose(cfg.verbose))
-    if nan_guard.stopped:
-        raise TrainingFailed(f"{out}: {nan_guard.message} ({resume.path})")
+        try:
+            tm.fit(**_fit_data(cfg, plan, x, y, vx, vy), epochs=cfg.epochs,
+                   initial_epoch=initial_epoch, callbacks=cbs, verbose=_keras_verbose(cfg.verbose))
+        except NonFiniteLoss as e:
+            raise TrainingFailed(f"{out}: {e} ({resume.path})") from None
     if not (out / rundir.MODEL_FILE).is_file():  # no finite validation value ever
         save_model_atomic(net, out / rundir.MODEL_FILE)
     _finish(cfg, out, net, classes, history, best, clock, len(y), len(vy), plan)

@@ -14,8 +14,10 @@
                        then cosine decay to ``alpha`` (0) x rate at the last epoch
 =====================  ======================================================================
 
-Epochs count from 0. The stateful schedules keep their state in ``get_state()`` so that a
-resumed run continues where it stopped.
+Epochs count from 0. constant, step, exponential and cosine are the optimizer's rate as a
+function of its step counter (a Keras ``LearningRateSchedule``), so a resumed run, whose
+optimizer state includes the counter, continues at the right rate by itself. The two driven by
+validation metrics are a callback (``MetricSchedule``) that keeps its state in ``get_state()``.
 """
 from __future__ import annotations
 
@@ -59,8 +61,9 @@ def lr_at_epoch(name: str, settings: dict, base_lr: float, epoch: int) -> float:
 
 
 def make_schedule(spec: dict, base_lr: float, epochs: int, steps_per_epoch: int, monitor: str):
-    """``(learning_rate, callback)``: the optimizer's ``learning_rate`` (float or a Keras
-    schedule) and an ``EpochSchedule`` callback (None when the rate is a per-step schedule)."""
+    """``(learning_rate, callback)``: the optimizer's ``learning_rate`` (a float or a Keras
+    schedule of the step) and a ``MetricSchedule`` callback for reduce_on_plateau and f1_drop
+    (None for the others)."""
     name, settings = parse_schedule(spec)
     if name == "cosine":
         warmup = int(settings["warmup_epochs"] * steps_per_epoch)
@@ -71,9 +74,24 @@ def make_schedule(spec: dict, base_lr: float, epochs: int, steps_per_epoch: int,
         else:
             lr = keras.optimizers.schedules.CosineDecay(base_lr, decay, alpha=settings["alpha"])
         return lr, None
-    if name in ("reduce_on_plateau",) and settings["monitor"] is None:
-        settings["monitor"] = monitor
-    return base_lr, EpochSchedule(name, settings, base_lr)
+    if name in ("reduce_on_plateau", "f1_drop"):
+        if settings["monitor"] is None:
+            settings["monitor"] = monitor
+        return base_lr, MetricSchedule(name, settings)
+    return epoch_rates(name, settings, base_lr, epochs, steps_per_epoch), None
+
+
+def epoch_rates(name, settings, base_lr, epochs, steps_per_epoch):
+    """The rates ``lr_at_epoch`` gives epochs 0..epochs-1 as a function of the step: a float
+    when they never change, else a ``PiecewiseConstantDecay`` whose pieces are those epochs'
+    steps (epoch e = steps e * steps_per_epoch ... (e + 1) * steps_per_epoch - 1)."""
+    rates = [lr_at_epoch(name, settings, base_lr, e) for e in range(max(1, epochs))]
+    cuts = [e for e in range(1, len(rates)) if rates[e] != rates[e - 1]]
+    if not cuts:
+        return rates[0]
+    # PiecewiseConstantDecay takes values[i] while step <= boundaries[i]
+    return keras.optimizers.schedules.PiecewiseConstantDecay(
+        [e * steps_per_epoch - 1 for e in cuts], [rates[0]] + [rates[e] for e in cuts])
 
 
 def is_better(value, best, monitor) -> bool:
@@ -86,26 +104,32 @@ def current_lr(optimizer) -> float:
     return float(keras.ops.convert_to_numpy(lr))
 
 
-class EpochSchedule(keras.callbacks.Callback):
-    """Sets the optimizer's rate per epoch (step, exponential) or from the validation logs
-    (reduce_on_plateau, f1_drop). Resumable: ``get_state`` / ``set_state``."""
+class MetricSchedule(keras.callbacks.Callback):
+    """Cuts the optimizer's rate from the validation logs (reduce_on_plateau, f1_drop).
+    Resumable: ``get_state`` / ``set_state``.
 
-    def __init__(self, name, settings, base_lr):
+    Args:
+        name: "reduce_on_plateau" or "f1_drop".
+        settings: that schedule's settings, defaults filled in (``parse_schedule``), with a
+            ``monitor``.
+
+    Example:
+        >>> _, cb = make_schedule({"name": "reduce_on_plateau"}, 0.01, 50, 100, "val_loss")
+        >>> model.fit(x, y, validation_data=(vx, vy), callbacks=[cb])
+    """
+
+    def __init__(self, name, settings):
         super().__init__()
-        self.name, self.settings, self.base_lr = name, settings, base_lr
+        self.name, self.settings = name, settings
         self.best = None  # reduce_on_plateau: best monitored value; f1_drop: previous value
         self.wait = 0
 
     def _set(self, value):
         self.model.optimizer.learning_rate = float(value)
 
-    def on_epoch_begin(self, epoch, logs=None):
-        if self.name in ("constant", "step", "exponential"):
-            self._set(lr_at_epoch(self.name, self.settings, self.base_lr, epoch))
-
     def on_epoch_end(self, epoch, logs=None):
-        monitor = self.settings.get("monitor")
-        if self.name not in ("reduce_on_plateau", "f1_drop") or monitor not in (logs or {}):
+        monitor = self.settings["monitor"]
+        if monitor not in (logs or {}):
             return
         value = float(logs[monitor])
         if not math.isfinite(value):

@@ -9,11 +9,12 @@ computes the auxiliary losses of ``keras_fer.models.aux_loss_layers`` (DACL's ce
 ``loss_and_update`` runs inside ``call``, so the centers' update works in the jitted JAX step).
 
 ``call`` returns ``(logits, targets)``: ``targets`` are the (mixed) one-hot labels; the
-overridden ``compute_loss`` (cross-entropy from logits, label smoothing, class weights, + aux
-losses) and ``compute_metrics`` (on the logits and the integer labels) read them. With a
-``teacher`` (knowledge distillation) training steps also return ``teacher_logits``: the teacher
-sees the same augmented (and mixed) batch, fitted to its own input size. A net with auxiliary
-losses adds their sum last: ``(logits, targets[, teacher_logits], aux_loss)``.
+overridden ``compute_loss`` (Keras' cross-entropy from logits with label smoothing, class
+weights, + aux losses) and ``compute_metrics`` (on the logits and the integer labels) read
+them. With a ``teacher`` (knowledge distillation) training steps also return
+``teacher_logits``: the teacher sees the same augmented (and mixed) batch, fitted to its own
+input size. A net with auxiliary losses adds their sum last:
+``(logits, targets[, teacher_logits], aux_loss)``.
 """
 from __future__ import annotations
 
@@ -56,6 +57,9 @@ class TrainingModel(keras.Model):
         self.net = net
         self.augment = augment
         self.label_smoothing = float(label_smoothing)
+        # per image (the class and sample weights are applied here); float32 under mixed precision
+        self.crossentropy = keras.losses.CategoricalCrossentropy(
+            from_logits=True, label_smoothing=self.label_smoothing, reduction=None, dtype="float32")
         self.l2 = float(l2)
         self.class_weights = None if class_weights is None else np.asarray(class_weights, "float32")
         self.num_classes = int(net.output_shape[-1])
@@ -115,9 +119,7 @@ class TrainingModel(keras.Model):
         per_sample_w = None
         if self.class_weights is not None:
             per_sample_w = ops.sum(targets * ops.convert_to_tensor(self.class_weights), axis=-1)
-        if self.label_smoothing:
-            targets = targets * (1.0 - self.label_smoothing) + self.label_smoothing / self.num_classes
-        per_sample = -ops.sum(targets * ops.log_softmax(logits, axis=-1), axis=-1)
+        per_sample = self.crossentropy(targets, logits)
         if per_sample_w is not None:
             per_sample = per_sample * per_sample_w
         if sample_weight is not None:

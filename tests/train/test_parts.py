@@ -7,7 +7,7 @@ import pytest
 from keras_fer.config import TrainConfig
 from keras_fer.errors import UserError
 from keras_fer.train import build_optimizer, build_training_model, lr_at_epoch, make_schedule
-from keras_fer.train.schedules import EpochSchedule, current_lr, parse_schedule
+from keras_fer.train.schedules import MetricSchedule, current_lr, parse_schedule
 
 
 def test_step_and_exponential_rates():
@@ -25,6 +25,49 @@ def test_step_and_exponential_rates():
         parse_schedule({"name": "poly"})
 
 
+def _rate(lr, step) -> np.float32:
+    return np.float32(lr if isinstance(lr, float) else keras.ops.convert_to_numpy(lr(step)))
+
+
+@pytest.mark.parametrize("spec", [{"name": "step", "every": 2, "factor": 0.5},
+                                  {"name": "exponential", "start": 3, "every": 2, "factor": 0.9},
+                                  {"name": "constant"}])
+def test_epoch_indexed_schedules_are_a_rate_of_the_step_equal_to_lr_at_epoch(spec):
+    steps, epochs = 3, 8
+    lr, cb = make_schedule(spec, 0.1, epochs, steps, "val_accuracy")
+    assert cb is None  # nothing to run per epoch: the optimizer's step counter drives the rate
+    name, settings = parse_schedule(spec)
+    for epoch in range(epochs + 2):  # past the last epoch: the last rate
+        want = np.float32(lr_at_epoch(name, settings, 0.1, min(epoch, epochs - 1)))
+        got = [_rate(lr, epoch * steps + k) for k in range(steps)]
+        assert got == [want] * steps, (epoch, got, want)  # exactly: float32 of the same float
+    assert isinstance(lr, float) == (spec["name"] == "constant")
+    # no cut within the run's epochs: a plain float, as for constant
+    assert make_schedule({"name": "step", "every": 20}, 0.1, 20, steps, "val_loss") == (0.1, None)
+
+
+class _RateSpy(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.rates = []
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.rates.append(current_lr(self.model.optimizer))  # the rate this batch's step uses
+
+
+@pytest.mark.backends
+def test_a_step_schedule_sets_each_epochs_rate_in_fit():
+    spec = {"name": "step", "every": 1, "factor": 0.5}
+    lr, _ = make_schedule(spec, 0.1, 3, 2, "val_accuracy")
+    cfg = TrainConfig(optimizer={"name": "sgd", "learning_rate": 0.1})
+    tm = build_training_model(_net(), cfg, optimizer=build_optimizer(cfg.optimizer, lr))
+    x = np.random.default_rng(0).integers(0, 256, (8, 48, 48, 1)).astype("uint8")
+    y = np.arange(8) % 7
+    spy = _RateSpy()
+    tm.fit((x, y), y, batch_size=4, epochs=3, verbose=0, shuffle=False, callbacks=[spy])
+    assert np.float32(spy.rates).tolist() == np.float32([0.1, 0.1, 0.05, 0.05, 0.025, 0.025]).tolist()
+
+
 class _Holder:
     def __init__(self, lr):
         self.optimizer = keras.optimizers.SGD(lr)
@@ -37,7 +80,7 @@ def test_plateau_and_f1_drop_adjust_the_rate_and_keep_state():
         cb.on_epoch_end(epoch, {"val_loss": loss})
     assert current_lr(cb.model.optimizer) == pytest.approx(0.1)
     assert cb.get_state() == {"best": 0.9, "wait": 0}
-    resumed = EpochSchedule(cb.name, cb.settings, 1.0)
+    resumed = MetricSchedule(cb.name, cb.settings)
     resumed.set_state({"best": 0.9, "wait": 1})
     resumed.set_model(_Holder(0.5))
     resumed.on_epoch_end(5, {"val_loss": 0.92})
@@ -94,19 +137,33 @@ def _net(aux=False):
     return keras.Model(inputs, keras.layers.Dense(7, name="predictions")(feats))
 
 
-def test_loss_is_class_weighted_smoothed_crossentropy():
+@pytest.mark.backends
+@pytest.mark.parametrize("policy", [None, "mixed_bfloat16"])
+def test_loss_is_class_weighted_smoothed_crossentropy(policy):
     labels = np.array([0, 1, 1, 2, 3, 3, 3, 6])
     cfg = TrainConfig(loss={"name": "class_weighted", "label_smoothing": 0.1})
-    tm = build_training_model(_net(), cfg, train_labels=labels)
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy or previous)
+    try:
+        net = _net()
+    finally:
+        keras.config.set_dtype_policy(previous)
+    tm = build_training_model(net, cfg, train_labels=labels)
     x = np.random.default_rng(0).integers(0, 256, (8, 48, 48, 1)).astype("uint8")
     logits, targets = tm((x, labels), training=False)
-    loss = float(tm.compute_loss(y=labels, y_pred=(logits, targets)))
     z = keras.ops.convert_to_numpy(logits).astype(np.float64)
     logp = z - np.log(np.exp(z).sum(1, keepdims=True))
     counts = np.bincount(labels, minlength=7)
-    w = np.where(counts > 0, len(labels) / (7 * np.maximum(counts, 1)), 0.0)[labels]
-    soft = np.eye(7)[labels] * 0.9 + 0.1 / 7
-    assert loss == pytest.approx(np.mean(w * -(soft * logp).sum(1)), rel=1e-5)
+    class_w = np.where(counts > 0, len(labels) / (7 * np.maximum(counts, 1)), 0.0)
+    # one-hot targets, and mixup's soft ones (the class weight mixes as the labels do)
+    mixed = 0.7 * np.eye(7)[labels] + 0.3 * np.eye(7)[labels[::-1]]
+    for onehot in (np.eye(7)[labels], mixed):
+        loss = tm.compute_loss(y=labels, y_pred=(logits, keras.ops.convert_to_tensor(
+            onehot.astype("float32"))))
+        assert keras.backend.standardize_dtype(loss.dtype) == "float32"
+        w = onehot @ class_w
+        soft = onehot * 0.9 + 0.1 / 7
+        assert float(loss) == pytest.approx(np.mean(w * -(soft * logp).sum(1)), rel=1e-5)
     with pytest.raises(UserError, match="unknown name 'focal'"):
         build_training_model(_net(), TrainConfig(loss={"name": "focal"}))
 
@@ -187,3 +244,21 @@ def test_resume_state_keeps_the_augmentations_random_stream(tmp_path):
     assert not np.array_equal(keras.ops.convert_to_numpy(state), saved)
     assert resume.restore(tm) == 1
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(state), saved)
+
+
+def test_resume_state_of_another_optimizer_set_up_is_a_user_error(tmp_path):
+    # runs of the step schedule resumed after it became a rate schedule: one variable less
+    from keras_fer.train.callbacks import ResumeState
+
+    cfg = TrainConfig(optimizer={"name": "sgd", "learning_rate": 0.1, "momentum": 0.9})
+    old = build_training_model(_net(), cfg)  # the rate is an optimizer variable
+    x = np.zeros((4, 48, 48, 1), "uint8")
+    old.fit((x, np.arange(4)), np.arange(4), epochs=1, verbose=0)
+    resume = ResumeState(tmp_path / "resume.npz", {}, "f")
+    resume.set_model(old)
+    resume.save(1)
+    lr, _ = make_schedule({"name": "step", "every": 1}, 0.1, 3, 1, "val_accuracy")
+    new = build_training_model(_net(), cfg, optimizer=build_optimizer(cfg.optimizer, lr))
+    with pytest.raises(UserError, match=r"resume\.npz: resume state of another optimizer set-up "
+                                        r"\(6 variables, this run's has 5; .* delete "):
+        resume.restore(new)

@@ -211,31 +211,91 @@ def test_labels_out_of_range_are_refused_before_fit(fer_small, tiny_cfg):
     assert not (tmp := rundir.Path(tiny_cfg.out)).exists() or not any(tmp.iterdir())
 
 
-class PoisonLoss(keras.callbacks.Callback):
-    """Makes the loss NaN in the logs of epoch ``at``'s first batch (as a diverged step would)."""
+def poison_loss(monkeypatch):
+    """The training loop's NaNGuard sees a NaN loss at the second epoch's first batch (as after
+    a diverged step)."""
+    from keras_fer.train import loop
+    from keras_fer.train.callbacks import NaNGuard
 
-    def __init__(self, at):
+    class Poisoned(NaNGuard):
+        def on_train_batch_end(self, batch, logs=None):
+            if self._epoch == 1:
+                logs = {**(logs or {}), "loss": float("nan")}
+            super().on_train_batch_end(batch, logs)
+
+    monkeypatch.setattr(loop, "NaNGuard", Poisoned)
+
+
+class Snapshot(keras.callbacks.Callback):
+    """The run directory's files as epoch ``at`` (0-based) begins."""
+
+    def __init__(self, folder, at):
         super().__init__()
-        self.at, self.epoch = at, 0
+        self.folder, self.at, self.files = folder, at, None
 
     def on_epoch_begin(self, epoch, logs=None):
-        self.epoch = epoch
-
-    def on_train_batch_end(self, batch, logs=None):
-        if self.epoch == self.at and logs is not None:
-            logs["loss"] = float("nan")
+        if epoch == self.at:
+            self.files = _files(self.folder)
 
 
-def test_nan_loss_stops_with_message_and_keeps_resume_state(fer_small, tiny_cfg):
+def test_nan_loss_stops_with_message_and_keeps_resume_state(fer_small, tiny_cfg, monkeypatch):
     cfg = tiny_cfg.replace(epochs=3)
-    with pytest.raises(TrainingFailed, match=r"loss became nan at epoch 2, batch 1"):
-        run(cfg, fer_small, callbacks=[PoisonLoss(1)], resume_every_s=0)
-    state = ResumeState.read_meta(rundir.Path(cfg.out) / "ckpt" / "resume.npz")
+    out = rundir.Path(cfg.out)
+    snapshot = Snapshot(out, 1)
+    with monkeypatch.context() as patch:
+        poison_loss(patch)
+        with pytest.raises(TrainingFailed, match=r"loss became nan at epoch 2, batch 1"):
+            run(cfg, fer_small, callbacks=[snapshot], resume_every_s=0)
+    # nothing written after the NaN: checkpoint, history and resume state are epoch 1's
+    assert _files(out) == snapshot.files and "model.keras" in snapshot.files
+    state = ResumeState.read_meta(out / "ckpt" / "resume.npz")
     assert state["epoch"] == 1  # the last good epoch, not deleted (Keras' BackupAndRestore trap)
-    assert [int(r["epoch"]) for r in read_history(rundir.Path(cfg.out))] == [1]
+    assert [int(r["epoch"]) for r in read_history(out)] == [1]
     record = Record()
     run(cfg, fer_small, callbacks=[record], resume_every_s=0)
     assert record.epochs == [1, 2]
+
+
+def test_resume_continues_a_step_schedule_at_its_epochs_rate(fer_small, tiny_cfg):
+    from keras_fer.train import lr_at_epoch
+    from keras_fer.train.schedules import current_lr, parse_schedule
+
+    class Rates(Record):  # the rate each epoch begins with
+        def on_epoch_begin(self, epoch, logs=None):
+            super().on_epoch_begin(epoch)
+            self.epochs[-1] = (epoch, current_lr(self.model.optimizer))
+
+    spec = {"name": "step", "every": 1, "factor": 0.5}
+    name, settings = parse_schedule(spec)
+    cfg = tiny_cfg.replace(epochs=3, schedule=spec)
+    with pytest.raises(KeyboardInterrupt):
+        run(cfg, fer_small, callbacks=[Kill(2)], resume_every_s=0)
+    rates = Rates()
+    run(cfg, fer_small, callbacks=[rates], resume_every_s=0)
+    assert rates.epochs == [(2, pytest.approx(lr_at_epoch(name, settings, 5e-3, 2), rel=1e-6))]
+    # history's rate: the optimizer's at each epoch's end (the next epoch's; the last epoch's
+    # after the last)
+    lrs = [float(r["lr"]) for r in read_history(rundir.Path(cfg.out))]
+    assert lrs == pytest.approx([lr_at_epoch(name, settings, 5e-3, e) for e in (1, 2, 2)],
+                                rel=1e-6)
+
+
+def test_cli_nan_loss_is_one_error_line_and_exit_1(prepared, tiny_model_file, tmp_path, capsys,
+                                                  monkeypatch):
+    from keras_fer.train.cli import main
+
+    poison_loss(monkeypatch)
+    out = tmp_path / "run"
+    code = main(["--data", str(prepared), "--model", tiny_model_file, "--epochs", "3",
+                 "--limit", "70", "--batch-size", "32", "--out", str(out), "--no-tensorboard",
+                 "--verbose", "0"])
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err
+    assert [line for line in err.splitlines() if "error" in line] == [
+        f"error: {out}: loss became nan at epoch 2, batch 1: training stopped (lower the learning "
+        "rate or check the data); the last good epoch is kept for resuming "
+        f"({out / 'ckpt' / 'resume.npz'})"]
+    assert ResumeState.read_meta(out / "ckpt" / "resume.npz")["epoch"] == 1
 
 
 def test_kfold_reports_each_fold_and_mean_std(fer_small, tiny_cfg):

@@ -56,3 +56,46 @@ def test_build_gives_the_trainers_compiled_model():
     assert model.net.get_layer("predictions").units == 7
     assert model.optimizer.__class__.__name__ == "Adam"
     assert model.augment is not None and model.augment.rotation == 5.0
+
+
+class _FitSpy:
+    """Stands for the compiled model ``fit`` receives: records the callbacks it is given."""
+
+    def __init__(self, use_ema=False):
+        from types import SimpleNamespace
+
+        self.optimizer, self.augment = SimpleNamespace(use_ema=use_ema), None
+
+    def fit(self, *args, callbacks=None, **kwargs):
+        self.callbacks = callbacks
+        return "history"
+
+
+def test_fit_takes_the_schedule_from_hp_not_from_a_previous_build():
+    import numpy as np
+
+    from keras_fer.train.schedules import MetricSchedule
+
+    base = TrainConfig(batch_size=4, schedule={"name": "reduce_on_plateau", "patience": 2},
+                       monitor="val_macro_f1")
+    labels = np.arange(14) % 7
+    hp = kt.HyperParameters()
+    model = _FitSpy()
+    # a fresh instance that never built: fit alone derives the trial's callbacks
+    assert FERHyperModel(base, train_labels=labels).fit(hp, model, epochs=1) == "history"
+    [schedule] = model.callbacks
+    assert isinstance(schedule, MetricSchedule) and schedule.name == "reduce_on_plateau"
+    assert schedule.settings["monitor"] == "val_macro_f1" and schedule.settings["patience"] == 2
+    # each fit gets its own callback (a trial's plateau state never leaks into the next)
+    hm = FERHyperModel(base, train_labels=labels)
+    hm.fit(hp, model, callbacks=["tuner's"])
+    first = model.callbacks
+    hm.fit(hp, model)
+    assert first[1:] == ["tuner's"] and first[0] is not model.callbacks[0]
+    # a step schedule is the optimizer's rate: build puts it there, fit adds no callback
+    step = FERHyperModel(base.replace(schedule={"name": "step", "every": 1}), train_labels=labels)
+    step.fit(hp, model)
+    assert model.callbacks == []
+    opt = step.build(hp).optimizer
+    opt.iterations.assign(4)  # 14 images in batches of 4: epoch 2 begins at step 4
+    assert float(opt.learning_rate) == pytest.approx(1e-4)  # the space's 1e-3, cut by 10
