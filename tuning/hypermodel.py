@@ -96,7 +96,7 @@ class FERHyperModel(keras_tuner.HyperModel):
         runs a new callback of the metric-driven schedules."""
         from keras_fer.train import base_learning_rate, make_schedule
 
-        cfg = self.config_for(hp)
+        cfg = self.config_for(hp, self.trial_epochs(hp))
         return make_schedule(cfg.schedule, base_learning_rate(cfg.optimizer), cfg.epochs,
                              self.steps_per_epoch(), cfg.monitor)
 
