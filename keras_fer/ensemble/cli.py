@@ -7,8 +7,6 @@ whose model averages their probabilities (evaluate, export and predict read it a
 """
 from __future__ import annotations
 
-import sys
-
 from keras_fer.errors import ArgumentParser, cli_main
 
 
@@ -23,12 +21,8 @@ def build_parser():
 @cli_main
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    from keras_fer.ensemble import write_ensemble
+    from keras_fer.ensemble.core import write_ensemble
 
     out = write_ensemble(args.runs, args.out, force=args.force)
     print(f"wrote {out} ({len(args.runs)} members)")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,4 +1,4 @@
-"""k-member ensembles as ONE model: ``build_ensemble(run_dirs)`` averages the members'
+"""k-member ensembles as ONE model: ``build_ensemble(models)`` averages the members'
 probabilities in a single Keras model, and ``write_ensemble(run_dirs, out)`` saves it as a run
 directory, so that evaluate, visualize, export (one SavedModel), predict, release and
 distillation (``--teacher``) read it like any run.
