@@ -7,7 +7,6 @@ import pytest
 
 import keras_fer.augment  # noqa: F401  (each import registers its classes)
 import keras_fer.layers  # noqa: F401
-import keras_fer.losses  # noqa: F401
 import keras_fer.metrics  # noqa: F401
 import keras_fer.models  # noqa: F401
 

@@ -104,7 +104,7 @@ def compare(run_dir, data, wheel, splits=("PublicTest", "PrivateTest"), batch_si
 
     from keras_fer import rundir
     from keras_fer.evaluate import predict_proba
-    from keras_fer.evaluate.metrics import compute_metrics
+    from keras_fer.evaluate.scores import compute_metrics
     from keras_fer.export.savedmodel import load_serving, write_savedmodel
 
     classes = rundir.class_names(run_dir)

@@ -1,34 +1,5 @@
-"""``python -m keras_fer.ensemble RUN_DIR RUN_DIR [...] --out DIR``: k runs -> one run directory
-whose model averages their probabilities (evaluate, export and predict read it as one model).
-
-    python -m keras_fer.ensemble runs/a runs/b runs/c --out runs/ens
-    python -m keras_fer.evaluate runs/ens --data data
-    python -m keras_fer.export runs/ens --data data      # ONE SavedModel
-"""
-from __future__ import annotations
-
 import sys
 
-from keras_fer.errors import ArgumentParser, cli_main
+from keras_fer.ensemble.cli import main
 
-
-def build_parser():
-    p = ArgumentParser(prog="python -m keras_fer.ensemble", description=__doc__.split("\n")[0])
-    p.add_argument("runs", nargs="+", help="run directories (2 or more) with the same classes")
-    p.add_argument("--out", required=True, help="the ensemble's run directory")
-    p.add_argument("--force", action="store_true", help="replace an existing model at --out")
-    return p
-
-
-@cli_main
-def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    from keras_fer.ensemble import write_ensemble
-
-    out = write_ensemble(args.runs, args.out, force=args.force)
-    print(f"wrote {out} ({len(args.runs)} members)")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+sys.exit(main())

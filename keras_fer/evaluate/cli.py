@@ -11,7 +11,7 @@ from keras_fer.errors import ArgumentParser, UserError, cli_main, positive_int
 def build_parser():
     from keras_fer.config import TTA_MODES
     from keras_fer.data.classes import add_classes_option
-    from keras_fer.evaluate import SPLITS
+    from keras_fer.evaluate.core import SPLITS
 
     p = ArgumentParser(prog="python -m keras_fer.evaluate",
                 description="Evaluate a run directory on FER2013 splits or a labelled folder.")
@@ -36,7 +36,7 @@ def build_parser():
 
 @cli_main
 def main(argv=None) -> int:
-    from keras_fer.evaluate import EVAL_DIR, evaluate_run, report_name
+    from keras_fer.evaluate.core import EVAL_DIR, evaluate_run, report_name
     from keras_fer.io_utils import check_out_dir
     from keras_fer.rundir import check_run_dir, output_dir
 

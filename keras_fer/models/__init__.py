@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import os
 
-# Imported for what they register: the shared custom layers and losses, and every family's
-# @register_model entrypoints (and custom layers).
+# Imported for what they register: the shared custom layers (the center loss among them), and
+# every family's @register_model entrypoints (and custom layers).
 import keras_fer.layers  # noqa: F401
-import keras_fer.losses  # noqa: F401
 from keras_fer.errors import UserError
 from keras_fer.models import blockcnn, comparison, dacl, prelu, resnet, vgg, vit, xception  # noqa: F401
 from keras_fer.models.registry import (

@@ -9,8 +9,7 @@ context encoder's first Dense 2048->3584 (7,344,128), about 11x faster to train 
 """
 import keras
 
-from keras_fer.layers import TakeIndex
-from keras_fer.losses import SparseCenterLoss
+from keras_fer.layers import SparseCenterLoss, TakeIndex
 from keras_fer.models.common import image_input, load_local_weights, predictions, preprocess
 from keras_fer.models.registry import register_model
 from keras_fer.models.resnet import apply_resnet18

@@ -1,3 +1,5 @@
+import sys
+
 from keras_fer.release.cli import main
 
-raise SystemExit(main())
+sys.exit(main())

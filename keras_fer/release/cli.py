@@ -29,7 +29,7 @@ def build_parser():
 def main(argv=None) -> int:
     from keras_fer import rundir
     from keras_fer.io_utils import check_out_dir
-    from keras_fer.release import check_out, make_release
+    from keras_fer.release.core import check_out, make_release
 
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)

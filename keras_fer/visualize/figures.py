@@ -238,8 +238,7 @@ def _eval_predictions(ctx):
 
 
 def do_confusion(ctx):
-    from keras_fer.evaluate import compute_metrics
-    from keras_fer.evaluate.metrics import plot_confusion
+    from keras_fer.evaluate import compute_metrics, plot_confusion
 
     split, _, labels, pred, _ = _eval_predictions(ctx)
     m = compute_metrics(labels, pred, ctx.classes)  # its "confusion" equals sklearn's

@@ -1,6 +1,6 @@
 """Matplotlib figures (Agg backend) for keras_fer: map overlays, grids, curves, charts.
 
-(The confusion-matrix figure is ``keras_fer.evaluate.metrics.plot_confusion``.)
+(The confusion-matrix figure is ``keras_fer.evaluate.scores.plot_confusion``.)
 
 Every function returns a ``matplotlib.figure.Figure`` titled with what it shows; ``save``
 writes it atomically as a PNG and closes it.

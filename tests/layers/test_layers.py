@@ -4,8 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_fer.layers import ClassToken, GrayscaleToRGB, PositionEmbedding, TakeIndex
-from keras_fer.losses import SparseCenterLoss
+from keras_fer.layers import ClassToken, GrayscaleToRGB, PositionEmbedding, SparseCenterLoss, TakeIndex
 
 LAYERS = [(GrayscaleToRGB, {"channels": 3}), (TakeIndex, {"index": 1, "axis": -1}),
           (ClassToken, {}), (PositionEmbedding, {"stddev": 0.5}),

@@ -132,7 +132,7 @@ def test_force_replaces_a_release_never_a_folder_of_runs_or_the_run(tmp_path, ca
 
 
 def test_too_big_a_release_fails_and_keeps_the_old_one(release, run_dir, fer_small_dir, monkeypatch):
-    import keras_fer.release as rel
+    import keras_fer.release.core as rel  # the module whose globals make_release reads
 
     monkeypatch.setattr(rel, "release_formats", lambda *a: ("savedmodel", "tflite"))
     monkeypatch.setattr(rel, "MAX_BYTES", 1000)
@@ -195,7 +195,7 @@ def test_card_says_where_int8_disagrees_and_what_the_check_asks():
 
 
 def test_size_limit_decides_tflite_before_any_work(tmp_path, monkeypatch):
-    import keras_fer.release as rel
+    import keras_fer.release.core as rel  # the module whose globals make_release reads
 
     model_file = tmp_path / "model.keras"
     model_file.write_bytes(b"x" * 1000)

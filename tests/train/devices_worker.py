@@ -79,7 +79,7 @@ def center_loss_runs():
     """A net with DACL's center loss trained 3 steps on 1 and on 2 devices: the losses, and the
     centers after."""
     from keras_fer.distribute import make_plan
-    from keras_fer.losses import SparseCenterLoss
+    from keras_fer.layers import SparseCenterLoss
     from keras_fer.train import build_training_model
 
     rng = np.random.default_rng(0)

@@ -125,7 +125,7 @@ def test_sgd_nesterov_and_bad_settings():
 
 
 def _net(aux=False):
-    from keras_fer.losses import SparseCenterLoss
+    from keras_fer.layers import SparseCenterLoss
 
     inputs = keras.Input((48, 48, 1))
     x = keras.layers.Rescaling(1 / 255.0)(inputs)

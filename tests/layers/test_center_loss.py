@@ -1,9 +1,12 @@
+import json
+import zipfile
+
 import keras
 import numpy as np
 import pytest
 from keras import ops
 
-from keras_fer.losses import SparseCenterLoss
+from keras_fer.layers import SparseCenterLoss
 from keras_fer.models import aux_loss_layers
 
 RNG = np.random.default_rng(0)
@@ -91,3 +94,33 @@ def test_centers_update_inside_compiled_train_step(tmp_path):
                                   keras.ops.convert_to_numpy(layer.centers))
     np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded(xb)), keras.ops.convert_to_numpy(net(xb)),
                                atol=1e-6)
+
+
+def test_a_model_saved_when_the_layer_was_in_keras_fer_losses_still_loads(tmp_path):
+    """A .keras file names the layer's module (it was keras_fer.losses.center_loss); its
+    registered name, unchanged by the move, is what finds the class."""
+    assert keras.saving.get_registered_name(SparseCenterLoss) == "keras_fer>SparseCenterLoss"
+    inputs = keras.Input((4,))
+    feats = keras.layers.Dense(D, name="features")(inputs)
+    att = keras.layers.Dense(D, activation="sigmoid")(inputs)
+    x = SparseCenterLoss(K, D, lam=0.1, seed=3, name="center_loss")([feats, att])
+    net = keras.Model(inputs, keras.layers.Dense(K, name="predictions")(x))
+    net.save(tmp_path / "new.keras")
+    old = tmp_path / "old.keras"
+    with zipfile.ZipFile(tmp_path / "new.keras") as src, zipfile.ZipFile(old, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename == "config.json":
+                config = json.loads(data)
+                [layer] = [v for v in config["config"]["layers"] if v["name"] == "center_loss"]
+                assert layer["module"] == "keras_fer.layers.center_loss"
+                layer["module"] = "keras_fer.losses.center_loss"  # as files saved before the move
+                data = json.dumps(config).encode()
+            dst.writestr(item, data)
+    loaded = keras.saving.load_model(old)
+    layer = loaded.get_layer("center_loss")
+    assert type(layer) is SparseCenterLoss and layer.lam == 0.1
+    np.testing.assert_array_equal(ops.convert_to_numpy(layer.centers),
+                                  ops.convert_to_numpy(net.get_layer("center_loss").centers))
+    xb = RNG.normal(size=(3, 4)).astype("float32")
+    np.testing.assert_allclose(ops.convert_to_numpy(loaded(xb)), ops.convert_to_numpy(net(xb)), atol=1e-6)

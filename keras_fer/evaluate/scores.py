@@ -1,6 +1,8 @@
-"""Evaluation metrics from scikit-learn (confusion matrix, per-class precision / recall / F1 /
-support), with the two choices of this toolkit on top: macro-F1 and average accuracy are means
-over the classes that have images, and every class is reported, support 0 included."""
+"""The scores of an evaluation report from scikit-learn (confusion matrix, per-class precision /
+recall / F1 / support), with the two choices of this toolkit on top: macro-F1 and average
+accuracy are means over the classes that have images, and every class is reported, support 0
+included; their printed table and the confusion-matrix PNG. (The Keras metrics streamed during
+training are ``keras_fer.metrics``.)"""
 from __future__ import annotations
 
 import numpy as np

@@ -1,0 +1,87 @@
+"""k-member ensembles as ONE model: ``build_ensemble(models)`` averages the members'
+probabilities in a single Keras model, and ``write_ensemble(run_dirs, out)`` saves it as a run
+directory, so that evaluate, visualize, export (one SavedModel), predict, release and
+distillation (``--teacher``) read it like any run.
+
+    RUN_DIR/model.keras    input = the largest member input; each member sees it centre-cropped
+                           to its own input; output = log(mean of the members' softmax)
+    RUN_DIR/meta.json      classes, input_shape, "ensemble": [member run directories]
+    RUN_DIR/summary.json   the members and their own best validation values
+
+Example:
+    >>> from keras_fer.ensemble import write_ensemble
+    >>> write_ensemble(["runs/a", "runs/b", "runs/c"], "runs/ens")
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from keras_fer import rundir
+from keras_fer.errors import UserError
+from keras_fer.io_utils import read_json, write_json
+
+
+def build_ensemble(models, name="ensemble"):
+    """One model averaging the probabilities of ``models`` (Keras models, logits out)."""
+    import keras
+
+    from keras_fer.layers import MeanProbabilityLogits
+
+    if len(models) < 2:
+        raise UserError(f"an ensemble needs at least 2 members, got {len(models)}")
+    shapes = [tuple(int(d) for d in m.input_shape[1:]) for m in models]
+    h, w = max(s[0] for s in shapes), max(s[1] for s in shapes)
+    inputs = keras.Input((h, w, 1), name="image", dtype="float32")
+    logits = []
+    for i, (model, shape) in enumerate(zip(models, shapes), start=1):
+        member = keras.Model(model.inputs, model.output, name=f"member{i}")
+        x = inputs
+        if shape[:2] != (h, w):
+            x = keras.layers.CenterCrop(shape[0], shape[1], name=f"member{i}_crop")(x)
+        logits.append(member(x))
+    out = MeanProbabilityLogits(name="predictions", dtype="float32")(logits)
+    return keras.Model(inputs, out, name=name)
+
+
+def write_ensemble(run_dirs, out, *, force=False) -> Path:
+    """Write the ensemble of ``run_dirs`` as a run directory at ``out`` (refused over an
+    existing one unless ``force``)."""
+    from keras_fer.train.callbacks import save_model_atomic
+
+    out = Path(out)
+    if (out / rundir.MODEL_FILE).exists() and not force:
+        raise UserError(f"{out}: already holds a model; use --force to replace it")
+    run_dirs = [rundir.check_run_dir(d) for d in run_dirs]
+    if len(set(map(str, run_dirs))) != len(run_dirs):
+        raise UserError("the same run directory is named twice")
+    classes = [rundir.class_names(d) for d in run_dirs]
+    for d, c in zip(run_dirs[1:], classes[1:]):
+        if c != classes[0]:
+            raise UserError(f"{d}: classes {c} differ from {run_dirs[0]}'s {classes[0]}")
+    model = build_ensemble([rundir.load_model(d) for d in run_dirs])
+    out.mkdir(parents=True, exist_ok=True)
+    save_model_atomic(model, out / rundir.MODEL_FILE)
+    members = [str(d) for d in run_dirs]
+    rundir.write_meta(out, {"classes": classes[0],
+                            "input_shape": [int(v) for v in model.input_shape[1:]],
+                            "model": "ensemble", "ensemble": members,
+                            "finished": time.strftime("%Y-%m-%d %H:%M")})
+    write_json(out / rundir.SUMMARY_FILE, {
+        "model": "ensemble", "members": [
+            {"dir": m, **_best(Path(m))} for m in members],
+        "parameters": int(model.count_params()),
+        "train_cpu_hours": _sum_cpu_hours(run_dirs)})
+    return out
+
+
+def _best(run_dir):
+    path = run_dir / rundir.SUMMARY_FILE
+    summary = read_json(path) if path.is_file() else {}
+    return {k: summary.get(k) for k in ("monitor", "best_value", "best_epoch")}
+
+
+def _sum_cpu_hours(run_dirs):
+    hours = [read_json(d / rundir.SUMMARY_FILE).get("train_cpu_hours")
+             if (d / rundir.SUMMARY_FILE).is_file() else None for d in run_dirs]
+    return None if None in hours else round(sum(hours), 3)
