@@ -24,7 +24,7 @@ import numpy as np
 
 from keras_fer.config import TrainConfig
 from keras_fer.data import load
-from keras_fer.train.loop import build_net, build_training_model, select_data
+from keras_fer.train.core import build_net, build_training_model, select_data
 from keras_fer.train.optimizers import build_optimizer
 
 STEPS = (0, 10, 25, 50, 100, 200, 448)

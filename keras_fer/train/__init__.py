@@ -13,9 +13,9 @@ Example:
 import importlib
 
 _EXPORTS = {
-    "run": "loop", "build_training_model": "loop", "build_net": "loop", "check_labels": "loop",
-    "select_data": "loop", "base_learning_rate": "optimizers",
-    "TrainingFailed": "loop", "TrainingModel": "wrapper", "build_optimizer": "optimizers",
+    "run": "core", "build_training_model": "core", "build_net": "core", "check_labels": "core",
+    "select_data": "core", "base_learning_rate": "optimizers",
+    "TrainingFailed": "core", "TrainingModel": "wrapper", "build_optimizer": "optimizers",
     "make_schedule": "schedules", "lr_at_epoch": "schedules",
 }
 __all__ = list(_EXPORTS)

@@ -146,7 +146,7 @@ def main(argv=None) -> int:
         from keras_fer import rundir
 
         rundir.claim_out(cfg.out, args.force, config=cfg.to_dict(), dry_run=True)
-    from keras_fer.train.loop import TrainingFailed, run
+    from keras_fer.train.core import TrainingFailed, run
 
     if cfg.mixed_precision or cfg.verbose:
         import keras

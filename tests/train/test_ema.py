@@ -101,7 +101,7 @@ def test_validation_sees_the_average_with_its_own_statistics(fer_small, one_step
                                out=str(tmp_path / "bn"))
     out = run(cfg, fer_small)
     model = keras.saving.load_model(out / "model.keras", compile=False)
-    from keras_fer.train.loop import select_data
+    from keras_fer.train.core import select_data
 
     _, (vx, vy), _ = select_data(cfg, fer_small)
     logits = keras.ops.convert_to_numpy(model(vx[..., None].astype("float32"), training=False))

@@ -214,7 +214,7 @@ def test_labels_out_of_range_are_refused_before_fit(fer_small, tiny_cfg):
 def poison_loss(monkeypatch):
     """The training loop's NaNGuard sees a NaN loss at the second epoch's first batch (as after
     a diverged step)."""
-    from keras_fer.train import loop
+    from keras_fer.train import core as loop
     from keras_fer.train.callbacks import NaNGuard
 
     class Poisoned(NaNGuard):
@@ -382,7 +382,7 @@ def test_cli_bad_option_subprocess_no_traceback():
 
 def test_a_setting_added_later_at_its_default_does_not_orphan_a_resume(fer_small, tiny_cfg):
     # a run interrupted under an older TrainConfig that had no "ema" key resumes
-    from keras_fer.train.loop import RESUME_FILE
+    from keras_fer.train.core import RESUME_FILE
 
     cfg = tiny_cfg.replace(epochs=3)
     with pytest.raises(KeyboardInterrupt):
