@@ -62,10 +62,12 @@ release: data
 lint: setup
 	$(VENV)/bin/ruff check .
 
-# Tests: the whole suite on TensorFlow (the default backend), then the backend-agnostic part on JAX.
+# Tests: the whole suite on TensorFlow (the default backend), then the backend-agnostic part on JAX;
+# each on TEST_WORKERS pytest-xdist workers (a module's tests stay on one, with its fixtures).
+TEST_WORKERS ?= 2
 test: setup
-	$(PY) -m pytest -q tests
-	KERAS_BACKEND=jax $(PY) -m pytest -q -m backends tests
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadscope tests
+	KERAS_BACKEND=jax $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadscope -m backends tests
 
 clean:
 	rm -rf $(VENV) $(DATA)
