@@ -183,7 +183,9 @@ def defaults_first(oracle) -> None:
     tried and a short search only ranks random points."""
     from tuning.best import default_values
 
-    sample = oracle._random_values
+    sample = getattr(oracle, "_random_values", None)
+    if sample is None:  # a worker's client of the chief's oracle: the chief's does this
+        return
 
     def values():
         if oracle._tried_so_far:  # restored with the oracle's state on a resumed search

@@ -47,3 +47,6 @@ def test_chief_and_two_workers_finish_a_two_trial_search(tune_env, tmp_path):
     ran = sum(line.startswith(f"{t}: trial ") and " trained " in line
               for t in ("tuner0", "tuner1") for line in logs[t].splitlines())
     assert ran == 2, logs
+    # the chief's oracle hands out the space's defaults first (under --fix), then a random point
+    first = table.iloc[0]
+    assert (first["norm"], first["optimizer"], first["learning_rate"]) == ("batch", "adam", 1e-3)
