@@ -7,6 +7,15 @@ per-sample Python, no ``tf.image``, nothing XLA compiles badly. Photometric tran
 elementwise with per-sample factors. Random draws take a ``keras.random.SeedGenerator`` (or an
 int seed, or None).
 
+Why not Keras' own layers: ``RandomRotation``/``RandomTranslation``/``RandomZoom``/``RandomCrop``
+resample once each (several interpolations, several passes); the one map here resamples once.
+Where the step is not XLA-compiled (TensorFlow on a CPU) that one resampling IS Keras'
+``keras.ops.image.affine_transform`` (TensorFlow's kernel, 3x faster than the gathers there);
+XLA cannot compile that kernel, so XLA steps keep the gathers. ``MixUp``/``CutMix``/
+``RandomErasing`` are Keras layers of their own with their own seeds; ``mix`` and
+``random_erasing`` here are one step of the ``Augment`` layer, drawn from its seed and switched
+by its alternate-epoch schedule (their speed beside Keras' has not been measured).
+
 Example::
 
     import numpy as np
