@@ -18,7 +18,7 @@ import numpy as np
 
 from keras_fer import rundir
 from keras_fer.config import resume_settings
-from keras_fer.devices import device_name, on_device
+from keras_fer.devices import device_name, on_device, tf_batches
 from keras_fer.distribute import make_plan
 from keras_fer.errors import UserError
 from keras_fer.io_utils import ensure_out_dir, write_json
@@ -279,7 +279,7 @@ def _train(cfg, plan, train, val, classes, out, callbacks, resume_every_s) -> Pa
               f"-> {out}", flush=True)
     if initial_epoch < cfg.epochs:
         try:
-            tm.fit(**_fit_data(cfg, plan, x, y, vx, vy), epochs=cfg.epochs,
+            tm.fit(**_fit_data(cfg, plan, x, y, vx, vy, initial_epoch), epochs=cfg.epochs,
                    initial_epoch=initial_epoch, callbacks=cbs, verbose=_keras_verbose(cfg.verbose))
         except NonFiniteLoss as e:
             raise TrainingFailed(f"{out}: {e} ({resume.path})") from None
@@ -290,17 +290,24 @@ def _train(cfg, plan, train, val, classes, out, callbacks, resume_every_s) -> Pa
     return out
 
 
-def _fit_data(cfg, plan, x, y, vx, vy) -> dict:
+def _fit_data(cfg, plan, x, y, vx, vy, initial_epoch=0) -> dict:
     """``fit``'s data arguments: this process's share of the training and validation images,
-    its share of each global batch."""
+    its share of each global batch. On TensorFlow, ``tf_batches`` pipelines (no autotuning:
+    Keras' pipeline of arrays stalls up to a minute at each epoch's end)."""
     x, y = plan.share(x, y)
     batch = plan.process_batch(cfg.batch_size)
+    vx, vy, weights, val_batch = plan.val_arrays(vx, vy)
+    if keras.backend.backend() == "tensorflow" and not cfg.balanced_sampler:
+        val = ((vx[..., None], vy), vy) + (() if weights is None else (weights,))
+        return {"x": tf_batches(((x[..., None], y), y), batch, seed=cfg.seed,
+                                epochs=(initial_epoch, cfg.epochs)),
+                "steps_per_epoch": math.ceil(len(y) / batch), "shuffle": False,
+                "validation_data": tf_batches(val, val_batch)}
     if cfg.balanced_sampler:
         args = {"x": BalancedSequence(x[..., None], y, batch, cfg.seed)}
     else:  # uint8 images stay resident on the accelerator; the step casts them
         dx, dy = on_device(x[..., None]), on_device(y)
         args = {"x": (dx, dy), "y": dy, "batch_size": batch}
-    vx, vy, weights, val_batch = plan.val_arrays(vx, vy)
     val = (on_device(vx[..., None]), on_device(vy))
     args["validation_data"] = (val, val[1]) if weights is None else (val, val[1], weights)
     args["validation_batch_size"] = val_batch
