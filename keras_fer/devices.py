@@ -108,6 +108,21 @@ def tf_batches(arrays, batch_size, *, seed=None, epochs=None):
     return batches.with_options(options).prefetch(1)
 
 
+def tf_fit_args(x, y, batch_size, seed, epochs, validation_data=None,
+                validation_batch_size=None) -> dict:
+    """``fit``'s data arguments on TensorFlow for in-memory arrays: ``(x, y)`` as ``tf_batches``
+    over ``epochs=(first, last)`` with ``steps_per_epoch``, ``validation_data`` (a tuple as
+    ``fit`` takes it) as one pass in order."""
+    import math
+
+    args = {"x": tf_batches((x, y), batch_size, seed=seed, epochs=epochs),
+            "steps_per_epoch": math.ceil(len(y) / batch_size), "shuffle": False}
+    if validation_data is not None:
+        args["validation_data"] = tf_batches(tuple(validation_data),
+                                             validation_batch_size or batch_size)
+    return args
+
+
 def tensorflow_installed() -> bool:
     """Whether TensorFlow can be imported here, without importing it (the GPU machine has JAX
     only; export and release need TensorFlow)."""

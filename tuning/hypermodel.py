@@ -126,6 +126,15 @@ class FERHyperModel(keras_tuner.HyperModel):
 
             callbacks.append(AugmentEpoch(model.augment))
         kwargs.setdefault("batch_size", self.base.batch_size)
+        if keras.backend.backend() == "tensorflow" and len(args) == 2:
+            # arrays as the trainer feeds them (Keras' autotuned pipeline stalls between epochs)
+            from keras_fer.devices import tf_fit_args
+
+            epochs = (kwargs.get("initial_epoch", 0), kwargs.get("epochs", 1))
+            kwargs.update(tf_fit_args(*args, kwargs.pop("batch_size"), self.base.seed, epochs,
+                                      kwargs.pop("validation_data", None),
+                                      kwargs.pop("validation_batch_size", None)))
+            args = ()
         # one line per epoch: a progress bar would overwrite the search's ETA line
         kwargs.setdefault("verbose", 2 if self.base.verbose else 0)
         return model.fit(*args, callbacks=callbacks, **kwargs)

@@ -18,7 +18,7 @@ import numpy as np
 
 from keras_fer import rundir
 from keras_fer.config import resume_settings
-from keras_fer.devices import device_name, on_device, tf_batches
+from keras_fer.devices import device_name, on_device, tf_fit_args
 from keras_fer.distribute import make_plan
 from keras_fer.errors import UserError
 from keras_fer.io_utils import ensure_out_dir, write_json
@@ -292,17 +292,15 @@ def _train(cfg, plan, train, val, classes, out, callbacks, resume_every_s) -> Pa
 
 def _fit_data(cfg, plan, x, y, vx, vy, initial_epoch=0) -> dict:
     """``fit``'s data arguments: this process's share of the training and validation images,
-    its share of each global batch. On TensorFlow, ``tf_batches`` pipelines (no autotuning:
+    its share of each global batch. On TensorFlow, ``tf_fit_args``' pipelines (no autotuning:
     Keras' pipeline of arrays stalls up to a minute at each epoch's end)."""
     x, y = plan.share(x, y)
     batch = plan.process_batch(cfg.batch_size)
     vx, vy, weights, val_batch = plan.val_arrays(vx, vy)
     if keras.backend.backend() == "tensorflow" and not cfg.balanced_sampler:
         val = ((vx[..., None], vy), vy) + (() if weights is None else (weights,))
-        return {"x": tf_batches(((x[..., None], y), y), batch, seed=cfg.seed,
-                                epochs=(initial_epoch, cfg.epochs)),
-                "steps_per_epoch": math.ceil(len(y) / batch), "shuffle": False,
-                "validation_data": tf_batches(val, val_batch)}
+        return tf_fit_args((x[..., None], y), y, batch, cfg.seed, (initial_epoch, cfg.epochs),
+                           val, val_batch)
     if cfg.balanced_sampler:
         args = {"x": BalancedSequence(x[..., None], y, batch, cfg.seed)}
     else:  # uint8 images stay resident on the accelerator; the step casts them
