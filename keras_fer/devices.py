@@ -1,5 +1,6 @@
 """What the Keras backend runs on: one place that asks the backend for its accelerator, and
 whether TensorFlow is here for what needs it (export, release)."""
+import math
 import os
 import platform
 import subprocess
@@ -113,8 +114,6 @@ def tf_fit_args(x, y, batch_size, seed, epochs, validation_data=None,
     """``fit``'s data arguments on TensorFlow for in-memory arrays: ``(x, y)`` as ``tf_batches``
     over ``epochs=(first, last)`` with ``steps_per_epoch``, ``validation_data`` (a tuple as
     ``fit`` takes it) as one pass in order."""
-    import math
-
     args = {"x": tf_batches((x, y), batch_size, seed=seed, epochs=epochs),
             "steps_per_epoch": math.ceil(len(y) / batch_size), "shuffle": False}
     if validation_data is not None:

@@ -90,13 +90,12 @@ class FERHyperModel(keras_tuner.HyperModel):
             return max(1, int(values["tuner/epochs"]) - int(values.get("tuner/initial_epoch", 0)))
         return self.base.epochs
 
-    def make_schedule(self, hp) -> tuple:
-        """``(learning_rate, callback or None)`` of the trial's schedule
+    def make_schedule(self, cfg) -> tuple:
+        """``(learning_rate, callback or None)`` of a trial's config ``cfg``
         (``keras_fer.train.make_schedule``): ``build`` gives the optimizer the rate, ``fit``
         runs a new callback of the metric-driven schedules."""
         from keras_fer.train import base_learning_rate, make_schedule
 
-        cfg = self.config_for(hp, self.trial_epochs(hp))
         return make_schedule(cfg.schedule, base_learning_rate(cfg.optimizer), cfg.epochs,
                              self.steps_per_epoch(), cfg.monitor)
 
@@ -105,7 +104,7 @@ class FERHyperModel(keras_tuner.HyperModel):
 
         cfg = self.config_for(hp, self.trial_epochs(hp))
         net = build_net(cfg, self.num_classes)
-        lr, _ = self.make_schedule(hp)
+        lr, _ = self.make_schedule(cfg)
         return build_training_model(net, cfg, optimizer=build_optimizer(cfg.optimizer, lr, cfg.ema),
                                     train_labels=self.train_labels)
 
@@ -115,7 +114,7 @@ class FERHyperModel(keras_tuner.HyperModel):
         import keras
 
         callbacks = list(callbacks or [])
-        _, schedule = self.make_schedule(hp)
+        _, schedule = self.make_schedule(self.config_for(hp, self.trial_epochs(hp)))
         if schedule is not None:
             callbacks.insert(0, schedule)
         if getattr(model.optimizer, "use_ema", False):
