@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# uv installs the same requirements as pip would, in parallel: half of a fresh setup's time
+UV := $(VENV)/bin/uv pip install -q --python $(PY)
 FER2013_SRC ?= ../shared/datasets/fer2013.zip
 DATA ?= data
 RUN ?= saved_models/latest
@@ -15,9 +17,9 @@ INPUT ?= $(DATA)/samples
 
 $(STAMP): $(wildcard requirements*.txt) pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -r requirements-dev.txt
-	$(VENV)/bin/pip install -q --no-deps -e .
+	$(VENV)/bin/pip install -q uv
+	$(UV) -r requirements-dev.txt
+	$(UV) --no-deps -e .
 	touch $(STAMP)
 
 setup: $(STAMP)
