@@ -13,7 +13,7 @@ RUN ?= saved_models/latest
 MODEL_DIR ?= $(if $(wildcard saved_models/best/model.keras),saved_models/best,$(RUN))
 INPUT ?= $(DATA)/samples
 
-.PHONY: setup data train tune evaluate visualize export predict bench release lint test clean
+.PHONY: setup data train tune evaluate visualize export predict bench release lint test test-e2e clean
 
 $(STAMP): $(wildcard requirements*.txt) pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -66,10 +66,17 @@ lint: setup
 
 # Tests: the whole suite on TensorFlow (the default backend), then the backend-agnostic part on JAX;
 # each on TEST_WORKERS pytest-xdist workers (a module's tests stay on one, with its fixtures).
+# `make test` is the quick suite; `make test-e2e` the end-to-end runs (tests/conftest.py E2E:
+# whole commands, searches, several devices and processes); CI runs both.
 TEST_WORKERS ?= 2
+PYTEST := $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadscope
 test: setup
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadscope tests
-	KERAS_BACKEND=jax $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadscope -m backends tests
+	$(PYTEST) -m "not e2e" tests
+	KERAS_BACKEND=jax $(PYTEST) -m "backends and not e2e" tests
+
+test-e2e: setup
+	$(PYTEST) -m e2e tests
+	KERAS_BACKEND=jax $(PYTEST) -m "backends and e2e" tests
 
 clean:
 	rm -rf $(VENV) $(DATA)

@@ -1,5 +1,9 @@
 """Shared fixtures. The suite runs on TensorFlow by default; `make test` runs the tests marked
-`backends` a second time with KERAS_BACKEND=jax."""
+`backends` a second time with KERAS_BACKEND=jax.
+
+The modules (or tests) in E2E run whole commands, scripts, searches and multi-device or multi-process
+trainings in subprocesses; they are marked `e2e`, left out of `make test` (the quick suite) and
+run by `make test-e2e`, CI's second stage."""
 import os
 from pathlib import Path
 
@@ -9,7 +13,26 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import pytest  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
+E2E = {
+    "tests/test_gpu_session.py",               # the GPU call's script, on JAX, end to end
+    "tests/test_package.py",                   # builds the wheel and installs it alone
+    "tests/train/test_devices.py",             # 2 devices and 2 processes against 1
+    "tests/tuning/test_devices.py",            # a search on 2 devices
+    "tests/tuning/test_distributed.py",        # a chief and two worker processes
+    "tests/tuning/test_efficient_cli.py",      # `python -m tuning` of the default space
+    "tests/tuning/test_search.py",             # searches: resume, budget cut, release
+    "tests/experiments/test_shipped_smoke.py",  # every shipped study's runs built, one run
+    "tests/bench/test_bench.py::test_bench_on_one_and_two_devices",
+}
+
 FER_ZIP = Path(os.environ.get("FER2013_ZIP", REPO.parent / "shared" / "datasets" / "fer2013.zip"))
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        path = Path(item.fspath).relative_to(REPO).as_posix()
+        if path in E2E or f"{path}::{item.originalname}" in E2E:
+            item.add_marker(pytest.mark.e2e)
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,39 @@
+"""The two stages of the suite: `make test` (quick) leaves out the tests marked e2e, which
+`make test-e2e` runs; CI (.ci/run) runs both, so nothing is left out of CI."""
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import E2E
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_every_e2e_entry_names_a_test_that_exists():
+    for entry in sorted(E2E):
+        path, _, name = entry.partition("::")
+        assert (REPO / path).is_file(), entry
+        if name:
+            assert re.search(rf"^def {name}\(", (REPO / path).read_text(), re.M), entry
+
+
+def test_ci_runs_both_stages_and_each_selects_its_half():
+    steps = [ln for ln in (REPO / ".ci" / "run").read_text().splitlines() if ln.startswith("make")]
+    assert steps == ["make lint", "make test", "make test-e2e"]
+    make = (REPO / "Makefile").read_text()
+    quick = make.split("\ntest: setup\n")[1].split("\n\n")[0]
+    e2e = make.split("\ntest-e2e: setup\n")[1].split("\n\n")[0]
+    assert quick.count('-m "not e2e"') == 1 and quick.count('-m "backends and not e2e"') == 1
+    assert e2e.count("-m e2e") == 1 and e2e.count('-m "backends and e2e"') == 1
+
+
+def test_the_marker_is_given_to_a_listed_test_only():
+    collect = [sys.executable, "-m", "pytest", "-q", "--collect-only", "-p", "no:randomly",
+               "tests/bench/test_bench.py"]
+    e2e = subprocess.run([*collect, "-m", "e2e"], cwd=REPO, capture_output=True, text=True)
+    quick = subprocess.run([*collect, "-m", "not e2e"], cwd=REPO, capture_output=True, text=True)
+    picked = [ln for ln in e2e.stdout.splitlines() if "::" in ln]
+    assert picked == ["tests/bench/test_bench.py::test_bench_on_one_and_two_devices"]
+    left = [ln for ln in quick.stdout.splitlines() if "::" in ln]
+    assert len(left) >= 5 and picked[0] not in left
