@@ -171,7 +171,7 @@ def load_model(run_dir, compile: bool = False, float32: bool = True):
     path = check_run_dir(run_dir) / MODEL_FILE
     import keras
 
-    import keras_fer.models  # noqa: F401  (registers custom layers for deserialisation)
+    import keras_fer.models.core  # noqa: F401  (registers custom layers for deserialisation)
     from keras_fer.models.common import float32_copy
 
     try:

@@ -6,8 +6,9 @@ exactly one line on stderr (``error: ...``) that names the culprit, no traceback
 codes, and every file that was there before is byte-identical afterwards.
 
 To add a case, add a row to CASES: (id, argv, a fragment the message must contain). In argv,
-``{name}`` is replaced by the path of a WORKSPACE entry. Keep the cases that import
-TensorFlow (experiments, bench, augment, models, tuning: ~5-15 s each) to those that need it.
+``{name}`` is replaced by the path of a WORKSPACE entry. A command's parser and early checks run
+without Keras (tests/test_cli_startup.py); keep the cases that get past them and import
+TensorFlow (~5-15 s each, e.g. experiments) to those that need it.
 """
 import ctypes
 import hashlib

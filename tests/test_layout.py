@@ -37,34 +37,44 @@ def test_the_checker_sees_both_import_forms(tmp_path):
                                  "keras_fer.data.cli"]
 
 
+def lazy_exports(init):
+    """The ``_EXPORTS`` dict (name -> submodule) of a package's ``__init__.py``."""
+    for node in ast.parse(init.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["_EXPORTS"]:
+            return ast.literal_eval(node.value)
+    return {}
+
+
 def test_the_model_registry_imports_every_family():
     models = REPO / "keras_fer" / "models"
     families = ({p.stem for p in models.glob("*.py")}
                 | {p.name for p in models.iterdir() if (p / "__init__.py").is_file()})
-    families -= {"__init__", "__main__", "common", "registry"}
-    tree = ast.parse((models / "__init__.py").read_text(encoding="utf-8"))
+    families -= {"__init__", "__main__", "cli", "common", "core", "registry"}
+    # the module that keras_fer.models takes build and create_model from imports every family
+    exports = lazy_exports(models / "__init__.py")
+    assert exports["build"] == exports["create_model"] == exports["list_models"]
+    entry = models / f"{exports['build']}.py"
+    tree = ast.parse(entry.read_text(encoding="utf-8"))
+    assert any(isinstance(n, ast.FunctionDef) and n.name == "build" for n in tree.body)
     imported = {a.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
                 and node.module == "keras_fer.models" for a in node.names}
     assert {"blockcnn", "resnet", "vit"} <= families  # a package and single modules are seen
-    assert families <= imported  # each registers its models when keras_fer.models is imported
-
-
-# models keeps build() in its __init__ and its `list` command in __main__.py (not moved yet)
-NOT_YET_IN_LAYOUT = {"models"}
+    assert families <= imported  # each registers its models when build/create_model is asked for
 
 
 def layout_faults(package, root=REPO):
-    """What in ``keras_fer/<package>/`` breaks the command layout: ``cli.py`` holds ``main``,
-    ``__main__.py`` imports it, ``__init__.py`` only imports and re-exports (``__all__``, or the
-    lazy ``_EXPORTS`` + ``__getattr__`` of packages that must not import Keras)."""
-    folder = root / "keras_fer" / package
+    """What in the package ``package`` (dotted: ``keras_fer.train``, ``tuning``) breaks the
+    command layout: ``cli.py`` holds ``main``, ``__main__.py`` imports it, ``__init__.py`` only
+    imports and re-exports (``__all__``, or the lazy ``_EXPORTS`` + ``__getattr__`` of packages
+    that must not import Keras)."""
+    folder = root.joinpath(*package.split("."))
     faults = []
     cli = folder / "cli.py"
     if not cli.is_file() or not any(isinstance(n, ast.FunctionDef) and n.name == "main"
                                      for n in ast.parse(cli.read_text(encoding="utf-8")).body):
         faults.append("no main in cli.py")
     main_tree = ast.parse((folder / "__main__.py").read_text(encoding="utf-8"))
-    if not any(isinstance(n, ast.ImportFrom) and n.module == f"keras_fer.{package}.cli"
+    if not any(isinstance(n, ast.ImportFrom) and n.module == f"{package}.cli"
                and [a.name for a in n.names] == ["main"] for n in ast.walk(main_tree)):
         faults.append("__main__.py does not import cli.main")
     for node in ast.parse((folder / "__init__.py").read_text(encoding="utf-8")).body:
@@ -82,10 +92,12 @@ def layout_faults(package, root=REPO):
 
 
 def test_command_packages_share_one_layout():
-    packages = sorted(p.parent.name for p in (REPO / "keras_fer").glob("*/__main__.py"))
-    assert {"evaluate", "release", "ensemble", "export", "predict", "data"} <= set(packages)
+    packages = sorted(f"keras_fer.{p.parent.name}" for p in (REPO / "keras_fer").glob("*/__main__.py"))
+    assert {f"keras_fer.{p}" for p in ("evaluate", "release", "ensemble", "export", "predict",
+                                        "data", "models", "augment", "bench")} <= set(packages)
+    packages.append("tuning")
     faults = {p: layout_faults(p) for p in packages}
-    assert {p for p, f in faults.items() if f} == NOT_YET_IN_LAYOUT, faults
+    assert {p: f for p, f in faults.items() if f} == {}
 
 
 def test_the_layout_checker_sees_logic_in_an_init(tmp_path):
@@ -94,9 +106,9 @@ def test_the_layout_checker_sees_logic_in_an_init(tmp_path):
     (pkg / "cli.py").write_text("def main(argv=None):\n    return 0\n")
     (pkg / "__main__.py").write_text("import sys\nfrom keras_fer.demo.cli import main\nsys.exit(main())\n")
     (pkg / "__init__.py").write_text('"""Doc."""\nfrom keras_fer.demo.core import f\n\n__all__ = ["f"]\n')
-    assert layout_faults("demo", tmp_path) == []
+    assert layout_faults("keras_fer.demo", tmp_path) == []
     (pkg / "__init__.py").write_text('"""Doc."""\nX = 1\n\n\ndef f():\n    return X\n')
-    assert layout_faults("demo", tmp_path) == ["__init__.py line 2: Assign",
+    assert layout_faults("keras_fer.demo", tmp_path) == ["__init__.py line 2: Assign",
                                                "__init__.py line 5: FunctionDef"]
     (pkg / "__main__.py").write_text("from keras_fer.demo.core import main\n")
-    assert layout_faults("demo", tmp_path)[0] == "__main__.py does not import cli.main"
+    assert layout_faults("keras_fer.demo", tmp_path)[0] == "__main__.py does not import cli.main"

@@ -5,10 +5,10 @@ import inspect
 import keras
 import pytest
 
-import keras_fer.augment  # noqa: F401  (each import registers its classes)
+import keras_fer.augment.layer  # noqa: F401  (each import registers its classes)
 import keras_fer.layers  # noqa: F401
 import keras_fer.metrics  # noqa: F401
-import keras_fer.models  # noqa: F401
+import keras_fer.models.core  # noqa: F401
 
 REQUIRED = {"SparseCenterLoss": {"num_classes": 3, "feature_dim": 4}}
 

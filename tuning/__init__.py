@@ -2,13 +2,24 @@
 
 Public API: :data:`SPACES` and :func:`get_space` (the search spaces), :class:`FERHyperModel`,
 :func:`config_from_values` / :func:`declare` (the block-CNN space), :func:`make_tuner`,
-:func:`trials_table`, :func:`write_report`, and the CLI :func:`main`.
-"""
-import keras_fer  # noqa: F401  (first: its quiet start comes before TensorFlow's import)
-from tuning.hypermodel import FERHyperModel, config_from_values, declare
-from tuning.report import trials_table, write_report
-from tuning.search import main, make_tuner
-from tuning.spaces import SPACES, Space, get_space
+:func:`trials_table`, :func:`write_report`, and the CLI :func:`main` (``tuning.cli``).
 
-__all__ = ["FERHyperModel", "SPACES", "Space", "config_from_values", "declare", "get_space",
-           "make_tuner", "trials_table", "write_report", "main"]
+The names are imported lazily so that ``python -m tuning --help`` (and a bad option) answers
+without importing Keras or KerasTuner.
+"""
+import importlib
+
+import keras_fer  # noqa: F401  (first: its quiet start comes before TensorFlow's import)
+
+_EXPORTS = {
+    "FERHyperModel": "hypermodel", "config_from_values": "spaces", "declare": "spaces",
+    "trials_table": "report", "write_report": "report", "main": "cli", "make_tuner": "search",
+    "SPACES": "spaces", "Space": "spaces", "get_space": "spaces",
+}
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"tuning.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'tuning' has no attribute {name!r}")

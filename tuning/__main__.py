@@ -1,5 +1,5 @@
 import sys
 
-from tuning.search import main
+from tuning.cli import main
 
 sys.exit(main())

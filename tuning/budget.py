@@ -20,7 +20,6 @@ from keras_fer.errors import UserError
 from keras_fer.train.callbacks import hms  # noqa: F401  (tuning.plan imports it from here)
 
 RETRAIN_SHARE = 1 / 3
-CPU_DEFAULT = 45 * 60  # without a GPU: a working session
 EVAL_OVERHEAD_S = 10.0  # loading the retrained model and writing the reports
 FORWARD_SHARE = 1 / 3  # a validation step costs about a third of a training step (no backward)
 clock = time.monotonic  # the search's clock (tests move it)

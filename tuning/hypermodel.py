@@ -12,6 +12,7 @@ from __future__ import annotations
 import keras_tuner
 
 from keras_fer.config import TrainConfig
+from tuning.options import OBJECTIVES
 from tuning.spaces import (
     AUGMENT_LEVELS,
     MODEL_NAME,
@@ -21,8 +22,6 @@ from tuning.spaces import (
     model_definition,
     steps_per_epoch,
 )
-
-OBJECTIVES = ("val_macro_f1", "val_accuracy")
 
 __all__ = ["FERHyperModel", "OBJECTIVES", "AUGMENT_LEVELS", "MODEL_NAME", "config_from_values",
            "declare", "model_definition"]

@@ -1,18 +1,6 @@
-"""``python -m tuning``: a planned, resumable, optionally distributed KerasTuner search (``make tune``).
-
-    python -m tuning --data data [--space efficient|blockcnn] [--time-budget 45m|2h|none]
-                     [--tuner hyperband] [--epochs 30] [--limit 5000] [--release --best-out DIR]
-
-The first line gives the time budget (without a GPU 45 minutes unless ``--time-budget`` says
-otherwise), the expected number of trials and how to ask for more; each epoch of a trial prints
-an ETA line from the measured steps per second. The search state lives in ``--dir``
-(``runs/tuning/<space>_<tuner>/``); rerunning the same command continues it within a new budget
-(KerasTuner ``overwrite=False``): finished trials are kept, an interrupted or cut one runs again.
-With ``KERASTUNER_TUNER_ID``/``KERASTUNER_ORACLE_IP``/``KERASTUNER_ORACLE_PORT`` the same command
-runs as the chief or a worker of a distributed search (see tuning/README.md). At the end the chief
-(or the single process) writes ``trials.csv``, ``trials.png``, retrains the best configuration on
-all of Training and evaluates it on PublicTest and PrivateTest; ``--release`` then releases it
-(``keras_fer.release``: ten-crop reports, TFLite export, model card) to ``--best-out``.
+"""The search behind ``python -m tuning`` (``tuning.cli`` parses its options): ``run(args)``
+plans the time budget, runs the KerasTuner search (single, chief or worker), then writes the
+trials' table and plot, retrains the best and releases it if asked (``finish``).
 """
 from __future__ import annotations
 
@@ -24,52 +12,20 @@ from pathlib import Path
 
 from keras_fer.config import TrainConfig
 from keras_fer.distribute import make_plan as device_plan
-from keras_fer.distribute import parse_flag
-from keras_fer.errors import ArgumentParser, UserError, cli_main
+from keras_fer.errors import UserError
 from keras_fer.io_utils import read_json, write_json
 from tuning import budget as time_budget
-from tuning.budget import CPU_DEFAULT, Budget, BudgetSpent, Estimator, calibrate, parse_duration
-from tuning.hypermodel import OBJECTIVES, FERHyperModel
+from tuning.budget import Budget, BudgetSpent, Estimator, calibrate, parse_duration
+from tuning.hypermodel import FERHyperModel
+from tuning.options import CPU_DEFAULT, TUNERS
 from tuning.plan import TIMING_FILE, SearchPlan, budgeted, first_lines, read_timings, trials_done
 from tuning.report import trials_table, write_report
-from tuning.spaces import SPACES, get_space
+from tuning.spaces import get_space
 
-TUNERS = ("hyperband", "bayesian", "random")
 SETTINGS_FILE = "search_settings.json"
 RESUME_FREE = ("data", "out", "verbose", "tensorboard")  # may differ between the runs of a search
 
-__all__ = ["main", "make_tuner", "parse_args", "TIMING_FILE"]
-
-
-def parse_args(argv=None):
-    p = ArgumentParser(prog="python -m tuning", description=__doc__.split("\n")[0])
-    p.add_argument("--data", help="FER2013 file/folder/zip (default: the config's, else data/)")
-    p.add_argument("--config", help="base TrainConfig JSON the search starts from")
-    p.add_argument("--space", default="efficient", choices=tuple(SPACES),
-                   help="; ".join(f"{s.name}: {s.summary}" for s in SPACES.values()))
-    p.add_argument("--time-budget", metavar="DURATION",
-                   help="e.g. 45m, 2h, 1h30m, or none; the whole command, retraining included "
-                        f"(default: {CPU_DEFAULT // 60}m without a GPU, none with one)")
-    p.add_argument("--tuner", choices=TUNERS, default="hyperband")
-    p.add_argument("--max-trials", type=int, default=20, help="trials in all (Hyperband: a cap)")
-    p.add_argument("--epochs", type=int, help="epochs per trial (Hyperband: the maximum)")
-    p.add_argument("--limit", type=int, help="trials train on a stratified subset of Training of "
-                   "this many images; the best is retrained on all of it")
-    p.add_argument("--val", choices=("PublicTest", "split"), help="validation: never PrivateTest")
-    p.add_argument("--objective", choices=OBJECTIVES, default="val_macro_f1")
-    p.add_argument("--dir", default="runs/tuning", help="search directory (resumed when present)")
-    p.add_argument("--release", action="store_true",
-                   help="release the retrained best to --best-out (keras_fer.release)")
-    p.add_argument("--best-out", help="where --release puts the best (default: DIR/SPACE_TUNER/best; "
-                   "saved_models/best publishes it, with --force over the shipped release)")
-    p.add_argument("--force", action="store_true", help="with --release: replace an existing --best-out")
-    p.add_argument("--no-retrain", action="store_true", help="stop after the table and plot")
-    p.add_argument("--seed", type=int, help="search seed (default: the config's)")
-    p.add_argument("--devices", type=parse_flag, metavar="N|all",
-                   help="train each trial data-parallel over N local devices, or all")
-    p.add_argument("--fix", action="append", default=[], metavar="NAME=VALUE",
-                   help="hold one hyperparameter fixed, e.g. --fix model=vgg13 --fix width=0.25")
-    return p.parse_args(argv)
+__all__ = ["run", "make_tuner", "TIMING_FILE"]
 
 
 def base_config(args, space) -> TrainConfig:
@@ -259,10 +215,9 @@ def make_plan(args, cfg, data, tuner, hypermodel, fixed, budget, x, y, n_val, wh
     return plan
 
 
-@cli_main
-def main(argv=None) -> int:
+def run(args) -> int:
+    """The search of the parsed options (``tuning.cli.parse_args``); the exit code."""
     start = time_budget.clock()  # the budget counts from here: loading the data is part of it
-    args = parse_args(argv)
     space = get_space(args.space)
     cfg = base_config(args, space)
     who = role()

@@ -2,27 +2,29 @@
 
 ``Augment`` is the layer (built from ``TrainConfig.augment`` with ``Augment.from_config_dict``),
 ``AugmentEpoch`` the callback for its alternate-epoch schedule; ``fit_to``, ``tta_views`` and
-``mix`` are the functions other modules use (see docs/DESIGN.md).
-"""
-from keras_fer.augment.layer import Augment, AugmentEpoch, find_augment_layers
-from keras_fer.augment.ops import (
-    adjust_brightness,
-    adjust_contrast,
-    adjust_sharpness,
-    affine_params,
-    affine_warp,
-    center_crop,
-    fit_to,
-    five_crops,
-    flip_left_right,
-    mix,
-    random_erasing,
-    rotate,
-    tta_views,
-)
+``mix`` are the functions other modules use (see docs/DESIGN.md). ``python -m keras_fer.augment``
+previews a config (see ``keras_fer.augment.cli``).
 
-__all__ = [
-    "Augment", "AugmentEpoch", "find_augment_layers", "adjust_brightness",
-    "adjust_contrast", "adjust_sharpness", "affine_params", "affine_warp", "center_crop", "fit_to",
-    "five_crops", "flip_left_right", "mix", "random_erasing", "rotate", "tta_views",
-]
+The names are imported lazily so that ``python -m keras_fer.augment --help`` (and a bad option)
+answers without importing Keras.
+
+Example:
+    >>> from keras_fer.augment import Augment
+    >>> layer = Augment.from_config_dict({"flip": True, "crop": 44})
+"""
+import importlib
+
+_EXPORTS = {
+    "Augment": "layer", "AugmentEpoch": "layer", "find_augment_layers": "layer",
+    "adjust_brightness": "ops", "adjust_contrast": "ops", "adjust_sharpness": "ops",
+    "affine_params": "ops", "affine_warp": "ops", "center_crop": "ops", "fit_to": "ops",
+    "five_crops": "ops", "flip_left_right": "ops", "mix": "ops", "random_erasing": "ops",
+    "rotate": "ops", "tta_views": "ops",
+}
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"keras_fer.augment.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'keras_fer.augment' has no attribute {name!r}")

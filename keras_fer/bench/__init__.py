@@ -4,7 +4,20 @@
 devices=1)`` returns one result dict (img/s over the epochs after the first, compiling one, in
 all and per device) measured on the trainer's own step (``keras_fer.train.build_training_model``);
 ``scaling(results)`` the scaling efficiency from 1 to N devices.
-"""
-from keras_fer.bench.core import KEYS, PRECISIONS, full_augment, overheads, run_case, scaling, synthetic
 
-__all__ = ["KEYS", "PRECISIONS", "full_augment", "overheads", "run_case", "scaling", "synthetic"]
+The names are imported lazily so that ``python -m keras_fer.bench --help`` (and a bad option)
+answers without importing Keras.
+"""
+import importlib
+
+_EXPORTS = {
+    "KEYS": "core", "PRECISIONS": "core", "full_augment": "core", "overheads": "core",
+    "run_case": "core", "scaling": "core", "synthetic": "core",
+}
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"keras_fer.bench.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'keras_fer.bench' has no attribute {name!r}")

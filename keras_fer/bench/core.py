@@ -4,6 +4,9 @@ One case = (model, augment on/off, precision, devices): build the model under th
 dtype policy, wrap it in the training model, fit ``epochs`` epochs of uint8 images at
 ``batch_size`` (the global batch, split across the devices as ``keras_fer.train`` does) and
 time every epoch after the first (the first compiles).
+
+Keras is imported by ``run_case`` only: the command line's parser reads ``PRECISIONS`` from here
+and answers ``--help`` without it.
 """
 from __future__ import annotations
 
@@ -14,7 +17,6 @@ import subprocess
 import sys
 import time
 
-import keras
 import numpy as np
 
 from keras_fer import EMOTIONS
@@ -61,20 +63,6 @@ def training_model(model, cfg):
     return build_training_model(model, cfg)
 
 
-class EpochClock(keras.callbacks.Callback):
-    """Wall time of each epoch (Keras reads the epoch's logs back at its end: synchronised)."""
-
-    def __init__(self):
-        super().__init__()
-        self.seconds = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.seconds.append(time.perf_counter() - self._start)
-
-
 def run_case(name, augment, precision, images, labels, *, epochs=2, steps=None, batch_size=128,
              seed=0, devices=1) -> dict:
     """Train ``epochs`` epochs on ``devices`` (a number or "all", ``keras_fer.distribute``) and
@@ -82,6 +70,8 @@ def run_case(name, augment, precision, images, labels, *, epochs=2, steps=None, 
     ../shared/bench/peer_torch.py reports its steady epoch), in all and per device."""
     if epochs < 2:
         raise UserError(f"--epochs must be >= 2 (the first epoch compiles and is not timed), got {epochs}")
+    import keras
+
     from keras_fer.distribute import make_plan
     from keras_fer.train import build_net
 
@@ -90,7 +80,11 @@ def run_case(name, augment, precision, images, labels, *, epochs=2, steps=None, 
     images, labels = plan.trim(images, labels, seed)
     cfg = TrainConfig(model=name, batch_size=batch_size, seed=seed, verbose=0,
                       mixed_precision=precision != "float32")
-    clock = EpochClock()
+    # wall time of each epoch (Keras reads the epoch's logs back at its end: synchronised)
+    starts, epoch_seconds = [], []
+    clock = keras.callbacks.LambdaCallback(
+        on_epoch_begin=lambda epoch, logs: starts.append(time.perf_counter()),
+        on_epoch_end=lambda epoch, logs: epoch_seconds.append(time.perf_counter() - starts[-1]))
     with plan.scope():
         keras.utils.set_random_seed(seed)
         model = build_net(cfg, len(EMOTIONS), policy=PRECISIONS[precision])
@@ -102,7 +96,7 @@ def run_case(name, augment, precision, images, labels, *, epochs=2, steps=None, 
         tm.fit((x, y), y, batch_size=batch_size, epochs=epochs, steps_per_epoch=steps, verbose=0,
                callbacks=[clock])
     per_epoch = len(labels) if steps is None else min(len(labels), steps * batch_size)
-    seconds = min(clock.seconds[1:])  # the steady epoch: the fastest after the compiling one
+    seconds = min(epoch_seconds[1:])  # the steady epoch: the fastest after the compiling one
     return {"model": name, "augment": "on" if augment else "off", "precision": precision,
             "backend": keras.backend.backend(), "device": device_name(), "devices": plan.devices,
             "batch_size": batch_size, "images": per_epoch, "seconds": round(seconds, 4),

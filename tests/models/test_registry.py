@@ -10,7 +10,7 @@ import pytest
 
 from keras_fer.errors import UserError
 from keras_fer.models import build, list_models, trainable_params
-from keras_fer.models.__main__ import main
+from keras_fer.models.cli import main
 
 ABLATION = ["baseline", "depth5", "depth6", "depth7", "kernel_5_3", "kernel_5_5", "kernel_7_3",
             "kernel_7_5", "batchnorm", "instancenorm", "final"]

@@ -13,8 +13,8 @@ from tuning.budget import (
     parse_duration,
     retrain_plan,
 )
+from tuning.cli import main
 from tuning.plan import SearchPlan, first_lines
-from tuning.search import main
 
 
 def test_durations():

@@ -11,7 +11,8 @@ import pytest
 
 from keras_fer.data import FERData, save_npz
 from keras_fer.errors import UserError
-from tuning.search import base_config, parse_args
+from tuning.cli import parse_args
+from tuning.search import base_config
 from tuning.spaces import get_space
 
 REPO = Path(__file__).resolve().parents[2]

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from tuning.best import constant_score
-from tuning.search import main
+from tuning.cli import main
 
 FIX = ["--space", "blockcnn", "--fix", "depth=4", "--fix", "width=16", "--fix", "augment=none"]
 
