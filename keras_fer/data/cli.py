@@ -16,7 +16,7 @@ import numpy as np
 
 from keras_fer.data.classes import add_classes_option
 from keras_fer.data.core import FERData, default_source
-from keras_fer.data.loader import find_source, load
+from keras_fer.data.loader import load
 from keras_fer.data.readers import NPZ_NAME, save_npz
 from keras_fer.errors import ArgumentParser, UserError, cli_main
 from keras_fer.io_utils import check_out_dir
@@ -91,14 +91,6 @@ def write_samples(data: FERData, folder, per_class=SAMPLES_PER_CLASS) -> int:
     return n
 
 
-def _check_not_empty(path) -> None:
-    # numpy answers a zero-byte .npz with a bare EOFError
-    kind, source = find_source(path)
-    if kind == "npz" and Path(source).is_file() and Path(source).stat().st_size == 0:
-        raise UserError(f"{source}: empty file (0 bytes): not a keras_fer data file (write one "
-                        "with python -m keras_fer.data prepare)")
-
-
 def _one_line_warnings():
     def show(message, category, filename, lineno, file=None, line=None):
         print(f"warning: {message}", file=sys.stderr)
@@ -149,7 +141,6 @@ def main(argv=None) -> int:
         raise UserError(f"--plot {args.plot}: the chart is a PNG, name it FILE.png")
     if args.plot:
         check_out_dir(Path(args.plot).parent)
-    _check_not_empty(args.data)
     data = load(args.data, strict=args.strict, cache=not args.no_cache, classes=args.classes)
     if args.json:
         print(json.dumps({"classes": list(data.classes), "total": len(data),
