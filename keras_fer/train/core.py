@@ -391,8 +391,14 @@ def _run(cfg, data, out, callbacks, resume_every_s, plan) -> Path:
     x, y, classes = data.images[idx], data.labels[idx], tuple(data.classes)
     results = []
     for k, (tr, va) in enumerate(stratified_kfold(y, cfg.folds, cfg.seed), start=1):
-        fold_dir = train_once(cfg, (x[tr], y[tr]), (x[va], y[va]), classes, out / f"fold{k}",
-                              callbacks=callbacks, resume_every_s=resume_every_s, plan=plan)
+        fold_dir = out / f"fold{k}"
+        if rundir.out_state(fold_dir) == "finished":  # a resumed k-fold run keeps its done folds
+            if not rundir.resumes(fold_dir, cfg.to_dict()):
+                raise UserError(f"{fold_dir}: a finished fold of other settings; pass --force")
+            print(f"fold {k}: finished before, kept ({fold_dir})", flush=True)
+        else:
+            fold_dir = train_once(cfg, (x[tr], y[tr]), (x[va], y[va]), classes, fold_dir,
+                                  callbacks=callbacks, resume_every_s=resume_every_s, plan=plan)
         summary = json.loads((fold_dir / rundir.SUMMARY_FILE).read_text())
         results.append({"fold": k, "dir": str(fold_dir), "best_epoch": summary["best_epoch"],
                         "best": summary["best"]})

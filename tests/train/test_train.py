@@ -312,6 +312,26 @@ def test_kfold_reports_each_fold_and_mean_std(fer_small, tiny_cfg):
         assert s["train_images"] + s["val_images"] == 70  # the folds partition --limit 70
 
 
+def test_a_resumed_kfold_run_keeps_its_finished_folds(fer_small, tiny_cfg):
+    cfg = tiny_cfg.replace(folds=2, epochs=1)
+    out = run(cfg, fer_small)
+    fold1 = _files(out / "fold1")
+    # as if killed while training fold 2: fold 1 finished, no fold 2, no folds' summary
+    shutil.rmtree(out / "fold2")
+    (out / "summary.json").unlink()
+    (out / "config.json").unlink()
+    record = Record()
+    run(cfg, fer_small, callbacks=[record])
+    assert record.epochs == [0]  # fold 2's one epoch only
+    assert _files(out / "fold1") == fold1
+    assert [f["fold"] for f in json.loads((out / "summary.json").read_text())["folds"]] == [1, 2]
+    shutil.rmtree(out / "fold2")
+    (out / "summary.json").unlink()
+    (out / "config.json").unlink()
+    with pytest.raises(UserError, match="fold1: a finished fold of other settings"):
+        run(cfg.replace(batch_size=16), fer_small)
+
+
 @pytest.fixture(scope="module")
 def prepared(fer_small, tmp_path_factory):
     """fer_small as a prepared data folder (fer2013.npz) for the command line."""
