@@ -7,19 +7,12 @@ Public API: :data:`SPACES` and :func:`get_space` (the search spaces), :class:`FE
 The names are imported lazily so that ``python -m tuning --help`` (and a bad option) answers
 without importing Keras or KerasTuner.
 """
-import importlib
-
 import keras_fer  # noqa: F401  (first: its quiet start comes before TensorFlow's import)
+from keras_fer.lazy import lazy_exports
 
 _EXPORTS = {
     "FERHyperModel": "hypermodel", "config_from_values": "spaces", "declare": "spaces",
     "trials_table": "report", "write_report": "report", "main": "cli", "make_tuner": "search",
     "SPACES": "spaces", "Space": "spaces", "get_space": "spaces",
 }
-__all__ = list(_EXPORTS)
-
-
-def __getattr__(name):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"tuning.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module 'tuning' has no attribute {name!r}")
+__all__, __getattr__ = lazy_exports(__name__, _EXPORTS)

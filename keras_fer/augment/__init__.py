@@ -12,7 +12,7 @@ Example:
     >>> from keras_fer.augment import Augment
     >>> layer = Augment.from_config_dict({"flip": True, "crop": 44})
 """
-import importlib
+from keras_fer.lazy import lazy_exports
 
 _EXPORTS = {
     "Augment": "layer", "AugmentEpoch": "layer", "find_augment_layers": "layer",
@@ -21,10 +21,4 @@ _EXPORTS = {
     "five_crops": "ops", "flip_left_right": "ops", "mix": "ops", "random_erasing": "ops",
     "rotate": "ops", "tta_views": "ops",
 }
-__all__ = list(_EXPORTS)
-
-
-def __getattr__(name):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"keras_fer.augment.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module 'keras_fer.augment' has no attribute {name!r}")
+__all__, __getattr__ = lazy_exports(__name__, _EXPORTS)

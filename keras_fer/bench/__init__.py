@@ -8,16 +8,10 @@ all and per device) measured on the trainer's own step (``keras_fer.train.build_
 The names are imported lazily so that ``python -m keras_fer.bench --help`` (and a bad option)
 answers without importing Keras.
 """
-import importlib
+from keras_fer.lazy import lazy_exports
 
 _EXPORTS = {
     "KEYS": "core", "PRECISIONS": "core", "full_augment": "core", "overheads": "core",
     "run_case": "core", "scaling": "core", "synthetic": "core",
 }
-__all__ = list(_EXPORTS)
-
-
-def __getattr__(name):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"keras_fer.bench.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module 'keras_fer.bench' has no attribute {name!r}")
+__all__, __getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -16,16 +16,10 @@ The names are imported lazily so that ``python -m keras_fer.models --help`` (and
 answers without importing Keras; each comes from ``keras_fer.models.core``, whose import
 registers every family (``import keras_fer.models.core`` for the registration alone).
 """
-import importlib
+from keras_fer.lazy import lazy_exports
 
 _EXPORTS = {
     "register_model": "core", "create_model": "core", "build": "core", "list_models": "core",
     "aux_loss_layers": "core", "trainable_params": "core",
 }
-__all__ = list(_EXPORTS)
-
-
-def __getattr__(name):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"keras_fer.models.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module 'keras_fer.models' has no attribute {name!r}")
+__all__, __getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -10,7 +10,7 @@ Example:
     >>> from keras_fer.train import run
     >>> run_dir = run(TrainConfig(model="baseline", epochs=10, limit=2000, out="runs/smoke"))
 """
-import importlib
+from keras_fer.lazy import lazy_exports
 
 _EXPORTS = {
     "run": "core", "build_training_model": "core", "build_net": "core", "check_labels": "core",
@@ -18,10 +18,4 @@ _EXPORTS = {
     "TrainingFailed": "core", "TrainingModel": "wrapper", "build_optimizer": "optimizers",
     "make_schedule": "schedules", "lr_at_epoch": "schedules",
 }
-__all__ = list(_EXPORTS)
-
-
-def __getattr__(name):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"keras_fer.train.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module 'keras_fer.train' has no attribute {name!r}")
+__all__, __getattr__ = lazy_exports(__name__, _EXPORTS)

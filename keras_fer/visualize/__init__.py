@@ -8,7 +8,7 @@ Example:
     >>> from keras_fer.visualize import saliency, gradcam
     >>> maps = saliency(model, images, classes=[3, 3], smooth_samples=20)
 """
-import importlib
+from keras_fer.lazy import lazy_exports
 
 _EXPORTS = {
     "saliency": "explain", "gradcam": "explain", "random_clone": "explain",
@@ -16,11 +16,4 @@ _EXPORTS = {
     "layer_outputs": "activations", "conv_filters": "activations", "attention_layer": "activations",
     "write_index": "report", "Figure": "report", "main": "cli", "read_image_files": "cli",
 }
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name):
-    if name in _EXPORTS:
-        module = importlib.import_module(f"keras_fer.visualize.{_EXPORTS[name]}")
-        return getattr(module, name)
-    raise AttributeError(f"module 'keras_fer.visualize' has no attribute {name!r}")
+__all__, __getattr__ = lazy_exports(__name__, _EXPORTS)
