@@ -106,7 +106,9 @@ def retrain_best(tuner, space, base, data, budget, estimator=None, chance=None) 
         if timing:
             epochs, seconds = retrain_plan(timing, len(y), len(vy), n_eval, base.epochs, budget.left())
         hm = FERHyperModel(full.replace(epochs=epochs), len(classes), y, space=space)
-        cfg = hm.config_for(trial.hyperparameters).replace(out=str(out))
+        # one line per epoch, as the trials print (Keras' progress bar is for a terminal alone)
+        cfg = hm.config_for(trial.hyperparameters).replace(
+            out=str(out), verbose=2 if base.verbose else 0)
         stop = None
         if budget.end is not None:  # keep the evaluation's time
             eval_s = (n_eval * timing["val_seconds"] / timing["val_images"] if timing else 0.0)
