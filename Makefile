@@ -4,8 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-# uv installs the same requirements as pip would, in parallel: half of a fresh setup's time
-UV := $(VENV)/bin/uv pip install -q --python $(PY)
+# uv installs the same requirements as pip would, in parallel; it compiles the bytecode as pip
+# does (where PYTHONDONTWRITEBYTECODE is set, every process would compile TensorFlow again)
+UV := $(VENV)/bin/uv pip install -q --compile-bytecode --python $(PY)
 FER2013_SRC ?= ../shared/datasets/fer2013.zip
 DATA ?= data
 RUN ?= saved_models/latest
