@@ -29,12 +29,15 @@ EVAL_DIR = "eval"
 SPLITS = ("PublicTest", "PrivateTest")
 
 
-def predict_proba(model, images_uint8, tta="none", batch_size=256) -> np.ndarray:
+def predict_proba(model, images_uint8, tta="none", batch_size=256, compiled=False) -> np.ndarray:
     """Softmax probabilities ``(N, C)`` of ``model`` (logits out) on uint8 images.
 
     ``images_uint8``: (N, H, W) or (N, H, W, 1). Each batch is cast to float32 and turned into the
     test-time-augmentation views of ``keras_fer.augment.tta_views`` at the model's input size;
-    the softmax is averaged over the views.
+    the softmax is averaged over the views. ``compiled``: views, model and average as one
+    compiled function (``Model.predict``: jit on JAX, a tf.function on TensorFlow), for whole
+    splits: 1.5-2x faster than calling the model eagerly per batch, but it is traced for each
+    call, so small calls (a few faces) stay eager.
     """
     from keras import ops
 
@@ -47,6 +50,8 @@ def predict_proba(model, images_uint8, tta="none", batch_size=256) -> np.ndarray
     if images.ndim == 3:
         images = images[..., None]
     size = tuple(model.input_shape[1:3])
+    if compiled and len(images):
+        return _compiled_proba(model, images, tta, size, batch_size)
     out = []
     for start in range(0, len(images), batch_size):
         batch = images[start:start + batch_size].astype("float32")
@@ -57,6 +62,28 @@ def predict_proba(model, images_uint8, tta="none", batch_size=256) -> np.ndarray
     if not out:
         return np.zeros((0, int(model.output_shape[-1])), dtype=np.float64)
     return np.concatenate(out)
+
+
+def _compiled_proba(model, images, tta, size, batch_size) -> np.ndarray:
+    import keras
+    from keras import ops
+
+    from keras_fer.augment import tta_views
+
+    class MeanOverViews(keras.layers.Layer):
+        def __init__(self, net):
+            super().__init__()
+            self.net = net  # tracked: its weights are the wrapper's (JAX's stateless predict)
+
+        def call(self, x):
+            views = tta_views(x, tta, size)
+            return sum(ops.softmax(ops.cast(self.net(v, training=False), "float32"))
+                       for v in views) / len(views)
+
+    inputs = keras.Input(images.shape[1:])
+    wrapper = keras.Model(inputs, MeanOverViews(model)(inputs))
+    probs = wrapper.predict(images.astype("float32"), batch_size=batch_size, verbose=0)
+    return np.asarray(probs, dtype=np.float64)
 
 
 def report_name(tta="none") -> str:
@@ -185,7 +212,7 @@ def evaluate_run(run_dir, data=None, splits=SPLITS, tta="none", batch_size=256,
     for name, images, labels in sets:
         labels = _map_labels(labels, data.classes, run_classes)
         t0 = time.time()
-        probs = predict_proba(model, images, tta=tta, batch_size=batch_size)
+        probs = predict_proba(model, images, tta=tta, batch_size=batch_size, compiled=True)
         m = compute_metrics(labels, probs.argmax(axis=1), run_classes)
         m["seconds"] = round(time.time() - t0, 2)
         report["splits"][name] = m

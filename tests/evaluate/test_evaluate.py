@@ -85,6 +85,18 @@ def test_predict_proba_averages_softmax_over_tta_views(mode, count, monkeypatch)
     np.testing.assert_allclose(probs.sum(1), 1.0, atol=1e-5)
 
 
+@pytest.mark.backends
+@pytest.mark.parametrize("mode", ["none", "tencrop"])
+def test_the_compiled_path_equals_the_eager_one(mode):
+    model = _tiny_model()
+    images = np.random.default_rng(1).integers(0, 256, (7, 48, 48), dtype=np.uint8)
+    eager = predict_proba(model, images, tta=mode, batch_size=3)
+    compiled = predict_proba(model, images, tta=mode, batch_size=3, compiled=True)
+    assert compiled.shape == (7, 7) and compiled.dtype == np.float64
+    np.testing.assert_allclose(compiled, eager, atol=1e-6)
+    assert predict_proba(model, images[:0], tta=mode, compiled=True).shape == (0, 7)
+
+
 def test_the_cli_offers_the_tta_modes_that_augment_implements():
     from keras_fer.evaluate.cli import build_parser
 
