@@ -313,10 +313,10 @@ def save_npz(data: FERData, path) -> None:
 
 def read_npz(path) -> FERData:
     """A ``fer2013.npz`` written by `save_npz` (``python -m keras_fer.data prepare``)."""
-    if os.path.getsize(path) == 0:  # numpy answers it with a bare EOFError
-        raise UserError(f"{path}: empty file (0 bytes): not a keras_fer data file (write one "
-                        "with python -m keras_fer.data prepare)")
     try:
+        if os.path.getsize(path) == 0:  # numpy answers it with a bare EOFError
+            raise UserError(f"{path}: empty file (0 bytes): not a keras_fer data file (write "
+                            "one with python -m keras_fer.data prepare)")
         with np.load(path, allow_pickle=False) as z:
             missing = [k for k in _NPZ_KEYS if k not in z.files]
             if missing:

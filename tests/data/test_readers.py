@@ -157,3 +157,13 @@ def test_csv_inside_zip_and_binary_csv(classes_csv, tmp_path):
     (tmp_path / "bin.csv").write_bytes(b"emotion,pixels\n\xff\xfe\x00\x01")
     with pytest.raises(UserError, match="bin.csv: not a text CSV file"):
         load(tmp_path / "bin.csv", cache=False)
+
+
+def test_read_npz_answers_a_missing_or_empty_file_with_a_user_error(tmp_path):
+    from keras_fer.data.readers import read_npz
+
+    with pytest.raises(UserError, match="missing.npz: cannot read data file"):
+        read_npz(tmp_path / "missing.npz")
+    (tmp_path / "zero.npz").write_bytes(b"")
+    with pytest.raises(UserError, match=r"zero.npz: empty file \(0 bytes\)"):
+        read_npz(tmp_path / "zero.npz")
