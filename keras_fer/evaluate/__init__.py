@@ -8,6 +8,7 @@ CLI: ``python -m keras_fer.evaluate RUN_DIR [--data PATH] [--split A,B] [--tta M
 from keras_fer.evaluate.core import (
     EVAL_DIR,
     SPLITS,
+    compiled_proba,
     evaluate_run,
     predict_proba,
     report_name,
@@ -17,6 +18,6 @@ from keras_fer.evaluate.core import (
 )
 from keras_fer.evaluate.scores import compute_metrics, confusion_matrix, format_report, plot_confusion
 
-__all__ = ["EVAL_DIR", "SPLITS", "evaluate_run", "predict_proba", "report_name", "report_path",
-           "selection", "selection_line", "compute_metrics", "confusion_matrix", "format_report",
-           "plot_confusion"]
+__all__ = ["EVAL_DIR", "SPLITS", "compiled_proba", "evaluate_run", "predict_proba", "report_name",
+           "report_path", "selection", "selection_line", "compute_metrics", "confusion_matrix",
+           "format_report", "plot_confusion"]

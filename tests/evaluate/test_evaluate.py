@@ -27,7 +27,7 @@ import keras_fer.evaluate
 from keras_fer import EMOTIONS
 from keras_fer.config import TrainConfig
 from keras_fer.errors import UserError
-from keras_fer.evaluate import compute_metrics, evaluate_run, predict_proba, selection
+from keras_fer.evaluate import compiled_proba, compute_metrics, evaluate_run, predict_proba, selection
 from keras_fer.evaluate.cli import main
 from keras_fer.io_utils import write_json
 
@@ -91,10 +91,12 @@ def test_the_compiled_path_equals_the_eager_one(mode):
     model = _tiny_model()
     images = np.random.default_rng(1).integers(0, 256, (7, 48, 48), dtype=np.uint8)
     eager = predict_proba(model, images, tta=mode, batch_size=3)
-    compiled = predict_proba(model, images, tta=mode, batch_size=3, compiled=True)
+    proba = compiled_proba(model, mode)
+    compiled = proba(images, batch_size=3)
     assert compiled.shape == (7, 7) and compiled.dtype == np.float64
     np.testing.assert_allclose(compiled, eager, atol=1e-6)
-    assert predict_proba(model, images[:0], tta=mode, compiled=True).shape == (0, 7)
+    assert proba(images[:0]).shape == (0, 7)
+    np.testing.assert_allclose(proba(images[:4], batch_size=3), eager[:4], atol=1e-6)  # reused
 
 
 def test_the_cli_offers_the_tta_modes_that_augment_implements():
