@@ -79,8 +79,32 @@ def _weak_classes(report) -> list:
     return weak
 
 
-def render_card(*, meta, summary, config, reports, parity, out, data, recipe=None, notes=None) -> str:
-    """The card's markdown. ``reports``: {"none": report, tta: report} from evaluate_run."""
+def _distill_row(config, teacher_config) -> list:
+    if not config.distill:
+        return []
+    teacher, alpha, temperature = config.distill_settings()
+    recipe = f"; its recipe: `{teacher_config}`" if teacher_config else ""
+    return [f"| distilled from | `{teacher}` (alpha {alpha:g}, temperature {temperature:g}){recipe} |"]
+
+
+def _train_commands(config, recipe_arg, out, data, teacher_config) -> list:
+    """The reproduce section's training lines: a distilled run's teacher first."""
+    student = f"python -m keras_fer.train --config {recipe_arg} --data {data} --out runs/release"
+    if not config.distill:
+        return [student]
+    if teacher_config is None:
+        teacher = config.distill["teacher"]
+        return [f"# first the teacher, {teacher} (not a single run: no recipe of it was released)",
+                student.replace(" --data", f" --teacher {teacher} --data")]
+    return ["# first the teacher this model was distilled from, from its recipe in this folder",
+            f"python -m keras_fer.train --config {out / teacher_config} --data {data} --out runs/teacher",
+            student.replace(" --data", " --teacher runs/teacher --data")]
+
+
+def render_card(*, meta, summary, config, reports, parity, out, data, recipe=None, notes=None,
+                teacher_config=None) -> str:
+    """The card's markdown. ``reports``: {"none": report, tta: report} from evaluate_run;
+    ``teacher_config``: the file in ``out`` holding a distilled run's teacher's recipe."""
     out = Path(out)
     plain = reports["none"]
     tta = next(mode for mode in reports if mode != "none")
@@ -116,6 +140,7 @@ def render_card(*, meta, summary, config, reports, parity, out, data, recipe=Non
            if isinstance(summary.get("train_cpu_hours"), (int, float)) else "") + " |",
         f"| selection | the epoch with the best `{config.monitor}` on {config.val} "
         f"(epoch {meta.get('best_epoch', '?')} of {epochs}); PrivateTest chose nothing |",
+        *_distill_row(config, teacher_config),
         f"| released | {time.strftime('%Y-%m-%d')} |",
         "",
         *(["## Notes", "", notes.strip(), ""] if notes else []),
@@ -153,7 +178,7 @@ def render_card(*, meta, summary, config, reports, parity, out, data, recipe=Non
         "## Reproduce",
         "",
         "```",
-        f"python -m keras_fer.train --config {recipe_arg} --data {data} --out runs/release",
+        *_train_commands(config, recipe_arg, out, data, teacher_config),
         f"python -m keras_fer.release runs/release --data {data} --out {out} --force",
         "# the metrics above, from this folder, on any machine (CPU is fine); the reports go to",
         f"# runs/eval/{out.name}: a release is read-only",
