@@ -229,7 +229,8 @@ def test_a_distilled_run_releases_its_teachers_recipe_and_the_card_retrains_the_
     card = render_card(meta={}, summary={}, config=config, reports={"none": report, "flip": report},
                        parity={}, out="saved_models/best", data="data", recipe="recipes/kd.json",
                        teacher_config=TEACHER_CONFIG_FILE)
-    assert f"| distilled from | `{teacher}` (alpha 0.7, temperature 4); its recipe: `teacher_config.json` |" in card
+    assert (f"| distilled from | `{teacher}` (alpha 0.7, temperature 4); its recipe: "
+            "`teacher_config.json` |") in card
     reproduce = card.split("## Reproduce")[1]
     assert ("python -m keras_fer.train --config saved_models/best/teacher_config.json --data data "
             "--out runs/teacher\npython -m keras_fer.train --config recipes/kd.json --teacher "
