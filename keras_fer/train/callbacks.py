@@ -250,3 +250,19 @@ def hms(seconds) -> str:
     """H:MM:SS of a duration (the progress and ETA lines of training and tuning)."""
     seconds = max(0, int(round(seconds)))
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+def keras_verbose(v):
+    """``fit``'s verbose of a config's: 0 silent, 1 progress bar, 2 a line per epoch."""
+    return 0 if not v else (1 if v == 1 else 2)
+
+
+def tensorboard_callbacks(log_dir) -> list:
+    """[Keras' TensorBoard callback], or [] with a note where its packages are missing."""
+    try:  # Keras' TensorBoard callback writes with tf.summary, which needs both packages
+        import tensorboard  # noqa: F401
+        import tensorflow  # noqa: F401
+    except ImportError:
+        print("note: tensorflow/tensorboard not installed: no TensorBoard log", flush=True)
+        return []
+    return [keras.callbacks.TensorBoard(log_dir=str(log_dir), write_graph=False, profile_batch=0)]

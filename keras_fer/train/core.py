@@ -30,7 +30,9 @@ from keras_fer.train.callbacks import (
     NaNGuard,
     NonFiniteLoss,
     ResumeState,
+    keras_verbose,
     save_model_atomic,
+    tensorboard_callbacks,
 )
 from keras_fer.train.ema import EMASwap, calibration_images
 from keras_fer.train.optimizers import base_learning_rate, build_optimizer
@@ -271,7 +273,7 @@ def _train(cfg, plan, train, val, classes, out, callbacks, resume_every_s) -> Pa
         cbs.append(AugmentEpoch(tm.augment))
     cbs += [NaNGuard(), history, best, clock]
     if cfg.tensorboard:
-        cbs += _tensorboard(out / "logs")
+        cbs += tensorboard_callbacks(out / "logs")
     cbs.append(resume)
     if cfg.verbose:
         print(f"training {cfg.model} on {len(y)} images, validating on {len(vy)} "
@@ -280,7 +282,7 @@ def _train(cfg, plan, train, val, classes, out, callbacks, resume_every_s) -> Pa
     if initial_epoch < cfg.epochs:
         try:
             tm.fit(**_fit_data(cfg, plan, x, y, vx, vy, initial_epoch), epochs=cfg.epochs,
-                   initial_epoch=initial_epoch, callbacks=cbs, verbose=_keras_verbose(cfg.verbose))
+                   initial_epoch=initial_epoch, callbacks=cbs, verbose=keras_verbose(cfg.verbose))
         except NonFiniteLoss as e:
             raise TrainingFailed(f"{out}: {e} ({resume.path})") from None
     if not (out / rundir.MODEL_FILE).is_file():  # no finite validation value ever
@@ -317,20 +319,6 @@ def _build(tm, x, y):
     n = min(2, len(y))
     tm((x[:n, ..., None], y[:n]), training=False)
     tm.optimizer.build(tm.trainable_variables)
-
-
-def _keras_verbose(v):
-    return 0 if not v else (1 if v == 1 else 2)
-
-
-def _tensorboard(log_dir):
-    try:  # Keras' TensorBoard callback writes with tf.summary, which needs both packages
-        import tensorboard  # noqa: F401
-        import tensorflow  # noqa: F401
-    except ImportError:
-        print("note: tensorflow/tensorboard not installed: no TensorBoard log", flush=True)
-        return []
-    return [keras.callbacks.TensorBoard(log_dir=str(log_dir), write_graph=False, profile_batch=0)]
 
 
 def _finish(cfg, out, net, classes, history, best, clock, n_train, n_val, plan):
