@@ -164,14 +164,11 @@ def tensorboard_callbacks(cfg, log_dir) -> list:
     KerasTuner points at ``log_dir/<trial>/execution0`` and pairs with the trial's HParams."""
     import keras
 
+    from keras_fer.train.callbacks import tensorboard_callbacks as callbacks
+
     if not cfg.tensorboard or keras.backend.backend() != "tensorflow":
         return []
-    try:
-        import tensorboard  # noqa: F401
-    except ImportError:
-        print("note: tensorboard is not installed: no HParams log", flush=True)
-        return []
-    return [keras.callbacks.TensorBoard(log_dir=str(log_dir), write_graph=False, profile_batch=0)]
+    return callbacks(log_dir, what="HParams log")
 
 
 def serve_as_chief(tuner, poll_s=0.5):

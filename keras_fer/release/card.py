@@ -89,16 +89,18 @@ def _distill_row(config, teacher_config) -> list:
 
 def _train_commands(config, recipe_arg, out, data, teacher_config) -> list:
     """The reproduce section's training lines: a distilled run's teacher first."""
-    student = f"python -m keras_fer.train --config {recipe_arg} --data {data} --out runs/release"
-    if not config.distill:
-        return [student]
-    if teacher_config is None:
-        teacher = config.distill["teacher"]
-        return [f"# first the teacher, {teacher} (not a single run: no recipe of it was released)",
-                student.replace(" --data", f" --teacher {teacher} --data")]
-    return ["# first the teacher this model was distilled from, from its recipe in this folder",
-            f"python -m keras_fer.train --config {out / teacher_config} --data {data} --out runs/teacher",
-            student.replace(" --data", " --teacher runs/teacher --data")]
+    lines, teacher = [], ""
+    if config.distill and teacher_config is None:
+        teacher = f" --teacher {config.distill['teacher']}"
+        lines.append(f"# first the teacher, {config.distill['teacher']} (not a single run: no recipe "
+                     "of it was released)")
+    elif config.distill:
+        teacher = " --teacher runs/teacher"
+        lines += ["# first the teacher this model was distilled from, from its recipe in this folder",
+                  f"python -m keras_fer.train --config {out / teacher_config} --data {data} "
+                  "--out runs/teacher"]
+    return lines + [f"python -m keras_fer.train --config {recipe_arg}{teacher} --data {data} "
+                    "--out runs/release"]
 
 
 def render_card(*, meta, summary, config, reports, parity, out, data, recipe=None, notes=None,

@@ -257,12 +257,13 @@ def keras_verbose(v):
     return 0 if not v else (1 if v == 1 else 2)
 
 
-def tensorboard_callbacks(log_dir) -> list:
-    """[Keras' TensorBoard callback], or [] with a note where its packages are missing."""
+def tensorboard_callbacks(log_dir, what="TensorBoard log") -> list:
+    """[Keras' TensorBoard callback writing to ``log_dir``], or [] with a note naming the
+    missing package and ``what`` is not written."""
     try:  # Keras' TensorBoard callback writes with tf.summary, which needs both packages
         import tensorboard  # noqa: F401
         import tensorflow  # noqa: F401
-    except ImportError:
-        print("note: tensorflow/tensorboard not installed: no TensorBoard log", flush=True)
+    except ImportError as e:
+        print(f"note: {e.name or 'tensorflow/tensorboard'} not installed: no {what}", flush=True)
         return []
     return [keras.callbacks.TensorBoard(log_dir=str(log_dir), write_graph=False, profile_batch=0)]
