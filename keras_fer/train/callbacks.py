@@ -258,12 +258,12 @@ def keras_verbose(v):
 
 
 def tensorboard_callbacks(log_dir, what="TensorBoard log") -> list:
-    """[Keras' TensorBoard callback writing to ``log_dir``], or [] with a note naming the
-    missing package and ``what`` is not written."""
+    """[Keras' TensorBoard callback writing to ``log_dir``], or [] with a note that ``what`` is
+    not written."""
     try:  # Keras' TensorBoard callback writes with tf.summary, which needs both packages
         import tensorboard  # noqa: F401
         import tensorflow  # noqa: F401
-    except ImportError as e:
-        print(f"note: {e.name or 'tensorflow/tensorboard'} not installed: no {what}", flush=True)
+    except ImportError:
+        print(f"note: tensorflow/tensorboard not installed: no {what}", flush=True)
         return []
     return [keras.callbacks.TensorBoard(log_dir=str(log_dir), write_graph=False, profile_batch=0)]
