@@ -79,6 +79,9 @@ class TrainConfig:
     # knowledge distillation from one of our own runs or ensembles (a run directory):
     # {"teacher": RUN_DIR, "alpha": 0.5, "temperature": 4.0}; {}: off
     distill: dict = field(default_factory=dict)
+    # fine-tuning: start from the weights of this run directory of ours (same model, model_args
+    # and classes) instead of a random initialisation; None: from scratch
+    init_from: str | None = None
     # --- selection and stopping (validation split only: never PrivateTest) ---
     monitor: str = "val_accuracy"  # val_accuracy | val_macro_f1 | val_average_accuracy | val_loss
     early_stopping: int | None = None  # patience in epochs

@@ -79,34 +79,31 @@ def _weak_classes(report) -> list:
     return weak
 
 
-def _distill_row(config, teacher_config) -> list:
-    if not config.distill:
-        return []
-    teacher, alpha, temperature = config.distill_settings()
-    recipe = f"; its recipe: `{teacher_config}`" if teacher_config else ""
-    return [f"| distilled from | `{teacher}` (alpha {alpha:g}, temperature {temperature:g}){recipe} |"]
+def _source_rows(config, summary, steps) -> list:
+    """Rows naming the runs the model was made from: its teacher, the run it started from."""
+    from keras_fer.release.lineage import LINEAGE_DIR, total_cpu_hours
 
-
-def _train_commands(config, recipe_arg, out, data, teacher_config) -> list:
-    """The reproduce section's training lines: a distilled run's teacher first."""
-    lines, teacher = [], ""
-    if config.distill and teacher_config is None:
-        teacher = f" --teacher {config.distill['teacher']}"
-        lines.append(f"# first the teacher, {config.distill['teacher']} (not a single run: no recipe "
-                     "of it was released)")
-    elif config.distill:
-        teacher = " --teacher runs/teacher"
-        lines += ["# first the teacher this model was distilled from, from its recipe in this folder",
-                  f"python -m keras_fer.train --config {out / teacher_config} --data {data} "
-                  "--out runs/teacher"]
-    return lines + [f"python -m keras_fer.train --config {recipe_arg}{teacher} --data {data} "
-                    "--out runs/release"]
+    rows = []
+    if config.distill:
+        teacher, alpha, temperature = config.distill_settings()
+        rows.append(f"| distilled from | `{teacher}` (alpha {alpha:g}, temperature {temperature:g}) |")
+    if config.init_from:
+        rows.append(f"| fine-tuned from | `{config.init_from}` (its weights start the training) |")
+    if steps:
+        total = total_cpu_hours(summary.get("train_cpu_hours"), steps)
+        rows.append(f"| made from | {', '.join(f'`{s.name}`' for s in steps)}; recipes in "
+                    f"`{LINEAGE_DIR}/`"
+                    + (f"; {total:.2f} training CPU-hours with them" if total is not None else "")
+                    + " |")
+    return rows
 
 
 def render_card(*, meta, summary, config, reports, parity, out, data, recipe=None, notes=None,
-                teacher_config=None) -> str:
+                lineage=()) -> str:
     """The card's markdown. ``reports``: {"none": report, tta: report} from evaluate_run;
-    ``teacher_config``: the file in ``out`` holding a distilled run's teacher's recipe."""
+    ``lineage``: the Steps the run was made from (``keras_fer.release.lineage``)."""
+    from keras_fer.release.lineage import commands, source_flags
+
     out = Path(out)
     plain = reports["none"]
     tta = next(mode for mode in reports if mode != "none")
@@ -142,7 +139,7 @@ def render_card(*, meta, summary, config, reports, parity, out, data, recipe=Non
            if isinstance(summary.get("train_cpu_hours"), (int, float)) else "") + " |",
         f"| selection | the epoch with the best `{config.monitor}` on {config.val} "
         f"(epoch {meta.get('best_epoch', '?')} of {epochs}); PrivateTest chose nothing |",
-        *_distill_row(config, teacher_config),
+        *_source_rows(config, summary, lineage),
         f"| released | {time.strftime('%Y-%m-%d')} |",
         "",
         *(["## Notes", "", notes.strip(), ""] if notes else []),
@@ -180,7 +177,9 @@ def render_card(*, meta, summary, config, reports, parity, out, data, recipe=Non
         "## Reproduce",
         "",
         "```",
-        *_train_commands(config, recipe_arg, out, data, teacher_config),
+        *commands(lineage, out, data),
+        f"python -m keras_fer.train --config {recipe_arg}{source_flags(config, lineage)} "
+        f"--data {data} --out runs/release",
         f"python -m keras_fer.release runs/release --data {data} --out {out} --force",
         "# the metrics above, from this folder, on any machine (CPU is fine); the reports go to",
         f"# runs/eval/{out.name}: a release is read-only",

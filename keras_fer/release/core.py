@@ -11,8 +11,9 @@ its evaluation reports, confusion matrices, an exported SavedModel (+ TFLite) an
       eval/report_<tta>.json       the same with test-time augmentation
       eval/confusion_<split>[_<tta>].png
       export/savedmodel, export/model_{float16,int8}.tflite, export/parity.json, labels.txt
-      teacher_config.json          a distilled run's teacher's recipe (its config.json), so
-                                   the card's commands retrain the teacher first
+      lineage/<run>.json           the recipes of the runs it was made from (a teacher, the run
+                                   it was fine-tuned from: keras_fer.release.lineage), so
+                                   the card's commands make them first
       README.md                    the model card (keras_fer.release.card)
       release.json                 what was released from where, when: marks the folder as a
                                    release (``keras_fer.rundir.is_release``)
@@ -41,7 +42,6 @@ SPLITS = ("PublicTest", "PrivateTest")
 RUN_FILES = (rundir.MODEL_FILE, rundir.CONFIG_FILE, rundir.META_FILE, rundir.HISTORY_FILE,
              "curves.png", rundir.SUMMARY_FILE, "search.json")  # search.json: a tuned run's trial
 CARD_FILE = rundir.CARD_FILE
-TEACHER_CONFIG_FILE = "teacher_config.json"
 
 
 def folder_bytes(path) -> int:
@@ -88,6 +88,7 @@ def make_release(run_dir, out="saved_models/best", data=None, *, tta="tencrop", 
     from keras_fer.export.core import PER_CLASS, export_run, load_images
     from keras_fer.io_utils import read_json, write_json, write_text
     from keras_fer.release.card import render_card
+    from keras_fer.release.lineage import lineage, write_recipes
 
     if keras.backend.backend() != "tensorflow":
         raise RuntimeError("make_release needs the TensorFlow backend (the CLI re-runs itself under it)")
@@ -107,7 +108,8 @@ def make_release(run_dir, out="saved_models/best", data=None, *, tta="tencrop", 
         for name in RUN_FILES:
             if (run_dir / name).is_file():
                 shutil.copy2(run_dir / name, stage / name)
-        teacher_config = copy_teacher_config(config, stage)
+        steps = lineage(config)
+        write_recipes(steps, stage)
         full = load(data, classes=classes)
         reports = {}
         for mode in ("none", tta):
@@ -124,7 +126,7 @@ def make_release(run_dir, out="saved_models/best", data=None, *, tta="tencrop", 
                            summary=read_json(summary_file) if summary_file.is_file() else {},
                            config=rundir.read_config(stage), reports=reports, parity=parity,
                            out=out, data=data, recipe=recipe, notes=notes,
-                           teacher_config=teacher_config)
+                           lineage=steps)
         write_text(stage / CARD_FILE, card)
         write_json(stage / rundir.RELEASE_FILE, {
             "run": str(run_dir), "released": time.strftime("%Y-%m-%d %H:%M:%S"),
@@ -138,19 +140,6 @@ def make_release(run_dir, out="saved_models/best", data=None, *, tta="tencrop", 
         shutil.rmtree(stage, ignore_errors=True)
     log(f"released {run_dir} -> {out} ({size / 1e6:.1f} MB); model card {out / CARD_FILE}")
     return out
-
-
-def copy_teacher_config(config, stage: Path) -> str | None:
-    """A distilled run's teacher's ``config.json`` copied into ``stage`` as TEACHER_CONFIG_FILE
-    (its file name), so that the release says how to retrain the teacher too; None for a run
-    without a teacher, or whose teacher is not a single run (an ensemble has no config.json)."""
-    if not config.distill:
-        return None
-    source = Path(config.distill["teacher"]) / rundir.CONFIG_FILE
-    if not source.is_file():
-        return None
-    shutil.copy2(source, stage / TEACHER_CONFIG_FILE)
-    return TEACHER_CONFIG_FILE
 
 
 def release_formats(model_file: Path, log=print) -> tuple:

@@ -51,6 +51,8 @@ def build_parser():
     p.add_argument("--ema", type=float, help="EMA momentum of the weights, e.g. 0.999")
     p.add_argument("--teacher", metavar="RUN_DIR",
                    help="distil from this run or ensemble directory of ours (config key distill)")
+    p.add_argument("--init-from", metavar="RUN_DIR",
+                   help="fine-tune: start from this run's weights (config key init_from)")
     p.add_argument("--limit", type=int, help="a stratified subset of Training of N images")
     p.add_argument("--folds", type=int, help="stratified k-fold cross-validation")
     p.add_argument("--val", choices=("PublicTest", "split"))
@@ -120,7 +122,7 @@ def resolve_config(args):
                                           "epochs", "batch_size", "schedule", "loss", "augment",
                                           "limit", "folds", "val", "monitor", "early_stopping",
                                           "mixed_precision", "tensorboard", "seed", "verbose",
-                                          "ema", "devices")
+                                          "ema", "devices", "init_from")
             if getattr(args, k) is not None}
     if args.teacher is not None:
         over["distill"] = {**cfg.distill, "teacher": args.teacher}

@@ -38,6 +38,7 @@ from keras_fer.train.ema import EMASwap, calibration_images
 from keras_fer.train.optimizers import base_learning_rate, build_optimizer
 from keras_fer.train.report import fold_summary, format_folds, plot_curves
 from keras_fer.train.schedules import make_schedule
+from keras_fer.train.sources import load_initial_weights, load_teacher
 from keras_fer.train.wrapper import TrainingModel
 
 RESUME_FILE = rundir.RESUME_FILE
@@ -84,10 +85,7 @@ def build_training_model(model, cfg, *, optimizer=None, train_labels=None) -> Tr
     if aug and "seed" not in aug:
         aug["seed"] = cfg.seed
     augment = Augment.from_config_dict(aug, source="augment") if aug else None
-    teacher, alpha, temperature = load_teacher(cfg)
-    if teacher is not None and int(teacher.output_shape[-1]) != num_classes:
-        raise UserError(f"{cfg.distill['teacher']}: the teacher has {teacher.output_shape[-1]} "
-                        f"classes, the student {num_classes}")
+    teacher, alpha, temperature = load_teacher(cfg, num_classes)
     tm = TrainingModel(model, augment=augment, label_smoothing=float(smoothing),
                        class_weights=weights if name == "class_weighted" or weights else None,
                        l2=float(l2), teacher=teacher, distill_alpha=alpha,
@@ -96,15 +94,6 @@ def build_training_model(model, cfg, *, optimizer=None, train_labels=None) -> Tr
     tm.compile(optimizer=optimizer or build_optimizer(cfg.optimizer),
                weighted_metrics=epoch_metrics(num_classes), jit_compile=_jit_compile())
     return tm
-
-
-def load_teacher(cfg):
-    """``(teacher model or None, alpha, temperature)`` of ``cfg.distill``; the teacher is a run
-    directory of ours (a trained run or an ensemble) and keeps its own precision policy."""
-    if not cfg.distill:
-        return None, 0.0, 1.0
-    teacher_dir, alpha, temperature = cfg.distill_settings()
-    return rundir.load_model(teacher_dir, float32=False), alpha, temperature
 
 
 def _jit_compile():
@@ -237,6 +226,8 @@ def _train(cfg, plan, train, val, classes, out, callbacks, resume_every_s) -> Pa
               f"that every batch splits evenly across {plan.devices} devices", flush=True)
     keras.utils.set_random_seed(cfg.seed)
     net = build_net(cfg, len(classes))
+    if cfg.init_from:
+        load_initial_weights(net, cfg.init_from)
     steps = math.ceil(len(y) / cfg.batch_size)
     lr, schedule_cb = make_schedule(cfg.schedule, base_learning_rate(cfg.optimizer), cfg.epochs,
                                     steps, cfg.monitor)

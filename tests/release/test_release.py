@@ -7,7 +7,6 @@ import re
 import shutil
 import zipfile
 
-import numpy as np
 import pytest
 
 from keras_fer import rundir
@@ -16,6 +15,7 @@ from keras_fer.errors import UserError
 from keras_fer.release import MAX_BYTES, folder_bytes, make_release
 from keras_fer.release.card import render_card
 from keras_fer.release.cli import main
+from tests.release.conftest import report_of as _report
 
 
 @pytest.fixture(scope="module")
@@ -149,20 +149,6 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
         f"error: {tmp_path / 'nope'}: no such run directory (train one with python -m keras_fer.train)")
 
 
-def _report(confusion, classes=("a", "b", "c")):
-    confusion = np.asarray(confusion)
-    per_class = {}
-    for i, name in enumerate(classes):
-        tp, support, predicted = confusion[i, i], confusion[i].sum(), confusion[:, i].sum()
-        p, r = tp / max(predicted, 1), tp / max(support, 1)
-        per_class[name] = {"precision": p, "recall": r, "f1": 2 * p * r / max(p + r, 1e-9),
-                           "support": int(support)}
-    m = {"n": int(confusion.sum()), "accuracy": np.trace(confusion) / confusion.sum(),
-         "macro_f1": 0.5, "weighted_f1": 0.5, "average_accuracy": 0.5, "per_class": per_class,
-         "confusion": confusion.tolist()}
-    return {"classes": list(classes), "splits": {"PublicTest": m, "PrivateTest": m}}
-
-
 def test_card_names_weak_classes_and_what_they_are_taken_for():
     # a: 9/10 right; b: 2/10 right, 6 taken for c; c: 8/10 right
     report = _report([[9, 1, 0], [2, 2, 6], [1, 1, 8]])
@@ -208,37 +194,3 @@ def test_size_limit_decides_tflite_before_any_work(tmp_path, monkeypatch):
     monkeypatch.setattr(rel, "MAX_BYTES", 1999)
     with pytest.raises(UserError, match=r"model.keras: 0.0 MB; a release holds it twice"):
         rel.release_formats(model_file)
-
-
-def test_a_distilled_run_releases_its_teachers_recipe_and_the_card_retrains_the_teacher_first(tmp_path):
-    from keras_fer.release.core import TEACHER_CONFIG_FILE, copy_teacher_config
-
-    teacher, stage = tmp_path / "teacher", tmp_path / "stage"
-    teacher.mkdir()
-    stage.mkdir()
-    (teacher / "config.json").write_text('{"model": "vgg13", "epochs": 150}')
-    config = TrainConfig(distill={"teacher": str(teacher), "alpha": 0.7})
-    assert copy_teacher_config(config, stage) == TEACHER_CONFIG_FILE
-    assert (stage / TEACHER_CONFIG_FILE).read_text() == '{"model": "vgg13", "epochs": 150}'
-    # no teacher, or a teacher without a recipe (an ensemble): nothing copied
-    assert copy_teacher_config(TrainConfig(), tmp_path / "none") is None
-    (teacher / "config.json").unlink()
-    assert copy_teacher_config(config, tmp_path / "none") is None
-
-    report = _report([[9, 1, 0], [2, 2, 6], [1, 1, 8]])
-    card = render_card(meta={}, summary={}, config=config, reports={"none": report, "flip": report},
-                       parity={}, out="saved_models/best", data="data", recipe="recipes/kd.json",
-                       teacher_config=TEACHER_CONFIG_FILE)
-    assert (f"| distilled from | `{teacher}` (alpha 0.7, temperature 4); its recipe: "
-            "`teacher_config.json` |") in card
-    reproduce = card.split("## Reproduce")[1]
-    assert ("python -m keras_fer.train --config saved_models/best/teacher_config.json --data data "
-            "--out runs/teacher\npython -m keras_fer.train --config recipes/kd.json --teacher "
-            "runs/teacher --data data --out runs/release\n") in reproduce
-    card = render_card(meta={}, summary={}, config=config, reports={"none": report, "flip": report},
-                       parity={}, out="saved_models/best", data="data", recipe="recipes/kd.json")
-    assert (f"python -m keras_fer.train --config recipes/kd.json --teacher {teacher} --data data "
-            "--out runs/release\n") in card
-    plain = render_card(meta={}, summary={}, config=TrainConfig(), reports={"none": report, "flip": report},
-                        parity={}, out="saved_models/best", data="data")
-    assert "distilled" not in plain and "--teacher" not in plain

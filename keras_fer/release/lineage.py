@@ -1,0 +1,133 @@
+"""The runs a run was made from, its lineage: the run its weights started from (``init_from``),
+the teacher it was distilled from (``distill``), a teacher ensemble's members, and theirs, in
+the order they must be made. A release copies their recipes into ``lineage/``, and its card's
+*Reproduce* makes each of them, under ``runs/<name>``, before the released run.
+
+Example:
+    >>> steps = lineage(rundir.read_config("runs/finetuned"))
+    >>> [(s.name, s.kind) for s in steps]
+    [('cpu_long', 'train'), ('cpu_kd', 'train'), ('ens_kd', 'ensemble')]
+"""
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from keras_fer import rundir
+
+LINEAGE_DIR = "lineage"
+
+
+@dataclass
+class Step:
+    name: str  # the card's commands make it as runs/<name>
+    path: str  # where it was when the release was made
+    kind: str  # "train" (a recipe in lineage/), "ensemble" (of members) or "missing" (not found)
+    config: dict | None = None  # a training step's config.json, its sources renamed runs/<name>
+    members: list = field(default_factory=list)  # an ensemble's member names
+    cpu_hours: float | None = None  # its own training CPU-hours (summary.json), None: unknown
+
+
+def sources(config: dict) -> dict:
+    """``{"init_from": path, "teacher": path}`` of a config dict, the keys it does not use left
+    out."""
+    found = {"init_from": config.get("init_from"),
+             "teacher": (config.get("distill") or {}).get("teacher")}
+    return {k: v for k, v in found.items() if v}
+
+
+def lineage(config) -> list:
+    """The Steps ``config`` (a TrainConfig) was made from, each after the steps it needs."""
+    steps, names = [], {}
+
+    def visit(path) -> str:
+        key = str(Path(path).resolve())
+        if key in names:
+            return names[key]
+        name = base = Path(path).name or "run"
+        n = 2
+        while name in names.values():
+            name, n = f"{base}-{n}", n + 1
+        names[key] = name
+        steps.append(_step(Path(path), name, visit))
+        return name
+
+    for path in sources(config.to_dict()).values():
+        visit(path)
+    return steps
+
+
+def _step(path: Path, name: str, visit) -> Step:
+    from keras_fer.io_utils import read_json
+
+    if (path / rundir.CONFIG_FILE).is_file():
+        config = copy.deepcopy(read_json(path / rundir.CONFIG_FILE))
+        for key, source in sources(config).items():
+            renamed = f"runs/{visit(source)}"  # its own sources come first
+            if key == "init_from":
+                config["init_from"] = renamed
+            else:
+                config["distill"]["teacher"] = renamed
+        config = {k: v for k, v in config.items() if k not in ("out", "data")}
+        return Step(name, str(path), "train", config=config, cpu_hours=_cpu_hours(path))
+    meta = read_json(path / rundir.META_FILE) if (path / rundir.META_FILE).is_file() else {}
+    if meta.get("model") == "ensemble":
+        members = [visit(m) for m in meta.get("ensemble", [])]
+        return Step(name, str(path), "ensemble", members=members)
+    return Step(name, str(path), "missing")
+
+
+def _cpu_hours(path: Path):
+    from keras_fer.io_utils import read_json
+
+    summary = path / rundir.SUMMARY_FILE
+    hours = read_json(summary).get("train_cpu_hours") if summary.is_file() else None
+    return hours if isinstance(hours, (int, float)) else None
+
+
+def write_recipes(steps, folder: Path) -> None:
+    """Each training step's recipe as ``folder/lineage/<name>.json``."""
+    from keras_fer.io_utils import write_text
+
+    for step in steps:
+        if step.kind == "train":
+            (folder / LINEAGE_DIR).mkdir(parents=True, exist_ok=True)
+            write_text(folder / LINEAGE_DIR / f"{step.name}.json",
+                       json.dumps(step.config, indent=1) + "\n")
+
+
+def commands(steps, out: Path, data) -> list:
+    """The card's lines that make every step, in order."""
+    if not steps:
+        return []
+    lines = ["# first the runs this model was made from (recipes in "
+             f"{out / LINEAGE_DIR}), in this order"]
+    for s in steps:
+        if s.kind == "train":
+            lines.append(f"python -m keras_fer.train --config {out / LINEAGE_DIR / (s.name + '.json')}"
+                         f" --data {data} --out runs/{s.name}")
+        elif s.kind == "ensemble":
+            lines.append(f"python -m keras_fer.ensemble {' '.join('runs/' + m for m in s.members)}"
+                         f" --out runs/{s.name}")
+        else:
+            lines.append(f"# runs/{s.name}: {s.path} was not found when this was released; "
+                         "no recipe of it")
+    return lines
+
+
+def source_flags(config, steps) -> str:
+    """The released run's ``--init-from``/``--teacher`` flags, naming its sources' runs/<name>."""
+    by_path = {str(Path(s.path).resolve()): s.name for s in steps}
+    flags = {"init_from": "--init-from", "teacher": "--teacher"}
+    return "".join(f" {flags[k]} runs/{by_path[str(Path(v).resolve())]}"
+                   for k, v in sources(config.to_dict()).items())
+
+
+def total_cpu_hours(own, steps):
+    """``own`` plus every training step's CPU-hours (each run once); None when any is unknown."""
+    hours = [s.cpu_hours for s in steps if s.kind == "train"]
+    if not isinstance(own, (int, float)) or any(h is None for h in hours):
+        return None
+    return own + sum(hours)

@@ -1,0 +1,34 @@
+"""The runs of ours a training learns from: a teacher to distil (config ``distill``) and a run
+whose weights it starts from (config ``init_from``, fine-tuning)."""
+from __future__ import annotations
+
+from keras_fer import rundir
+from keras_fer.errors import UserError
+
+
+def load_teacher(cfg, num_classes: int):
+    """``(teacher model or None, alpha, temperature)`` of ``cfg.distill``; the teacher is a run
+    directory of ours (a trained run or an ensemble) and keeps its own precision policy."""
+    if not cfg.distill:
+        return None, 0.0, 1.0
+    teacher_dir, alpha, temperature = cfg.distill_settings()
+    teacher = rundir.load_model(teacher_dir, float32=False)
+    if int(teacher.output_shape[-1]) != num_classes:
+        raise UserError(f"{teacher_dir}: the teacher has {teacher.output_shape[-1]} classes, the "
+                        f"student {num_classes}")
+    return teacher, alpha, temperature
+
+
+def load_initial_weights(net, run_dir) -> None:
+    """Set ``net``'s weights to those of ``run_dir``'s model (``init_from``); a run of another
+    architecture or class count is a UserError naming the first weight that differs."""
+    source = rundir.load_model(run_dir, float32=False)
+    if len(source.weights) != len(net.weights):
+        raise UserError(f"{run_dir}: init_from needs a run of the same model: it has "
+                        f"{len(source.weights)} weights, this model {len(net.weights)}")
+    for mine, theirs in zip(net.weights, source.weights):
+        if tuple(mine.shape) != tuple(theirs.shape):
+            raise UserError(f"{run_dir}: init_from needs a run of the same model: its weight "
+                            f"{theirs.path} has shape {tuple(theirs.shape)}, this model's "
+                            f"{mine.path} {tuple(mine.shape)}")
+    net.set_weights(source.get_weights())

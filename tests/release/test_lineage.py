@@ -1,0 +1,77 @@
+"""The runs a released run was made from (``keras_fer.release.lineage``): found through
+``init_from``, ``distill`` and ensemble members, each once and after what it needs; their
+recipes renamed to ``runs/<name>``; the card makes them first and counts their CPU-hours."""
+import json
+
+from keras_fer import rundir
+from keras_fer.config import TrainConfig
+from keras_fer.release.card import render_card
+from keras_fer.release.lineage import lineage, write_recipes
+from tests.release.conftest import report_of
+
+
+def _run(path, config, cpu_hours):
+    path.mkdir(parents=True)
+    (path / rundir.CONFIG_FILE).write_text(json.dumps({**config, "out": str(path), "data": "d"}))
+    (path / rundir.SUMMARY_FILE).write_text(json.dumps({"train_cpu_hours": cpu_hours}))
+    return path
+
+
+def _chain(tmp_path):
+    """base; kd distilled from base; ens = base + kd; the released run: from base, taught by ens."""
+    base = _run(tmp_path / "base", {"model": "vgg13", "epochs": 150}, 2.0)
+    kd = _run(tmp_path / "kd", {"model": "vgg13", "distill": {"teacher": str(base)}}, 1.5)
+    ens = tmp_path / "ens"
+    ens.mkdir()
+    rundir.write_meta(ens, {"model": "ensemble", "ensemble": [str(base), str(kd)]})
+    return TrainConfig(model="vgg13", init_from=str(base),
+                       distill={"teacher": str(ens), "alpha": 0.8})
+
+
+def test_steps_come_once_each_after_what_they_need(tmp_path):
+    steps = lineage(_chain(tmp_path))
+    assert [(s.name, s.kind) for s in steps] == [("base", "train"), ("kd", "train"),
+                                                 ("ens", "ensemble")]
+    assert steps[1].config == {"model": "vgg13", "distill": {"teacher": "runs/base"}}
+    assert steps[2].members == ["base", "kd"]
+    assert [s.cpu_hours for s in steps] == [2.0, 1.5, None]
+    write_recipes(steps, tmp_path / "release")
+    assert sorted(p.name for p in (tmp_path / "release" / "lineage").iterdir()) == ["base.json",
+                                                                                     "kd.json"]
+    assert json.loads((tmp_path / "release" / "lineage" / "base.json").read_text()) == {
+        "model": "vgg13", "epochs": 150}
+    assert lineage(TrainConfig()) == []
+
+
+def test_same_names_are_told_apart_and_a_lost_source_is_said(tmp_path):
+    a = _run(tmp_path / "a" / "best", {"model": "vgg13"}, 1.0)
+    b = _run(tmp_path / "b" / "best", {"model": "vgg13"}, 1.0)
+    steps = lineage(TrainConfig(init_from=str(a), distill={"teacher": str(b)}))
+    assert [s.name for s in steps] == ["best", "best-2"]
+    lost = lineage(TrainConfig(distill={"teacher": str(tmp_path / "gone")}))
+    assert [(s.name, s.kind) for s in lost] == [("gone", "missing")]
+
+
+def test_the_card_makes_the_lineage_first_and_counts_its_cpu_hours(tmp_path):
+    config = _chain(tmp_path)
+    report = report_of([[9, 1, 0], [2, 2, 6], [1, 1, 8]])
+    card = render_card(meta={}, summary={"train_cpu_hours": 0.5}, config=config,
+                       reports={"none": report, "flip": report}, parity={},
+                       out="saved_models/best", data="data", recipe="recipes/ft.json",
+                       lineage=lineage(config))
+    assert f"| distilled from | `{tmp_path / 'ens'}` (alpha 0.8, temperature 4) |" in card
+    assert f"| fine-tuned from | `{tmp_path / 'base'}` (its weights start the training) |" in card
+    assert ("| made from | `base`, `kd`, `ens`; recipes in `lineage/`; 4.00 training CPU-hours "
+            "with them |") in card
+    reproduce = card.split("## Reproduce")[1]
+    assert ("python -m keras_fer.train --config saved_models/best/lineage/base.json --data data "
+            "--out runs/base\n"
+            "python -m keras_fer.train --config saved_models/best/lineage/kd.json --data data "
+            "--out runs/kd\n"
+            "python -m keras_fer.ensemble runs/base runs/kd --out runs/ens\n"
+            "python -m keras_fer.train --config recipes/ft.json --init-from runs/base --teacher "
+            "runs/ens --data data --out runs/release\n") in reproduce
+    plain = render_card(meta={}, summary={}, config=TrainConfig(),
+                        reports={"none": report, "flip": report}, parity={},
+                        out="saved_models/best", data="data")
+    assert "made from" not in plain and "--teacher" not in plain and "--init-from" not in plain
