@@ -1,4 +1,5 @@
 """Fixtures of the training tests: a tiny block-CNN definition and a base config."""
+import csv
 import json
 
 import pytest
@@ -23,3 +24,19 @@ def tiny_cfg(tiny_model_file, tmp_path):
     return TrainConfig(model=tiny_model_file, epochs=2, batch_size=32, limit=70,
                        optimizer={"name": "adam", "learning_rate": 5e-3}, tensorboard=False,
                        verbose=0, out=str(tmp_path / "run"))
+
+
+@pytest.fixture(scope="session")
+def prepared(fer_small, tmp_path_factory):
+    """fer_small as a prepared data folder (fer2013.npz) for the command line."""
+    from keras_fer.data import save_npz
+
+    folder = tmp_path_factory.mktemp("prepared")
+    save_npz(fer_small, folder / "fer2013.npz")
+    return folder
+
+
+def read_history(run_dir):
+    """history.csv's rows as dicts."""
+    with open(run_dir / "history.csv") as f:
+        return list(csv.DictReader(f))

@@ -1,13 +1,10 @@
 """End-to-end training on a small real FER2013 subset: learning, the run directory, resume
 after a kill, the known traps (labels out of range, NaN stop, best value after resume, atomic
-checkpoint), k-fold, and the command line."""
-import csv
+checkpoint), k-fold, and a NaN loss at the command line (the rest of it: test_cli.py)."""
 import importlib.util
 import json
 import math
 import shutil
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -18,11 +15,7 @@ from keras_fer.config import TrainConfig
 from keras_fer.errors import UserError
 from keras_fer.train import TrainingFailed, run
 from keras_fer.train.callbacks import BestCheckpoint, ResumeState, save_model_atomic
-
-
-def read_history(run_dir):
-    with open(run_dir / "history.csv") as f:
-        return list(csv.DictReader(f))
+from tests.train.conftest import read_history
 
 
 @pytest.fixture(scope="module")
@@ -330,75 +323,6 @@ def test_a_resumed_kfold_run_keeps_its_finished_folds(fer_small, tiny_cfg):
     (out / "config.json").unlink()
     with pytest.raises(UserError, match="fold1: a finished fold of other settings"):
         run(cfg.replace(batch_size=16), fer_small)
-
-
-@pytest.fixture(scope="module")
-def prepared(fer_small, tmp_path_factory):
-    """fer_small as a prepared data folder (fer2013.npz) for the command line."""
-    from keras_fer.data import save_npz
-
-    folder = tmp_path_factory.mktemp("prepared")
-    save_npz(fer_small, folder / "fer2013.npz")
-    return folder
-
-
-def test_cli_auto_without_gpu_uses_cpu_recipe_and_flags_override(prepared, tiny_model_file,
-                                                                  tmp_path, capsys):
-    from keras_fer.train.cli import main
-
-    out = tmp_path / "cli_run"
-    code = main(["--auto", "--data", str(prepared), "--model", tiny_model_file, "--epochs", "1",
-                 "--limit", "70", "--out", str(out), "--no-tensorboard", "--verbose", "0",
-                 "--lr", "0.002"])
-    assert code == 0
-    assert "no accelerator found: training recipes/cpu.json (vgg13" in capsys.readouterr().out
-    cfg = rundir.read_config(out)
-    cpu = json.loads((rundir.Path(__file__).parents[2] / "recipes" / "cpu.json").read_text())
-    assert cfg.optimizer == {**cpu["optimizer"], "learning_rate": 0.002}
-    assert cfg.augment == cpu["augment"] and cfg.epochs == 1 and cfg.limit == 70
-    assert len(read_history(out)) == 1
-
-
-def test_cli_numbered_layout_with_a_coding_trains_contempt_as_an_eighth_class(
-        tiny_model_file, tmp_path, capsys):
-    from PIL import Image
-
-    from keras_fer.data import CLASS_NAMES
-    from keras_fer.train.cli import main
-
-    rng = np.random.default_rng(0)
-    for split, n in (("train", 3), ("test", 1)):
-        for code in range(8):  # AffectNet's coding: 0 neutral ... 7 contempt
-            (tmp_path / "affectnet" / split / str(code)).mkdir(parents=True)
-            for k in range(n):
-                Image.fromarray(rng.integers(0, 256, (48, 48), dtype=np.uint8)).save(
-                    tmp_path / "affectnet" / split / str(code) / f"{k}.png")
-    argv = ["--data", str(tmp_path / "affectnet"), "--model", tiny_model_file, "--epochs", "1",
-            "--out", str(tmp_path / "run"), "--no-tensorboard", "--verbose", "0"]
-    assert main(argv) == 2
-    assert "affectnet" in capsys.readouterr().err and not (tmp_path / "run").exists()
-    assert main(argv + ["--classes", "affectnet"]) == 0
-    assert rundir.read_config(tmp_path / "run").classes == "affectnet"
-    assert rundir.read_meta(tmp_path / "run")["classes"] == list(CLASS_NAMES)
-    assert rundir.load_model(tmp_path / "run").output_shape[-1] == 8
-
-
-def test_cli_user_mistakes_exit_2(tmp_path, capsys):
-    from keras_fer.train.cli import main
-
-    assert main(["--config", str(tmp_path / "missing.json")]) == 2
-    assert "missing.json: file not found" in capsys.readouterr().err
-    assert main(["--optimizer", "adadelta", "--data", str(tmp_path)]) == 2
-    (tmp_path / "bad.json").write_text('{"epochs": 3, "lerning_rate": 1}')
-    assert main(["--config", str(tmp_path / "bad.json")]) == 2
-    assert "unknown setting 'lerning_rate'" in capsys.readouterr().err
-
-
-def test_cli_bad_option_subprocess_no_traceback():
-    proc = subprocess.run([sys.executable, "-m", "keras_fer.train", "--epochs", "many"],
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 2
-    assert "Traceback" not in proc.stderr and "--epochs" in proc.stderr
 
 
 def test_a_setting_added_later_at_its_default_does_not_orphan_a_resume(fer_small, tiny_cfg):
