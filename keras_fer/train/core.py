@@ -290,17 +290,20 @@ def _fit_data(cfg, plan, x, y, vx, vy, initial_epoch=0) -> dict:
     x, y = plan.share(x, y)
     batch = plan.process_batch(cfg.batch_size)
     vx, vy, weights, val_batch = plan.val_arrays(vx, vy)
+
+    def val_data(place):  # ((images, labels), labels[, weights]): the step reads both
+        images, labels = place(vx[..., None]), place(vy)
+        return ((images, labels), labels) + (() if weights is None else (weights,))
+
     if keras.backend.backend() == "tensorflow" and not cfg.balanced_sampler:
-        val = ((vx[..., None], vy), vy) + (() if weights is None else (weights,))
         return tf_fit_args((x[..., None], y), y, batch, cfg.seed, (initial_epoch, cfg.epochs),
-                           val, val_batch)
+                           val_data(lambda a: a), val_batch)
     if cfg.balanced_sampler:
         args = {"x": BalancedSequence(x[..., None], y, batch, cfg.seed)}
     else:  # uint8 images stay resident on the accelerator; the step casts them
         dx, dy = on_device(x[..., None]), on_device(y)
         args = {"x": (dx, dy), "y": dy, "batch_size": batch}
-    val = (on_device(vx[..., None]), on_device(vy))
-    args["validation_data"] = (val, val[1]) if weights is None else (val, val[1], weights)
+    args["validation_data"] = val_data(on_device)
     args["validation_batch_size"] = val_batch
     return args
 

@@ -346,3 +346,11 @@ def test_a_setting_added_later_at_its_default_does_not_orphan_a_resume(fer_small
     record = Record()
     run(cfg, fer_small, callbacks=[record])
     assert record.epochs == [1, 2]
+
+
+def test_a_balanced_sampler_run_validates_on_its_capped_public_test(fer_small, tiny_cfg):
+    # the sampler's path feeds fit a Sequence and the validation images as arrays
+    out = run(tiny_cfg.replace(balanced_sampler=True, epochs=1), fer_small)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["val_images"] == 14 and len(read_history(out)) == 1  # 70 x val_fraction 0.2
+    assert math.isfinite(float(read_history(out)[0]["val_loss"]))
