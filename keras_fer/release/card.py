@@ -79,8 +79,9 @@ def _weak_classes(report) -> list:
     return weak
 
 
-def _source_rows(config, summary, steps) -> list:
-    """Rows naming the runs the model was made from: its teacher, the run it started from."""
+def _source_rows(config, own_hours, steps) -> list:
+    """Rows naming the runs the model was made from: its teacher, the run it started from;
+    ``own_hours``: the released run's own training CPU-hours (0 for an ensemble)."""
     from keras_fer.release.lineage import LINEAGE_DIR, total_cpu_hours
 
     rows = []
@@ -90,7 +91,7 @@ def _source_rows(config, summary, steps) -> list:
     if config.init_from:
         rows.append(f"| fine-tuned from | `{config.init_from}` (its weights start the training) |")
     if steps:
-        total = total_cpu_hours(summary.get("train_cpu_hours"), steps)
+        total = total_cpu_hours(own_hours, steps)
         rows.append(f"| made from | {', '.join(f'`{s.name}`' for s in steps)}; recipes in "
                     f"`{LINEAGE_DIR}/`"
                     + (f"; {total:.2f} training CPU-hours with them" if total is not None else "")
@@ -98,24 +99,53 @@ def _source_rows(config, summary, steps) -> list:
     return rows
 
 
+def _how_made(meta, summary, config, steps, recipe_arg, data) -> dict:
+    """The card's pieces that differ between a trained run and an ensemble of runs (which has no
+    recipe of its own, selected nothing itself and is made by ``keras_fer.ensemble``)."""
+    from keras_fer.release.lineage import run_names, source_flags
+
+    if meta.get("model") != "ensemble":
+        cfg = {k: v for k, v in config.to_dict().items() if k not in ("out", "data")}
+        return {
+            "selection": f"the epoch with the best `{config.monitor}` on {config.val} (epoch "
+                         f"{meta.get('best_epoch', '?')} of {summary.get('epochs_run', '?')})",
+            "data": f"{_count(summary.get('train_images'))} Training images train; "
+                    f"{_count(summary.get('val_images'))} "
+                    f"{'PublicTest' if config.val == 'PublicTest' else 'held-out Training'} "
+                    "images validate and select the checkpoint",
+            "make": f"python -m keras_fer.train --config {recipe_arg}"
+                    f"{source_flags(config, steps)} --data {data} --out runs/release",
+            "recipe": ["Recipe (`config.json`):", "", "```json", json.dumps(cfg, indent=1), "```"]}
+    members = run_names(meta.get("ensemble", []), steps)
+    chosen = ", ".join(f"`{name}` epoch {m.get('best_epoch', '?')}"
+                       for name, m in zip(members, summary.get("members", [{}] * len(members))))
+    return {
+        "selection": f"none of its own: the average of {len(members)} runs' probabilities, each "
+                     f"at its own best epoch on its validation split ({chosen})",
+        "data": "its members trained on Training and selected their checkpoints on their "
+                "validation split (recipes in `lineage/`)",
+        "make": f"python -m keras_fer.ensemble {' '.join('runs/' + m for m in members)} "
+                "--out runs/release",
+        "recipe": ["No recipe of its own: it averages its members' probabilities; their recipes "
+                   "are in `lineage/`."]}
+
+
 def render_card(*, meta, summary, config, reports, parity, out, data, recipe=None, notes=None,
                 lineage=()) -> str:
     """The card's markdown. ``reports``: {"none": report, tta: report} from evaluate_run;
     ``lineage``: the Steps the run was made from (``keras_fer.release.lineage``)."""
-    from keras_fer.release.lineage import commands, source_flags
+    from keras_fer.release.lineage import commands
 
     out = Path(out)
     plain = reports["none"]
     tta = next(mode for mode in reports if mode != "none")
     private = plain["splits"]["PrivateTest"]
     model = meta.get("model", config.model)
-    epochs = summary.get("epochs_run", "?")
     seconds = meta.get("train_seconds")
     trained_on = meta.get("device", "machine not recorded")
     if meta.get("finished"):
         trained_on += f", finished {meta['finished']}"
-    recipe_arg = recipe or str(out / "config.json")
-    cfg = {k: v for k, v in config.to_dict().items() if k not in ("out", "data")}
+    how = _how_made(meta, summary, config, lineage, recipe or str(out / "config.json"), data)
     lines = [
         f"# Model card: `{model}` on FER2013",
         "",
@@ -137,18 +167,16 @@ def render_card(*, meta, summary, config, reports, parity, out, data, recipe=Non
         + (f"; {seconds / 60:.1f} min of training" if isinstance(seconds, (int, float)) else "")
         + (f", {summary['train_cpu_hours']:.2f} CPU-hours (process CPU time, all cores)"
            if isinstance(summary.get("train_cpu_hours"), (int, float)) else "") + " |",
-        f"| selection | the epoch with the best `{config.monitor}` on {config.val} "
-        f"(epoch {meta.get('best_epoch', '?')} of {epochs}); PrivateTest chose nothing |",
-        *_source_rows(config, summary, lineage),
+        f"| selection | {how['selection']}; PrivateTest chose nothing |",
+        *_source_rows(config, 0.0 if meta.get("model") == "ensemble"
+                      else summary.get("train_cpu_hours"), lineage),
         f"| released | {time.strftime('%Y-%m-%d')} |",
         "",
         *(["## Notes", "", notes.strip(), ""] if notes else []),
         "## Data",
         "",
-        f"FER2013 (`{data}`), 48x48 grayscale faces: {_count(summary.get('train_images'))} "
-        f"Training images train; {_count(summary.get('val_images'))} "
-        f"{'PublicTest' if config.val == 'PublicTest' else 'held-out Training'} images validate "
-        f"and select the checkpoint; PrivateTest ({_count(private['n'])} images) is only reported.",
+        f"FER2013 (`{data}`), 48x48 grayscale faces: {how['data']}; PrivateTest "
+        f"({_count(private['n'])} images) is only reported.",
         "",
         "## Metrics",
         "",
@@ -178,8 +206,7 @@ def render_card(*, meta, summary, config, reports, parity, out, data, recipe=Non
         "",
         "```",
         *commands(lineage, out, data),
-        f"python -m keras_fer.train --config {recipe_arg}{source_flags(config, lineage)} "
-        f"--data {data} --out runs/release",
+        how["make"],
         f"python -m keras_fer.release runs/release --data {data} --out {out} --force",
         "# the metrics above, from this folder, on any machine (CPU is fine); the reports go to",
         f"# runs/eval/{out.name}: a release is read-only",
@@ -190,11 +217,7 @@ def render_card(*, meta, summary, config, reports, parity, out, data, recipe=Non
         "Training is seeded (`seed` below) but not bit-for-bit deterministic across machines; "
         "the evaluation of this folder's `model.keras` is.",
         "",
-        "Recipe (`config.json`):",
-        "",
-        "```json",
-        json.dumps(cfg, indent=1),
-        "```",
+        *how["recipe"],
         "",
         "## Known limits",
         "",

@@ -108,7 +108,8 @@ def make_release(run_dir, out="saved_models/best", data=None, *, tta="tencrop", 
         for name in RUN_FILES:
             if (run_dir / name).is_file():
                 shutil.copy2(run_dir / name, stage / name)
-        steps = lineage(config)
+        meta = rundir.read_meta(run_dir)  # an ensemble's: its members' recipes are its lineage
+        steps = lineage(config, meta.get("ensemble", []) if meta.get("model") == "ensemble" else ())
         write_recipes(steps, stage)
         full = load(data, classes=classes)
         reports = {}

@@ -38,8 +38,9 @@ def sources(config: dict) -> dict:
     return {k: v for k, v in found.items() if v}
 
 
-def lineage(config) -> list:
-    """The Steps ``config`` (a TrainConfig) was made from, each after the steps it needs."""
+def lineage(config, members=()) -> list:
+    """The Steps ``config`` (a TrainConfig) was made from, each after the steps it needs;
+    ``members``: an ensemble's member run directories (its config is the default)."""
     steps, names = [], {}
 
     def visit(path) -> str:
@@ -54,7 +55,7 @@ def lineage(config) -> list:
         steps.append(_step(Path(path), name, visit))
         return name
 
-    for path in sources(config.to_dict()).values():
+    for path in [*sources(config.to_dict()).values(), *members]:
         visit(path)
     return steps
 
@@ -117,12 +118,18 @@ def commands(steps, out: Path, data) -> list:
     return lines
 
 
+def run_names(paths, steps) -> list:
+    """The step names (runs/<name> in the card) of run directories ``paths``."""
+    by_path = {str(Path(s.path).resolve()): s.name for s in steps}
+    return [by_path[str(Path(p).resolve())] for p in paths]
+
+
 def source_flags(config, steps) -> str:
     """The released run's ``--init-from``/``--teacher`` flags, naming its sources' runs/<name>."""
-    by_path = {str(Path(s.path).resolve()): s.name for s in steps}
     flags = {"init_from": "--init-from", "teacher": "--teacher"}
-    return "".join(f" {flags[k]} runs/{by_path[str(Path(v).resolve())]}"
-                   for k, v in sources(config.to_dict()).items())
+    found = sources(config.to_dict())
+    return "".join(f" {flags[k]} runs/{name}"
+                   for k, name in zip(found, run_names(found.values(), steps)))
 
 
 def total_cpu_hours(own, steps):

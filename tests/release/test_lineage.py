@@ -75,3 +75,26 @@ def test_the_card_makes_the_lineage_first_and_counts_its_cpu_hours(tmp_path):
                         reports={"none": report, "flip": report}, parity={},
                         out="saved_models/best", data="data")
     assert "made from" not in plain and "--teacher" not in plain and "--init-from" not in plain
+
+
+def test_an_ensembles_card_makes_its_members_and_averages_them(tmp_path):
+    _chain(tmp_path)
+    members = [str(tmp_path / "base"), str(tmp_path / "kd")]
+    steps = lineage(TrainConfig(), members)
+    assert [s.name for s in steps] == ["base", "kd"]
+    report = report_of([[9, 1, 0], [2, 2, 6], [1, 1, 8]])
+    card = render_card(meta={"model": "ensemble", "ensemble": members},
+                       summary={"train_cpu_hours": 3.5,
+                                "members": [{"best_epoch": 108}, {"best_epoch": 61}]},
+                       config=TrainConfig(), reports={"none": report, "flip": report}, parity={},
+                       out="saved_models/best", data="data", lineage=steps)
+    assert ("| selection | none of its own: the average of 2 runs' probabilities, each at its "
+            "own best epoch on its validation split (`base` epoch 108, `kd` epoch 61); "
+            "PrivateTest chose nothing |") in card
+    # the members' hours once (the ensemble's summary holds their sum, not hours of its own)
+    assert "| made from | `base`, `kd`; recipes in `lineage/`; 3.50 training CPU-hours with them |" in card
+    assert ("python -m keras_fer.train --config saved_models/best/lineage/kd.json --data data "
+            "--out runs/kd\npython -m keras_fer.ensemble runs/base runs/kd --out runs/release\n"
+            "python -m keras_fer.release runs/release") in card
+    assert "--config saved_models/best/config.json" not in card and '"model": "baseline"' not in card
+    assert "No recipe of its own" in card

@@ -194,3 +194,18 @@ def test_size_limit_decides_tflite_before_any_work(tmp_path, monkeypatch):
     monkeypatch.setattr(rel, "MAX_BYTES", 1999)
     with pytest.raises(UserError, match=r"model.keras: 0.0 MB; a release holds it twice"):
         rel.release_formats(model_file)
+
+
+def test_an_ensemble_releases_with_its_members_recipes(run_dir, fer_small_dir, tmp_path):
+    from keras_fer.ensemble.core import write_ensemble
+
+    twin = tmp_path / "twin"
+    shutil.copytree(run_dir, twin)
+    ens = write_ensemble([run_dir, twin], tmp_path / "ens")
+    out = make_release(ens, tmp_path / "best", data=str(fer_small_dir), log=lambda line: None)
+    assert sorted(p.name for p in (out / "lineage").iterdir()) == ["run.json", "twin.json"]
+    assert json.loads((out / "lineage" / "twin.json").read_text())["model"] == "baseline"
+    card = (out / "README.md").read_text()
+    assert (f"python -m keras_fer.ensemble runs/run runs/twin --out runs/release\n"
+            f"python -m keras_fer.release runs/release --data {fer_small_dir}") in card
+    assert "# Model card: `ensemble` on FER2013" in card and "No recipe of its own" in card
