@@ -55,7 +55,7 @@ predict: data
 	$(PY) -m keras_fer.predict $(MODEL_DIR) $(INPUT) --no-detect
 
 bench: data
-	$(PY) -m keras_fer.bench --data $(DATA) --out runs/bench/bench.jsonl
+	$(PY) -m keras_fer.bench --data $(DATA) --out runs/bench/bench-$$(date +%Y%m%d-%H%M%S).jsonl
 
 # Release RUN (default make train's) as saved_models/best: reports, export, model card. FORCE=1 replaces one.
 release: data

@@ -65,6 +65,8 @@ CASES = [
      "notes.txt is a file"),
     ("bench-out-under-file", ["keras_fer.bench", "--synthetic", "64", "--out", "{file}/bench.jsonl"],
      "notes.txt is a file"),
+    ("bench-out-exists", ["keras_fer.bench", "--synthetic", "64", "--out", "{file}"],
+     "notes.txt exists (earlier results); pass --force"),
     ("augment-out-under-file", ["keras_fer.augment", '{"flip": true}', "--out", "{file}/aug.png"],
      "notes.txt is a file"),
     ("release-out-under-file", ["keras_fer.release", "{run}", "--out", "{file}/best"], "notes.txt is a file"),

@@ -66,6 +66,9 @@ def build_parser():
     p.add_argument("--run", default="saved_models/best", help="our run directory for --peer-fer")
     p.add_argument("--out", type=Path, help="also write FILE.jsonl, and FILE.png / FILE.html charts "
                                             "(with --peer-fer: FILE.jsonl and FILE.md)")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing --out (and its .md/.png/.html); without it an "
+                        "existing one is refused before any work")
     return p
 
 
@@ -79,6 +82,12 @@ def _parse(argv):
             raise UserError(f"--{flag.replace('_', '-')} must be >= 1, got {value}")
     if args.out is not None:
         check_out_dir(args.out.parent)
+        suffixes = (".jsonl", ".md") if args.peer_fer else (".jsonl", ".png", ".html")
+        taken = [args.out] + [args.out.with_suffix(x) for x in suffixes[1:]]
+        found = next((f for f in taken if f.exists()), None)
+        if found is not None and not args.force:
+            raise UserError(f"--out {args.out}: {found} exists (earlier results); pass --force "
+                            "to replace it, or choose another --out")
     if args.peer is not None and not args.peer.is_file():
         raise UserError(f"--peer {args.peer}: no such file")
     if args.epochs < 2:

@@ -8,6 +8,7 @@ import json
 import sys
 from pathlib import Path
 
+from keras_fer import rundir
 from keras_fer.errors import ArgumentParser, UserError, cli_main
 from keras_fer.io_utils import check_out_dir, write_json, write_text
 from keras_fer.predict.classifier import is_model_dir, model_kind
@@ -37,8 +38,9 @@ def build_parser() -> ArgumentParser:
                    help="--camera: no annotated window (there is none where OpenCV has no GUI)")
     p.add_argument("--json", action="store_true", help="print the results as one JSON document")
     p.add_argument("--out", help="output folder: predictions.csv/.json for images; per video "
-                   "a CSV, a JSON, a bar chart and an annotated video (default MODEL_DIR/predict "
-                   "for videos, ./predict with the released model; images: printed only)")
+                   "a CSV, a JSON, a bar chart and an annotated video (default MODEL_DIR/predict, "
+                   "runs/predict/<name> for a release, for videos; ./predict with the installed "
+                   "released model; images: printed only)")
     p.add_argument("--detector", default="auto", choices=DETECTORS,
                    help="face detector: auto (the default) is mtcnn where the mtcnn package is "
                         "installed (pip install keras_fer[mtcnn]), else haar")
@@ -116,7 +118,10 @@ def main(argv=None) -> int:
         video_out = Path(args.out or "predict")  # never into the installed package
     else:
         model_kind(model_dir)  # its mistakes first, before TensorFlow is imported
-        video_out = Path(args.out) if args.out else Path(model_dir) / "predict"
+        # MODEL_DIR/predict, or runs/predict/<name> for a release (or a folder in one), which is
+        # read-only; an --out inside a release is refused
+        video_out = rundir.output_dir(rundir.release_of(model_dir) or model_dir, "predict",
+                                      args.out)
     items, errors = expand_inputs(inputs)
     stems = output_stems([path for path, kind in items if kind == "video"], reserved=(IMAGES_STEM,))
     if stems or args.out:  # before the model is loaded: a bad folder fails at once

@@ -255,3 +255,22 @@ def test_output_stems_are_distinct():
     # the joined parts may coincide: a number then tells them apart
     assert output_stems([Path("a_b/c.mp4"), Path("a/b/c.mp4")]) == {
         Path("a_b/c.mp4"): "a_b_c_mp4", Path("a/b/c.mp4"): "a_b_c_mp4-2"}
+
+
+def test_a_releases_video_results_go_to_runs_predict_not_into_it(run_dir, video, tmp_path,
+                                                               monkeypatch, capsys):
+    import shutil
+
+    from keras_fer import rundir
+    from keras_fer.predict.cli import main
+
+    release = tmp_path / "best"
+    shutil.copytree(run_dir, release)
+    (release / rundir.RELEASE_FILE).write_text("{}")
+    before = sorted(p.relative_to(release) for p in release.rglob("*"))
+    monkeypatch.chdir(tmp_path)
+    assert main([str(release), str(video), "--no-detect"]) == 0
+    assert (tmp_path / "runs" / "predict" / "best" / "clip.json").is_file()
+    assert main([str(release), str(video), "--no-detect", "--out", str(release / "p")]) == 2
+    assert "inside the release" in capsys.readouterr().err
+    assert sorted(p.relative_to(release) for p in release.rglob("*")) == before
