@@ -2,7 +2,7 @@
 
     python -m keras_fer.visualize MODEL_DIR [--data PATH] [--what saliency,gradcam,...]
         [--images FILES | --split PublicTest --per-class 2] [--class NAME] [--layer NAME]
-        [--compare RUN2 RUN3] [--out DIR (default MODEL_DIR/vis)]
+        [--compare RUN2 RUN3] [--out DIR (default MODEL_DIR/vis; runs/vis/<name> for a release)]
 
 Backend: tf-keras-vis needs TensorFlow. ``python -m keras_fer.visualize`` always runs on
 TensorFlow (``__main__`` sets ``KERAS_BACKEND=tensorflow`` before Keras is imported); a model
@@ -47,7 +47,8 @@ def build_parser():
     p.add_argument("--maps", type=int, default=8, help="feature maps shown per layer")
     p.add_argument("--smooth-samples", type=int, default=20, help="SmoothGrad noisy copies")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", help="output folder (default MODEL_DIR/vis)")
+    p.add_argument("--out", help="output folder (default MODEL_DIR/vis; runs/vis/<name> for a "
+                                 "release, which is read-only)")
     return p
 
 
@@ -131,7 +132,8 @@ def main(argv=None) -> int:
     run_dir = rundir.check_run_dir(args.model_dir)
     for run in args.compare:
         rundir.check_run_dir(run)
-    out = check_out_dir(Path(args.out) if args.out else run_dir / "vis")
+    # RUN_DIR/vis, or runs/vis/<name> for a release, which is read-only (an --out in it: refused)
+    out = check_out_dir(rundir.output_dir(run_dir, "vis", args.out))
     import keras
 
     if keras.backend.backend() != "tensorflow":

@@ -163,3 +163,21 @@ def test_module_exits_2_without_traceback(tmp_path):
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert "no such run directory" in proc.stderr
+
+
+def test_a_release_is_visualized_into_runs_vis_not_into_it(setup, tmp_path, monkeypatch, capsys):
+    import shutil
+
+    from keras_fer import rundir
+
+    run, _, data, _ = setup
+    release = tmp_path / "best"
+    shutil.copytree(run, release)
+    (release / rundir.RELEASE_FILE).write_text("{}")
+    before = sorted(p.relative_to(release) for p in release.rglob("*"))
+    monkeypatch.chdir(tmp_path)
+    assert main([str(release), "--data", str(data), "--what", "curves"]) == 0
+    assert (tmp_path / "runs" / "vis" / "best" / "index.html").is_file()
+    assert main([str(release), "--what", "curves", "--out", str(release / "v")]) == 2
+    assert "inside the release" in capsys.readouterr().err
+    assert sorted(p.relative_to(release) for p in release.rglob("*")) == before
