@@ -106,6 +106,8 @@ def _parser():
                                      "$FER2013_SRC; make data passes ../shared/datasets/fer2013.zip)")
     prep.add_argument("--out", default="data", help="output folder (default data/)")
     prep.add_argument("--per-class", type=int, default=None, help="at most N images per class per split")
+    prep.add_argument("--force", action="store_true",
+                      help="replace an OUT/fer2013.npz prepared before (else refused before any work)")
     st = sub.add_parser("stats", help="count and percent per class per split")
     st.add_argument("--data", default=None, help="data path ($FER2013_DATA or data/)")
     st.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -127,6 +129,9 @@ def main(argv=None) -> int:
             raise UserError(f"no data source at {src!r}: download FER2013 (image-folder zip or "
                             "fer2013.csv) and set FER2013_SRC or pass --src PATH")
         check_out_dir(args.out)
+        if (Path(args.out) / NPZ_NAME).exists() and not args.force:
+            raise UserError(f"{Path(args.out) / NPZ_NAME}: already prepared (every command reads "
+                            "it); pass --force to replace it, or choose another --out")
         # The npz written here is itself the fast path: no need for a second copy in the cache.
         data = load(src, strict=args.strict, per_class=args.per_class, cache=False,
                     classes=args.classes)

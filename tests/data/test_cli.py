@@ -43,6 +43,14 @@ def test_prepare_writes_npz_and_samples(release_dir, tmp_path, capsys):
     assert prepared.splits.tolist() == source.splits.tolist()
     assert sorted(p.name for p in (out / "samples").iterdir()) == ["happy_0.png", "sad_0.png"]
     assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []  # no temp files left
+    # a second prepare into the same folder (another source, say) replaces it only with --force
+    written = (out / "fer2013.npz").read_bytes()
+    assert main(["prepare", "--src", str(root), "--out", str(out), "--per-class", "1"]) == 2
+    assert "fer2013.npz: already prepared" in capsys.readouterr().err
+    assert (out / "fer2013.npz").read_bytes() == written
+    assert main(["prepare", "--src", str(root), "--out", str(out), "--per-class", "1",
+                 "--force"]) == 0
+    assert len(load(out)) < len(prepared)
 
 
 def test_prepare_reads_FER2013_SRC_when_no_src_is_given(release_dir, tmp_path, monkeypatch, capsys):
