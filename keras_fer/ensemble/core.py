@@ -66,13 +66,30 @@ def write_ensemble(run_dirs, out, *, force=False) -> Path:
     rundir.write_meta(out, {"classes": classes[0],
                             "input_shape": [int(v) for v in model.input_shape[1:]],
                             "model": "ensemble", "ensemble": members,
-                            "finished": time.strftime("%Y-%m-%d %H:%M")})
+                            "finished": time.strftime("%Y-%m-%d %H:%M"),
+                            **_provenance(run_dirs)})
     write_json(out / rundir.SUMMARY_FILE, {
         "model": "ensemble", "members": [
             {"dir": m, **_best(Path(m))} for m in members],
         "parameters": int(model.count_params()),
         "train_cpu_hours": _sum_cpu_hours(run_dirs)})
     return out
+
+
+def _provenance(run_dirs) -> dict:
+    """What a model card says of where a model was trained, for the ensemble: Keras and backend
+    of this process, the members' machines, and their training seconds summed."""
+    import keras
+
+    metas = [rundir.read_meta(d) for d in run_dirs]
+    found = {"keras": keras.version(), "backend": keras.backend.backend()}
+    devices = list(dict.fromkeys(m["device"] for m in metas if m.get("device")))
+    if devices:
+        found["device"] = "; ".join(devices)
+    seconds = [m.get("train_seconds") for m in metas]
+    if all(isinstance(t, (int, float)) for t in seconds):
+        found["train_seconds"] = float(sum(seconds))
+    return found
 
 
 def _best(run_dir):

@@ -115,7 +115,8 @@ def _how_made(meta, summary, config, steps, recipe_arg, data) -> dict:
                     "images validate and select the checkpoint",
             "make": f"python -m keras_fer.train --config {recipe_arg}"
                     f"{source_flags(config, steps)} --data {data} --out runs/release",
-            "recipe": ["Recipe (`config.json`):", "", "```json", json.dumps(cfg, indent=1), "```"]}
+            "recipe": ["Recipe (`config.json`):", "", "```json", json.dumps(cfg, indent=1), "```"],
+            "seed": "`seed` below"}
     members = run_names(meta.get("ensemble", []), steps)
     chosen = ", ".join(f"`{name}` epoch {m.get('best_epoch', '?')}"
                        for name, m in zip(members, summary.get("members", [{}] * len(members))))
@@ -127,7 +128,8 @@ def _how_made(meta, summary, config, steps, recipe_arg, data) -> dict:
         "make": f"python -m keras_fer.ensemble {' '.join('runs/' + m for m in members)} "
                 "--out runs/release",
         "recipe": ["No recipe of its own: it averages its members' probabilities; their recipes "
-                   "are in `lineage/`."]}
+                   "are in `lineage/`."],
+        "seed": "each member's `seed`, in its recipe"}
 
 
 def render_card(*, meta, summary, config, reports, parity, out, data, recipe=None, notes=None,
@@ -214,7 +216,7 @@ def render_card(*, meta, summary, config, reports, parity, out, data, recipe=Non
         f"python -m keras_fer.evaluate {out} --data {data} --split PublicTest,PrivateTest --tta {tta}",
         "```",
         "",
-        "Training is seeded (`seed` below) but not bit-for-bit deterministic across machines; "
+        f"Training is seeded ({how['seed']}) but not bit-for-bit deterministic across machines; "
         "the evaluation of this folder's `model.keras` is.",
         "",
         *how["recipe"],

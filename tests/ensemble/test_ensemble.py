@@ -45,6 +45,7 @@ def test_ensemble_averages_member_probabilities(members, tmp_path):
     assert ens.input_shape == (None, 48, 48, 1) and ens.get_layer("predictions").output is ens.output
     meta = rundir.read_meta(out)
     assert meta["classes"] == fake.CLASSES and meta["ensemble"] == [str(d) for d in members]
+    assert (meta["keras"], meta["backend"]) == (keras.version(), keras.backend.backend())
 
 
 def test_refusals(members, tmp_path):
@@ -62,6 +63,16 @@ def test_refusals(members, tmp_path):
     assert (out / "model.keras").read_bytes() == before
     write_ensemble(members, out, force=True)
     assert len(rundir.read_meta(out)["ensemble"]) == 3
+
+
+def test_the_members_machines_and_training_time_are_recorded(members, tmp_path):
+    import shutil
+
+    copies = [shutil.copytree(d, tmp_path / f"m{i}") for i, d in enumerate(members[:2])]
+    for d, device, seconds in zip(copies, ("cpu A", "cpu B"), (60.0, 90.5)):
+        rundir.write_meta(d, {**rundir.read_meta(d), "device": device, "train_seconds": seconds})
+    meta = rundir.read_meta(write_ensemble(copies, tmp_path / "ens"))
+    assert (meta["device"], meta["train_seconds"]) == ("cpu A; cpu B", 150.5)
 
 
 def test_cli_missing_run_is_one_line_exit_2(members, tmp_path):

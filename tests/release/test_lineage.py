@@ -98,3 +98,4 @@ def test_an_ensembles_card_makes_its_members_and_averages_them(tmp_path):
             "python -m keras_fer.release runs/release") in card
     assert "--config saved_models/best/config.json" not in card and '"model": "baseline"' not in card
     assert "No recipe of its own" in card
+    assert "Training is seeded (each member's `seed`, in its recipe)" in card
