@@ -182,6 +182,18 @@ def load_model(run_dir, compile: bool = False, float32: bool = True):
     return float32_copy(model) if float32 else model
 
 
+def train_cpu_hours(run_dir):
+    """The run's training CPU-hours from its ``summary.json``; None when it does not say."""
+    path = Path(run_dir) / SUMMARY_FILE
+    hours = read_json(path).get("train_cpu_hours") if path.is_file() else None
+    return hours if isinstance(hours, (int, float)) else None
+
+
+def ensemble_members(meta: dict) -> list:
+    """The member run directories of an ensemble's ``meta.json``; [] for any other run."""
+    return list(meta.get("ensemble", [])) if meta.get("model") == "ensemble" else []
+
+
 def class_names(run_dir) -> list:
     from keras_fer import EMOTIONS
 
@@ -210,8 +222,9 @@ def release_of(path):
 def output_dir(run_dir, kind, out=None, force=False) -> Path:
     """The folder where ``kind`` ("eval" or "export") results of ``run_dir`` go.
 
-    ``out`` if given, else ``RUN_DIR/kind``; for a release, ``runs/kind/<its name>`` (so that
-    its own reports keep matching its card). A folder in a release is refused without ``force``.
+    ``out`` if given, else ``RUN_DIR/kind``; for a release (or a folder in one, such as its
+    SavedModel), ``runs/kind/<its name>``, so that its own reports keep matching its card. A
+    folder in a release is refused without ``force``.
 
     Example:
         >>> output_dir("saved_models/best", "eval")
@@ -220,8 +233,9 @@ def output_dir(run_dir, kind, out=None, force=False) -> Path:
     run_dir = Path(run_dir)
     if out is None:
         out = run_dir / kind
-        if is_release(run_dir) and not force:
-            out = Path("runs") / kind / run_dir.resolve().name
+        home = release_of(run_dir)  # the release itself, or the release a folder lies in
+        if home is not None and not force:
+            out = Path("runs") / kind / home.name
     out = Path(out)
     release = release_of(out)
     if release is not None and not force:

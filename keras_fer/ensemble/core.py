@@ -99,6 +99,5 @@ def _best(run_dir):
 
 
 def _sum_cpu_hours(run_dirs):
-    hours = [read_json(d / rundir.SUMMARY_FILE).get("train_cpu_hours")
-             if (d / rundir.SUMMARY_FILE).is_file() else None for d in run_dirs]
+    hours = [rundir.train_cpu_hours(d) for d in run_dirs]
     return None if None in hours else round(sum(hours), 3)

@@ -120,8 +120,7 @@ def main(argv=None) -> int:
         model_kind(model_dir)  # its mistakes first, before TensorFlow is imported
         # MODEL_DIR/predict, or runs/predict/<name> for a release (or a folder in one), which is
         # read-only; an --out inside a release is refused
-        video_out = rundir.output_dir(rundir.release_of(model_dir) or model_dir, "predict",
-                                      args.out)
+        video_out = rundir.output_dir(model_dir, "predict", args.out)
     items, errors = expand_inputs(inputs)
     stems = output_stems([path for path, kind in items if kind == "video"], reserved=(IMAGES_STEM,))
     if stems or args.out:  # before the model is loaded: a bad folder fails at once

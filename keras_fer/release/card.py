@@ -116,7 +116,8 @@ def _how_made(meta, summary, config, steps, recipe_arg, data) -> dict:
             "make": f"python -m keras_fer.train --config {recipe_arg}"
                     f"{source_flags(config, steps)} --data {data} --out runs/release",
             "recipe": ["Recipe (`config.json`):", "", "```json", json.dumps(cfg, indent=1), "```"],
-            "seed": "`seed` below"}
+            "seed": "`seed` below",
+            "own_hours": summary.get("train_cpu_hours")}
     members = run_names(meta.get("ensemble", []), steps)
     chosen = ", ".join(f"`{name}` epoch {m.get('best_epoch', '?')}"
                        for name, m in zip(members, summary.get("members", [{}] * len(members))))
@@ -129,7 +130,8 @@ def _how_made(meta, summary, config, steps, recipe_arg, data) -> dict:
                 "--out runs/release",
         "recipe": ["No recipe of its own: it averages its members' probabilities; their recipes "
                    "are in `lineage/`."],
-        "seed": "each member's `seed`, in its recipe"}
+        "seed": "each member's `seed`, in its recipe",
+        "own_hours": 0.0}  # its summary's hours are its members', counted in the lineage
 
 
 def render_card(*, meta, summary, config, reports, parity, out, data, recipe=None, notes=None,
@@ -170,8 +172,7 @@ def render_card(*, meta, summary, config, reports, parity, out, data, recipe=Non
         + (f", {summary['train_cpu_hours']:.2f} CPU-hours (process CPU time, all cores)"
            if isinstance(summary.get("train_cpu_hours"), (int, float)) else "") + " |",
         f"| selection | {how['selection']}; PrivateTest chose nothing |",
-        *_source_rows(config, 0.0 if meta.get("model") == "ensemble"
-                      else summary.get("train_cpu_hours"), lineage),
+        *_source_rows(config, how["own_hours"], lineage),
         f"| released | {time.strftime('%Y-%m-%d')} |",
         "",
         *(["## Notes", "", notes.strip(), ""] if notes else []),

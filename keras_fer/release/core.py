@@ -108,8 +108,8 @@ def make_release(run_dir, out="saved_models/best", data=None, *, tta="tencrop", 
         for name in RUN_FILES:
             if (run_dir / name).is_file():
                 shutil.copy2(run_dir / name, stage / name)
-        meta = rundir.read_meta(run_dir)  # an ensemble's: its members' recipes are its lineage
-        steps = lineage(config, meta.get("ensemble", []) if meta.get("model") == "ensemble" else ())
+        # an ensemble's lineage is its members (its config is the default)
+        steps = lineage(config, rundir.ensemble_members(rundir.read_meta(run_dir)))
         write_recipes(steps, stage)
         full = load(data, classes=classes)
         reports = {}

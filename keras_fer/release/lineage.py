@@ -72,20 +72,13 @@ def _step(path: Path, name: str, visit) -> Step:
             else:
                 config["distill"]["teacher"] = renamed
         config = {k: v for k, v in config.items() if k not in ("out", "data")}
-        return Step(name, str(path), "train", config=config, cpu_hours=_cpu_hours(path))
+        return Step(name, str(path), "train", config=config,
+                    cpu_hours=rundir.train_cpu_hours(path))
     meta = read_json(path / rundir.META_FILE) if (path / rundir.META_FILE).is_file() else {}
-    if meta.get("model") == "ensemble":
-        members = [visit(m) for m in meta.get("ensemble", [])]
-        return Step(name, str(path), "ensemble", members=members)
+    members = rundir.ensemble_members(meta)
+    if members:
+        return Step(name, str(path), "ensemble", members=[visit(m) for m in members])
     return Step(name, str(path), "missing")
-
-
-def _cpu_hours(path: Path):
-    from keras_fer.io_utils import read_json
-
-    summary = path / rundir.SUMMARY_FILE
-    hours = read_json(summary).get("train_cpu_hours") if summary.is_file() else None
-    return hours if isinstance(hours, (int, float)) else None
 
 
 def write_recipes(steps, folder: Path) -> None:

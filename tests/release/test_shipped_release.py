@@ -28,6 +28,9 @@ def test_shipped_release_is_read_only_to_evaluate_and_export(tmp_path, monkeypat
     monkeypatch.chdir(tmp_path)
     assert rundir.output_dir(RELEASE, "eval") == Path("runs/eval/best")
     assert rundir.output_dir(RELEASE, "export") == Path("runs/export/best")
+    # a folder inside it (its SavedModel, given to predict) writes beside it too
+    assert rundir.output_dir(RELEASE / "export" / "savedmodel", "predict") == Path("runs/predict/best")
+    assert rundir.output_dir(RELEASE, "eval", force=True) == RELEASE / "eval"
     with pytest.raises(UserError, match="inside the release"):
         rundir.output_dir(RELEASE, "eval", out=RELEASE / "eval")
 
