@@ -132,5 +132,5 @@ def main(argv=None) -> int:
                              epochs=args.epochs, force=args.force)
     paths = write_results(exp, outcome, out, argv)
     print(paths["md"].read_text(encoding="utf-8"))
-    print(f"wrote {out}/ (table.csv, table.md, curves.png, commands.txt, index.html)")
+    print(f"wrote {out}/ (table.csv, table.md, curves.png, commands.txt, configs/, index.html)")
     return 0

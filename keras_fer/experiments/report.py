@@ -1,5 +1,7 @@
 """The results of an experiment: comparison table (CSV + Markdown), overlaid curves (PNG),
-``commands.txt`` (exact commands, machine, date), ``results.json`` and ``index.html``."""
+``commands.txt`` (exact commands, machine, date), ``configs/`` (each run's exact TrainConfig, so
+the commands work from the committed files alone: ``runs/`` is not committed), ``results.json``
+and ``index.html``."""
 from __future__ import annotations
 
 import datetime
@@ -132,16 +134,36 @@ def machine() -> str:
             f"({keras.backend.backend()} backend)")
 
 
-def commands_text(exp, outcome, argv) -> str:
+def run_tops(outcome) -> list:
+    """Each run's own folder once (a cross-validated run's folds share their parent's)."""
+    tops = []
+    for r in outcome["results"]:
+        top = r.run_dir.parent if r.run_dir.name.startswith("fold") else r.run_dir
+        if top not in tops:
+            tops.append(top)
+    return tops
+
+
+def write_configs(outcome, folder) -> list:
+    """Copy each run's config.json to ``folder/<run>.json`` (committed beside the table) and drop
+    configs of runs no longer in the results; returns the written paths."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for top in run_tops(outcome):
+        dst = folder / f"{top.name}.json"
+        write_text(dst, (top / "config.json").read_text())
+        written.append(dst)
+    for stale in set(folder.glob("*.json")) - set(written):
+        stale.unlink()
+    return written
+
+
+def commands_text(exp, outcome, argv, configs) -> str:
     cmd = shlex.join([sys.executable.rsplit("/", 1)[-1], "-m", "keras_fer.experiments", *argv])
     lines = [f"# {exp.name}: {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}",
              f"# machine: {machine()}", cmd, "", "# each run, alone:"]
-    seen = set()
-    for r in outcome["results"]:
-        top = r.run_dir.parent if r.run_dir.name.startswith("fold") else r.run_dir
-        if top not in seen:
-            seen.add(top)
-            lines.append(f"python -m keras_fer.train --config {shlex.quote(str(top / 'config.json'))}")
+    lines += [f"python -m keras_fer.train --config {shlex.quote(str(c))}" for c in configs]
     return "\n".join(lines) + "\n"
 
 
@@ -161,7 +183,7 @@ def write_results(exp, outcome, out, argv) -> dict:
     notes = f"\n## How our results differ\n\n{exp.notes}\n" if exp.notes else ""
     write_text(paths["md"], header + md + _left_out(exp) + notes)
     plot_curves(exp, outcome, paths["png"])
-    commands = commands_text(exp, outcome, argv)
+    commands = commands_text(exp, outcome, argv, write_configs(outcome, out / "configs"))
     write_text(paths["commands"], commands)
     write_json(paths["json"], {
         "name": exp.name, "chosen": outcome["chosen"], "rule": exp.report_private,

@@ -63,6 +63,13 @@ def test_smoke_run_writes_table_curves_commands(smoke):
     commands = (out / "commands.txt").read_text()
     assert " ".join(argv[:2]) in commands and "# machine:" in commands
     assert commands.count("python -m keras_fer.train --config") == 2
+    # each run's exact config is kept beside the table (runs/ is not committed), and the
+    # commands name those copies
+    for run in ("sgd", "adam"):
+        kept = out / "configs" / f"{run}-seed0.json"
+        assert kept.read_text() == (out / "runs" / f"{run}-seed0" / "config.json").read_text()
+        assert f"python -m keras_fer.train --config {kept}\n" in commands
+    assert "runs/" not in commands
     md = (out / "table.md").read_text()
     assert "sgd" in md and "val_accuracy 0.5" in md and "(chosen)" in md and "Not run" not in md
     assert "| val accuracy vs reference |" in md and "Reference run" in md
@@ -80,6 +87,8 @@ def test_rerun_reuses_finished_runs(smoke, capsys):
     assert "done before" in capsys.readouterr().out
     assert (out / "runs" / "sgd-seed0" / "model.keras").stat().st_mtime_ns == mtime
     assert list(pd.read_csv(out / "table.csv")["run"]) == ["sgd"]
+    # the configs follow the table: adam's, no longer in it, is gone
+    assert sorted(p.name for p in (out / "configs").iterdir()) == ["sgd-seed0.json"]
     # the run the file has but --runs left out is named, not silently missing
     assert json.loads((out / "results.json").read_text())["left_out"] == ["adam"]
     assert ("Not run this time (`--runs`), so not in the table or the choice: adam."
