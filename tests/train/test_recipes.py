@@ -1,0 +1,27 @@
+"""Every shipped recipe is a valid config of a registered model, and names its source runs
+(teacher, initial weights) as placeholders under runs/, never a path of the machine it came from."""
+from pathlib import Path
+
+import pytest
+
+from keras_fer.config import load_config
+from keras_fer.models import list_models
+
+RECIPES = sorted((Path(__file__).resolve().parents[2] / "recipes").glob("*.json"))
+
+
+def test_the_recipes_folder_holds_the_documented_recipes():
+    names = {p.stem for p in RECIPES}
+    assert {"cpu", "cpu_long", "best", "cpu_finetune", "cpu_kd_ensemble"} <= names
+
+
+@pytest.mark.parametrize("path", RECIPES, ids=[p.stem for p in RECIPES])
+def test_recipe_loads_and_its_sources_are_portable(path):
+    cfg = load_config(path)  # unknown keys or wrong types raise UserError
+    assert cfg.model in list_models()
+    teacher, alpha, temperature = cfg.distill_settings()
+    for source in (teacher, cfg.init_from):
+        if source is not None:
+            assert source.startswith("runs/") and not Path(source).is_absolute(), source
+    if teacher is not None:
+        assert 0.0 < alpha <= 1.0 and temperature > 0
