@@ -183,7 +183,8 @@ def write_results(exp, outcome, out, argv) -> dict:
     notes = f"\n## How our results differ\n\n{exp.notes}\n" if exp.notes else ""
     write_text(paths["md"], header + md + _left_out(exp) + notes)
     plot_curves(exp, outcome, paths["png"])
-    commands = commands_text(exp, outcome, argv, write_configs(outcome, out / "configs"))
+    configs = write_configs(outcome, out / "configs")
+    commands = commands_text(exp, outcome, argv, configs)
     write_text(paths["commands"], commands)
     write_json(paths["json"], {
         "name": exp.name, "chosen": outcome["chosen"], "rule": exp.report_private,

@@ -22,6 +22,6 @@ def test_recipe_loads_and_its_sources_are_portable(path):
     teacher, alpha, temperature = cfg.distill_settings()
     for source in (teacher, cfg.init_from):
         if source is not None:
-            assert source.startswith("runs/") and not Path(source).is_absolute(), source
+            assert source.startswith("runs/"), source  # not /root/..., not ../elsewhere
     if teacher is not None:
         assert 0.0 < alpha <= 1.0 and temperature > 0
