@@ -102,8 +102,11 @@ def plot_curves(exp, outcome, path) -> None:
 
     fig, axes = plt.subplots(1, len(CURVES), figsize=(5 * len(CURVES), 4))
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    missing = []
     for i, run in enumerate(exp.runs):
         res = [r for r in outcome["results"] if r.run == run.name]
+        if not any(r.history for r in res):
+            missing.append(run.name)
         c = colours[i % len(colours)]
         for ax, (key, label) in zip(axes, CURVES):
             for prefix, style in (("val_", "-"), ("", "--")):
@@ -117,8 +120,10 @@ def plot_curves(exp, outcome, path) -> None:
             ax.set_title(f"{label} (solid: validation, dashed: train)", fontsize=9)
             ax.set_xlabel("epoch")
             ax.set_ylabel(label)
-    axes[0].legend(fontsize=7)
-    fig.suptitle(exp.name)
+    if len(missing) < len(exp.runs):
+        axes[0].legend(fontsize=7)
+    # rows reused from results written before they kept their curves have none to draw
+    fig.suptitle(exp.name + (f" (no curves kept for: {', '.join(missing)})" if missing else ""))
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=90)
@@ -152,7 +157,10 @@ def write_configs(outcome, folder) -> list:
     written = []
     for top in run_tops(outcome):
         dst = folder / f"{top.name}.json"
-        write_text(dst, (top / "config.json").read_text())
+        if (top / "config.json").is_file():
+            write_text(dst, (top / "config.json").read_text())
+        elif not dst.is_file():  # a row measured before is reused only beside its config copy
+            raise FileNotFoundError(f"{top}/config.json and {dst}")
         written.append(dst)
     for stale in set(folder.glob("*.json")) - set(written):
         stale.unlink()
@@ -190,10 +198,24 @@ def write_results(exp, outcome, out, argv) -> dict:
         "name": exp.name, "chosen": outcome["chosen"], "rule": exp.report_private,
         "monitor": exp.base.monitor, "private_accuracy": outcome["private"],
         "left_out": exp.left_out,
-        "runs": [{"run": r.run, "seed": r.seed, "run_dir": str(r.run_dir), "best": r.best}
-                 for r in outcome["results"]]})
+        "runs": result_rows(outcome)})
     write_text(paths["html"], _html(exp, table, commands))
     return paths
+
+
+def result_rows(outcome) -> list:
+    """results.json's rows: each run's kept metrics, its curves and, for the chosen run, its
+    PrivateTest figure, so a later run of the study on another machine can reuse them."""
+    chosen = iter(outcome["private"])
+    keys = [p + k for k, _ in CURVES for p in ("", "val_")]
+    rows = []
+    for r in outcome["results"]:
+        row = {"run": r.run, "seed": r.seed, "run_dir": str(r.run_dir), "best": r.best,
+               "history": {k: r.history[k] for k in keys if k in r.history}}
+        if r.run == outcome["chosen"]:
+            row["private_accuracy"] = next(chosen)
+        rows.append(row)
+    return rows
 
 
 def _left_out(exp) -> str:

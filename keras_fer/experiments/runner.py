@@ -26,6 +26,7 @@ class RunResult:
     run_dir: Path
     best: dict  # the metrics of the epoch the trainer kept (best validation monitor)
     history: dict = field(default_factory=dict)  # column -> list over epochs
+    private: float | None = None  # PrivateTest accuracy measured before (a reused row)
 
 
 def read_history(path) -> dict:
@@ -113,6 +114,7 @@ def run_experiment(exp: Experiment, *, out, data=None, repeats=None, limit=None,
         data = load(exp.base.data, classes=exp.base.classes)
     jobs = [(r, i) for r in exp.runs for i in range(repeats)]
     results = []
+    before = MeasuredBefore(out)
     for k, (run, i) in enumerate(jobs, 1):
         seed = run.config.seed + i
         overrides = {"seed": seed, "out": str(out / "runs" / f"{run.name}-seed{seed}")}
@@ -129,16 +131,80 @@ def run_experiment(exp: Experiment, *, out, data=None, repeats=None, limit=None,
             progress(f"[{k}/{len(jobs)}] {run.name} seed {seed}: {same} was trained with the "
                      f"same settings and seed: copying it to {run_dir}")
             copy_run(same, run_dir)
+        elif (rows := before.rows(run.name, seed, cfg)):
+            progress(f"[{k}/{len(jobs)}] {run.name} seed {seed}: measured before with the same "
+                     f"settings ({before.config_path(rows[0])}, {out / 'results.json'}); its run "
+                     f"directory is not on this machine: reusing its figures")
+            results.extend(rows)
+            continue
         else:
             progress(f"[{k}/{len(jobs)}] {run.name} seed {seed}: training {cfg.model} "
                      f"for {cfg.epochs} epochs -> {run_dir}")
             run_dir = Path(train_run(cfg, data, force=force))
         results.extend(collect(run.name, seed, run_dir))
     chosen = choose_run(exp, results)
-    chosen_dirs = [r.run_dir for r in results if r.run == chosen]
-    progress(f"chosen on validation: {chosen}; PrivateTest on {len(chosen_dirs)} model(s)")
-    private = evaluate_private(chosen_dirs, data, limit)
+    private = private_figures([r for r in results if r.run == chosen], data, limit, progress)
+    progress(f"chosen on validation: {chosen}; PrivateTest on {len(private)} model(s)")
     return {"results": results, "chosen": chosen, "private": private, "repeats": repeats}
+
+
+def private_figures(chosen, data, limit, progress) -> list:
+    """PrivateTest accuracy of each RunResult of the chosen run: its model evaluated where it is
+    on this machine, else the figure measured before (NaN, said, where there is none)."""
+    here = [r for r in chosen if (r.run_dir / "model.keras").is_file()]
+    measured = dict(zip((id(r) for r in here), evaluate_private([r.run_dir for r in here], data, limit)))
+    out = []
+    for r in chosen:
+        value = measured.get(id(r), r.private)
+        if value is None:
+            progress(f"{r.run} seed {r.seed}: no PrivateTest figure: its model is not on this "
+                     f"machine and none was measured before")
+            value = math.nan
+        out.append(float(value))
+    return out
+
+
+class MeasuredBefore:
+    """The rows of a study's committed ``results.json`` whose run directories are not on this
+    machine (a fresh clone, another machine): a (run, seed) whose committed config copy
+    (``configs/<run>-seed<k>.json``) equals the run's settings is reused, not trained again,
+    so a study long for one session lands a part at a time."""
+
+    def __init__(self, out):
+        self.out = Path(out)
+        path = self.out / "results.json"
+        self.saved = read_json(path) if path.is_file() else {}
+
+    def config_path(self, result) -> Path:
+        d = result.run_dir
+        return self.out / "configs" / f"{(d.parent if d.name.startswith('fold') else d).name}.json"
+
+    def rows(self, run, seed, cfg) -> list:
+        found = []
+        for i, row in enumerate(self.saved.get("runs", [])):
+            if row.get("run") != run or row.get("seed") != seed:
+                continue
+            history = {k: [_num(x) for x in v] for k, v in (row.get("history") or {}).items()}
+            found.append(RunResult(run, seed, Path(row["run_dir"]),
+                                   {k: _num(v) for k, v in row["best"].items()}, history,
+                                   self._private(row, run, i)))
+        if not found:
+            return []
+        config = self.config_path(found[0])
+        if not config.is_file() or not _same_settings(read_json(config), cfg, (*SAME_RUN_IGNORES, "out")):
+            return []
+        return found
+
+    def _private(self, row, run, index):
+        if "private_accuracy" in row:
+            return row["private_accuracy"]
+        # results written before the rows kept their own: one list, the chosen run's in order
+        if self.saved.get("chosen") != run:
+            return None
+        order = [i for i, r in enumerate(self.saved["runs"]) if r.get("run") == run]
+        figures = self.saved.get("private_accuracy") or []
+        k = order.index(index)
+        return figures[k] if k < len(figures) else None
 
 
 # what does not change a run's result: a run on 1 device is the run on N, within rounding
@@ -149,9 +215,11 @@ def _same_config(run_dir, cfg, ignore=SAME_RUN_IGNORES) -> bool:
     path = Path(run_dir) / "config.json"
     if not path.is_file():
         return False
-    saved = read_json(path)
-    want = cfg.to_dict()
-    return all(saved.get(k) == v for k, v in want.items() if k not in ignore)
+    return _same_settings(read_json(path), cfg, ignore)
+
+
+def _same_settings(saved: dict, cfg, ignore) -> bool:
+    return all(saved.get(k) == v for k, v in cfg.to_dict().items() if k not in ignore)
 
 
 def find_same_run(cfg, results_root):

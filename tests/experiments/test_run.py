@@ -132,6 +132,48 @@ def test_a_run_another_study_trained_with_the_same_settings_is_copied(smoke, cap
     assert table["val_accuracy_mean"][0] == pytest.approx(best["val_accuracy"])
 
 
+def test_a_fresh_clone_reuses_the_committed_rows_and_trains_only_what_changed(smoke, capsys):
+    import shutil
+
+    out, argv = smoke
+    assert main(argv) == 0  # the full study again (an earlier test left only sgd in the table)
+    capsys.readouterr()
+    clone = out.parent / "fresh" / "smoke"  # what git keeps: no runs/, and no other study
+    shutil.copytree(out, clone, ignore=shutil.ignore_patterns("runs"))
+    before = json.loads((out / "results.json").read_text())
+    assert main([*argv[:-1], str(clone)]) == 0
+    printed = capsys.readouterr().out
+    for run in ("sgd", "adam"):
+        assert (f"{run} seed 0: measured before with the same settings "
+                f"({clone / 'configs' / f'{run}-seed0.json'}") in printed
+    assert "training" not in printed and not (clone / "runs").exists()
+    again = json.loads((clone / "results.json").read_text())
+    assert again["chosen"] == before["chosen"]
+    assert again["private_accuracy"] == pytest.approx(before["private_accuracy"])
+    assert [r["best"] for r in again["runs"]] == [r["best"] for r in before["runs"]]
+    assert again["runs"][0]["history"]["val_accuracy"] == pytest.approx(
+        pd.read_csv(out / "runs" / "sgd-seed0" / "history.csv")["val_accuracy"].tolist())
+    assert pd.read_csv(clone / "table.csv").equals(pd.read_csv(out / "table.csv"))
+    # results written before rows kept their own curves and PrivateTest figure: the chosen
+    # run's figures are read from the study's list, in seed order
+    old = {**again, "runs": [{k: r[k] for k in ("run", "seed", "run_dir", "best")}
+                             for r in again["runs"]]}
+    (clone / "results.json").write_text(json.dumps(old))
+    assert main([*argv[:-1], str(clone)]) == 0
+    assert "training" not in capsys.readouterr().out
+    assert json.loads((clone / "results.json").read_text())["private_accuracy"] == pytest.approx(
+        before["private_accuracy"])
+    # a setting changed since (here adam's committed config) is trained, the other reused
+    config = clone / "configs" / "adam-seed0.json"
+    config.write_text(config.read_text().replace('"adam"', '"adamw"'))
+    assert main([*argv[:-1], str(clone)]) == 0
+    printed = capsys.readouterr().out
+    assert "sgd seed 0: measured before" in printed and "adam seed 0: training baseline" in printed
+    assert sorted(p.name for p in (clone / "runs").iterdir()) == ["adam-seed0"]
+    assert (json.loads((clone / "configs" / "adam-seed0.json").read_text())
+            == json.loads((clone / "runs" / "adam-seed0" / "config.json").read_text()))
+
+
 def test_cli_bad_file_exit_2_without_traceback(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text('{"name": "x", "base": {}, "runs": [}')
