@@ -152,7 +152,8 @@ def private_figures(chosen, data, limit, progress) -> list:
     """PrivateTest accuracy of each RunResult of the chosen run: its model evaluated where it is
     on this machine, else the figure measured before (NaN, said, where there is none)."""
     here = [r for r in chosen if (r.run_dir / "model.keras").is_file()]
-    measured = dict(zip((id(r) for r in here), evaluate_private([r.run_dir for r in here], data, limit)))
+    figures = evaluate_private([r.run_dir for r in here], data, limit) if here else []
+    measured = dict(zip((id(r) for r in here), figures))
     out = []
     for r in chosen:
         value = measured.get(id(r), r.private)

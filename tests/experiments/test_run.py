@@ -183,3 +183,17 @@ def test_cli_bad_file_exit_2_without_traceback(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1].startswith(f"error: {bad}: invalid JSON at line 1")
     assert "Traceback" not in proc.stderr
+
+
+def test_private_figure_of_a_run_whose_model_is_elsewhere(tmp_path):
+    """A reused row keeps the PrivateTest figure measured before; a row that has none (the choice
+    moved to a run not chosen then) reports NaN and says why, never a figure it did not measure."""
+    from keras_fer.experiments.runner import RunResult, private_figures
+
+    rows = [RunResult("a", 0, tmp_path / "a-seed0", {}, private=0.61),
+            RunResult("a", 1, tmp_path / "a-seed1", {})]
+    said = []
+    figures = private_figures(rows, data=None, limit=None, progress=said.append)
+    assert figures[0] == 0.61 and figures[1] != figures[1]  # NaN
+    assert said == ["a seed 1: no PrivateTest figure: its model is not on this machine and "
+                    "none was measured before"]
