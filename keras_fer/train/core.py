@@ -34,7 +34,7 @@ from keras_fer.train.callbacks import (
     save_model_atomic,
     tensorboard_callbacks,
 )
-from keras_fer.train.ema import EMASwap, calibration_images
+from keras_fer.train.ema import EMASwap, calibration_augment, calibration_images
 from keras_fer.train.optimizers import base_learning_rate, build_optimizer
 from keras_fer.train.report import fold_summary, format_folds, plot_curves
 from keras_fer.train.schedules import make_schedule
@@ -239,7 +239,8 @@ def _train(cfg, plan, train, val, classes, out, callbacks, resume_every_s) -> Pa
     stateful = {"history": history, "best": best, "clock": clock}
     if schedule_cb is not None:
         stateful["schedule"] = schedule_cb
-    ema = EMASwap(net, calibration_images(x, cfg.seed)) if cfg.ema else None
+    ema = (EMASwap(net, calibration_images(x, cfg.seed), calibration_augment(cfg.augment, cfg.seed))
+           if cfg.ema else None)
     if ema is not None:
         stateful["ema"] = ema
     fingerprint = json.dumps(resume_settings(cfg.to_dict()), sort_keys=True, default=str)

@@ -95,6 +95,48 @@ def test_recalibrated_statistics_are_the_mean_of_the_batch_statistics():
     assert bn.momentum == 0.9
 
 
+def test_recalibration_sees_the_training_augmentation():
+    """The statistics are those of the augmented batches (as the raw statistics are), drawn from
+    the run's augmentation with its own seed: the same figures each time, and not those of
+    clean centre crops."""
+    from keras_fer.train.ema import calibration_augment, recalibrate_batch_norm
+
+    spec = {"flip": True, "crop": 44, "affine": {"rotation": 10, "translate": 0.1}, "erasing": 0.5}
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((44, 44, 1))
+    conv = keras.layers.Conv2D(3, 3, name="conv")(inputs)
+    net = keras.Model(inputs, keras.layers.BatchNormalization(name="bn")(conv))
+    images = np.random.default_rng(0).integers(0, 256, (10, 48, 48), dtype=np.uint8)
+    bn = net.get_layer("bn")
+
+    def stats():
+        return [keras.ops.convert_to_numpy(v).copy() for v in (bn.moving_mean, bn.moving_variance)]
+
+    recalibrate_batch_norm(net, images, batch_size=4, augment=calibration_augment(spec, seed=3))
+    got = stats()
+    ref_aug, features = calibration_augment(spec, seed=3), keras.Model(inputs, conv)
+    batches = [keras.ops.convert_to_numpy(features(ref_aug(
+        images[i:i + 4, ..., None].astype("float32"), training=True))) for i in (0, 4, 8)]
+    np.testing.assert_allclose(got[0], np.mean([b.mean(axis=(0, 1, 2)) for b in batches], 0), rtol=1e-4)
+    np.testing.assert_allclose(got[1], np.mean([b.var(axis=(0, 1, 2)) for b in batches], 0), rtol=1e-4)
+    recalibrate_batch_norm(net, images, batch_size=4, augment=calibration_augment(spec, seed=3))
+    np.testing.assert_allclose(stats()[0], got[0], rtol=1e-6)  # seeded: the same each time
+    recalibrate_batch_norm(net, images, batch_size=4)  # centre crops: other statistics
+    assert not np.allclose(stats()[1], got[1], rtol=1e-2)
+    assert calibration_augment({}) is None
+
+
+def test_recalibration_leaves_the_training_untouched(fer_small, one_step_cfg, tmp_path):
+    # the calibration's augmentation has its own seed: the raw weights train exactly as without EMA
+    cfg = one_step_cfg.replace(model="batchnorm", augment={"flip": True, "affine": {"rotation": 10}})
+    losses = []
+    for name, ema in (("plain", None), ("ema", 0.5)):
+        out = run(cfg.replace(out=str(tmp_path / name), ema=ema), fer_small)
+        head, *rows = (out / "history.csv").read_text().split()
+        losses.append([float(r.split(",")[head.split(",").index("loss")]) for r in rows])
+    np.testing.assert_allclose(losses[0], losses[1], rtol=1e-5)
+
+
 def test_validation_sees_the_average_with_its_own_statistics(fer_small, one_step_cfg, tmp_path):
     # a batch-norm net: the logged val_loss is the saved (averaged, recalibrated) model's
     cfg = one_step_cfg.replace(model="batchnorm", ema=0.5, epochs=2, monitor="val_loss",
