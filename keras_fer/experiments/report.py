@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from keras_fer.experiments.runner import METRICS
+from keras_fer.experiments.runner import METRICS, run_top
 from keras_fer.io_utils import atomic_path, write_json, write_text
 
 CURVES = (("loss", "loss"), ("accuracy", "accuracy"), ("macro_f1", "macro-F1"))
@@ -143,7 +143,7 @@ def run_tops(outcome) -> list:
     """Each run's own folder once (a cross-validated run's folds share their parent's)."""
     tops = []
     for r in outcome["results"]:
-        top = r.run_dir.parent if r.run_dir.name.startswith("fold") else r.run_dir
+        top = run_top(r.run_dir)
         if top not in tops:
             tops.append(top)
     return tops

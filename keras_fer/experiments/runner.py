@@ -29,6 +29,12 @@ class RunResult:
     private: float | None = None  # PrivateTest accuracy measured before (a reused row)
 
 
+def run_top(run_dir) -> Path:
+    """A run's own folder: a cross-validated run's ``fold*`` directories share their parent."""
+    run_dir = Path(run_dir)
+    return run_dir.parent if run_dir.name.startswith("fold") else run_dir
+
+
 def read_history(path) -> dict:
     """``history.csv`` as {column: [float per epoch]}."""
     with open(path, newline="", encoding="utf-8") as f:
@@ -177,8 +183,7 @@ class MeasuredBefore:
         self.saved = read_json(path) if path.is_file() else {}
 
     def config_path(self, result) -> Path:
-        d = result.run_dir
-        return self.out / "configs" / f"{(d.parent if d.name.startswith('fold') else d).name}.json"
+        return self.out / "configs" / f"{run_top(result.run_dir).name}.json"
 
     def rows(self, run, seed, cfg) -> list:
         found = []
