@@ -10,50 +10,23 @@ few steps of the space's default configuration (``calibrate``).
 from __future__ import annotations
 
 import math
-import re
 import time
 
 import keras
 import keras_tuner
 
-from keras_fer.errors import UserError
+from keras_fer.durations import minutes, parse_duration  # noqa: F401  (tuning's modules import them from here)
 from keras_fer.train.callbacks import hms  # noqa: F401  (tuning.plan imports it from here)
 
 RETRAIN_SHARE = 1 / 3
 EVAL_OVERHEAD_S = 10.0  # loading the retrained model and writing the reports
 FORWARD_SHARE = 1 / 3  # a validation step costs about a third of a training step (no backward)
 clock = time.monotonic  # the search's clock (tests move it)
-_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?:in)?)?(?:(\d+(?:\.\d+)?)s)?$")
 
 
 class BudgetSpent(keras_tuner.errors.FatalError):
     """The search phase's time is up: no new trial, or the running one was cut (a KerasTuner
     FatalError, so that ``search`` ends instead of marking the trial failed)."""
-
-
-def parse_duration(text):
-    """``"45m"``, ``"2h"``, ``"1h30m"``, ``"90s"`` -> seconds; ``"none"`` -> None (no budget)."""
-    text = str(text).strip().lower()
-    if text == "none":
-        return None
-    match = _DURATION.match(text)
-    if not text or not match:
-        raise UserError(f"--time-budget {text!r}: expected a duration such as 45m, 2h, 1h30m or "
-                        "90s (or none for no limit)")
-    h, m, s = (float(g) if g else 0.0 for g in match.groups())
-    seconds = 3600 * h + 60 * m + s
-    if seconds <= 0:
-        raise UserError(f"--time-budget {text!r}: must be more than 0 (or none for no limit)")
-    return seconds
-
-
-def minutes(seconds) -> str:
-    """45 min, 2 h, 1 h 30 min, 40 s."""
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    h, m = divmod(round(seconds / 60), 60)
-    return " ".join(p for p in (f"{h} h" if h else "", f"{m} min" if m else "") if p)
 
 
 class Budget:

@@ -36,6 +36,9 @@ def base_config(args, space) -> TrainConfig:
         raise UserError("--release needs the retrained best: drop --no-retrain")
     file = read_json(args.config) if args.config else {}
     cfg = space.base(file, source=args.config or "config")
+    if cfg.time_budget is not None:  # each trial's epochs are the search's to set
+        raise UserError(f"{args.config}: time_budget is a setting of one training; a search "
+                        "has its own --time-budget")
     overrides = {k: v for k, v in (("data", args.data), ("limit", args.limit), ("epochs", args.epochs),
                                    ("val", args.val), ("seed", args.seed),
                                    ("devices", args.devices)) if v is not None}

@@ -58,6 +58,9 @@ def build_parser():
     p.add_argument("--val", choices=("PublicTest", "split"))
     p.add_argument("--monitor", help="val_accuracy | val_macro_f1 | val_average_accuracy | val_loss")
     p.add_argument("--early-stopping", type=int, metavar="PATIENCE")
+    p.add_argument("--time-budget", metavar="DURATION",
+                   help="train as many epochs as fit in this wall time (45m, 2h50m; at most "
+                        "--epochs): fixed after epoch 2, the schedule spans them")
     p.add_argument("--mixed-precision", action="store_true", default=None)
     p.add_argument("--devices", type=parse_flag, metavar="N|all",
                    help="data-parallel over N local devices, or all of them (default 1); "
@@ -122,7 +125,7 @@ def resolve_config(args):
                                           "epochs", "batch_size", "schedule", "loss", "augment",
                                           "limit", "folds", "val", "monitor", "early_stopping",
                                           "mixed_precision", "tensorboard", "seed", "verbose",
-                                          "ema", "devices", "init_from")
+                                          "ema", "devices", "init_from", "time_budget")
             if getattr(args, k) is not None}
     if args.teacher is not None:
         over["distill"] = {**cfg.distill, "teacher": args.teacher}

@@ -23,6 +23,7 @@ from keras_fer.distribute import make_plan
 from keras_fer.errors import UserError
 from keras_fer.io_utils import ensure_out_dir, write_json
 from keras_fer.metrics import epoch_metrics
+from keras_fer.train.budget import TimeBudget, stored_epochs
 from keras_fer.train.callbacks import (
     BestCheckpoint,
     Clock,
@@ -224,6 +225,9 @@ def _train(cfg, plan, train, val, classes, out, callbacks, resume_every_s) -> Pa
     if len(y) < len(train[1]):
         print(f"note: {len(train[1]) - len(y)} of {len(train[1])} training images left out so "
               f"that every batch splits evenly across {plan.devices} devices", flush=True)
+    fixed = stored_epochs(out / RESUME_FILE) if cfg.time_budget else None
+    if fixed:  # a time-budgeted run, resumed after its epochs were fixed
+        cfg = cfg.replace(epochs=fixed)
     keras.utils.set_random_seed(cfg.seed)
     net = build_net(cfg, len(classes))
     if cfg.init_from:
@@ -243,6 +247,9 @@ def _train(cfg, plan, train, val, classes, out, callbacks, resume_every_s) -> Pa
            if cfg.ema else None)
     if ema is not None:
         stateful["ema"] = ema
+    budget = TimeBudget(cfg.time_budget, cfg.epochs, clock) if cfg.time_budget else None
+    if budget is not None:
+        stateful["budget"] = budget
     fingerprint = json.dumps(resume_settings(cfg.to_dict()), sort_keys=True, default=str)
     resume = ResumeState(out / RESUME_FILE, stateful, fingerprint, resume_every_s, cfg.epochs)
     initial_epoch = 0
@@ -263,7 +270,7 @@ def _train(cfg, plan, train, val, classes, out, callbacks, resume_every_s) -> Pa
         from keras_fer.augment import AugmentEpoch
 
         cbs.append(AugmentEpoch(tm.augment))
-    cbs += [NaNGuard(), history, best, clock]
+    cbs += [NaNGuard(), history, best, clock] + ([budget] if budget is not None else [])
     if cfg.tensorboard:
         cbs += tensorboard_callbacks(out / "logs")
     cbs.append(resume)
@@ -277,9 +284,12 @@ def _train(cfg, plan, train, val, classes, out, callbacks, resume_every_s) -> Pa
                    initial_epoch=initial_epoch, callbacks=cbs, verbose=keras_verbose(cfg.verbose))
         except NonFiniteLoss as e:
             raise TrainingFailed(f"{out}: {e} ({resume.path})") from None
+        if budget is not None and budget.stopped:  # epochs fixed: resume with their schedule
+            return _train(cfg, plan, train, val, classes, out, callbacks, resume_every_s)
     if not (out / rundir.MODEL_FILE).is_file():  # no finite validation value ever
         save_model_atomic(net, out / rundir.MODEL_FILE)
-    _finish(cfg, out, net, classes, history, best, clock, len(y), len(vy), plan)
+    _finish(cfg, out, net, classes, history, best, clock, len(y), len(vy), plan,
+            budget.summary() if budget is not None else None)
     shutil.rmtree(out / RESUME_FILE.parent, ignore_errors=True)
     return out
 
@@ -316,7 +326,7 @@ def _build(tm, x, y):
     tm.optimizer.build(tm.trainable_variables)
 
 
-def _finish(cfg, out, net, classes, history, best, clock, n_train, n_val, plan):
+def _finish(cfg, out, net, classes, history, best, clock, n_train, n_val, plan, budget=None):
     seconds, cpu_hours = round(clock.seconds(), 2), round(clock.cpu_seconds() / 3600, 5)
     best_epoch = None if best.best_epoch is None else best.best_epoch + 1
     meta = {"classes": list(classes), "input_shape": [int(d) for d in net.input_shape[1:]],
@@ -333,7 +343,7 @@ def _finish(cfg, out, net, classes, history, best, clock, n_train, n_val, plan):
         "best_value": best.best, "best": best.best_logs, "epochs_run": len(history.rows),
         "last": last, "train_images": n_train, "val_images": n_val, "val": cfg.val,
         "train_seconds": seconds, "train_cpu_hours": cpu_hours,
-        "parameters": int(net.count_params())})
+        "parameters": int(net.count_params()), **({"time_budget": budget} if budget else {})})
     if cfg.verbose:
         print(f"best {cfg.monitor} {best.best} at epoch {best_epoch}; wrote {out}", flush=True)
 

@@ -1,4 +1,5 @@
-"""The time budget: durations, the Hyperband shape, estimates, the deadline and the first line."""
+"""The time budget of a search: the Hyperband shape, estimates, the deadline and the first line
+(durations: tests/test_durations.py)."""
 import keras
 import numpy as np
 import pytest
@@ -10,21 +11,10 @@ from tuning.budget import (
     Estimator,
     fitting_trials,
     hyperband_epochs,
-    parse_duration,
     retrain_plan,
 )
 from tuning.cli import main
 from tuning.plan import SearchPlan, first_lines
-
-
-def test_durations():
-    assert [parse_duration(t) for t in ("45m", "2h", "1h30m", "90s", "1.5h", "10min", "none")] == \
-        [2700, 7200, 5400, 90, 5400, 600, None]
-    for bad in ("45", "soon", "2h45", "", "-5m"):
-        with pytest.raises(budget.UserError, match="expected a duration such as 45m, 2h"):
-            parse_duration(bad)
-    with pytest.raises(budget.UserError, match="'0m': must be more than 0"):
-        parse_duration("0m")
 
 
 def test_a_bad_budget_is_one_line_exit_2(capsys):

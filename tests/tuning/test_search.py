@@ -221,3 +221,13 @@ def test_a_budget_too_short_for_one_trial_says_so(tune_env, tmp_path, capsys):
     assert captured.err.splitlines()[-1] == (f"error: {project}: no completed trial to retrain "
                                              "(a larger --time-budget lets one finish)")
     assert not list(project.glob("trial_*")) and len(pd.read_csv(project / "trials.csv")) == 0
+
+
+def test_a_base_config_with_a_training_time_budget_is_refused(tune_env, tmp_path, capsys):
+    data, _ = tune_env
+    base = tmp_path / "budgeted.json"
+    base.write_text(json.dumps({"time_budget": "14m", "schedule": {"name": "cosine"}}))
+    assert main(_argv(data, base, tmp_path)) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: {base}: time_budget is a setting of one training; a search has its own "
+        "--time-budget")
