@@ -171,7 +171,9 @@ class TrainConfig:
     def _check_time_budget(self, source) -> None:
         from keras_fer.durations import parse_duration
 
-        parse_duration(self.time_budget, f"{source}: time_budget")
+        if parse_duration(self.time_budget, f"{source}: time_budget") is None:
+            self.time_budget = None  # "none" (--time-budget none: a recipe's budget lifted)
+            return
         if self.folds:
             raise UserError(f"{source}: time_budget with folds is not supported (give each fold "
                             "its epochs)")

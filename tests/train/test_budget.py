@@ -44,6 +44,8 @@ def test_budgets_that_are_accepted():
                      {"time_budget": "14m", "schedule": {"name": "cosine"}},  # warm-up 5
                      {"time_budget": "90s", "schedule": {"name": "step", "every": 5}}):
         assert TrainConfig.from_dict(settings).time_budget == settings["time_budget"]
+    budgeted = TrainConfig.from_dict({"time_budget": "14m"})
+    assert budgeted.replace(time_budget="none").time_budget is None  # --time-budget none
 
 
 @pytest.fixture
