@@ -59,8 +59,9 @@ def build_parser():
     p.add_argument("--monitor", help="val_accuracy | val_macro_f1 | val_average_accuracy | val_loss")
     p.add_argument("--early-stopping", type=int, metavar="PATIENCE")
     p.add_argument("--time-budget", metavar="DURATION",
-                   help="train as many epochs as fit in this wall time (45m, 2h50m; none lifts a recipe's; at most "
-                        "--epochs): fixed after epoch 2, the schedule spans them")
+                   help="train as many epochs as fit in this wall time (45m, 2h50m; at most "
+                        "--epochs; none lifts a recipe's): fixed after epoch 2, the schedule "
+                        "spans them")
     p.add_argument("--mixed-precision", action="store_true", default=None)
     p.add_argument("--devices", type=parse_flag, metavar="N|all",
                    help="data-parallel over N local devices, or all of them (default 1); "

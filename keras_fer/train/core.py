@@ -18,7 +18,7 @@ import numpy as np
 
 from keras_fer import rundir
 from keras_fer.config import resume_settings
-from keras_fer.devices import device_name, on_device, tf_fit_args
+from keras_fer.devices import on_device, tf_fit_args
 from keras_fer.distribute import make_plan
 from keras_fer.errors import UserError
 from keras_fer.io_utils import ensure_out_dir, write_json
@@ -37,7 +37,7 @@ from keras_fer.train.callbacks import (
 )
 from keras_fer.train.ema import EMASwap, calibration_augment, calibration_images
 from keras_fer.train.optimizers import base_learning_rate, build_optimizer
-from keras_fer.train.report import fold_summary, format_folds, plot_curves
+from keras_fer.train.report import finish_run, fold_summary, format_folds
 from keras_fer.train.schedules import make_schedule
 from keras_fer.train.sources import load_initial_weights, load_teacher
 from keras_fer.train.wrapper import TrainingModel
@@ -213,6 +213,8 @@ def train_once(cfg, train, val, classes, out: Path, *, callbacks=(), resume_ever
     """
     plan = plan or make_plan(cfg.devices)
     plan.check_batch(cfg.batch_size)
+    if cfg.time_budget and plan.processes > 1:  # each host would time, and fix, its own epochs
+        raise UserError("time_budget on several hosts is not supported: give the run its epochs")
     out = Path(out) if plan.is_chief else Path(f"{out}.process{plan.process_id}")
     with plan.scope():
         return _train(cfg, plan, train, val, classes, out, callbacks, resume_every_s)
@@ -288,7 +290,7 @@ def _train(cfg, plan, train, val, classes, out, callbacks, resume_every_s) -> Pa
             return _train(cfg, plan, train, val, classes, out, callbacks, resume_every_s)
     if not (out / rundir.MODEL_FILE).is_file():  # no finite validation value ever
         save_model_atomic(net, out / rundir.MODEL_FILE)
-    _finish(cfg, out, net, classes, history, best, clock, len(y), len(vy), plan,
+    finish_run(cfg, out, net, classes, history, best, clock, len(y), len(vy), plan,
             budget.summary() if budget is not None else None)
     shutil.rmtree(out / RESUME_FILE.parent, ignore_errors=True)
     return out
@@ -324,28 +326,6 @@ def _build(tm, x, y):
     n = min(2, len(y))
     tm((x[:n, ..., None], y[:n]), training=False)
     tm.optimizer.build(tm.trainable_variables)
-
-
-def _finish(cfg, out, net, classes, history, best, clock, n_train, n_val, plan, budget=None):
-    seconds, cpu_hours = round(clock.seconds(), 2), round(clock.cpu_seconds() / 3600, 5)
-    best_epoch = None if best.best_epoch is None else best.best_epoch + 1
-    meta = {"classes": list(classes), "input_shape": [int(d) for d in net.input_shape[1:]],
-            "backend": keras.backend.backend(), "keras": keras.__version__,
-            "model": str(cfg.model), "best_epoch": best_epoch, "best": best.best_logs,
-            "train_seconds": seconds, "train_cpu_hours": cpu_hours, "device": device_name(),
-            "distribution": plan.meta(), "finished": time.strftime("%Y-%m-%d %H:%M")}
-    rundir.write_meta(out, meta)
-    if history.rows:
-        plot_curves(history.rows, out / "curves.png", title=f"{cfg.model} ({out.name})")
-    last = history.rows[-1] if history.rows else {}
-    write_json(out / rundir.SUMMARY_FILE, {
-        "model": str(cfg.model), "monitor": cfg.monitor, "best_epoch": best_epoch,
-        "best_value": best.best, "best": best.best_logs, "epochs_run": len(history.rows),
-        "last": last, "train_images": n_train, "val_images": n_val, "val": cfg.val,
-        "train_seconds": seconds, "train_cpu_hours": cpu_hours,
-        "parameters": int(net.count_params()), **({"time_budget": budget} if budget else {})})
-    if cfg.verbose:
-        print(f"best {cfg.monitor} {best.best} at epoch {best_epoch}; wrote {out}", flush=True)
 
 
 def run(cfg, data=None, *, callbacks=(), resume_every_s=0.0, force=False) -> Path:

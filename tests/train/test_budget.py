@@ -111,3 +111,12 @@ def test_the_training_cli_takes_a_time_budget(tiny_cfg):
 
     cfg = resolve_config(build_parser().parse_args(["--time-budget", "14m", "--epochs", "9"]))
     assert cfg.time_budget == "14m" and cfg.epochs == 9
+
+
+def test_a_budget_on_several_hosts_is_refused(tiny_cfg):
+    from keras_fer.distribute import Plan
+    from keras_fer.train.core import train_once
+
+    cfg = tiny_cfg.replace(time_budget="14m")
+    with pytest.raises(UserError, match="^time_budget on several hosts is not supported"):
+        train_once(cfg, None, None, (), cfg.out, plan=Plan(processes=2))
