@@ -29,10 +29,10 @@ MONITORS = tuple(f"val_{m}" for m in EPOCH_METRICS)
 # test-time augmentation of evaluate/release (keras_fer.augment.tta_views): here, not beside the
 # views, so that the CLIs' parsers list them without importing Keras
 TTA_MODES = ("none", "flip", "tencrop")
-# settings that may change between an interrupted run and its resumption (weights and
-# optimizer state do not depend on the devices: a run cut on 8 GPUs may go on on 4)
 # a time-budgeted run times this many epochs, then fixes its epochs (keras_fer.train.budget)
 PROBE_EPOCHS = 2
+# settings that may change between an interrupted run and its resumption (weights and
+# optimizer state do not depend on the devices: a run cut on 8 GPUs may go on on 4)
 RESUME_FREE = ("epochs", "out", "verbose", "tensorboard", "early_stopping", "devices")
 
 

@@ -82,7 +82,7 @@ class TimeBudget(keras.callbacks.Callback):
         print(f"time budget {minutes(self.seconds)}: epoch {done} took {epoch_s:.0f} s, so the run "
               f"has {self.epochs} epochs (at most {self.max_epochs}); the schedule now spans "
               "them", flush=True)
-        if self.epochs < self.max_epochs:  # else the schedule already spans them: go on
+        if self.epochs < self.max_epochs and not self.model.stop_training:  # (early stopping)
             self.model.stop_training = True
             self.stopped = self.epochs > done  # resume with the schedule of self.epochs
 

@@ -291,7 +291,7 @@ def _train(cfg, plan, train, val, classes, out, callbacks, resume_every_s) -> Pa
     if not (out / rundir.MODEL_FILE).is_file():  # no finite validation value ever
         save_model_atomic(net, out / rundir.MODEL_FILE)
     finish_run(cfg, out, net, classes, history, best, clock, len(y), len(vy), plan,
-            budget.summary() if budget is not None else None)
+               budget.summary() if budget is not None else None)
     shutil.rmtree(out / RESUME_FILE.parent, ignore_errors=True)
     return out
 
