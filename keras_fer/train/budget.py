@@ -10,6 +10,9 @@ checks it), so the run trains exactly what ``epochs=N`` without a budget would h
 command on a slower machine trains fewer epochs, not a truncated schedule.
 
 The decision is part of the resume state: a run killed later resumes with the same epochs.
+Should the epochs slow down after the decision (another job on the cores), the run stops after
+the last epoch that leaves time for another, so the budget holds (``cut_after`` in
+``summary.json``; the schedule was then not finished).
 The budget counts the training's wall time as the progress line does (from the run's start,
 over resumptions), not the data loading before it nor the evaluation after it.
 """
@@ -60,17 +63,19 @@ class TimeBudget(keras.callbacks.Callback):
         super().__init__()
         self.budget, self.seconds = budget, parse_duration(budget, "time_budget")
         self.max_epochs, self.clock = int(max_epochs), clock
-        self.epochs, self.epoch_s, self.stopped = None, None, False
+        self.epochs, self.epoch_s, self.stopped, self.cut_at = None, None, False, None
         self._durations = []
 
     def on_epoch_begin(self, epoch, logs=None):
         self._t0 = self.timer()
 
     def on_epoch_end(self, epoch, logs=None):
-        if self.epochs is not None:
-            return
-        self._durations.append(self.timer() - self._t0)
+        duration = self.timer() - self._t0
         done = epoch + 1
+        if self.epochs is not None:
+            self._guard(done, duration)
+            return
+        self._durations.append(duration)
         if done < min(PROBE_EPOCHS, self.max_epochs):
             return
         epoch_s = self._durations[-1]
@@ -86,9 +91,19 @@ class TimeBudget(keras.callbacks.Callback):
             self.model.stop_training = True
             self.stopped = self.epochs > done  # resume with the schedule of self.epochs
 
+    def _guard(self, done, duration):
+        """Stop when another epoch as long as this one would end past the budget: the epochs
+        slowed down after they were fixed (another job on the cores). The budget is a limit."""
+        if done < self.epochs and self.clock.seconds() + duration > self.seconds:
+            print(f"time budget {minutes(self.seconds)}: epoch {done} took {duration:.0f} s and "
+                  f"another would end past the budget: stopping after {done} of {self.epochs} "
+                  "epochs", flush=True)
+            self.cut_at = done
+            self.model.stop_training = True
+
     def summary(self) -> dict:
         return {"budget": self.budget, "epochs": self.epochs, "max_epochs": self.max_epochs,
-                "epoch_seconds": self.epoch_s}
+                "epoch_seconds": self.epoch_s, "cut_after": self.cut_at}
 
     def get_state(self):
         return {"epochs": self.epochs, "epoch_s": self.epoch_s, "max_epochs": self.max_epochs}

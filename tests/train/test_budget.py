@@ -69,7 +69,7 @@ def test_a_budgeted_run_trains_what_a_run_of_its_epochs_trains(fer_small, tiny_c
     summary = json.loads((out / "summary.json").read_text())
     assert summary["epochs_run"] == 6
     assert summary["time_budget"] == {"budget": "1h10m", "epochs": 6, "max_epochs": 8,
-                                      "epoch_seconds": 1000}
+                                      "epoch_seconds": 1000, "cut_after": None}
     assert rundir.read_config(out).epochs == 6 and not (out / "ckpt").exists()
     same = run(tiny_cfg.replace(epochs=6, schedule=COSINE, out=str(out) + "-6"), fer_small)
     budgeted, plain = _losses_and_rates(out), _losses_and_rates(same)
@@ -120,3 +120,17 @@ def test_a_budget_on_several_hosts_is_refused(tiny_cfg):
     cfg = tiny_cfg.replace(time_budget="14m")
     with pytest.raises(UserError, match="^time_budget on several hosts is not supported"):
         train_once(cfg, None, None, (), cfg.out, plan=Plan(processes=2))
+
+
+def test_epochs_that_slow_down_after_the_decision_are_cut_at_the_budget(fer_small, tiny_cfg,
+                                                                        monkeypatch, capsys):
+    # epochs 1-2 take 1000 s (6 fit in 1 h 10 min), the later ones 5000 s: no room for a 4th
+    times = iter([0, 1000, 1000, 2000] + [t for e in range(2, 8) for t in (0, 5000)])
+    monkeypatch.setattr(TimeBudget, "timer", staticmethod(lambda: next(times)))
+    out = run(tiny_cfg.replace(epochs=8, schedule=COSINE, time_budget="1h10m"), fer_small)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["epochs_run"] == 3
+    assert summary["time_budget"]["epochs"] == 6 and summary["time_budget"]["cut_after"] == 3
+    assert ("epoch 3 took 5000 s and another would end past the budget: stopping after 3 of 6 "
+            "epochs") in capsys.readouterr().out
+    assert not (out / "ckpt").exists()  # a finished run
