@@ -103,7 +103,9 @@ def accelerator_available() -> bool:
 def describe(cfg) -> str:
     opt = cfg.optimizer
     aug = ", ".join(k for k, v in cfg.augment.items() if v) or "no augmentation"
-    return (f"{cfg.model}, {cfg.epochs} epochs, batch {cfg.batch_size}, {opt['name']} lr "
+    epochs = (f"{cfg.epochs} epochs" if cfg.time_budget is None
+              else f"at most {cfg.epochs} epochs within a {cfg.time_budget} budget")
+    return (f"{cfg.model}, {epochs}, batch {cfg.batch_size}, {opt['name']} lr "
             f"{opt.get('learning_rate')}, {cfg.schedule['name']} schedule, augment: {aug}")
 
 

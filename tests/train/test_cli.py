@@ -19,11 +19,13 @@ def test_cli_auto_without_gpu_uses_cpu_recipe_and_flags_override(prepared, tiny_
                  "--limit", "70", "--out", str(out), "--no-tensorboard", "--verbose", "0",
                  "--lr", "0.002"])
     assert code == 0
-    assert "no accelerator found: training recipes/cpu.json (vgg13" in capsys.readouterr().out
+    assert ("no accelerator found: training recipes/cpu.json (vgg13, at most 30 epochs within a "
+            "14m budget, batch 128") in capsys.readouterr().out
     cfg = rundir.read_config(out)
     cpu = json.loads((rundir.Path(__file__).parents[2] / "recipes" / "cpu.json").read_text())
     assert cfg.optimizer == {**cpu["optimizer"], "learning_rate": 0.002}
     assert cfg.augment == cpu["augment"] and cfg.epochs == 1 and cfg.limit == 70
+    assert cfg.time_budget == cpu["time_budget"] == "14m"
     assert len(read_history(out)) == 1
 
 
