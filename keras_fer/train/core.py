@@ -20,6 +20,7 @@ from keras_fer import rundir
 from keras_fer.config import resume_settings
 from keras_fer.devices import on_device, tf_fit_args
 from keras_fer.distribute import make_plan
+from keras_fer.durations import parse_duration
 from keras_fer.errors import UserError
 from keras_fer.io_utils import ensure_out_dir, write_json
 from keras_fer.metrics import epoch_metrics
@@ -239,7 +240,8 @@ def _train(cfg, plan, train, val, classes, out, callbacks, resume_every_s) -> Pa
                                     steps, cfg.monitor)
     tm = build_training_model(net, cfg, optimizer=build_optimizer(cfg.optimizer, lr, cfg.ema),
                               train_labels=y)
-    clock = Clock(cfg.epochs, verbose=bool(cfg.verbose))
+    clock = Clock(cfg.epochs, verbose=bool(cfg.verbose),
+                  budget_s=parse_duration(cfg.time_budget) if cfg.time_budget else None)
     history = HistoryLog(out / rundir.HISTORY_FILE)
     best = BestCheckpoint(net, out / rundir.MODEL_FILE, cfg.monitor, cfg.early_stopping)
     stateful = {"history": history, "best": best, "clock": clock}

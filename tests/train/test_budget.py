@@ -134,3 +134,16 @@ def test_epochs_that_slow_down_after_the_decision_are_cut_at_the_budget(fer_smal
     assert ("epoch 3 took 5000 s and another would end past the budget: stopping after 3 of 6 "
             "epochs") in capsys.readouterr().out
     assert not (out / "ckpt").exists()  # a finished run
+
+
+def test_the_progress_eta_is_at_most_what_is_left_of_the_budget(capsys):
+    from keras_fer.train.callbacks import Clock
+
+    clock = Clock(30, budget_s=60.0)
+    clock.start -= 50.0  # 50 s into the run, all of it the first epoch
+    clock.on_epoch_begin(0)
+    clock._t0 -= 50.0
+    clock.on_epoch_end(0)
+    line = capsys.readouterr().out
+    # 29 epochs of 50 s would be 0:24:10; the budget has 10 s left
+    assert line.startswith("progress: epoch 1/30, 50 s/epoch, elapsed 0:00:50, ETA 0:00:1"), line
