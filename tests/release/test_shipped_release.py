@@ -65,3 +65,18 @@ def test_shipped_savedmodel_loads_and_agrees_with_model_keras(test_splits):
     np.testing.assert_allclose(out["probabilities"].numpy(), ref, atol=1e-5)
     labels = (RELEASE / "export" / "labels.txt").read_text().split()
     assert [n.decode() for n in out["class_name"].numpy()] == [labels[i] for i in ref.argmax(axis=1)]
+
+
+def test_the_recipe_the_card_reproduces_with_is_the_releases_config():
+    """A recipe edited after the release (more epochs, a time budget) would make the card's
+    *Reproduce* train something else."""
+    from keras_fer import rundir
+    from keras_fer.config import load_config
+
+    card = (RELEASE / "README.md").read_text()
+    recipe = re.search(r"^python -m keras_fer\.train --config (\S+)", card, re.M).group(1)
+    released = rundir.read_config(RELEASE).to_dict()
+    reproduced = load_config(RELEASE.parents[1] / recipe).to_dict()
+    for key in ("out", "data"):
+        released.pop(key), reproduced.pop(key)
+    assert reproduced == released
