@@ -218,10 +218,13 @@ def train_once(cfg, train, val, classes, out: Path, *, callbacks=(), resume_ever
         raise UserError("time_budget on several hosts is not supported: give the run its epochs")
     out = Path(out) if plan.is_chief else Path(f"{out}.process{plan.process_id}")
     with plan.scope():
-        return _train(cfg, plan, train, val, classes, out, callbacks, resume_every_s)
+        while True:  # a time-budgeted run comes back (None) once, when it has fixed its epochs
+            done = _train(cfg, plan, train, val, classes, out, callbacks, resume_every_s)
+            if done is not None:
+                return done
 
 
-def _train(cfg, plan, train, val, classes, out, callbacks, resume_every_s) -> Path:
+def _train(cfg, plan, train, val, classes, out, callbacks, resume_every_s) -> Path | None:
     (x, y), (vx, vy) = train, val
     out = ensure_out_dir(out)
     x, y = plan.trim(x, y, cfg.seed)
@@ -289,7 +292,7 @@ def _train(cfg, plan, train, val, classes, out, callbacks, resume_every_s) -> Pa
         except NonFiniteLoss as e:
             raise TrainingFailed(f"{out}: {e} ({resume.path})") from None
         if budget is not None and budget.stopped:  # epochs fixed: resume with their schedule
-            return _train(cfg, plan, train, val, classes, out, callbacks, resume_every_s)
+            return None
     if not (out / rundir.MODEL_FILE).is_file():  # no finite validation value ever
         save_model_atomic(net, out / rundir.MODEL_FILE)
     finish_run(cfg, out, net, classes, history, best, clock, len(y), len(vy), plan,
