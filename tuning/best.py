@@ -9,10 +9,11 @@ from pathlib import Path
 import numpy as np
 
 from keras_fer import rundir
+from keras_fer.durations import minutes
 from keras_fer.errors import UserError
 from keras_fer.evaluate import evaluate_run, report_path
 from keras_fer.io_utils import read_json, write_json, write_text
-from tuning.budget import EVAL_OVERHEAD_S, Deadline, minutes, retrain_plan
+from tuning.budget import EVAL_OVERHEAD_S, Deadline, retrain_plan
 from tuning.hypermodel import FERHyperModel
 from tuning.plan import TIMING_FILE
 

@@ -15,7 +15,6 @@ import time
 import keras
 import keras_tuner
 
-from keras_fer.durations import minutes, parse_duration  # noqa: F401  (tuning's modules import them from here)
 from keras_fer.train.callbacks import hms  # noqa: F401  (tuning.plan imports it from here)
 
 RETRAIN_SHARE = 1 / 3

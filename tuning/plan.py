@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from keras_fer.durations import minutes
 from keras_fer.io_utils import read_json, write_json
 from tuning.budget import (
     BudgetSpent,
@@ -17,7 +18,6 @@ from tuning.budget import (
     fitting_trials,
     hms,
     hyperband_epochs,
-    minutes,
     retrain_plan,
 )
 

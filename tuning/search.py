@@ -12,10 +12,11 @@ from pathlib import Path
 
 from keras_fer.config import TrainConfig
 from keras_fer.distribute import make_plan as device_plan
+from keras_fer.durations import parse_duration
 from keras_fer.errors import UserError
 from keras_fer.io_utils import read_json, write_json
 from tuning import budget as time_budget
-from tuning.budget import Budget, BudgetSpent, Estimator, calibrate, parse_duration
+from tuning.budget import Budget, BudgetSpent, Estimator, calibrate
 from tuning.hypermodel import FERHyperModel
 from tuning.options import CPU_DEFAULT, TUNERS
 from tuning.plan import TIMING_FILE, SearchPlan, budgeted, first_lines, read_timings, trials_done

@@ -24,7 +24,7 @@ import time
 import keras
 
 from keras_fer.config import PROBE_EPOCHS
-from keras_fer.durations import minutes, parse_duration
+from keras_fer.durations import minutes
 
 
 def epochs_within(budget_s, elapsed_s, epoch_s, done, max_epochs, reserve_s=0.0) -> int:
@@ -35,17 +35,6 @@ def epochs_within(budget_s, elapsed_s, epoch_s, done, max_epochs, reserve_s=0.0)
     return int(min(max_epochs, done + max(0, more)))
 
 
-def stored_epochs(resume_path) -> int | None:
-    """The epochs an earlier process of this run fixed (in its resume state), or None."""
-    from keras_fer.train.callbacks import ResumeState
-
-    try:
-        state = ResumeState.read_meta(resume_path)["states"].get("budget") or {}
-    except (OSError, KeyError, ValueError):
-        return None
-    return state.get("epochs")
-
-
 class TimeBudget(keras.callbacks.Callback):
     """Fixes the run's epochs after ``PROBE_EPOCHS`` epochs and stops the fit there
     when they are fewer than ``max_epochs``; ``stopped``: the trainer is to rebuild the
@@ -54,14 +43,15 @@ class TimeBudget(keras.callbacks.Callback):
     Args:
         budget: the config's ``time_budget`` (``"14m"``).
         max_epochs: the config's ``epochs``.
-        clock: the run's ``Clock`` (wall seconds over resumptions).
+        clock: the run's ``Clock`` (wall seconds over resumptions; its ``budget_s``, the
+            budget in seconds).
     """
 
     timer = staticmethod(time.monotonic)  # times the epochs (tests replace it)
 
     def __init__(self, budget, max_epochs, clock):
         super().__init__()
-        self.budget, self.seconds = budget, parse_duration(budget, "time_budget")
+        self.budget, self.seconds = budget, clock.budget_s
         self.max_epochs, self.clock = int(max_epochs), clock
         self.epochs, self.epoch_s, self.stopped, self.cut_at = None, None, False, None
         self._durations = []
@@ -111,4 +101,3 @@ class TimeBudget(keras.callbacks.Callback):
     def set_state(self, state):
         self.epochs, self.epoch_s = state.get("epochs"), state.get("epoch_s")
         self.max_epochs = int(state.get("max_epochs", self.max_epochs))
-

@@ -209,8 +209,7 @@ def _random_states(model) -> list:
 class Clock(keras.callbacks.Callback):
     """Wall and CPU seconds summed over resumptions, and a progress line with an ETA after each
     epoch (``verbose``; at most what is left of ``budget_s``, a time budget). CPU seconds are
-    the process's, all threads: 1 CPU-hour is one core busy
-    for an hour."""
+    the process's, all threads: 1 CPU-hour is one core busy for an hour."""
 
     def __init__(self, epochs, verbose=True, budget_s=None):
         super().__init__()

@@ -24,7 +24,7 @@ from keras_fer.durations import parse_duration
 from keras_fer.errors import UserError
 from keras_fer.io_utils import ensure_out_dir, write_json
 from keras_fer.metrics import epoch_metrics
-from keras_fer.train.budget import TimeBudget, stored_epochs
+from keras_fer.train.budget import TimeBudget
 from keras_fer.train.callbacks import (
     BestCheckpoint,
     Clock,
@@ -231,7 +231,8 @@ def _train(cfg, plan, train, val, classes, out, callbacks, resume_every_s) -> Pa
     if len(y) < len(train[1]):
         print(f"note: {len(train[1]) - len(y)} of {len(train[1])} training images left out so "
               f"that every batch splits evenly across {plan.devices} devices", flush=True)
-    fixed = stored_epochs(out / RESUME_FILE) if cfg.time_budget else None
+    saved = ResumeState.read_meta(out / RESUME_FILE) if (out / RESUME_FILE).is_file() else None
+    fixed = (saved["states"].get("budget") or {}).get("epochs") if saved and cfg.time_budget else None
     if fixed:  # a time-budgeted run, resumed after its epochs were fixed
         cfg = cfg.replace(epochs=fixed)
     keras.utils.set_random_seed(cfg.seed)
@@ -260,8 +261,8 @@ def _train(cfg, plan, train, val, classes, out, callbacks, resume_every_s) -> Pa
     fingerprint = json.dumps(resume_settings(cfg.to_dict()), sort_keys=True, default=str)
     resume = ResumeState(out / RESUME_FILE, stateful, fingerprint, resume_every_s, cfg.epochs)
     initial_epoch = 0
-    if resume.path.is_file():
-        stored = json.loads(ResumeState.read_meta(resume.path)["fingerprint"])
+    if saved is not None:
+        stored = json.loads(saved["fingerprint"])
         if resume_settings(stored) != resume_settings(cfg.to_dict()):
             raise UserError(f"{resume.path}: resume state of a run with other settings; use "
                             f"another --out or delete {resume.path.parent}")

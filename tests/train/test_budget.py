@@ -106,7 +106,7 @@ def test_a_budget_that_fits_every_epoch_trains_them_in_one_go(fer_small, tiny_cf
     assert json.loads((out / "summary.json").read_text())["time_budget"]["epochs"] == 4
 
 
-def test_the_training_cli_takes_a_time_budget(tiny_cfg):
+def test_the_training_cli_takes_a_time_budget():
     from keras_fer.train.cli import build_parser, resolve_config
 
     cfg = resolve_config(build_parser().parse_args(["--time-budget", "14m", "--epochs", "9"]))
