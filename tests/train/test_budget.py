@@ -147,3 +147,15 @@ def test_the_progress_eta_is_at_most_what_is_left_of_the_budget(capsys):
     line = capsys.readouterr().out
     # 29 epochs of 50 s would be 0:24:10; the budget has 10 s left
     assert line.startswith("progress: epoch 1/30, 50 s/epoch, elapsed 0:00:50, ETA 0:00:1"), line
+
+
+def test_a_bad_time_budget_at_the_command_line_is_one_line_exit_2(tmp_path, capsys):
+    from keras_fer.train.cli import main
+
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    assert main(["--time-budget", "soon", "--out", str(out)]) == 2
+    assert capsys.readouterr().err == ("error: overrides: time_budget 'soon': expected a duration "
+                                       "such as 45m, 2h, 1h30m or 90s (or none for no limit)\n")
+    assert [p.name for p in out.iterdir()] == ["keep.txt"] and (out / "keep.txt").read_text() == "mine"
