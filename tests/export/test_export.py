@@ -71,8 +71,11 @@ def test_gray_is_pil_L_and_resize_close_to_pil():
 
 
 def test_savedmodel_parity_on_48x48x1(exported, served, model):
+    from keras_fer.export.savedmodel import served_precision
+
     out, report = exported
     assert report["savedmodel"]["ok"] and report["savedmodel"]["max_abs_diff"] <= 1e-5
+    assert report["savedmodel"]["precision"] == served_precision(served) == "float32"
     faces, _ = synthetic_faces(16, seed=3)
     result = served.serve(faces[..., None])
     ref = softmax(np.asarray(model(crop44(faces))))
@@ -209,6 +212,40 @@ def test_cli_savedmodel_keras(run_dir, tmp_path, capsys, monkeypatch):
     assert "parity (14 images)" in capsys.readouterr().out
 
 
+def test_cli_bfloat16_savedmodel_says_so_and_tflite_stays_float32(run_dir, tmp_path, capsys,
+                                                                    monkeypatch):
+    from keras_fer.export import load_serving
+    from keras_fer.export.cli import main
+    from keras_fer.export.savedmodel import served_precision
+
+    monkeypatch.setenv("KERAS_FER_CACHE", str(tmp_path / "cache"))
+    data = _class_folder(tmp_path / "faces")
+    code = main([str(run_dir), "--format", "savedmodel,tflite", "--precision", "bfloat16",
+                 "--data", str(data), "--out", str(tmp_path / "x")])
+    assert code == 0, capsys.readouterr().err
+    assert served_precision(load_serving(tmp_path / "x" / "savedmodel")) == "bfloat16"
+    report = json.loads((tmp_path / "x" / "parity.json").read_text())
+    sm = report["savedmodel"]
+    assert sm["precision"] == "bfloat16" and sm["ok"] and "tolerance" not in sm
+    assert 0 < sm["max_abs_diff"] < 0.05 and sm["top1_agreement"] >= 0.95
+    assert report["tflite_float16"]["top1_agreement"] == 1.0  # converted from float32
+    assert "savedmodel (bfloat16) max |dp|" in capsys.readouterr().out
+
+
+def test_savedmodel_parity_float32_by_tolerance_bfloat16_by_the_int8_rule():
+    from keras_fer.export.core import _savedmodel_parity
+
+    ref = np.tile([[0.7, 0.2, 0.1]], (100, 1))
+    near = ref + 0.01  # every probability moved by 0.01, no decision changed
+    assert not _savedmodel_parity(ref, near, "float32")["ok"]
+    assert _savedmodel_parity(ref, near, "bfloat16")["ok"]
+    flipped = near.copy()
+    flipped[:2] = [0.1, 0.7, 0.2]  # two clear decisions changed: 98% < 99%
+    entry = _savedmodel_parity(ref, flipped, "bfloat16")
+    assert not entry["ok"] and entry["disagreements"] == 2
+    assert entry["failures"][0].startswith("bfloat16 SavedModel top-1 agreement 98.00%")
+
+
 def test_cli_parity_failure_exits_1(run_dir, tmp_path, capsys, monkeypatch):
     from keras_fer.export import core
     from keras_fer.export.cli import main
@@ -226,6 +263,7 @@ def test_cli_parity_failure_exits_1(run_dir, tmp_path, capsys, monkeypatch):
 @pytest.mark.parametrize("args, needle", [
     (["--format", "savedmodel,zip"], "unknown format 'zip'"),
     (["--per-class", "0"], "--per-class"),
+    (["--precision", "int4"], "--precision"),
 ])
 def test_cli_user_errors(run_dir, capsys, args, needle):
     from keras_fer.export.cli import main
