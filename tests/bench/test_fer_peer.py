@@ -111,3 +111,21 @@ def test_compare_scores_each_savedmodel_precision_and_fer_on_the_same_images(tmp
     expected = compute_metrics(labels, keras_probs.argmax(axis=1), rundir.class_names(tiny_run))
     assert rows[3]["accuracy"] == round(expected["accuracy"], 4)  # float32 SavedModel = .keras
     assert fer_peer.table(rows).count("\n") == 2 + len(rows)
+
+
+def test_throughputs_interleave_the_models_and_keep_each_ones_fastest_round(monkeypatch):
+    clock = {"t": 0.0, "calls": []}
+    monkeypatch.setattr(fer_peer.time, "perf_counter", lambda: clock["t"])
+
+    def model(name, seconds):
+        def fn(batch):
+            clock["calls"].append(name)
+            slow = 20 <= len(clock["calls"]) < 28  # a slow spell, over two rounds
+            clock["t"] += seconds * (10 if slow else 1)
+        return fn
+
+    speed = fer_peer.throughputs({"a": (model("a", 0.1), [0] * 256),
+                                  "b": (model("b", 0.2), [0] * 256)}, rounds=5, repeats=4)
+    assert speed == {"a": 2560.0, "b": 1280.0}
+    assert clock["calls"][:4] == ["a", "a", "b", "b"]  # warm-ups
+    assert clock["calls"][4:20] == ["a"] * 4 + ["b"] * 4 + ["a"] * 4 + ["b"] * 4
