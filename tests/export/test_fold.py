@@ -114,3 +114,24 @@ def test_a_model_that_is_not_functional_stays_float32_and_refuses_bfloat16():
         inference_model(net, "bfloat16")
     with pytest.raises(ValueError, match="precision"):
         inference_model(net, "int4")
+
+
+def test_an_ensembles_members_are_folded_and_computed_in_bfloat16_too():
+    from keras_fer.ensemble.core import build_ensemble
+
+    members = [_model(), _model()]
+    _randomize(members[1], seed=5)
+    ensemble = build_ensemble(members)
+    x = np.random.default_rng(3).uniform(0, 1, (8, 12, 12, 1)).astype("float32")
+    ref = keras.ops.convert_to_numpy(ensemble(x, training=False))
+    folded = inference_model(ensemble)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(folded(x, training=False)), ref,
+                               rtol=1e-4, atol=1e-6)
+    inner = [layer for layer in folded.layers if isinstance(layer, keras.Model)]
+    assert len(inner) == 2
+    for member in inner:
+        kinds = [type(layer).__name__ for layer in member.layers]
+        assert kinds.count("Identity") == 2 and kinds.count("BatchNormalization") == 3
+    served = inference_model(ensemble, "bfloat16")
+    member = next(layer for layer in served.layers if isinstance(layer, keras.Model))
+    assert member.get_layer("c1").dtype_policy.name == "mixed_bfloat16"
