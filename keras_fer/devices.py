@@ -83,7 +83,7 @@ def tf_batches(arrays, batch_size, *, seed=None, epochs=None):
     Why not Keras' own pipeline of arrays: it autotunes, and an autotuned iterator runs a model
     thread that the iterator's destructor waits for, up to 60 s, with every core idle; Keras
     makes and drops one iterator per epoch for training and one for validation. Measured on
-    the 2-core machine (recipes/cpu_long.json): 54 s of compute per epoch took 80 to 115 s.
+    the 2-core machine (recipes/cpu_long_150.json): 54 s of compute per epoch took 80 to 115 s.
 
     seed None: one pass in order (validation). Otherwise ``epochs=(first, last)``: epoch ``e``
     in the order of a permutation drawn from ``(seed, e)``, all epochs from one iterator (give

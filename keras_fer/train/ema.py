@@ -6,7 +6,7 @@ validation, the best checkpoint and the resume state at each epoch's end, as Ker
 
 Why more than ``SwapEMAWeights``: the batch-norm statistics are not weights. They track the RAW
 weights' activations, and under weight decay with a large learning rate the raw weights of a
-batch-normalised net rotate quickly while their average shrinks; measured on recipes/cpu_long.json
+batch-normalised net rotate quickly while their average shrinks; measured on recipes/cpu_long_150.json
 (VGG13 x0.5, SGD 0.05, l2 5e-4, ema 0.999) at epoch 13, the averaged weights with the raw
 statistics predicted one class for 98% of PublicTest (accuracy 0.12) where the raw weights
 scored 0.56. So each time the average is swapped in, its own statistics are re-estimated

@@ -12,7 +12,21 @@ RECIPES = sorted((Path(__file__).resolve().parents[2] / "recipes").glob("*.json"
 
 def test_the_recipes_folder_holds_the_documented_recipes():
     names = {p.stem for p in RECIPES}
-    assert {"cpu", "cpu_long", "best", "cpu_finetune", "cpu_kd_ensemble"} <= names
+    assert {"cpu", "cpu_long", "cpu_long_150", "best", "cpu_finetune", "cpu_kd_ensemble"} <= names
+
+
+def test_the_long_cpu_recipe_fits_three_hours_and_differs_from_the_release_only_in_length():
+    """recipes/cpu_long.json trains in the background in at most 3 hours on a 2-core machine: its
+    time budget fixes the epochs after timing one; cpu_long_150 is the released model's recipe."""
+    from keras_fer.durations import parse_duration
+
+    folder = RECIPES[0].parent
+    long, release = load_config(folder / "cpu_long.json"), load_config(folder / "cpu_long_150.json")
+    assert parse_duration(long.time_budget) == 2 * 3600 + 50 * 60
+    assert (long.epochs, release.epochs, release.time_budget) == (70, 150, None)
+    a, b = long.to_dict(), release.to_dict()
+    changed = {k for k in a.keys() | b.keys() if a.get(k) != b.get(k)}
+    assert changed == {"epochs", "time_budget"}
 
 
 @pytest.mark.parametrize("path", RECIPES, ids=[p.stem for p in RECIPES])
