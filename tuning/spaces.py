@@ -89,7 +89,7 @@ def config_from_values(base: TrainConfig, values: dict, steps_per_epoch=None) ->
 
 # ---- efficient: recipes/cpu_long.json and its neighbours ----
 EFFICIENT_MODELS = ("vgg13", "vgg19", "mini_xception")
-VGG_WIDTHS = (0.25, 0.375, 0.5)
+VGG_WIDTHS = (0.25, 0.375, 0.5, 0.75)
 CROP = 44  # every network of the space sees 44x44 crops of the 48x48 faces, as the recipe's VGG13
 EFFICIENT_FIXED = {
     "batch_size": 128, "mixed_precision": True,
@@ -106,7 +106,7 @@ def declare_efficient(hp) -> dict:
     (None where the condition is off: ``width`` for mini_xception, the other optimizer's rate)."""
     model = hp.Choice("model", list(EFFICIENT_MODELS), default="vgg13")
     with hp.conditional_scope("model", ["vgg13", "vgg19"]):
-        width = hp.Choice("width", list(VGG_WIDTHS), default=0.5)
+        width = hp.Choice("width", list(VGG_WIDTHS), default=0.75)
     optimizer = hp.Choice("optimizer", ["sgd", "adam"], default="sgd")
     # each optimizer has its own range of good rates, so each has its own hyperparameter
     with hp.conditional_scope("optimizer", ["sgd"]):
@@ -203,7 +203,7 @@ SPACES = {
     "blockcnn": Space("blockcnn", declare, config_from_values, {},
                       "block CNNs of the FER2013 ablation (depth 4-8, widths 16-64)"),
     "efficient": Space("efficient", declare_efficient, config_from_efficient, EFFICIENT_FIXED,
-                       "vgg13/vgg19 (width 0.25-0.5), mini_xception + EMA, mixup/cutmix, label "
+                       "vgg13/vgg19 (width 0.25-0.75), mini_xception + EMA, mixup/cutmix, label "
                        "smoothing, schedule (centred on recipes/cpu_long.json)"),
 }
 

@@ -101,6 +101,7 @@ def make_release(run_dir, out="saved_models/best", data=None, *, tta="tencrop", 
     if data is None:
         data = config.data or "data"
     formats = release_formats(run_dir / rundir.MODEL_FILE, log)
+    remove_stale_stages(out)
     stage = out.parent / f".{out.name}.tmp-{os.getpid()}"
     shutil.rmtree(stage, ignore_errors=True)
     stage.mkdir(parents=True)
@@ -141,6 +142,29 @@ def make_release(run_dir, out="saved_models/best", data=None, *, tta="tencrop", 
         shutil.rmtree(stage, ignore_errors=True)
     log(f"released {run_dir} -> {out} ({size / 1e6:.1f} MB); model card {out / CARD_FILE}")
     return out
+
+
+def remove_stale_stages(out: Path) -> list:
+    """A release killed outright (SIGTERM, SIGKILL, a lost session) cannot run its ``finally``
+    and leaves its staging folder ``.NAME.tmp-PID`` beside ``out``; the next release removes
+    those whose process is gone (never a live one's). Returns the removed folders."""
+    removed = []
+    for stage in sorted(out.parent.glob(f".{out.name}.tmp-*")):
+        pid = stage.name.rsplit("-", 1)[1]
+        if pid.isdigit() and stage.is_dir() and not _process_alive(int(pid)):
+            shutil.rmtree(stage, ignore_errors=True)
+            removed.append(stage)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
 
 
 def release_formats(model_file: Path, log=print) -> tuple:

@@ -209,3 +209,22 @@ def test_an_ensemble_releases_with_its_members_recipes(run_dir, fer_small_dir, t
     assert (f"python -m keras_fer.ensemble runs/run runs/twin --out runs/release\n"
             f"python -m keras_fer.release runs/release --data {fer_small_dir}") in card
     assert "# Model card: `ensemble` on FER2013" in card and "No recipe of its own" in card
+
+
+def test_a_killed_releases_staging_folder_is_removed_by_the_next_never_a_live_ones(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from keras_fer.release.core import remove_stale_stages
+
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    dead, live = int(done.stdout), os.getpid()  # the child has exited: its pid is gone
+    out = tmp_path / "best"
+    for pid in (dead, live):
+        (tmp_path / f".best.tmp-{pid}").mkdir()
+        (tmp_path / f".best.tmp-{pid}" / "model.keras").write_bytes(b"x")
+    (tmp_path / ".other.tmp-1").mkdir()  # another release's name: not ours to touch
+    assert remove_stale_stages(out) == [tmp_path / f".best.tmp-{dead}"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([f".best.tmp-{live}", ".other.tmp-1"])

@@ -31,7 +31,7 @@ def test_the_first_trial_is_the_defaults_then_random_points():
     oracle = _oracle()
     defaults_first(oracle)
     first = oracle._random_values()
-    assert first == {"model": "vgg13", "width": 0.5, "optimizer": "sgd", "sgd_learning_rate": 0.05,
+    assert first == {"model": "vgg13", "width": 0.75, "optimizer": "sgd", "sgd_learning_rate": 0.05,
                      "schedule": "cosine", "label_smoothing": 0.1, "l2": 0.0005, "erasing": 0.5,
                      "mix": "none", "ema": True}
     assert first == default_values(oracle)

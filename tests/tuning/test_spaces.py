@@ -16,13 +16,13 @@ RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "cpu_long.json"
 def test_every_hyperparameter_is_named_with_a_default():
     hp = kt.HyperParameters()
     values = EFFICIENT.declare(hp)
-    assert values == {"model": "vgg13", "width": 0.5, "optimizer": "sgd", "sgd_learning_rate": 0.05,
+    assert values == {"model": "vgg13", "width": 0.75, "optimizer": "sgd", "sgd_learning_rate": 0.05,
                       "adam_learning_rate": None, "schedule": "cosine", "label_smoothing": 0.1,
                       "l2": 5e-4, "erasing": 0.5, "mix": "none", "ema": True}
     assert [p.name for p in EFFICIENT.hyperparameters()] == list(values)
     ranges = {p.name: p.get_config() for p in EFFICIENT.hyperparameters()}
     assert ranges["model"]["values"] == ["vgg13", "vgg19", "mini_xception"]
-    assert ranges["width"]["values"] == [0.25, 0.375, 0.5]
+    assert ranges["width"]["values"] == [0.25, 0.375, 0.5, 0.75]
     assert ranges["mix"]["values"] == ["none", "mixup", "cutmix"]
     adam = ranges["adam_learning_rate"]
     assert (adam["min_value"], adam["default"]) == (1e-4, 1e-3)
