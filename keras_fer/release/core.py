@@ -102,7 +102,7 @@ def make_release(run_dir, out="saved_models/best", data=None, *, tta="tencrop", 
         data = config.data or "data"
     formats = release_formats(run_dir / rundir.MODEL_FILE, log)
     remove_stale_stages(out)
-    stage = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    stage = _stage(out, os.getpid())
     shutil.rmtree(stage, ignore_errors=True)
     stage.mkdir(parents=True)
     try:
@@ -149,12 +149,17 @@ def remove_stale_stages(out: Path) -> list:
     and leaves its staging folder ``.NAME.tmp-PID`` beside ``out``; the next release removes
     those whose process is gone (never a live one's). Returns the removed folders."""
     removed = []
-    for stage in sorted(out.parent.glob(f".{out.name}.tmp-*")):
+    for stage in sorted(out.parent.glob(_stage(out, "*").name)):
         pid = stage.name.rsplit("-", 1)[1]
         if pid.isdigit() and stage.is_dir() and not _process_alive(int(pid)):
             shutil.rmtree(stage, ignore_errors=True)
             removed.append(stage)
     return removed
+
+
+def _stage(out: Path, pid) -> Path:
+    """The staging folder of the release into ``out`` by process ``pid`` ("*": any)."""
+    return out.parent / f".{out.name}.tmp-{pid}"
 
 
 def _process_alive(pid: int) -> bool:
