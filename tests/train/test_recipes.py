@@ -12,8 +12,8 @@ RECIPES = sorted((Path(__file__).resolve().parents[2] / "recipes").glob("*.json"
 
 def test_the_recipes_folder_holds_the_documented_recipes():
     names = {p.stem for p in RECIPES}
-    assert {"cpu", "cpu_long", "cpu_long_x075", "cpu_long_150", "best", "cpu_finetune",
-            "cpu_kd_ensemble"} <= names
+    assert {"cpu", "cpu_long", "cpu_long_x075", "cpu_long_x075_ft", "cpu_long_150", "best",
+            "cpu_finetune", "cpu_kd_ensemble"} <= names
 
 
 def changed_keys(a, b) -> set:
@@ -23,8 +23,8 @@ def changed_keys(a, b) -> set:
 
 def test_the_long_cpu_recipe_is_the_releases_within_three_hours():
     """recipes/cpu_long.json trains in the background in at most 3 hours on a 2-core machine: its
-    time budget fixes the epochs after timing one. cpu_long_x075 is the released model's recipe,
-    the same without the budget; cpu_long_150 is the previous release's (half width, 150 epochs)."""
+    time budget fixes the epochs after timing one. cpu_long_x075 is the same without the budget,
+    the released model's first run; cpu_long_150 an earlier release's (half width, 150 epochs)."""
     from keras_fer.durations import parse_duration
 
     folder = RECIPES[0].parent
@@ -36,6 +36,18 @@ def test_the_long_cpu_recipe_is_the_releases_within_three_hours():
     assert (release.model_args, previous.model_args, previous.epochs) == ({"width": 0.75},
                                                                          {"width": 0.5}, 150)
     assert changed_keys(release, previous) == {"model_args", "epochs"}
+
+
+def test_the_released_fine_tune_restarts_the_long_recipe_with_a_shorter_cycle():
+    """cpu_long_x075_ft: a warm restart of cpu_long_x075's run, 24 epochs from a peak of 0.02
+    after 2 warm-up epochs; loss, augmentation, EMA and precision unchanged."""
+    folder = RECIPES[0].parent
+    first, restart = (load_config(folder / f"{name}.json")
+                      for name in ("cpu_long_x075", "cpu_long_x075_ft"))
+    assert changed_keys(first, restart) == {"init_from", "epochs", "optimizer", "schedule"}
+    assert (restart.init_from, restart.epochs) == ("runs/x075", 24)
+    assert restart.optimizer == {**first.optimizer, "learning_rate": 0.02}
+    assert restart.schedule == {"name": "cosine", "warmup_epochs": 2}
 
 
 @pytest.mark.parametrize("path", RECIPES, ids=[p.stem for p in RECIPES])
