@@ -15,7 +15,7 @@ from keras_fer.distribute import parse_flag
 from keras_fer.errors import ArgumentParser, UserError, cli_main
 from keras_fer.experiments.report import write_results
 from keras_fer.experiments.runner import run_experiment
-from keras_fer.experiments.spec import BEST_VALIDATION, list_experiments, load_experiment
+from keras_fer.experiments.spec import list_experiments, load_experiment
 from keras_fer.io_utils import check_out_dir
 
 RESULTS = Path("experiments") / "results"
@@ -37,7 +37,9 @@ def build_parser():
                                  f"--epochs {SMOKE_RESULTS}/NAME)")
     r.add_argument("--force", action="store_true",
                    help="replace committed results, and finished runs trained with other settings")
-    r.add_argument("--runs", help="comma-separated run names: only these (default: all)")
+    r.add_argument("--runs", help="comma-separated run names: train only these; the others "
+                                  "keep the figures measured before, and one not measured is "
+                                  "left out of the table (default: train all)")
     r.add_argument("--devices", type=parse_flag, metavar="N|all",
                    help="train every run data-parallel over N local devices, or all (default: "
                         "the file's, else 1); a run finished on other devices is reused")
@@ -83,21 +85,16 @@ def _inside(path, root) -> bool:
     return Path(path).resolve().is_relative_to(Path(root).resolve())
 
 
-def select_runs(exp, names) -> None:
+def runs_to_train(exp, names) -> list | None:
+    """``--runs``: the run names to train, checked against the file; None: all of them."""
     if not names:
-        return
+        return None
     wanted = [n.strip() for n in names.split(",") if n.strip()]
     known = {r.name for r in exp.runs}
     for n in wanted:
         if n not in known:
             raise UserError(f"--runs: {exp.path} has no run {n!r} (runs: {', '.join(sorted(known))})")
-    exp.left_out = [r.name for r in exp.runs if r.name not in wanted]
-    exp.runs = [r for r in exp.runs if r.name in wanted]
-    exp.published = {k: v for k, v in exp.published.items() if k in wanted}
-    if exp.reference not in wanted:
-        exp.reference = None
-    if exp.report_private not in wanted and exp.report_private != BEST_VALIDATION:
-        exp.report_private = BEST_VALIDATION
+    return wanted
 
 
 @cli_main
@@ -114,7 +111,7 @@ def main(argv=None) -> int:
         if getattr(args, key) is not None and getattr(args, key) < 1:
             raise UserError(f"--{key} must be >= 1, got {getattr(args, key)}")
     exp = load_experiment(args.file)
-    select_runs(exp, args.runs)
+    train_only = runs_to_train(exp, args.runs)
     settings = parse_settings(args.set)
     if args.data:
         settings["data"] = args.data
@@ -129,7 +126,7 @@ def main(argv=None) -> int:
 
         data = load(args.data, classes=settings.get("classes", exp.base.classes))
     outcome = run_experiment(exp, out=out, data=data, repeats=args.repeats, limit=args.limit,
-                             epochs=args.epochs, force=args.force)
+                             epochs=args.epochs, force=args.force, train_only=train_only)
     paths = write_results(exp, outcome, out, argv)
     print(paths["md"].read_text(encoding="utf-8"))
     print(f"wrote {out}/ (table.csv, table.md, curves.png, commands.txt, configs/, index.html)")

@@ -105,12 +105,15 @@ def evaluate_private(run_dirs, data, limit=None) -> list:
 
 
 def run_experiment(exp: Experiment, *, out, data=None, repeats=None, limit=None, epochs=None,
-                   progress=print, force=False) -> dict:
+                   progress=print, force=False, train_only=None) -> dict:
     """Train every run of ``exp`` (skipping repeats already finished in ``out``) and return
     ``{"results": [RunResult], "chosen": name, "private": [accuracy per repeat]}``.
 
     ``force``: retrain a run directory that holds a finished run of other settings (without
-    it that is a UserError: see ``keras_fer.rundir.claim_out``)."""
+    it that is a UserError: see ``keras_fer.rundir.claim_out``). ``train_only`` (``--runs``):
+    train only these runs; the others keep what was measured before (in ``out`` or its
+    committed rows), and one with a repeat to train is left out of this time's table, so that a
+    study lands a part at a time without losing the rows it has."""
     from keras_fer.data import load
     from keras_fer.train import run as train_run
 
@@ -121,7 +124,10 @@ def run_experiment(exp: Experiment, *, out, data=None, repeats=None, limit=None,
     jobs = [(r, i) for r in exp.runs for i in range(repeats)]
     results = []
     before = MeasuredBefore(out)
+    skipped = []
     for k, (run, i) in enumerate(jobs, 1):
+        if run.name in skipped:
+            continue
         seed = run.config.seed + i
         overrides = {"seed": seed, "out": str(out / "runs" / f"{run.name}-seed{seed}")}
         if limit is not None:
@@ -143,11 +149,19 @@ def run_experiment(exp: Experiment, *, out, data=None, repeats=None, limit=None,
                      f"directory is not on this machine: reusing its figures")
             results.extend(rows)
             continue
+        elif train_only is not None and run.name not in train_only:
+            progress(f"[{k}/{len(jobs)}] {run.name} seed {seed}: not measured before and not in "
+                     f"--runs: {run.name} is left out this time")
+            skipped.append(run.name)
+            continue
         else:
             progress(f"[{k}/{len(jobs)}] {run.name} seed {seed}: training {cfg.model} "
                      f"for {cfg.epochs} epochs -> {run_dir}")
             run_dir = Path(train_run(cfg, data, force=force))
         results.extend(collect(run.name, seed, run_dir))
+    if train_only is not None:
+        exp.keep([r.name for r in exp.runs if r.name not in skipped])
+        results = [r for r in results if r.run not in skipped]
     chosen = choose_run(exp, results)
     private = private_figures([r for r in results if r.run == chosen], data, limit, progress)
     progress(f"chosen on validation: {chosen}; PrivateTest on {len(private)} model(s)")

@@ -59,6 +59,17 @@ class Experiment:
                 return r
         raise KeyError(name)
 
+    def keep(self, names) -> None:
+        """Narrow the study to the runs ``names`` (this time's table and choice); the others
+        are named in ``left_out``, and a reference or PrivateTest choice among them is dropped."""
+        self.left_out = [r.name for r in self.runs if r.name not in names]
+        self.runs = [r for r in self.runs if r.name in names]
+        self.published = {k: v for k, v in self.published.items() if k in names}
+        if self.reference not in names:
+            self.reference = None
+        if self.report_private not in names and self.report_private != BEST_VALIDATION:
+            self.report_private = BEST_VALIDATION
+
 
 def load_experiment(path, check_models: bool = True) -> Experiment:
     """Read and validate an experiment file: every run's config and model name are checked."""

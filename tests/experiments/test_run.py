@@ -86,14 +86,31 @@ def test_rerun_reuses_finished_runs(smoke, capsys):
     assert main(argv + ["--runs", "sgd"]) == 0
     assert "done before" in capsys.readouterr().out
     assert (out / "runs" / "sgd-seed0" / "model.keras").stat().st_mtime_ns == mtime
-    assert list(pd.read_csv(out / "table.csv")["run"]) == ["sgd"]
-    # the configs follow the table: adam's, no longer in it, is gone
-    assert sorted(p.name for p in (out / "configs").iterdir()) == ["sgd-seed0.json"]
-    # the run the file has but --runs left out is named, not silently missing
-    assert json.loads((out / "results.json").read_text())["left_out"] == ["adam"]
-    assert ("Not run this time (`--runs`), so not in the table or the choice: adam."
+    # --runs names what to train: adam, measured before, keeps its row
+    assert list(pd.read_csv(out / "table.csv")["run"]) == ["sgd", "adam"]
+    assert json.loads((out / "results.json").read_text())["left_out"] == []
+
+
+def test_runs_trains_only_the_named_and_leaves_out_the_unmeasured(smoke, capsys):
+    out, argv = smoke
+    study = json.loads(Path(argv[1]).read_text())
+    study["runs"].append({"name": "adam_fast", "overrides": {"optimizer": {
+        "name": "adam", "learning_rate": 0.01}}})
+    path = out.parent / "smoke_more.json"
+    path.write_text(json.dumps({**study, "name": "smoke"}))
+    assert main(["run", str(path), *argv[2:], "--runs", "adam"]) == 0
+    printed = capsys.readouterr().out
+    assert "training" not in printed and not (out / "runs" / "adam_fast-seed0").exists()
+    assert ("adam_fast seed 0: not measured before and not in --runs: adam_fast is left out "
+            "this time") in printed
+    assert list(pd.read_csv(out / "table.csv")["run"]) == ["sgd", "adam"]
+    # the configs follow the table, and the run the file has but did not train is named
+    assert sorted(p.name for p in (out / "configs").iterdir()) == ["adam-seed0.json",
+                                                                     "sgd-seed0.json"]
+    assert json.loads((out / "results.json").read_text())["left_out"] == ["adam_fast"]
+    assert ("Not run this time (`--runs`), so not in the table or the choice: adam_fast."
             in (out / "table.md").read_text())
-    assert "so not in the table or the choice: adam." in (out / "index.html").read_text()
+    assert "so not in the table or the choice: adam_fast." in (out / "index.html").read_text()
 
 
 def test_runs_from_before_the_devices_setting_or_on_other_devices_are_reused(smoke, capsys):
@@ -136,7 +153,7 @@ def test_a_fresh_clone_reuses_the_committed_rows_and_trains_only_what_changed(sm
     import shutil
 
     out, argv = smoke
-    assert main(argv) == 0  # the full study again (an earlier test left only sgd in the table)
+    assert main(argv) == 0  # the full study again (an earlier test may have changed the table)
     capsys.readouterr()
     clone = out.parent / "fresh" / "smoke"  # what git keeps: no runs/, and no other study
     shutil.copytree(out, clone, ignore=shutil.ignore_patterns("runs"))
