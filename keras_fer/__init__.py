@@ -12,11 +12,8 @@ Subpackages (each a ``python -m keras_fer.<name>`` CLI, and a ``keras-fer <name>
 ``data``, ``augment``, ``models``, ``layers``, ``losses``, ``train``, ``evaluate``,
 ``visualize``, ``export``, ``predict``, ``bench``, ``experiments``.
 """
-from keras_fer import quiet as _quiet
-
-# Before anything imports TensorFlow: every CLI imports this package first.
-_quiet.install()
-
+# Importing keras_fer changes nothing in the host process (environment, import hooks, file
+# descriptors): the quiet TensorFlow start belongs to the CLIs (keras_fer.errors.cli_main).
 __version__ = "0.1.0"  # the one place: pyproject.toml reads it (tool.setuptools.dynamic)
 
 EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")

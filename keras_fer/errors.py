@@ -9,11 +9,25 @@ import sys
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
-class UserError(Exception):
+class UserError(ValueError):
     """A mistake in the user's input (file, row, value, option).
 
     CLIs print it as one line, ``error: <message>``, and exit with code 2: no traceback.
-    The message must name the file, row or value at fault.
+    The message must name the file, row or value at fault. It is a ``ValueError``, so that an
+    API caller can catch the built-in exception it means.
+    """
+
+
+class UserFileNotFound(UserError, FileNotFoundError):
+    """A path the user named does not exist: a ``UserError`` (one line under ``cli_main``) that
+    is also a ``FileNotFoundError`` for an API caller.
+
+    Example:
+        >>> try:
+        ...     keras_fer.load("no/such/run")
+        ... except FileNotFoundError as e:
+        ...     print(e)
+        no/such/run: no such run directory or SavedModel
     """
 
 
@@ -84,11 +98,16 @@ def cli_main(func):
     """Decorate a CLI ``main(argv=None) -> int``: UserError -> one line on stderr, exit 2.
 
     Also turns Ctrl-C into exit code 130 without a traceback. The wrapped function may return
-    an int exit code or None (0). Any argparse error inside it is a UserError too.
+    an int exit code or None (0). Any argparse error inside it is a UserError too. Before it
+    runs, TensorFlow's start-up lines are hidden unless ``--verbose`` (``keras_fer.quiet``):
+    the one place where keras_fer changes the process's logging, since a CLI owns its process.
     """
 
     @functools.wraps(func)
     def wrapper(argv=None):
+        from keras_fer import quiet  # before the CLI imports TensorFlow
+
+        quiet.install(sys.argv[1:] if argv is None else [str(a) for a in argv])
         try:
             with _argparse_raises():
                 code = func(argv)

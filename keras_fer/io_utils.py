@@ -82,12 +82,12 @@ def ensure_out_dir(path) -> Path:
 
 
 def read_json(path):
-    from keras_fer.errors import UserError
+    from keras_fer.errors import UserError, UserFileNotFound
 
     try:
         with open(path, encoding="utf-8") as f:
             return json.load(f)
     except FileNotFoundError:
-        raise UserError(f"{path}: file not found") from None
+        raise UserFileNotFound(f"{path}: file not found") from None
     except json.JSONDecodeError as e:
         raise UserError(f"{path}: invalid JSON at line {e.lineno} column {e.colno}: {e.msg}") from None

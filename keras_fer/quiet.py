@@ -7,9 +7,12 @@ and absl lines from C++ while its libraries load, before it reads that setting. 
 ``tensorflow`` is being imported, file descriptor 2 goes to a temporary file, and what was
 written there is passed on to stderr afterwards, less those log lines (errors are kept).
 
-``keras_fer/__init__.py`` calls ``install()``, so every ``python -m keras_fer.<name>``, the
-``keras-fer`` command and ``import keras_fer`` are quiet: it is the first thing each of them
-imports. A user who sets ``TF_CPP_MIN_LOG_LEVEL`` keeps exactly what they asked for; the
+``keras_fer.errors.cli_main`` calls ``install()`` before the CLI's ``main`` runs, so every
+``python -m keras_fer.<name>``, ``python -m tuning`` and the ``keras-fer`` command are quiet (their
+modules import Keras only inside ``main``: tests/test_cli_startup.py). ``import keras_fer`` does
+not call it: a library changes no environment variable, import hook or file descriptor of the
+process that imports it, whose own TensorFlow logs stay as that process set them.
+A user who sets ``TF_CPP_MIN_LOG_LEVEL`` keeps exactly what they asked for; the
 value set here is marked by ``MARK``, so that a keras_fer subprocess (experiments, export) is
 quiet too, and shows everything when given ``--verbose``.
 """
@@ -42,10 +45,11 @@ def wanted(argv=None, environ=None, modules=None) -> bool:
     return not verbose and not user_level and "tensorflow" not in modules
 
 
-def install() -> bool:
-    """Set the log level and filter the lines of ``import tensorflow`` (once), if ``wanted``;
-    with ``--verbose``, drop a level that a quiet keras_fer parent process set."""
-    if not wanted():
+def install(argv=None) -> bool:
+    """Set the log level and filter the lines of ``import tensorflow`` (once), if ``wanted``
+    (``argv``: the command's arguments, default ``sys.argv[1:]``); with ``--verbose``, drop a
+    level that a quiet keras_fer parent process set. For command-line entry points only."""
+    if not wanted(argv):
         if os.environ.get(MARK) == "1" and "tensorflow" not in sys.modules:
             os.environ.pop("TF_CPP_MIN_LOG_LEVEL", None)
             os.environ.pop(MARK, None)

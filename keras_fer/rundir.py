@@ -31,7 +31,7 @@ import shutil
 import zipfile
 from pathlib import Path
 
-from keras_fer.errors import UserError
+from keras_fer.errors import UserError, UserFileNotFound
 from keras_fer.io_utils import check_out_dir, read_json, write_json
 
 MODEL_FILE = "model.keras"
@@ -48,7 +48,7 @@ RESUME_FILE = Path("ckpt") / "resume.npz"
 def check_run_dir(run_dir) -> Path:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
-        raise UserError(f"{run_dir}: no such run directory (train one with python -m keras_fer.train)")
+        raise UserFileNotFound(f"{run_dir}: no such run directory (train one with python -m keras_fer.train)")
     if not (run_dir / MODEL_FILE).is_file():
         raise UserError(f"{run_dir}: not a run directory ({MODEL_FILE} is missing)")
     # Keras would answer "File not found" for a file that is there but is no .keras archive

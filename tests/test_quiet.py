@@ -1,4 +1,5 @@
 """Quiet start: no TensorFlow start-up lines on stderr unless --verbose."""
+import json
 import os
 import platform
 import subprocess
@@ -30,16 +31,57 @@ def test_wanted_unless_verbose_or_set_or_imported():
     assert wanted([], {"TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_FER_QUIET": "1"}, {})  # our child
 
 
-def test_a_cli_that_imports_tensorflow_writes_nothing_to_stderr(tmp_path):
-    code = "import tensorflow as tf, keras; print(int(tf.constant(2) + 1))"
-    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+def _env():
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "KERAS_FER_QUIET")}
     env.update(KERAS_BACKEND="tensorflow", PYTHONPATH=str(REPO))
-    runs = {flag: subprocess.run([sys.executable, "-c", f"import keras_fer; {code}", *flag],
-                                 cwd=tmp_path, env=env, capture_output=True, text=True,
-                                 timeout=300) for flag in ((), ("--verbose",))}
+    return env
+
+
+# A CLI: main wrapped in cli_main, importing TensorFlow only once it runs (as every CLI does).
+CLI = """
+import sys
+from keras_fer.errors import cli_main
+
+@cli_main
+def main(argv=None):
+    import tensorflow as tf, keras
+    print(int(tf.constant(2) + 1))
+
+sys.exit(main())
+"""
+
+
+def test_a_cli_that_imports_tensorflow_writes_nothing_to_stderr(tmp_path):
+    runs = {flag: subprocess.run([sys.executable, "-c", CLI, *flag], cwd=tmp_path, env=_env(),
+                                 capture_output=True, text=True, timeout=300)
+            for flag in ((), ("--verbose",))}
     quiet, verbose = runs[()], runs[("--verbose",)]
-    assert quiet.returncode == verbose.returncode == 0
+    assert quiet.returncode == verbose.returncode == 0, (quiet.stderr, verbose.stderr)
     assert quiet.stdout == verbose.stdout == "3\n"
     assert quiet.stderr == ""
     if sys.platform == "linux" and platform.machine() == "x86_64":  # TensorFlow says oneDNN is on
         assert "oneDNN custom operations are on" in verbose.stderr
+
+
+# What an app that imports keras_fer keeps: its environment, import hooks and stderr descriptor.
+IMPORT = """
+import json, os, sys
+before = (dict(os.environ), list(sys.meta_path), os.fstat(2))
+import keras_fer, keras_fer.errors, keras_fer.predict
+after = (dict(os.environ), list(sys.meta_path), os.fstat(2))
+os.write(2, b"still stderr\\n")
+print(json.dumps({"environ": before[0] == after[0], "meta_path": before[1] == after[1],
+                  "fd2": (before[2].st_dev, before[2].st_ino) == (after[2].st_dev, after[2].st_ino),
+                  "new_env": sorted(set(after[0]) - set(before[0]))}))
+"""
+
+
+def test_import_keras_fer_has_no_side_effects(tmp_path):
+    """A fresh interpreter: ``import keras_fer`` leaves os.environ, sys.meta_path and fd 2 as
+    they were (it installed an import hook, set TF_CPP_MIN_LOG_LEVEL and redirected fd 2)."""
+    proc = subprocess.run([sys.executable, "-c", IMPORT], cwd=tmp_path, env=_env(),
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == {"environ": True, "meta_path": True, "fd2": True,
+                                       "new_env": []}
+    assert proc.stderr == "still stderr\n"

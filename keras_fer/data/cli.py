@@ -18,7 +18,7 @@ from keras_fer.data.classes import add_classes_option
 from keras_fer.data.core import FERData, default_source
 from keras_fer.data.loader import load
 from keras_fer.data.readers import NPZ_NAME, save_npz
-from keras_fer.errors import ArgumentParser, UserError, cli_main
+from keras_fer.errors import ArgumentParser, UserError, UserFileNotFound, cli_main
 from keras_fer.io_utils import check_out_dir
 
 SAMPLES_PER_CLASS = 2
@@ -126,7 +126,7 @@ def main(argv=None) -> int:
     if args.command == "prepare":
         src = str(default_source("--src")) if args.src is None else args.src
         if not src or not Path(src).exists():
-            raise UserError(f"no data source at {src!r}: download FER2013 (image-folder zip or "
+            raise UserFileNotFound(f"no data source at {src!r}: download FER2013 (image-folder zip or "
                             "fer2013.csv) and set FER2013_SRC or pass --src PATH")
         check_out_dir(args.out)
         if (Path(args.out) / NPZ_NAME).exists() and not args.force:

@@ -23,7 +23,7 @@ from keras_fer.data.readers import (
     read_npz,
     save_npz,
 )
-from keras_fer.errors import UserError
+from keras_fer.errors import UserError, UserFileNotFound
 
 CACHE_VERSION = 2  # 2: contempt is its own class, numbered folders need a coding, zip:member
 CACHE_MIN_IMAGES = 1000  # smaller reads decode about as fast as the cache loads: not cached
@@ -47,7 +47,7 @@ def find_source(path=None):
     path = Path(path) if given else default_data_path()
     if not path.exists():
         where = f"{path}" if given else f"{path} ($FER2013_DATA or data/ in {Path.cwd()})"
-        raise UserError(f"no FER2013 data at {where}: {HOW_TO_GET}")
+        raise UserFileNotFound(f"no FER2013 data at {where}: {HOW_TO_GET}")
     if path.is_dir():
         if (path / NPZ_NAME).is_file():
             return "npz", path / NPZ_NAME

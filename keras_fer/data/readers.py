@@ -322,6 +322,8 @@ def read_npz(path) -> FERData:
             if missing:
                 raise UserError(f"{path}: not a keras_fer data file (missing {', '.join(missing)})")
             arrays = {k: z[k] for k in z.files}
+    except UserError:  # a ValueError too: it already names the file and the fault
+        raise
     except (OSError, ValueError, zipfile.BadZipFile) as e:
         raise UserError(f"{path}: cannot read data file: {e}") from None
     return FERData(arrays["images"], arrays["labels"], arrays["splits"],

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from keras_fer.config import TrainConfig
-from keras_fer.errors import UserError
+from keras_fer.errors import UserError, UserFileNotFound
 from keras_fer.io_utils import read_json
 
 BEST_VALIDATION = "best validation"
@@ -139,7 +139,7 @@ def check_model_names(exp: Experiment) -> None:
         model = r.config.model
         if model.endswith(".json"):
             if not (Path(model).is_file() or (exp.path.parent / model).is_file()):
-                raise UserError(f"{exp.path}: run {r.name!r}: model file {model!r} not found")
+                raise UserFileNotFound(f"{exp.path}: run {r.name!r}: model file {model!r} not found")
         elif model not in known:
             raise UserError(f"{exp.path}: run {r.name!r}: unknown model {model!r} "
                             f"(registered: {', '.join(sorted(known))})")
@@ -149,5 +149,5 @@ def list_experiments(directory="experiments") -> list:
     """The experiment files in ``directory`` (sorted), as loaded Experiments."""
     directory = Path(directory)
     if not directory.is_dir():
-        raise UserError(f"{directory}: no such experiments folder")
+        raise UserFileNotFound(f"{directory}: no such experiments folder")
     return [load_experiment(p) for p in sorted(directory.glob("*.json"))]

@@ -5,7 +5,7 @@ import os
 
 import keras
 
-from keras_fer.errors import UserError
+from keras_fer.errors import UserError, UserFileNotFound
 from keras_fer.layers import GrayscaleToRGB
 
 
@@ -50,7 +50,7 @@ def load_local_weights(model, weights):
         return model
     path = os.fspath(weights)
     if not os.path.isfile(path):
-        raise UserError(f"{path}: weights file not found (weights must be a local file or None)")
+        raise UserFileNotFound(f"{path}: weights file not found (weights must be a local file or None)")
     try:
         if path.endswith(".keras"):
             model.set_weights(keras.saving.load_model(path, compile=False).get_weights())

@@ -3,7 +3,7 @@ import os
 
 import keras
 
-from keras_fer.errors import UserError
+from keras_fer.errors import UserError, UserFileNotFound
 from keras_fer.models.common import image_input, load_local_weights, predictions, preprocess
 from keras_fer.models.registry import register_model
 
@@ -99,7 +99,7 @@ def resnet50(input_shape=None, num_classes=7, weights=None, image_size=224):
                         f"keras_fer never does: download {RESNET50_URL} once and pass its path "
                         "as weights")
     if weights is not None and not os.path.isfile(os.fspath(weights)):
-        raise UserError(f"{weights}: weights file not found (use None or a local file)")
+        raise UserFileNotFound(f"{weights}: weights file not found (use None or a local file)")
     inputs = image_input(input_shape)
     x = preprocess(inputs, size=image_size, channels=3, scale="caffe")
     try:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from keras_fer import rundir
-from keras_fer.errors import UserError
+from keras_fer.errors import UserError, UserFileNotFound
 
 SAVEDMODEL_FILE = "saved_model.pb"
 LABELS_FILE = "labels.txt"  # written beside the SavedModel by keras_fer.export
@@ -99,7 +99,7 @@ def model_kind(path) -> tuple:
         if (candidate / SAVEDMODEL_FILE).is_file():
             return "savedmodel", candidate
     if not path.exists():
-        raise UserError(f"{path}: no such run directory or SavedModel")
+        raise UserFileNotFound(f"{path}: no such run directory or SavedModel")
     raise UserError(f"{path}: neither a run directory ({rundir.MODEL_FILE} is missing) nor an "
                     f"exported SavedModel ({SAVEDMODEL_FILE} is missing)")
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_fer.errors import UserError
+from keras_fer.errors import UserError, UserFileNotFound
 from keras_fer.predict.faces import crop_faces, make_detector
 from keras_fer.predict.preprocess import faces_uint8
 
@@ -53,6 +53,8 @@ def read_image(path) -> np.ndarray:
     try:
         with Image.open(path) as im:
             return np.asarray(to_8bit(ImageOps.exif_transpose(im)).convert("RGB"))
+    except FileNotFoundError:
+        raise UserFileNotFound(f"{path}: no such image file") from None
     except (OSError, ValueError, SyntaxError) as e:
         raise UserError(f"{path}: cannot read image ({image_error(e)})") from None
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from keras_fer.errors import ArgumentParser, UserError, cli_main
+from keras_fer.errors import ArgumentParser, UserFileNotFound, cli_main
 
 
 def build_parser():
@@ -39,10 +39,10 @@ def main(argv=None) -> int:
     notes = None
     if args.notes:
         if not Path(args.notes).is_file():
-            raise UserError(f"{args.notes}: no such notes file")
+            raise UserFileNotFound(f"{args.notes}: no such notes file")
         notes = Path(args.notes).read_text(encoding="utf-8")
     if args.recipe and not Path(args.recipe).is_file():
-        raise UserError(f"{args.recipe}: no such recipe file")
+        raise UserFileNotFound(f"{args.recipe}: no such recipe file")
     import keras
 
     if keras.backend.backend() != "tensorflow":

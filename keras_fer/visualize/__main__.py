@@ -10,7 +10,6 @@ if "keras" not in sys.modules and os.environ.get("KERAS_BACKEND", "tensorflow") 
     print(f"note: visualize runs on TensorFlow (tf-keras-vis), not KERAS_BACKEND="
           f"{os.environ['KERAS_BACKEND']}", file=sys.stderr)
     os.environ["KERAS_BACKEND"] = "tensorflow"
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from keras_fer.visualize.cli import main  # noqa: E402
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_fer.errors import UserError
+from keras_fer.errors import UserError, UserFileNotFound
 from keras_fer.visualize import activations as act
 from keras_fer.visualize import explain as sal
 from keras_fer.visualize import plots
@@ -195,7 +195,7 @@ def read_history(run_dir):
 
     path = Path(run_dir) / HISTORY_FILE
     if not path.is_file():
-        raise UserError(f"{path}: no training history (file not found)")
+        raise UserFileNotFound(f"{path}: no training history (file not found)")
     try:
         h = pd.read_csv(path)
     except (ValueError, OSError) as e:
