@@ -14,9 +14,9 @@ Subpackages (each a ``python -m keras_fer.<name>`` CLI, and a ``keras-fer <name>
 """
 # Importing keras_fer changes nothing in the host process (environment, import hooks, file
 # descriptors): the quiet TensorFlow start belongs to the CLIs (keras_fer.errors.cli_main).
-__version__ = "0.1.0"  # the one place: pyproject.toml reads it (tool.setuptools.dynamic)
+from keras_fer.emotions import EMOTIONS as EMOTIONS  # re-exported: keras_fer.EMOTIONS
 
-EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+__version__ = "0.1.0"  # the one place: pyproject.toml reads it (tool.setuptools.dynamic)
 
 
 def load(path=None, detector="auto", margin=0.2):

@@ -195,7 +195,7 @@ def ensemble_members(meta: dict) -> list:
 
 
 def class_names(run_dir) -> list:
-    from keras_fer import EMOTIONS
+    from keras_fer.emotions import EMOTIONS
 
     return list(read_meta(run_dir).get("classes", EMOTIONS))
 

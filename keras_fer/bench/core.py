@@ -19,9 +19,9 @@ import time
 
 import numpy as np
 
-from keras_fer import EMOTIONS
 from keras_fer.config import TrainConfig
 from keras_fer.devices import device_name, on_device
+from keras_fer.emotions import EMOTIONS
 from keras_fer.errors import UserError
 
 PRECISIONS = {"float32": "float32", "mixed": "mixed_bfloat16", "mixed_bfloat16": "mixed_bfloat16",

@@ -8,7 +8,6 @@ Example:
     >>> x, y = data.split("Training")
     >>> train_idx, val_idx = stratified_split(y, val_fraction=0.2, seed=0)
 """
-from keras_fer import EMOTIONS
 from keras_fer.data.classes import CLASS_NAMES, PRESETS, SYNONYMS, class_index, match_class, parse_classes
 from keras_fer.data.core import (
     SPLITS,
@@ -24,6 +23,7 @@ from keras_fer.data.loader import cache_file, default_cache_dir, find_source, lo
 from keras_fer.data.readers import read_csv, read_images, read_npz, save_npz, scan_images
 from keras_fer.data.sampling import balanced_batches, class_weights, oversample
 from keras_fer.data.splits import drop_classes, stratified_kfold, stratified_split, stratified_subset
+from keras_fer.emotions import EMOTIONS
 
 __all__ = [
     "EMOTIONS", "CLASS_NAMES", "PRESETS", "parse_classes", "to_8bit", "SPLITS", "SYNONYMS",

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from keras_fer import EMOTIONS
+from keras_fer.emotions import EMOTIONS
 from keras_fer.errors import UserError
 
 CONTEMPT = "contempt"

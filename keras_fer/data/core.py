@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_fer import EMOTIONS
+from keras_fer.emotions import EMOTIONS
 from keras_fer.errors import UserError
 
 SIZE = 48

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from keras_fer import EMOTIONS
 from keras_fer.data.classes import class_index
+from keras_fer.emotions import EMOTIONS
 from keras_fer.errors import UserError
 
 
