@@ -53,6 +53,9 @@ class ArgumentParser(argparse.ArgumentParser):
     def error(self, message):
         raise UserError(message)
 
+    def _get_value(self, action, arg_string):
+        return _get_value(self, action, arg_string)
+
 
 def finite_float(text) -> float:
     """argparse type: a float that is neither NaN nor infinite (``--lr inf`` would train a
@@ -82,16 +85,33 @@ def one_line(message) -> str:
     return " ".join(_ANSI.sub("", str(message)).split())
 
 
+_ARGPARSE_GET_VALUE = argparse.ArgumentParser._get_value
+
+
+def _get_value(parser, action, arg_string):
+    # argparse turns any ValueError of a type= function into "invalid <type> value: ..."; a
+    # UserError (a ValueError) already names the value at fault, so it passes through as it is.
+    # argparse raises its ArgumentError while handling ours, which is thus its __context__.
+    try:
+        return _ARGPARSE_GET_VALUE(parser, action, arg_string)
+    except argparse.ArgumentError as e:
+        if isinstance(e.__context__, UserError):
+            raise e.__context__ from None
+        raise
+
+
 @contextlib.contextmanager
 def _argparse_raises():
     # Every parser a CLI builds (plain argparse ones and their sub-command parsers included)
-    # reports its errors as a UserError rather than a usage block and SystemExit.
-    saved = argparse.ArgumentParser.error
+    # reports its errors as a UserError rather than a usage block and SystemExit, and lets a
+    # type= function's UserError through.
+    saved = argparse.ArgumentParser.error, argparse.ArgumentParser._get_value
     argparse.ArgumentParser.error = ArgumentParser.error
+    argparse.ArgumentParser._get_value = _get_value
     try:
         yield
     finally:
-        argparse.ArgumentParser.error = saved
+        argparse.ArgumentParser.error, argparse.ArgumentParser._get_value = saved
 
 
 def cli_main(func):

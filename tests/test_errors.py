@@ -1,10 +1,12 @@
 """API errors are the built-in exceptions they mean: a UserError is a ValueError, a missing path
 also a FileNotFoundError; under a CLI both are still one line and exit code 2."""
+import argparse
+
 import pytest
 
 import keras_fer
 import keras_fer.data
-from keras_fer.errors import UserError, UserFileNotFound, cli_main
+from keras_fer.errors import ArgumentParser, UserError, UserFileNotFound, cli_main
 from keras_fer.io_utils import read_json
 from keras_fer.predict.core import to_rgb
 
@@ -38,3 +40,25 @@ def test_a_cli_still_prints_one_line_for_a_missing_path(capsys):
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err == "error: runs/x: no such run directory\n"
+
+
+@pytest.mark.parametrize("parser_class", [ArgumentParser, argparse.ArgumentParser])
+def test_a_type_functions_user_error_keeps_its_message(capsys, parser_class):
+    """argparse reports a ValueError of a ``type=`` function as "invalid ... value"; a UserError,
+    a ValueError now, already names the value and keeps its own line."""
+    def coding(text):
+        raise UserError(f"--classes {text!r}: not a preset")
+
+    @cli_main
+    def main(argv=None):
+        parser = parser_class(prog="x")
+        parser.add_argument("--classes", type=coding)
+        parser.parse_args(argv)
+
+    assert main(["--classes", "raf"]) == 2
+    assert capsys.readouterr().err == "error: --classes 'raf': not a preset\n"
+    if parser_class is ArgumentParser:  # outside a CLI too
+        parser = ArgumentParser(prog="x")
+        parser.add_argument("--classes", type=coding)
+        with pytest.raises(UserError, match="^--classes '1': not a preset$"):
+            parser.parse_args(["--classes", "1"])
