@@ -26,13 +26,16 @@ each model does its own scaling inside and returns logits (apply softmax for pro
 """
 from __future__ import annotations
 
+import csv
+import io
+import math
 import os
 import shutil
 import zipfile
 from pathlib import Path
 
 from keras_fer.errors import UserError, UserFileNotFound
-from keras_fer.io_utils import check_out_dir, read_json, write_json
+from keras_fer.io_utils import check_out_dir, read_json, write_json, write_text
 
 MODEL_FILE = "model.keras"
 CONFIG_FILE = "config.json"
@@ -149,6 +152,44 @@ def read_meta(run_dir) -> dict:
 
 def write_meta(run_dir, meta: dict) -> None:
     write_json(Path(run_dir) / META_FILE, meta)
+
+
+def write_history(path, rows) -> None:
+    """``rows`` (one dict per epoch) as ``history.csv``, atomically: the columns in the order
+    they first appear, a row without one of them leaves its cell empty. The one writer."""
+    fields = list(dict.fromkeys(k for row in rows for k in row))
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text(path, buf.getvalue())
+
+
+def read_history(path) -> dict:
+    """``history.csv`` (the file, or a run directory holding it) as ``{column: [float per
+    epoch]}``, NaN for an empty or non-numeric cell; ``{}`` when it has no rows. The one reader.
+
+    Raises:
+        UserFileNotFound: no such file. UserError: not a readable CSV.
+    """
+    path = Path(path)
+    path = path / HISTORY_FILE if path.is_dir() else path
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+    except FileNotFoundError:
+        raise UserFileNotFound(f"{path}: no training history (file not found)") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise UserError(f"{path}: cannot read history: {str(e).splitlines()[0]}") from None
+    return {c: [to_float(r.get(c)) for r in rows] for c in (rows[0] if rows else {}) if c is not None}
+
+
+def to_float(text) -> float:
+    """``float(text)``, or NaN where it is empty or not a number (a CSV cell, a JSON null)."""
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return math.nan
 
 
 def read_config(run_dir):

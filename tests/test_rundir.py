@@ -1,5 +1,6 @@
 """``rundir.claim_out``: which output folders a run may write into, and when only with force."""
 import json
+import math
 
 import pytest
 
@@ -51,3 +52,36 @@ def test_claim_out_resumes_the_same_run_and_refuses_the_rest(tmp_path):
     assert not done.exists()
     rundir.release_aside(done)
     assert not aside.exists()
+
+
+def test_history_csv_round_trips_through_its_one_writer_and_reader(tmp_path):
+    from keras_fer.rundir import HISTORY_FILE, read_history, write_history
+
+    rows = [{"epoch": 1, "loss": 2.5, "lr": 0.05},
+            {"epoch": 2, "loss": 1.25, "val_loss": 1.5, "lr": 0.025}]  # val_loss from epoch 2
+    write_history(tmp_path / HISTORY_FILE, rows)
+    assert (tmp_path / HISTORY_FILE).read_text() == (
+        "epoch,loss,lr,val_loss\n1,2.5,0.05,\n2,1.25,0.025,1.5\n")
+    got = read_history(tmp_path)  # a run directory, or the file itself
+    assert got == read_history(tmp_path / HISTORY_FILE)
+    assert list(got) == ["epoch", "loss", "lr", "val_loss"]
+    assert got["loss"] == [2.5, 1.25] and got["epoch"] == [1.0, 2.0]
+    assert math.isnan(got["val_loss"][0]) and got["val_loss"][1] == 1.5
+    write_history(tmp_path / "empty.csv", [])
+    assert read_history(tmp_path / "empty.csv") == {}
+    with pytest.raises(FileNotFoundError, match="nowhere.csv: no training history"):
+        read_history(tmp_path / "nowhere.csv")
+
+
+def test_the_one_curves_plotter_draws_train_solid_validation_dashed():
+    from keras_fer.visualize import plots
+
+    history = {"epoch": [1, 2, 3], "loss": [3.0, 2.0, 1.0], "val_loss": [3.5, 2.5, 2.0],
+               "accuracy": [0.2, 0.4, 0.5], "macro_f1": [math.nan] * 3, "lr": [0.1] * 3}
+    fig = plots.curves({"a": history, "b": {"epoch": [1], "loss": [2.0]}}, "t",
+                       metrics=("loss", "accuracy", "macro_f1"))
+    loss, accuracy = fig.axes  # macro_f1 has no finite value: no panel
+    assert [(ln.get_label(), ln.get_linestyle(), list(ln.get_ydata())) for ln in loss.lines] == [
+        ("a train", "-", [3.0, 2.0, 1.0]), ("a val", "--", [3.5, 2.5, 2.0]), ("b train", "-", [2.0])]
+    assert [ln.get_label() for ln in accuracy.lines] == ["a train"]
+    plots.plt.close(fig)

@@ -93,41 +93,25 @@ def markdown_table(table: pd.DataFrame) -> str:
 
 
 def plot_curves(exp, outcome, path) -> None:
-    """Loss, accuracy and macro-F1 by epoch, one colour per run (validation solid, train dashed;
-    repeats averaged)."""
-    import matplotlib
+    """Loss, accuracy and macro-F1 by epoch, one colour per run (repeats averaged), drawn by the
+    one plotter, ``keras_fer.visualize.plots.curves``."""
+    from keras_fer.visualize import plots
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(CURVES), figsize=(5 * len(CURVES), 4))
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    missing = []
-    for i, run in enumerate(exp.runs):
+    histories, missing = {}, []
+    for run in exp.runs:
         res = [r for r in outcome["results"] if r.run == run.name]
-        if not any(r.history for r in res):
-            missing.append(run.name)
-        c = colours[i % len(colours)]
-        for ax, (key, label) in zip(axes, CURVES):
-            for prefix, style in (("val_", "-"), ("", "--")):
-                curves = [r.history.get(prefix + key) for r in res if r.history.get(prefix + key)]
-                if not curves:
-                    continue
+        mean = {}
+        for key in (p + k for k, _ in CURVES for p in ("", "val_")):
+            curves = [r.history[key] for r in res if r.history.get(key)]
+            if curves:
                 n = min(len(cv) for cv in curves)
-                mean = np.nanmean([cv[:n] for cv in curves], axis=0)
-                ax.plot(np.arange(1, n + 1), mean, style, color=c,
-                        label=run.name if prefix == "val_" else None, marker="o" if n == 1 else None)
-            ax.set_title(f"{label} (solid: validation, dashed: train)", fontsize=9)
-            ax.set_xlabel("epoch")
-            ax.set_ylabel(label)
-    if len(missing) < len(exp.runs):
-        axes[0].legend(fontsize=7)
+                mean[key] = np.nanmean([cv[:n] for cv in curves], axis=0)
+        histories[run.name] = mean
+        if not mean:
+            missing.append(run.name)
     # rows reused from results written before they kept their curves have none to draw
-    fig.suptitle(exp.name + (f" (no curves kept for: {', '.join(missing)})" if missing else ""))
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=90)
-    plt.close(fig)
+    title = exp.name + (f" (no curves kept for: {', '.join(missing)})" if missing else "")
+    plots.save(plots.curves(histories, title, metrics=[k for k, _ in CURVES]), path, dpi=90)
 
 
 def machine() -> str:

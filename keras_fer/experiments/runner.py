@@ -3,7 +3,6 @@ collect validation metrics, choose the configuration on validation, report Priva
 """
 from __future__ import annotations
 
-import csv
 import math
 import shutil
 from dataclasses import dataclass, field
@@ -14,6 +13,7 @@ import numpy as np
 from keras_fer.errors import UserError
 from keras_fer.experiments.spec import BEST_VALIDATION, Experiment
 from keras_fer.io_utils import read_json, write_json
+from keras_fer.rundir import HISTORY_FILE, read_history, to_float
 
 METRICS = ("val_accuracy", "val_macro_f1", "val_average_accuracy")
 
@@ -35,21 +35,6 @@ def run_top(run_dir) -> Path:
     return run_dir.parent if run_dir.name.startswith("fold") else run_dir
 
 
-def read_history(path) -> dict:
-    """``history.csv`` as {column: [float per epoch]}."""
-    with open(path, newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    cols = rows[0].keys() if rows else []
-    return {c: [_num(r[c]) for r in rows] for c in cols}
-
-
-def _num(v):
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        return math.nan
-
-
 def collect(run_name, seed, run_dir) -> list:
     """RunResults of one trained run directory: itself, or its fold* sub-directories (k-fold).
 
@@ -58,12 +43,12 @@ def collect(run_name, seed, run_dir) -> list:
     dirs = sorted(p for p in run_dir.glob("fold*") if (p / "summary.json").is_file()) or [run_dir]
     out = []
     for d in dirs:
-        if not (d / "summary.json").is_file() or not (d / "history.csv").is_file():
+        if not (d / "summary.json").is_file() or not (d / HISTORY_FILE).is_file():
             raise UserError(f"{d}: no summary.json/history.csv (did the training run finish?)")
         summary = read_json(d / "summary.json")
         best = {**(summary.get("best") or {}), "train_cpu_hours": summary.get("train_cpu_hours")}
-        out.append(RunResult(run_name, seed, d, {k: _num(v) for k, v in best.items()},
-                             read_history(d / "history.csv")))
+        out.append(RunResult(run_name, seed, d, {k: to_float(v) for k, v in best.items()},
+                             read_history(d / HISTORY_FILE)))
     return out
 
 
@@ -204,9 +189,9 @@ class MeasuredBefore:
         for i, row in enumerate(self.saved.get("runs", [])):
             if row.get("run") != run or row.get("seed") != seed:
                 continue
-            history = {k: [_num(x) for x in v] for k, v in (row.get("history") or {}).items()}
+            history = {k: [to_float(x) for x in v] for k, v in (row.get("history") or {}).items()}
             found.append(RunResult(run, seed, Path(row["run_dir"]),
-                                   {k: _num(v) for k, v in row["best"].items()}, history,
+                                   {k: to_float(v) for k, v in row["best"].items()}, history,
                                    self._private(row, run, i)))
         if not found:
             return []

@@ -15,8 +15,6 @@ with the same best value, patience counters, history and learning rate.
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import os
@@ -28,7 +26,8 @@ import numpy as np
 
 from keras_fer.config import EPOCH_METRICS as HISTORY_KEYS
 from keras_fer.errors import UserError
-from keras_fer.io_utils import atomic_path, write_text
+from keras_fer.io_utils import atomic_path
+from keras_fer.rundir import write_history
 from keras_fer.train.schedules import current_lr, is_better
 
 
@@ -115,24 +114,13 @@ class HistoryLog(keras.callbacks.Callback):
                     row[prefix + key] = float(logs[prefix + key])
         row["lr"] = current_lr(self.model.optimizer)
         self.rows = [r for r in self.rows if r["epoch"] < row["epoch"]] + [row]
-        write_text(self.path, rows_to_csv(self.rows))
+        write_history(self.path, self.rows)
 
     def get_state(self):
         return {"rows": self.rows}
 
     def set_state(self, state):
         self.rows = list(state.get("rows") or [])
-
-
-def rows_to_csv(rows) -> str:
-    fields = []
-    for row in rows:
-        fields += [k for k in row if k not in fields]
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buf.getvalue()
 
 
 class ResumeState(keras.callbacks.Callback):

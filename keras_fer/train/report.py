@@ -9,35 +9,18 @@ import numpy as np
 
 from keras_fer import rundir
 from keras_fer.devices import device_name
-from keras_fer.io_utils import atomic_path, write_json
+from keras_fer.io_utils import write_json
 
-CURVES = (("loss", "loss"), ("accuracy", "accuracy"), ("macro_f1", "macro-F1"))
+CURVES = ("loss", "accuracy", "macro_f1")  # the panels of a run's curves.png
 
 
 def plot_curves(rows, path, title="") -> None:
-    """Three panels from the history rows (dicts with epoch, loss, val_loss, ...)."""
-    import matplotlib
+    """``curves.png`` of the history rows (dicts with epoch, loss, val_loss, ...), drawn by the
+    one plotter, ``keras_fer.visualize.plots.curves``."""
+    from keras_fer.visualize import plots
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    epochs = [r["epoch"] for r in rows]
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
-    for ax, (key, label) in zip(axes, CURVES):
-        for prefix, name in (("", "train"), ("val_", "validation")):
-            values = [r.get(prefix + key, np.nan) for r in rows]
-            if not all(np.isnan(values)):
-                ax.plot(epochs, values, marker="." if len(rows) < 30 else None, label=name)
-        ax.set_xlabel("epoch")
-        ax.set_title(label)
-        ax.grid(alpha=0.3)
-        ax.legend()
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=90)
-    plt.close(fig)
+    columns = {k: [r.get(k, np.nan) for r in rows] for k in dict.fromkeys(k for r in rows for k in r)}
+    plots.save(plots.curves({"": columns}, title, metrics=CURVES), path, dpi=90)
 
 
 def fold_summary(fold_results: list, keys=("val_accuracy", "val_macro_f1",

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_fer.errors import UserError, UserFileNotFound
+from keras_fer.errors import UserError
 from keras_fer.visualize import activations as act
 from keras_fer.visualize import explain as sal
 from keras_fer.visualize import plots
@@ -187,22 +187,15 @@ def do_attention(ctx):
              "Attention")
 
 
-def read_history(run_dir):
-    """``RUN/history.csv`` as a DataFrame; UserError naming the file if missing or unreadable."""
-    import pandas as pd
-
+def read_history(run_dir) -> dict:
+    """``RUN/history.csv`` (``keras_fer.rundir.read_history``); a UserError if it has no rows."""
     from keras_fer.rundir import HISTORY_FILE
+    from keras_fer.rundir import read_history as read
 
-    path = Path(run_dir) / HISTORY_FILE
-    if not path.is_file():
-        raise UserFileNotFound(f"{path}: no training history (file not found)")
-    try:
-        h = pd.read_csv(path)
-    except (ValueError, OSError) as e:
-        raise UserError(f"{path}: cannot read history: {str(e).splitlines()[0]}") from None
-    if h.empty:
-        raise UserError(f"{path}: the history has no rows")
-    return h
+    history = read(Path(run_dir) / HISTORY_FILE)
+    if not history:
+        raise UserError(f"{Path(run_dir) / HISTORY_FILE}: the history has no rows")
+    return history
 
 
 def do_curves(ctx):

@@ -145,29 +145,40 @@ def heat_strips(weights, row_labels, title, xlabel="attention weight index"):
     return fig
 
 
-def curves(histories, title):
-    """Training curves: one panel per metric in the histories, train solid, validation dashed.
+def curves(histories, title, metrics=METRICS):
+    """Training curves, the one plotter (a run's ``curves.png``, ``visualize``, a study's
+    ``curves.png``): a panel per metric that a history has, one colour per run, train solid,
+    validation dashed.
 
     Args:
-        histories: dict run name -> pandas DataFrame (history.csv columns).
+        histories: dict run name -> ``{column: [value per epoch]}`` (``history.csv``'s columns,
+            as ``keras_fer.rundir.read_history`` gives them; a DataFrame works too).
+        metrics: the panels to draw where present (loss when none is).
     """
-    present = [m for m in METRICS if any(m in h or f"val_{m}" in h for h in histories.values())]
-    present = present or ["loss"]
+    def series(h, key):
+        values = np.asarray(h[key], dtype=float) if key in h else np.array([])
+        return values if np.isfinite(values).any() else None
+
+    present = [m for m in metrics if any(series(h, m) is not None or series(h, f"val_{m}") is not None
+                                         for h in histories.values())] or ["loss"]
     fig, axes = plt.subplots(1, len(present), figsize=(4.2 * len(present), 3.6), squeeze=False)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for j, metric in enumerate(present):
         ax = axes[0, j]
         for i, (name, h) in enumerate(histories.items()):
-            x = h["epoch"] if "epoch" in h else np.arange(1, len(h) + 1)
             c = colors[i % len(colors)]
-            if metric in h:
-                ax.plot(x, h[metric], color=c, label=f"{name} train")
-            if f"val_{metric}" in h:
-                ax.plot(x, h[f"val_{metric}"], color=c, linestyle="--", label=f"{name} val")
+            for key, style, label in ((metric, "-", "train"), (f"val_{metric}", "--", "val")):
+                values = series(h, key)
+                if values is None:
+                    continue
+                x = np.asarray(h["epoch"]) if "epoch" in h else np.arange(1, len(values) + 1)
+                ax.plot(x[:len(values)], values, style, color=c, label=f"{name} {label}".strip(),
+                        marker="." if len(values) < 30 else None)
         ax.set_title(metric)
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
-    axes[0, 0].legend(fontsize=7)
+    if axes[0, 0].get_legend_handles_labels()[0]:
+        axes[0, 0].legend(fontsize=7)
     fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     return fig
