@@ -118,3 +118,28 @@ def test_the_layout_checker_sees_logic_in_an_init(tmp_path):
                                                "__init__.py line 5: FunctionDef"]
     (pkg / "__main__.py").write_text("from keras_fer.demo.core import main\n")
     assert layout_faults("keras_fer.demo", tmp_path)[0] == "__main__.py does not import cli.main"
+
+
+# Public names that several modules define on purpose: each command's entry points, and names
+# whose meanings differ by module (keras_fer.load a model, keras_fer.data.load a data set).
+SHARED_NAMES = {"main", "build_parser", "load", "run", "summary_line", "table",
+                "model_inputs"}  # TODO(issue 39, h42): one model_inputs; remove it from here then
+
+
+def defined_twice(files):
+    """``{name: [files]}`` of public top-level functions and classes defined in several files."""
+    where = {}
+    for path in files:
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and not node.name.startswith("_"):
+                where.setdefault(node.name, []).append(str(path.relative_to(REPO)))
+    return {name: paths for name, paths in where.items() if len(paths) > 1}
+
+
+def test_one_of_each_public_name():
+    """One history reader, one curves plotter, one tensorboard_callbacks, one make_plan: a
+    second definition of a public name is a second way of doing the same thing."""
+    files = [p for pkg in ("keras_fer", "tuning") for p in sorted((REPO / pkg).rglob("*.py"))]
+    twice = defined_twice(files)
+    assert {"main", "build_parser"} <= set(twice)  # the checker sees them
+    assert {name: paths for name, paths in twice.items() if name not in SHARED_NAMES} == {}

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 from keras_fer.config import TrainConfig
-from keras_fer.distribute import make_plan as device_plan
+from keras_fer.distribute import make_plan
 from keras_fer.durations import parse_duration
 from keras_fer.errors import UserError
 from keras_fer.io_utils import read_json, write_json
@@ -163,7 +163,7 @@ def search_arrays(cfg: TrainConfig, data):
     return select_data(cfg, data)
 
 
-def tensorboard_callbacks(cfg, log_dir) -> list:
+def hparams_callbacks(cfg, log_dir) -> list:
     """KerasTuner's documented HParams logging: a TensorBoard callback given to ``search``, which
     KerasTuner points at ``log_dir/<trial>/execution0`` and pairs with the trial's HParams."""
     import keras
@@ -194,7 +194,7 @@ def serve_as_chief(tuner, poll_s=0.5):
             break
 
 
-def make_plan(args, cfg, data, tuner, hypermodel, fixed, budget, x, y, n_val, who):
+def plan_search(args, cfg, data, tuner, hypermodel, fixed, budget, x, y, n_val, who):
     """The SearchPlan: estimates from the project's measured trials, else a calibration."""
     import numpy as np
 
@@ -233,7 +233,7 @@ def run(args) -> int:
     check_settings(Path(args.dir) / project, {
         "space": space.name, "tuner": args.tuner, "fix": sorted(args.fix),
         **{k: v for k, v in cfg.to_dict().items() if k not in RESUME_FREE}})
-    devices = device_plan(cfg.devices)
+    devices = make_plan(cfg.devices)
     if devices.processes > 1:
         raise UserError("tuning on several hosts: run KerasTuner's workers (tuning/README.md)")
     devices.check_batch(cfg.batch_size)
@@ -250,7 +250,7 @@ def run(args) -> int:
         tuner = make_tuner(args.tuner, hypermodel, args.objective, args.max_trials, cfg.epochs,
                            args.dir, seed=cfg.seed, fixed=fixed, project_name=project)
     budget = Budget(seconds, retrain=not args.no_retrain, start=start)
-    plan = make_plan(args, cfg, data, tuner, hypermodel, fixed, budget, x, y, len(yv), who)
+    plan = plan_search(args, cfg, data, tuner, hypermodel, fixed, budget, x, y, len(yv), who)
     tuner.plan = plan
     for line in first_lines(plan, why, space.name, args.tuner, trials_done(tuner.oracle)):
         print(line, flush=True)
@@ -268,7 +268,7 @@ def run(args) -> int:
         else:
             with devices.scope():
                 tuner.search(*fit, validation_data=val, epochs=cfg.epochs,
-                             callbacks=tensorboard_callbacks(cfg, Path(tuner.project_dir) / "tensorboard"))
+                             callbacks=hparams_callbacks(cfg, Path(tuner.project_dir) / "tensorboard"))
     except BudgetSpent as stop:
         print(f"{stop}; run the same command again to resume within a new budget", flush=True)
     if who == "worker":

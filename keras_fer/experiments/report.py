@@ -92,7 +92,7 @@ def markdown_table(table: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot_curves(exp, outcome, path) -> None:
+def plot_study_curves(exp, outcome, path) -> None:
     """Loss, accuracy and macro-F1 by epoch, one colour per run (repeats averaged), drawn by the
     one plotter, ``keras_fer.visualize.plots.curves``."""
     from keras_fer.visualize import plots
@@ -174,7 +174,7 @@ def write_results(exp, outcome, out, argv) -> dict:
         header += f"Reference run (\"vs reference\" is validation accuracy minus its): {exp.reference}\n\n"
     notes = f"\n## How our results differ\n\n{exp.notes}\n" if exp.notes else ""
     write_text(paths["md"], header + md + _left_out(exp) + notes)
-    plot_curves(exp, outcome, paths["png"])
+    plot_study_curves(exp, outcome, paths["png"])
     configs = write_configs(outcome, out / "configs")
     commands = commands_text(exp, outcome, argv, configs)
     write_text(paths["commands"], commands)

@@ -187,25 +187,24 @@ def do_attention(ctx):
              "Attention")
 
 
-def read_history(run_dir) -> dict:
+def _history(run_dir) -> dict:
     """``RUN/history.csv`` (``keras_fer.rundir.read_history``); a UserError if it has no rows."""
-    from keras_fer.rundir import HISTORY_FILE
-    from keras_fer.rundir import read_history as read
+    from keras_fer.rundir import HISTORY_FILE, read_history
 
-    history = read(Path(run_dir) / HISTORY_FILE)
+    history = read_history(Path(run_dir) / HISTORY_FILE)
     if not history:
         raise UserError(f"{Path(run_dir) / HISTORY_FILE}: the history has no rows")
     return history
 
 
 def do_curves(ctx):
-    histories = {ctx.name: read_history(ctx.run_dir)}
+    histories = {ctx.name: _history(ctx.run_dir)}
     title = f"Training curves - {ctx.name}"
     ctx.emit(plots.curves(histories, title), "curves.png", title,
              "Loss and metrics per epoch: training solid, validation dashed.", "Training")
     if ctx.compare:
         for run in ctx.compare:
-            histories[Path(run).name] = read_history(run)
+            histories[Path(run).name] = _history(run)
         title = f"Training curves compared: {', '.join(histories)}"
         ctx.emit(plots.curves(histories, title), "curves_compare.png", title,
                  "Several runs overlaid, one colour per run: training solid, validation dashed.",
