@@ -7,9 +7,14 @@ SmoothGrad, Grad-CAM, Grad-CAM++), on a fixed sample of faces:
   with re-initialised weights (``explain.random_clone``), for the same image and class. A map
   that explains the model changes when the weights do: low is good;
 * ``deletion_auc``: Petsiuk et al. (2018): the area under the explained class's probability as
-  the most salient pixels are set to black first, ``DELETION_STEPS`` chunks; below
+  the most salient pixels are removed first, ``DELETION_STEPS`` chunks; below
   ``random_deletion_auc`` (the same pixels removed in a random order) when the map finds the
-  pixels the prediction needs. Gradient maps rank pixels by ``|gradient|``.
+  pixels the prediction needs. Gradient maps rank pixels by ``|gradient|``. A removed pixel
+  takes its value in a blurred copy of the face (``DELETION_BLUR`` pixels), not black: scattered
+  black pixels are out of distribution, so random-order deletion with them wrecks any
+  prediction at once (saved_models/best, PublicTest, AUC: black, 200 faces: random 0.22, below
+  Grad-CAM 0.33 and vanilla 0.24; blurred, sigma 2, 100 faces: random 0.52, above all four
+  methods, 0.41-0.45): that measures the artefacts rather than the map (Rong et al. 2022).
 
 The class explained is the trained model's prediction; the randomized network explains the same
 class. Everything runs in batches (one predict call per chunk of images for all their steps).
@@ -28,7 +33,7 @@ METHODS = ("vanilla", "smoothgrad", "gradcam", "gradcam++")
 LABELS = {"vanilla": "vanilla gradient", "smoothgrad": "SmoothGrad", "gradcam": "Grad-CAM",
           "gradcam++": "Grad-CAM++"}
 DELETION_STEPS = 10
-DELETION_FILL = 0.0  # black, as in Petsiuk et al.'s deletion
+DELETION_BLUR = 2.0  # Gaussian sigma, in pixels of the model input, of the removed pixels' values
 REPORT_FILE = "faithfulness.json"
 
 
@@ -77,13 +82,13 @@ def measure(model, x, classes, layer, smooth_samples=20, seed=0, steps=DELETION_
     predict = softmax_predict(model)
     pixels = x.shape[1] * x.shape[2]
     say(f"  faithfulness: deletion curves ({steps} steps, {len(METHODS) + 1} orders)")
+    fill = metrics.gaussian_blur(x, DELETION_BLUR)
     curves = {"random": metrics.deletion_curves(predict, x, classes,
                                                 metrics.random_order(len(x), pixels, seed),
-                                                steps, DELETION_FILL)}
+                                                steps, fill)}
     for m in METHODS:
         curves[m] = metrics.deletion_curves(predict, x, classes,
-                                            metrics.deletion_order(trained[m], seed), steps,
-                                            DELETION_FILL)
+                                            metrics.deletion_order(trained[m], seed), steps, fill)
     random_auc = _mean(metrics.auc(curves["random"]))
     out = {}
     for m in METHODS:
@@ -96,7 +101,7 @@ def measure(model, x, classes, layer, smooth_samples=20, seed=0, steps=DELETION_
                   "deletion_curve": [round(float(v), 4) for v in curves[m].mean(axis=0)]}
     return {"images": int(len(x)), "layer": layer, "smooth_samples": int(smooth_samples),
             "seed": int(seed),
-            "deletion": {"steps": int(steps), "fill": DELETION_FILL,
+            "deletion": {"steps": int(steps), "fill": f"gaussian blur, sigma {DELETION_BLUR} px",
                          "random_curve": [round(float(v), 4) for v in curves["random"].mean(axis=0)]},
             "methods": out}
 

@@ -198,7 +198,8 @@ def do_faithfulness(ctx):
         "model and of the same network with re-initialised weights (Adebayo et al. 2018), mean "
         "over the pairs where neither map is constant (their number in brackets): low means the "
         "map depends on what the model learned. Deletion AUC: the predicted class's probability "
-        f"as the most salient pixels are blacked out first, {report['deletion']['steps']} steps "
+        "as the most salient pixels are replaced by those of a blurred copy (sigma "
+        f"{fa.DELETION_BLUR:g} px) first, {report['deletion']['steps']} steps "
         "(Petsiuk et al. 2018; gradient maps ranked by |gradient|): below the random pixel "
         "order's AUC means the map found the pixels the prediction rests on.",
         ["method", "non-constant maps", "rank correlation trained vs random (pairs)",

@@ -72,15 +72,29 @@ def random_order(n, pixels, seed=0):
     return np.stack([rng.permutation(pixels) for _ in range(n)])
 
 
+def gaussian_blur(x, sigma):
+    """(N, H, W, C) images blurred by a Gaussian of ``sigma`` pixels (weights renormalised at
+    the borders), as two matrix products: no SciPy needed."""
+    def kernel(n):
+        d = np.arange(n)[:, None] - np.arange(n)[None]
+        k = np.exp(-0.5 * (d / sigma) ** 2)
+        return k / k.sum(axis=1, keepdims=True)
+
+    x = np.asarray(x, np.float64)
+    return np.einsum("ij,njkc,lk->nilc", kernel(x.shape[1]), x, kernel(x.shape[2]))
+
+
 def deletion_curves(predict, x, classes, order, steps=10, fill=0.0, batch_size=256):
     """Petsiuk et al.'s deletion: the probability of ``classes[i]`` as the pixels of image i are
-    set to ``fill`` in ``order``, ``steps`` equal chunks at a time.
+    replaced by ``fill`` in ``order``, ``steps`` equal chunks at a time.
 
     Args:
         predict: images (B, H, W, C) float32 -> class probabilities (B, K).
         x: (N, H, W, C) images; ``order``: (N, H*W) pixel indices, removed first to last
             (every channel of a pixel at once).
         steps: number of chunks; the curve has ``steps + 1`` points, from 0 to all removed.
+        fill: a value, or images like ``x`` whose pixels replace the removed ones (a blurred
+            copy: ``gaussian_blur(x, sigma)``).
 
     Returns:
         (N, steps + 1) probabilities.
@@ -91,12 +105,13 @@ def deletion_curves(predict, x, classes, order, steps=10, fill=0.0, batch_size=2
     # rank[i, p]: when pixel p of image i goes; pixel p is gone at step k when rank < counts[k]
     rank = np.empty_like(order)
     np.put_along_axis(rank, order, np.arange(h * w)[None], axis=1)
+    fill = np.broadcast_to(np.asarray(fill, np.float32), x.shape)
     probs = np.empty((n, steps + 1))
     per = max(batch_size // (steps + 1), 1)  # images per predict call, all their steps at once
     for s in range(0, n, per):
         r = rank[s:s + per].reshape(-1, 1, h, w, 1)
         gone = r < counts[None, :, None, None, None]  # (b, steps + 1, h, w, 1)
-        batch = np.where(gone, np.float32(fill), x[s:s + per, None]).reshape(-1, h, w, c)
+        batch = np.where(gone, fill[s:s + per, None], x[s:s + per, None]).reshape(-1, h, w, c)
         p = np.asarray(predict(batch)).reshape(len(r), steps + 1, -1)
         probs[s:s + per] = np.take_along_axis(p, np.asarray(classes)[s:s + per, None, None],
                                               axis=2)[..., 0]

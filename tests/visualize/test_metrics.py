@@ -68,3 +68,15 @@ def test_deletion_of_the_only_pixel_that_matters_beats_random(fill):
     rand = metrics.auc(metrics.deletion_curves(predict, x, [0] * 4, metrics.random_order(4, 9), 3, fill))
     np.testing.assert_allclose(smart, 1 / 6)  # curve 1, 0, 0, 0
     assert (rand >= smart).all() and rand.mean() > smart.mean()
+
+
+def test_gaussian_blur_hand_computed():
+    x = np.zeros((1, 3, 3, 1))
+    x[0, 1, 1, 0] = 1.0
+    a, e2 = np.exp(-0.5), np.exp(-2.0)
+    out = metrics.gaussian_blur(x, 1.0)[0, ..., 0]
+    # centre row weights (a, 1, a) / (1 + 2a); border row weights (1, a, e^-2) / (1 + a + e^-2)
+    assert out[1, 1] == pytest.approx(1 / (1 + 2 * a) ** 2)
+    assert out[0, 0] == pytest.approx((a / (1 + a + e2)) ** 2)
+    assert out[0, 1] == pytest.approx(a / (1 + a + e2) / (1 + 2 * a))
+    np.testing.assert_allclose(metrics.gaussian_blur(np.full((2, 5, 4, 1), 7.0), 2.0), 7.0)
