@@ -185,7 +185,6 @@ def test_a_release_is_visualized_into_runs_vis_not_into_it(setup, tmp_path, monk
     assert sorted(p.relative_to(release) for p in release.rglob("*")) == before
 
 
-@pytest.mark.e2e
 def test_faithfulness_page_of_a_trained_model(setup, fer_small, tmp_path, capsys):
     """Train the tiny net 3 epochs on the small real subset, then build the page: the report
     holds every metric of every method, and the page shows them."""
