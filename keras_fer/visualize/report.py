@@ -60,6 +60,7 @@ def render_index(model_name, figures, notes=()):
              "figure{margin:1.5em 0}img{max-width:100%;border:1px solid #ccc}"
              "figcaption{color:#333;font-size:0.9em}table{border-collapse:collapse}"
              "td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}"
+             "td:first-child,th:first-child{text-align:left}"
              ".note{color:#a40}</style></head><body>",
              f"<h1>Explaining {esc(model_name)}</h1>"]
     parts += [f"<p class='note'>{esc(n)}</p>" for n in notes]
