@@ -2,7 +2,11 @@
 
     python -m keras_fer.visualize MODEL_DIR [--data PATH] [--what saliency,gradcam,...]
         [--images FILES | --split PublicTest --per-class 2] [--class NAME] [--layer NAME]
-        [--compare RUN2 RUN3] [--out DIR (default MODEL_DIR/vis; runs/vis/<name> for a release)]
+        [--faithfulness-images 200] [--compare RUN2 RUN3]
+        [--out DIR (default MODEL_DIR/vis; runs/vis/<name> for a release)]
+
+``faithfulness`` measures the explanations on a fixed stratified sample of the split (--seed):
+a table on the page and ``faithfulness.json`` (``keras_fer.visualize.faithfulness``).
 
 Backend: tf-keras-vis needs TensorFlow. ``python -m keras_fer.visualize`` always runs on
 TensorFlow (``__main__`` sets ``KERAS_BACKEND=tensorflow`` before Keras is imported); a model
@@ -23,9 +27,15 @@ import numpy as np
 from keras_fer.errors import ArgumentParser, UserError, cli_main
 from keras_fer.io_utils import check_out_dir
 
-WHATS = ("saliency", "gradcam", "activations", "filters", "attention", "curves", "distribution",
-         "confusion", "predictions")
-DATA_WHATS = ("distribution", "confusion", "predictions")
+WHATS = ("saliency", "gradcam", "faithfulness", "activations", "filters", "attention", "curves",
+         "distribution", "confusion", "predictions")
+DATA_WHATS = ("faithfulness", "distribution", "confusion", "predictions")
+LAYER_HELP = ("layer for Grad-CAM, the activation maps per emotion and (with the first conv) the "
+              "filters. Default: the last layer whose output is a ReLU-family feature map with "
+              "more than 2x2 positions; if Grad-CAM there is constant (all zero) for more than 5%% "
+              "of the faithfulness sample (of the faces explained, without data), the one before "
+              "it (3 tried, else the least constant). A model without such a layer: its last "
+              "conv layer")
 
 
 def build_parser():
@@ -42,7 +52,10 @@ def build_parser():
     p.add_argument("--per-class", type=int, default=2, help="images per class to explain")
     p.add_argument("--limit", type=int, help="stratified subset of the split for confusion/predictions")
     p.add_argument("--class", dest="cls", help="emotion to explain (default: the predicted one)")
-    p.add_argument("--layer", help="layer for Grad-CAM, activations and filters (default: last conv)")
+    p.add_argument("--layer", help=LAYER_HELP)
+    p.add_argument("--faithfulness-images", type=int, default=200,
+                   help="faces of --split (stratified, --seed) on which faithfulness is measured "
+                        "and the default layer chosen")
     p.add_argument("--compare", nargs="+", default=[], help="more run dirs overlaid on the curves")
     p.add_argument("--maps", type=int, default=8, help="feature maps shown per layer")
     p.add_argument("--smooth-samples", type=int, default=20, help="SmoothGrad noisy copies")
@@ -110,6 +123,8 @@ def _reasons(ctx, whats, attention_layer, has_conv):
     no_data = "needs data with labels (--data, or run without --images)"
     return {"saliency": None if len(ctx.faces) else "no images",
             "gradcam": None if has_conv or ctx.layer else "the model has no Conv2D layer",
+            "faithfulness": (no_data if ctx.sample is None else None if has_conv or ctx.layer
+                             else "the model has no Conv2D layer"),
             "activations": None if has_conv else "the model has no Conv2D layer",
             "filters": None if has_conv else "the model has no Conv2D layer",
             "attention": None if attention_layer else "the model has no attention layer (DACL)",
@@ -126,6 +141,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     whats, explicit = _parse_what(args.what)
     for n, flag in ((args.per_class, "--per-class"), (args.maps, "--maps"),
+                    (args.faithfulness_images, "--faithfulness-images"),
                     (args.smooth_samples + 1, "--smooth-samples")):
         if n < 1:
             raise UserError(f"{flag} must be >= {1 if flag != '--smooth-samples' else 0}")
@@ -140,11 +156,11 @@ def main(argv=None) -> int:
         raise UserError(f"visualize needs the TensorFlow backend (tf-keras-vis), Keras runs "
                         f"{keras.backend.backend()!r}: run python -m keras_fer.visualize, or set "
                         "KERAS_BACKEND=tensorflow")
-    from keras_fer.data import class_index
+    from keras_fer.data import class_index, stratified_subset
     from keras_fer.visualize import activations as act
     from keras_fer.visualize import explain as sal
     from keras_fer.visualize.figures import PRODUCERS, Context
-    from keras_fer.visualize.report import write_index
+    from keras_fer.visualize.report import Table, write_index
 
     classes = rundir.class_names(run_dir)
     target = class_index(args.cls, classes) if args.cls else None
@@ -160,10 +176,13 @@ def main(argv=None) -> int:
     else:
         faces, labels, names = _pick_per_class(eval_set[1], eval_set[2], args.per_class, len(classes))
         names = [f"{args.split} {n}" for n in names]
+    sample = None
+    if eval_set is not None:  # fixed by --seed, whatever faces the figures show
+        sample = eval_set[1][stratified_subset(eval_set[2], args.faithfulness_images, args.seed)]
     ctx = Context(run_dir, model, run_dir.resolve().name, classes, out, faces, labels, names,
                   target=target, layer=args.layer, n_maps=args.maps,
                   smooth_samples=args.smooth_samples, seed=args.seed, eval_set=eval_set,
-                  all_counts=counts, compare=[Path(r) for r in args.compare])
+                  all_counts=counts, compare=[Path(r) for r in args.compare], sample=sample)
     reasons = _reasons(ctx, whats, act.attention_layer(model), bool(sal.conv_layers(model)))
     notes = []
     for w in whats:
@@ -175,6 +194,7 @@ def main(argv=None) -> int:
     for i, w in enumerate(todo, 1):
         print(f"[{i}/{len(todo)}] {w}", file=sys.stderr, flush=True)
         PRODUCERS[w](ctx)
-    index = write_index(out, ctx.name, ctx.figures, notes)
-    print(f"wrote {len(ctx.figures)} figures and {index}")
+    index = write_index(out, ctx.name, ctx.figures, notes + ctx.notes)
+    tables = sum(isinstance(f, Table) for f in ctx.figures)
+    print(f"wrote {len(ctx.figures) - tables} figures, {tables} tables and {index}")
     return 0

@@ -15,16 +15,19 @@ from pathlib import Path
 import numpy as np
 
 from keras_fer.errors import UserError
+from keras_fer.export.core import model_inputs
+from keras_fer.io_utils import write_json
 from keras_fer.visualize import activations as act
 from keras_fer.visualize import explain as sal
 from keras_fer.visualize import plots
-from keras_fer.visualize.report import Figure
+from keras_fer.visualize.report import Figure, Table
 
 
 @dataclass
 class Context:
     """Everything the producers share. ``faces``: uint8 (N, 48, 48) images to explain;
-    ``labels``: their true class (-1 when unknown, e.g. ``--images``)."""
+    ``labels``: their true class (-1 when unknown, e.g. ``--images``); ``sample``: uint8 faces
+    of the fixed faithfulness sample (None without data)."""
 
     run_dir: Path
     model: object
@@ -42,15 +45,20 @@ class Context:
     eval_set: tuple | None = None  # (split name, uint8 images, labels) for confusion/predictions
     all_counts: dict | None = None  # {split: counts per class} for the distribution chart
     compare: list = field(default_factory=list)  # more run dirs for the curves
-    figures: list = field(default_factory=list)
+    sample: np.ndarray | None = None
+    figures: list = field(default_factory=list)  # Figures and Tables, in page order
+    notes: list = field(default_factory=list)  # warnings shown at the top of the page
     inputs: np.ndarray = None  # float32 (N, H, W, 1) at the model's input size
     pred: np.ndarray = None
     eval_probs: np.ndarray = None
+    layer_shares: dict | None = None  # {probed layer: share of constant Grad-CAM maps}
+    _cam_layer: str | None = None
+    _sample_xp: tuple | None = None
 
     def __post_init__(self):
         from keras_fer.evaluate import predict_proba
 
-        self.inputs = model_inputs(self.model, self.faces)
+        self.inputs = model_inputs(self.faces, self.model)
         self.pred = predict_proba(self.model, self.faces).argmax(axis=1) if len(self.faces) else \
             np.zeros(0, np.int64)
 
@@ -60,6 +68,41 @@ class Context:
         if self.target is not None:
             return np.full(len(self.faces), self.target, np.int64)
         return self.pred
+
+    def sample_inputs(self):
+        """(model inputs, predicted classes) of the faithfulness sample (computed once)."""
+        from keras_fer.evaluate import predict_proba
+
+        if self._sample_xp is None:
+            self._sample_xp = (model_inputs(self.sample, self.model),
+                               predict_proba(self.model, self.sample).argmax(axis=1))
+        return self._sample_xp
+
+    @property
+    def cam_layer(self):
+        """--layer, else ``explain.choose_layer`` probed on the faithfulness sample (on the
+        faces explained when there is none); chosen once."""
+        if self.layer:
+            return self.layer
+        if self._cam_layer is None:
+            x, t = self.sample_inputs() if self.sample is not None else (self.inputs, self.targets)
+            print(f"  choosing the Grad-CAM layer on {len(x)} faces", file=sys.stderr, flush=True)
+            self._cam_layer, self.layer_shares = sal.choose_layer(self.model, x, t)
+        return self._cam_layer
+
+    def map_layer(self):
+        """The layer of the activation maps: --layer, the Grad-CAM layer once chosen, else the
+        rule's static default (no probing)."""
+        return self.layer or self._cam_layer or sal.default_layer(self.model)
+
+    def layer_desc(self):
+        if self.layer:
+            return f"layer {self.layer!r} (--layer)"
+        tried = ", ".join(f"{k} {v:.1%}" for k, v in self.layer_shares.items())
+        n = len(self.sample) if self.sample is not None else len(self.faces)
+        return (f"layer {self.cam_layer!r}, the default: the last ReLU-family feature map with more "
+                f"than 2x2 positions whose Grad-CAM is constant for at most "
+                f"{sal.MAX_CONSTANT:.0%} of {n} faces (constant share: {tried})")
 
     @property
     def groups(self):
@@ -82,19 +125,6 @@ class Context:
         print(f"  wrote {self.out / file}", file=sys.stderr, flush=True)
 
 
-def model_inputs(model, faces):
-    """uint8 (N, 48, 48) -> float32 (N, H, W, 1) fitted to the model's input size."""
-    x = np.asarray(faces, np.float32)[..., None]
-    size = tuple(model.input_shape[1:3])
-    if x.shape[1:3] != size and len(x):
-        from keras import ops
-
-        from keras_fer.augment import fit_to
-
-        x = np.asarray(ops.convert_to_numpy(fit_to(x, size)), np.float32)
-    return x
-
-
 def do_saliency(ctx):
     x, t = ctx.inputs, ctx.targets
     n = ctx.smooth_samples
@@ -112,21 +142,70 @@ def do_saliency(ctx):
              "Gradient of the class logit w.r.t. the input pixels, overlaid on the face: absolute "
              "(jet) and signed (red raises, blue lowers the logit), vanilla and SmoothGrad; the "
              "same architecture with random weights beside the trained model (a sanity check: "
-             "trained maps should follow facial features, random ones should not).", "Saliency")
+             "trained maps should follow facial features, random ones should not; measured in the "
+             "faithfulness table).", "Saliency")
 
 
 def do_gradcam(ctx):
-    layer = ctx.layer or sal.last_conv_layer(ctx.model)
+    from keras_fer.visualize.metrics import is_constant
+
+    layer = ctx.cam_layer
     x, t = ctx.inputs, ctx.targets
     cam = sal.gradcam(ctx.model, x, t, layer=layer)
     campp = sal.gradcam(ctx.model, x, t, layer=layer, plus_plus=True)
     title = f"Grad-CAM and Grad-CAM++ at layer {layer} - {ctx.name} - class: {ctx.class_desc()}"
     cols = [("face", None, "face"), ("Grad-CAM", cam, "cam"), ("Grad-CAM++", campp, "cam")]
     fig = plots.map_grid(x[..., 0], cols, ctx.row_labels(), title)
+    flat = {name: int(is_constant(m).sum()) for name, m in (("Grad-CAM", cam), ("Grad-CAM++", campp))}
+    for name, n in flat.items():
+        if n > len(x) / 2:  # say so rather than show a page of blank squares
+            ctx.notes.append(f"{name} at layer {layer!r} is constant (no positive evidence for the "
+                             f"class anywhere) for {n} of {len(x)} faces: try another --layer.")
     ctx.emit(fig, "gradcam.png", title,
-             f"Class activation maps of layer {layer!r} weighted by the gradient of the class logit "
-             "(Grad-CAM: mean gradient; Grad-CAM++: higher-order weights), upsampled to the face.",
-             "Class activation maps")
+             f"Class activation maps of {ctx.layer_desc()}, weighted by the gradient of the class "
+             "logit (Grad-CAM: mean gradient; Grad-CAM++: higher-order weights), upsampled to the "
+             f"face. Constant maps: Grad-CAM {flat['Grad-CAM']}, Grad-CAM++ {flat['Grad-CAM++']} "
+             f"of {len(x)}.", "Class activation maps")
+
+
+def do_faithfulness(ctx):
+    import time
+
+    from keras_fer.visualize import faithfulness as fa
+
+    start = time.time()
+    x, t = ctx.sample_inputs()
+    report = fa.measure(ctx.model, x, t, ctx.cam_layer, ctx.smooth_samples, ctx.seed,
+                        log=lambda m: print(m, file=sys.stderr, flush=True))
+    report = {"model": ctx.name, "split": ctx.eval_set[0], **report,
+              "seconds": round(time.time() - start, 1)}
+    write_json(ctx.out / fa.REPORT_FILE, report)
+    for m in ("gradcam", "gradcam++"):
+        share = report["methods"][m]["non_constant"]
+        if share < 0.5:
+            ctx.notes.append(f"{fa.LABELS[m]} at layer {ctx.cam_layer!r} is constant for "
+                             f"{1 - share:.0%} of the {len(x)} sampled faces: try another --layer.")
+    rows = []
+    for m, v in report["methods"].items():
+        rho = "n/a" if v["rank_correlation"] is None else f"{v['rank_correlation']:.3f}"
+        rows.append([fa.LABELS[m], f"{v['non_constant']:.1%}",
+                     f"{rho} ({v['rank_correlation_pairs']})", f"{v['deletion_auc']:.3f}",
+                     f"{v['random_deletion_auc']:.3f}",
+                     "yes" if v["deletion_auc"] < v["random_deletion_auc"] else "NO"])
+    ctx.figures.append(Table(
+        f"Faithfulness on {len(x)} {ctx.eval_set[0]} faces (seed {ctx.seed}) - {ctx.name}",
+        f"Grad-CAM(++) at layer {ctx.cam_layer!r}; SmoothGrad n={ctx.smooth_samples}; the class "
+        "explained is the prediction. Rank correlation: Spearman between each map of the trained "
+        "model and of the same network with re-initialised weights (Adebayo et al. 2018), mean "
+        "over the pairs where neither map is constant (their number in brackets): low means the "
+        "map depends on what the model learned. Deletion AUC: the predicted class's probability "
+        "as the most salient pixels are replaced by those of a blurred copy (sigma "
+        f"{fa.DELETION_BLUR:g} px) first, {report['deletion']['steps']} steps "
+        "(Petsiuk et al. 2018; gradient maps ranked by |gradient|): below the random pixel "
+        "order's AUC means the map found the pixels the prediction rests on.",
+        ["method", "non-constant maps", "rank correlation trained vs random (pairs)",
+         "deletion AUC", "random-order AUC", "below random"], rows, "Faithfulness",
+        fa.REPORT_FILE))
 
 
 def do_activations(ctx):
@@ -140,7 +219,7 @@ def do_activations(ctx):
     ctx.emit(plots.rows_grid(rows, title, ncols=ctx.n_maps), "activations_layers.png", title,
              "Each row is a conv layer (top: first); each cell one of its feature maps for the "
              "same face, on its own colour scale.", "Activations")
-    layer = ctx.layer or convs[-1]
+    layer = ctx.map_layer()
     groups = ctx.groups
     picks = [(c, int(np.flatnonzero(groups == c)[0])) for c in range(len(ctx.classes)) if (groups == c).any()]
     maps = act.layer_outputs(ctx.model, ctx.inputs[[i for _, i in picks]], [layer])[layer]
@@ -253,7 +332,8 @@ def do_predictions(ctx, per_grid=16):
                  f"{len(idx)} with the highest softmax confidence (true -> predicted).", "Predictions")
 
 
-PRODUCERS = {"saliency": do_saliency, "gradcam": do_gradcam, "activations": do_activations,
+PRODUCERS = {"saliency": do_saliency, "gradcam": do_gradcam, "faithfulness": do_faithfulness,
+             "activations": do_activations,
              "filters": do_filters, "attention": do_attention, "curves": do_curves,
              "distribution": do_distribution, "confusion": do_confusion,
              "predictions": do_predictions}

@@ -61,13 +61,19 @@ def _resize(img, size):
     return img[rows][:, cols]
 
 
-def mosaic(cells, title, col_titles=(), row_labels=(), cell_inches=CELL, cell_labels=None):
+def mosaic(cells, title, col_titles=(), row_labels=(), cell_inches=CELL, cell_labels=None,
+           marks=()):
     """Draw a grid of RGB cells as ONE image (fast for big grids) with titles and labels.
+
+    The title belongs to the axes, not the figure (``suptitle``): it sits right above the column
+    titles, and ``save``'s tight bounding box crops everything around, so no empty band is left
+    between them (a suptitle stays at the top of the figure box, however tall the image).
 
     Args:
         cells: list of rows, each a list of (h, w, 3) float RGB arrays or None (blank).
         title: figure title. col_titles / row_labels: text above columns / left of rows.
         cell_labels: optional list of rows of (text, colour) drawn under each cell.
+        marks: (row, column, text) written across a cell (e.g. "constant map").
     """
     nrows, ncols = len(cells), max(len(r) for r in cells)
     size = max(c.shape[0] for r in cells for c in r if c is not None)
@@ -80,7 +86,7 @@ def mosaic(cells, title, col_titles=(), row_labels=(), cell_inches=CELL, cell_la
             if cell is not None:
                 canvas[i * vstep:i * vstep + size, j * step:j * step + size] = _resize(cell, size)
     fig, ax = plt.subplots(figsize=(cell_inches * ncols + 1.2,
-                                    cell_inches * nrows * vstep / step + 0.8))
+                                    cell_inches * nrows * vstep / step + 0.4))
     ax.imshow(canvas, interpolation="nearest")
     centres = np.arange(ncols) * step + size / 2
     ax.set_xticks(centres[:len(col_titles)], list(col_titles), fontsize=8)
@@ -93,7 +99,11 @@ def mosaic(cells, title, col_titles=(), row_labels=(), cell_inches=CELL, cell_la
         for j, (text, color) in enumerate(row):
             ax.text(centres[j], i * vstep + size + pad, text, ha="center", va="top",
                     fontsize=6, color=color)
-    fig.suptitle(title, fontsize=11)
+    for i, j, text in marks:
+        ax.text(j * step + size / 2, i * vstep + size / 2, text, ha="center", va="center",
+                fontsize=7, color="black", bbox={"facecolor": "white", "alpha": 0.8, "pad": 1,
+                                                 "edgecolor": "none"})
+    ax.set_title(title, fontsize=11)
     return fig
 
 
@@ -106,10 +116,23 @@ def map_grid(faces, columns, row_labels, title):
             one of "face", "abs" (jet overlay), "signed" (blue-white-red, symmetric), "cam".
         row_labels: N labels (e.g. "happy -> pred sad").
         title: the figure title (what it is, model, class).
+
+    A constant map (Grad-CAM with no positive evidence) is not drawn as a flat colour: the
+    cell shows the bare face marked "constant map".
     """
-    cells = [[overlay(faces[i], None if maps is None else maps[i], kind)
-              for _, maps, kind in columns] for i in range(len(faces))]
-    return mosaic(cells, title, [c[0] for c in columns], row_labels)
+    from keras_fer.visualize.metrics import is_constant
+
+    cells, marks = [], []
+    for i in range(len(faces)):
+        row = []
+        for j, (_, maps, kind) in enumerate(columns):
+            flat = maps is not None and bool(is_constant(maps[i:i + 1])[0])
+            row.append(overlay(faces[i], None, "face") if flat or maps is None
+                       else overlay(faces[i], maps[i], kind))
+            if flat:
+                marks.append((i, j, "constant\nmap"))
+        cells.append(row)
+    return mosaic(cells, title, [c[0] for c in columns], row_labels, marks=marks)
 
 
 def rows_grid(rows, title, ncols=None, cmap="viridis"):

@@ -1,4 +1,5 @@
-"""The index page of ``python -m keras_fer.visualize``: every PNG with its title and caption.
+"""The index page of ``python -m keras_fer.visualize``: every PNG (``Figure``) and table
+(``Table``) with its title and caption.
 
 Example:
     >>> write_index("vis", "runs/baseline", [Figure("saliency.png", "Saliency", "what it shows")])
@@ -24,14 +25,43 @@ class Figure:
     section: str = ""
 
 
+@dataclass
+class Table:
+    """A table on the page: column headers, rows of cells (str), and the file it comes from."""
+
+    title: str
+    caption: str
+    columns: list
+    rows: list
+    section: str = ""
+    file: str = ""
+
+
+def _render(item):
+    esc = html.escape
+    if isinstance(item, Table):
+        head = "".join(f"<th>{esc(c)}</th>" for c in item.columns)
+        body = "".join("<tr>" + "".join(f"<td>{esc(str(c))}</td>" for c in row) + "</tr>"
+                       for row in item.rows)
+        link = f" (<a href='{esc(item.file)}'>{esc(item.file)}</a>)" if item.file else ""
+        return (f"<figure><table><tr>{head}</tr>{body}</table><figcaption><b>{esc(item.title)}"
+                f"</b>{link}. {esc(item.caption)}</figcaption></figure>")
+    return (f"<figure><img src='{esc(item.file)}' alt='{esc(item.title)}'>"
+            f"<figcaption><b>{esc(item.title)}</b>. {esc(item.caption)}</figcaption></figure>")
+
+
 def render_index(model_name, figures, notes=()):
-    """The HTML text of the page: sections in order of first appearance, a figure per PNG."""
+    """The HTML text of the page: sections in order of first appearance, a figure per PNG or
+    table."""
     esc = html.escape
     parts = ["<!doctype html>", "<html><head><meta charset='utf-8'>",
              f"<title>keras_fer visualize: {esc(model_name)}</title>",
              "<style>body{font-family:sans-serif;max-width:1200px;margin:auto}"
              "figure{margin:1.5em 0}img{max-width:100%;border:1px solid #ccc}"
-             "figcaption{color:#333;font-size:0.9em}</style></head><body>",
+             "figcaption{color:#333;font-size:0.9em}table{border-collapse:collapse}"
+             "td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}"
+             "td:first-child,th:first-child{text-align:left}"
+             ".note{color:#a40}</style></head><body>",
              f"<h1>Explaining {esc(model_name)}</h1>"]
     parts += [f"<p class='note'>{esc(n)}</p>" for n in notes]
     sections = list(dict.fromkeys(f.section for f in figures))
@@ -39,8 +69,7 @@ def render_index(model_name, figures, notes=()):
         if section:
             parts.append(f"<h2>{esc(section)}</h2>")
         for f in (f for f in figures if f.section == section):
-            parts.append(f"<figure><img src='{esc(f.file)}' alt='{esc(f.title)}'>"
-                         f"<figcaption><b>{esc(f.title)}</b>. {esc(f.caption)}</figcaption></figure>")
+            parts.append(_render(f))
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 

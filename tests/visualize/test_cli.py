@@ -70,7 +70,7 @@ def test_all_figures_and_index(setup, capsys):
     run, run2, data, root = setup
     out = root / "out_all"
     rc = main([str(run), "--data", str(data), "--per-class", "1", "--smooth-samples", "2",
-               "--maps", "4", "--compare", str(run2), "--out", str(out)])
+               "--maps", "4", "--compare", str(run2), "--faithfulness-images", "7", "--out", str(out)])
     assert rc == 0
     expected = {"saliency.png", "gradcam.png", "activations_layers.png", "activations_emotions.png",
                 "filters_conv1.png", "curves.png", "curves_compare.png", "distribution.png",
@@ -80,12 +80,14 @@ def test_all_figures_and_index(setup, capsys):
     assert set(_pngs_of(index)) == expected
     text = index.read_text()
     assert "attention: skipped" in text  # not a DACL model
-    assert "Grad-CAM and Grad-CAM++ at layer conv2 - run" in text
+    assert "Grad-CAM and Grad-CAM++ at layer conv2 - run" in text  # the last ReLU map (fused)
     assert "Confusion matrix - run - PublicTest (21 images)" in text
+    assert "Faithfulness on 7 PublicTest faces (seed 0) - run" in text
+    assert (out / "faithfulness.json").is_file()
     for name in ("saliency.png", "gradcam.png"):
         w, h = Image.open(out / name).size
         assert w > 300 and h > 300
-    assert "wrote 11 figures" in capsys.readouterr().out
+    assert "wrote 11 figures, 1 tables" in capsys.readouterr().out
 
 
 def test_images_class_and_layer(setup, tmp_path):
@@ -181,3 +183,47 @@ def test_a_release_is_visualized_into_runs_vis_not_into_it(setup, tmp_path, monk
     assert main([str(release), "--what", "curves", "--out", str(release / "v")]) == 2
     assert "inside the release" in capsys.readouterr().err
     assert sorted(p.relative_to(release) for p in release.rglob("*")) == before
+
+
+def test_faithfulness_page_of_a_trained_model(setup, fer_small, tmp_path, capsys):
+    """Train the tiny net 3 epochs on the small real subset, then build the page: the report
+    holds every metric of every method, and the page shows them."""
+    import json
+
+    from keras_fer.data import load, stratified_subset
+    from keras_fer.evaluate import predict_proba
+    from keras_fer.visualize.faithfulness import METHODS
+
+    _, _, data, _ = setup
+    run = _fake_run(tmp_path / "trained", 3)
+    model = keras.models.load_model(run / rundir.MODEL_FILE)
+    images, labels = fer_small.split("Training")
+    keras.utils.set_random_seed(0)
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(images[..., None].astype("float32"), labels, epochs=3, batch_size=32, verbose=0)
+    model.save(run / rundir.MODEL_FILE)
+    out = tmp_path / "vis"
+    assert main([str(run), "--data", str(data), "--what", "gradcam,faithfulness",
+                 "--faithfulness-images", "14", "--smooth-samples", "2", "--out", str(out)]) == 0
+    report = json.loads((out / "faithfulness.json").read_text())
+    assert report["images"] == 14 and report["split"] == "PublicTest" and report["layer"] == "conv2"
+    assert list(report["methods"]) == list(METHODS)
+    steps = report["deletion"]["steps"]
+    # the sample: 2 of the 3 PublicTest faces per class (stratified, seed 0); its mean
+    # predicted-class probability is where every deletion curve starts (nothing deleted yet)
+    faces, labels = load(data).split("PublicTest")
+    sample = faces[stratified_subset(labels, 14, seed=0)]
+    assert np.bincount(labels[stratified_subset(labels, 14, seed=0)]).tolist() == [2] * 7
+    p0 = predict_proba(model, sample).max(axis=1).mean()
+    for m, v in report["methods"].items():
+        assert set(v) == {"non_constant", "random_model_non_constant", "rank_correlation",
+                          "rank_correlation_pairs", "deletion_auc", "random_deletion_auc",
+                          "deletion_curve"}, m
+        assert 0 <= v["non_constant"] <= 1 and 0 <= v["rank_correlation_pairs"] <= 14
+        assert v["rank_correlation"] is None or -1 <= v["rank_correlation"] <= 1
+        assert 0 < v["deletion_auc"] < 1 and 0 < v["random_deletion_auc"] < 1
+        assert len(v["deletion_curve"]) == steps + 1
+        assert v["deletion_curve"][0] == pytest.approx(p0, abs=1e-3)
+    text = (out / "index.html").read_text()
+    assert text.count("<tr>") == 1 + len(METHODS) and "random-order AUC" in text
+    assert "Grad-CAM++" in text and "faithfulness.json" in text

@@ -147,3 +147,43 @@ def test_activations_filters_and_attention(masked_cnn, faces):
     x = keras.layers.Dense(8, activation="sigmoid", name="attention_weights")(x)
     x = keras.layers.Dense(5, name="attention_extra")(x)
     assert act.attention_layer(keras.Model(inp, x)) == "attention_weights"
+
+
+@pytest.mark.parametrize("name, expected", [("vgg13", "vgg_relu8"), ("baseline", "block2_relu2"),
+                                            ("mini_xception", "module4_relu1")])
+def test_default_layer_rule_on_the_zoo(name, expected):
+    # vgg13 at 44x44: vgg_conv10 (the last Conv2D, before BN and ReLU) and vgg_relu9/10 are 2x2;
+    # the block CNN's last ReLU precedes pooling; mini-Xception's last module ends in an Add
+    # of batch-normed maps (not rectified), so its last ReLU is inside that module
+    from keras_fer.models import create_model
+
+    model = create_model(name)
+    assert explain.candidate_layers(model)[-1] == expected
+    assert explain.default_layer(model) == expected
+    shape = model.get_layer(expected).output.shape
+    assert shape[1] * shape[2] > 4
+
+
+def test_choose_layer_steps_back_from_a_constant_grad_cam():
+    # conv2 = relu(1 - A1) (negative kernel, positive bias), the logit = -mean(conv2): every
+    # Grad-CAM weight at conv2 is negative, so its map is all zero; at conv1 the chain rule makes
+    # the weights positive, so that map is not constant
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((8, 8, 1))
+    conv1 = keras.layers.Conv2D(2, 1, activation="relu", name="conv1")
+    conv2 = keras.layers.Conv2D(2, 1, activation="relu", name="conv2")
+    dense = keras.layers.Dense(1, use_bias=False, name="predictions")
+    x = conv2(conv1(keras.layers.Rescaling(1 / 255.0)(inp)))
+    model = keras.Model(inp, dense(keras.layers.GlobalAveragePooling2D(name="features")(x)))
+    conv1.set_weights([np.ones((1, 1, 1, 2), np.float32), np.zeros(2, np.float32)])
+    conv2.set_weights([np.full((1, 1, 2, 2), -0.5, np.float32), np.ones(2, np.float32)])
+    dense.set_weights([-np.ones((2, 1), np.float32)])
+    images = np.random.default_rng(0).uniform(0, 255, (3, 8, 8, 1)).astype(np.float32)
+    assert explain.candidate_layers(model) == ["conv1", "conv2"]
+    assert explain.default_layer(model) == "conv2"
+    layer, shares = explain.choose_layer(model, images, [0, 0, 0])
+    assert layer == "conv1" and shares == {"conv2": 1.0, "conv1": 0.0}
+    # a model without a rectified map (a ViT's linear patch embedding): its last conv layer
+    lin = keras.layers.Conv2D(2, 2, strides=2, name="patch_embed")(inp)
+    vit_like = keras.Model(inp, keras.layers.Dense(1, name="predictions")(keras.layers.Flatten()(lin)))
+    assert explain.candidate_layers(vit_like) == [] and explain.default_layer(vit_like) == "patch_embed"
