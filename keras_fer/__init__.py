@@ -22,17 +22,24 @@ __version__ = "0.1.0"  # the one place: pyproject.toml reads it (tool.setuptools
 EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 
 
-def load(path=None, detector="auto", margin=0.2):
+def load(path=None, detector="auto", margin=0.2, engine=None):
     """A ``keras_fer.predict.Predictor``: image -> faces and their emotions, offline.
 
+    Needs neither TensorFlow nor Keras for the packaged model: its default engine is LiteRT
+    running the int8 TFLite (``pip install keras_fer`` installs just that).
+
     Args:
-        path: a run directory, an exported SavedModel folder (or the export folder holding
-            ``savedmodel/``); None: the released model that ships with keras_fer
-            (``keras_fer.resources.release_dir()``).
+        path: a packaged model's name (``keras_fer.resources.MODELS``: "accurate"), a run
+            directory, an export folder, a SavedModel folder or a ``.tflite`` file; None:
+            the default packaged model (``keras_fer.resources.DEFAULT_MODEL``).
         detector: "auto" (MTCNN where keras_fer[mtcnn] is installed, else Haar), "mtcnn",
             "haar", a callable ``rgb -> [(x, y, w, h), ...]``, or None to classify whole
             images as faces.
-        margin: fraction of each face box added on each side before cropping.
+        margin: fraction of each face box added on each side before cropping, in [0, 1].
+        engine: "litert" (the int8 TFLite), "savedmodel" or "keras" (``model.keras``; both
+            need ``keras_fer[train]``, and a run directory or a checkout: the wheel carries
+            only the int8 TFLite); None: the fastest faithful one there (LiteRT where the int8
+            model passed the export's parity check).
 
     Example:
         >>> rec = keras_fer.load()
@@ -40,6 +47,8 @@ def load(path=None, detector="auto", margin=0.2):
         []
     """
     from keras_fer.predict.core import Predictor
-    from keras_fer.resources import release_dir
+    from keras_fer.resources import MODELS, release_dir
 
-    return Predictor(release_dir() if path is None else path, detector=detector, margin=margin)
+    if path is None or (isinstance(path, str) and path in MODELS):
+        path = release_dir(path)
+    return Predictor(path, detector=detector, margin=margin, engine=engine)
