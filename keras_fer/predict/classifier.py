@@ -109,7 +109,9 @@ class LiteRTClassifier:
             self.batch = len(x)
         self.interpreter.set_tensor(self.input["index"], x)
         self.interpreter.invoke()
-        return np.array(self.interpreter.get_tensor(self.output["index"]), "float64")
+        probs = np.array(self.interpreter.get_tensor(self.output["index"]), "float64")
+        # int8 probabilities come in steps of 1/256 and sum to 1 only within a few steps
+        return probs / np.maximum(probs.sum(axis=1, keepdims=True), 1e-12)
 
     def __call__(self, faces) -> np.ndarray:
         x = fit_faces(faces, self.size)
