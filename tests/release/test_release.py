@@ -103,7 +103,8 @@ def test_existing_release_needs_force_and_is_swapped_whole(release, run_dir, fer
         f"error: {target}: a model is already released there; pass --force to replace it")
     assert (target / "README.md").read_text() == "old card"
     assert main([str(run_dir), "--out", str(target), "--data", str(fer_small_dir), "--force"]) == 0
-    assert (target / "README.md").read_text().startswith("# Model card: `baseline` on FER2013")
+    assert (target / "README.md").read_text().split("---\n")[2].startswith(
+        "# Model card: `baseline` on FER2013")  # after the YAML header
     assert sorted(p.name for p in target.parent.iterdir() if p.name.startswith(".")) == []
 
 
