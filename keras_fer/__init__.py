@@ -46,9 +46,16 @@ def load(path=None, detector="auto", margin=0.2, engine=None):
         >>> rec.detect_emotions(np.zeros((240, 320, 3), "uint8"))
         []
     """
+    from keras_fer.predict.classifier import find_engines
     from keras_fer.predict.core import Predictor
-    from keras_fer.resources import MODELS, release_dir
+    from keras_fer.resources import DEFAULT_MODEL, MODELS, release_dir
 
     if path is None or (isinstance(path, str) and path in MODELS):
-        path = release_dir(path)
+        name, path = path or DEFAULT_MODEL, release_dir(path)
+        if engine in ("keras", "savedmodel") and engine not in find_engines(path):
+            from keras_fer.errors import UserError
+
+            raise UserError(f"the packaged model {name!r} is installed as its int8 TFLite only "
+                            f"(engine 'litert'): engine {engine!r} needs its run directory (in a "
+                            "checkout, saved_models/best) and keras_fer[train]")
     return Predictor(path, detector=detector, margin=margin, engine=engine)
