@@ -222,15 +222,18 @@ def int8_passed(tflite_path) -> bool:
 
 def find_engines(path) -> dict:
     """{engine: artifact} of what ``path`` holds, without loading anything: ``"keras"``: the
-    run directory; ``"litert"``: its (or the export folder's) ``model_int8.tflite``, or the
-    ``.tflite`` file itself; ``"savedmodel"``: the SavedModel folder."""
+    run directory; ``"litert"``: the ``model_int8.tflite`` of the export folder (a run
+    directory's ``export/``), or the ``.tflite`` file itself; ``"savedmodel"``: the SavedModel
+    folder (``path`` or its ``savedmodel/``)."""
     path = Path(path)
     if path.suffix == ".tflite" and path.is_file():
         return {"litert": path}
     found = {}
     if (path / rundir.MODEL_FILE).is_file():
         found["keras"] = path
-    for export in (path, path / "export"):
+    # a run directory's export/ (a packaged model has its meta.json, not its model.keras)
+    is_run = found or (path / rundir.META_FILE).is_file()
+    for export in (path, path / "export") if is_run else (path,):
         if (export / INT8_FILE).is_file():
             found.setdefault("litert", export / INT8_FILE)
         for folder in (export, export / "savedmodel"):
