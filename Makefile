@@ -16,10 +16,14 @@ INPUT ?= $(DATA)/samples
 
 .PHONY: setup data train tune evaluate visualize export predict bench release lint test test-e2e clean
 
+# TensorFlow's CUDA libraries (requirements-gpu.txt, 4 GB) only where a GPU is: nvidia-smi works,
+# or GPU=1 is given (GPU=0 leaves them out); elsewhere requirements.txt's plain tensorflow.
+GPU ?= $(shell nvidia-smi >/dev/null 2>&1 && echo 1 || echo 0)
+
 $(STAMP): $(wildcard requirements*.txt) pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q uv
-	$(UV) -r requirements-dev.txt
+	$(UV) -r requirements-dev.txt $(if $(filter 1,$(GPU)),-r requirements-gpu.txt)
 	$(UV) --no-deps -e .
 	touch $(STAMP)
 

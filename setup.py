@@ -1,8 +1,10 @@
-"""Build hook: the wheel carries the released model and the recipes as package data.
+"""Build hook: the wheel carries the packaged models and the recipes as package data.
 
 ``saved_models/best`` and ``recipes/`` stay at the top of the checkout, where the design card,
 the Makefile and the README use them; building copies them into ``keras_fer/assets/`` of the
-built package (``keras_fer.resources`` finds them there). An editable install reads the
+built package (``keras_fer.resources`` finds them there). A model goes in once, in the format
+the default engine runs (the int8 TFLite, for LiteRT), with its labels, reports and card; the
+other formats stay out (``keras_fer.resources.WHEEL_LEAVES_OUT``). An editable install reads the
 checkout's own copies instead. Everything else is in pyproject.toml.
 """
 import shutil
@@ -12,10 +14,14 @@ from setuptools import setup
 from setuptools.command.build_py import build_py
 
 HERE = Path(__file__).resolve().parent
-# checkout folder -> folder inside the built package (keras_fer.resources.PACKAGED)
+# checkout folder -> folder inside the built package (keras_fer.resources.PACKAGED; this file
+# cannot import keras_fer, so tests/test_package.py checks that the two agree)
 TREES = {"saved_models/best": "keras_fer/assets/best", "recipes": "keras_fer/assets/recipes"}
-# what predict and visualize add to a release, and unfinished atomic writes
-SKIP = shutil.ignore_patterns("vis", "predict", ".*", "*.tmp", "*.tmp.*", "__pycache__")
+# keras_fer.resources.WHEEL_LEAVES_OUT (a model's other formats; what predict and visualize add
+# to a release), and unfinished atomic writes
+WHEEL_LEAVES_OUT = ("model.keras", "savedmodel", "model_float16.tflite", "model.onnx", "vis",
+                    "predict")
+SKIP = shutil.ignore_patterns(*WHEEL_LEAVES_OUT, ".*", "*.tmp", "*.tmp.*", "__pycache__")
 
 
 class BuildPyWithAssets(build_py):

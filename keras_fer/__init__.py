@@ -19,24 +19,40 @@ from keras_fer.emotions import EMOTIONS as EMOTIONS  # re-exported: keras_fer.EM
 __version__ = "0.1.0"  # the one place: pyproject.toml reads it (tool.setuptools.dynamic)
 
 
-def load(path=None, detector="auto", margin=0.2):
+def load(path=None, detector="auto", margin=0.2, engine=None):
     """A ``keras_fer.predict.Predictor``: image -> faces and their emotions, offline.
 
+    Needs neither TensorFlow nor Keras for the packaged model: its default engine is LiteRT
+    running the int8 TFLite (``pip install keras_fer`` installs just that).
+
     Args:
-        path: a run directory, an exported SavedModel folder (or the export folder holding
-            ``savedmodel/``); None: the released model that ships with keras_fer
-            (``keras_fer.resources.release_dir()``).
+        path: a packaged model's name (``keras_fer.resources.MODELS``: "accurate"), a run
+            directory, an export folder, a SavedModel folder or a ``.tflite`` file; None:
+            the default packaged model (``keras_fer.resources.DEFAULT_MODEL``).
         detector: "auto" (MTCNN where keras_fer[mtcnn] is installed, else Haar), "mtcnn",
             "haar", a callable ``rgb -> [(x, y, w, h), ...]``, or None to classify whole
             images as faces.
-        margin: fraction of each face box added on each side before cropping.
+        margin: fraction of each face box added on each side before cropping, in [0, 1].
+        engine: "litert" (the int8 TFLite), "savedmodel" or "keras" (``model.keras``; both
+            need ``keras_fer[train]``, and a run directory or a checkout: the wheel carries
+            only the int8 TFLite); None: the fastest faithful one there (LiteRT where the int8
+            model passed the export's parity check).
 
     Example:
         >>> rec = keras_fer.load()
         >>> rec.detect_emotions(np.zeros((240, 320, 3), "uint8"))
         []
     """
+    from keras_fer.predict.classifier import find_engines
     from keras_fer.predict.core import Predictor
-    from keras_fer.resources import release_dir
+    from keras_fer.resources import DEFAULT_MODEL, MODELS, release_dir
 
-    return Predictor(release_dir() if path is None else path, detector=detector, margin=margin)
+    if path is None or (isinstance(path, str) and path in MODELS):
+        name, path = path or DEFAULT_MODEL, release_dir(path)
+        if engine in ("keras", "savedmodel") and engine not in find_engines(path):
+            from keras_fer.errors import UserError
+
+            raise UserError(f"the packaged model {name!r} is installed as its int8 TFLite only "
+                            f"(engine 'litert'): engine {engine!r} needs its run directory (in a "
+                            "checkout, saved_models/best) and keras_fer[train]")
+    return Predictor(path, detector=detector, margin=margin, engine=engine)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import runpy
 import sys
 
-from keras_fer import __version__
+from keras_fer import __version__, errors
 from keras_fer.errors import cli_main
 
 # subcommand -> (module run as __main__, one line for --help)
@@ -67,6 +67,7 @@ def main(argv=None) -> int:
     module = COMMANDS[name][0]
     saved = sys.argv
     sys.argv = [f"keras-fer {name}", *argv[1:]]
+    errors.INVOKED_AS = (module, f"keras-fer {name}")  # its parsers' prog (usage, --help)
     try:
         runpy.run_module(module, run_name="__main__", alter_sys=True)
     except SystemExit as e:
@@ -74,5 +75,5 @@ def main(argv=None) -> int:
             print(e.code, file=sys.stderr)
         return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     finally:
-        sys.argv = saved
+        sys.argv, errors.INVOKED_AS = saved, None
     return 0

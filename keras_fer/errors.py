@@ -35,6 +35,23 @@ VERBOSE_HELP = ("show TensorFlow's start-up log lines (oneDNN, cuInit, absl), wh
                 "by default (keras_fer.quiet)")
 
 
+# (module, "keras-fer NAME") while keras_fer.cli runs a subcommand: its parsers name themselves
+# as the user called them (usage and --help say "keras-fer predict", not "python -m ...")
+INVOKED_AS = None
+
+
+def invoked_as(prog):
+    """``prog`` ("python -m MODULE[ ...]") as the user called it, ``keras-fer NAME[ ...]``,
+    while ``keras_fer.cli`` runs MODULE; otherwise unchanged."""
+    if INVOKED_AS is None or prog is None:
+        return prog
+    module, command = INVOKED_AS
+    head, _, rest = prog.partition(" -m ")[2].partition(" ")
+    if not prog.startswith("python -m ") or head != module:
+        return prog
+    return f"{command} {rest}".rstrip()
+
+
 class ArgumentParser(argparse.ArgumentParser):
     """argparse whose errors are UserErrors: one line, exit 2 under ``cli_main``.
 
@@ -46,6 +63,7 @@ class ArgumentParser(argparse.ArgumentParser):
     """
 
     def __init__(self, *args, verbose_option=True, **kwargs):
+        kwargs["prog"] = invoked_as(kwargs.get("prog"))
         super().__init__(*args, **kwargs)
         if verbose_option:
             self.add_argument("--verbose", action="store_true", help=VERBOSE_HELP)

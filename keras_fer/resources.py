@@ -1,14 +1,19 @@
-"""Files that ship with keras_fer: the released model, the training recipes, the Haar cascade.
+"""Files that ship with keras_fer: the packaged models, the training recipes, the Haar cascade.
 
-In a checkout the released model and the recipes live at the top of the repository
+In a checkout the released models and the recipes live at the top of the repository
 (``saved_models/best``, ``recipes/``), where the design card, the Makefile and the README use
 them. A built wheel carries copies of both in ``keras_fer/assets/`` (``setup.py`` copies them at
 build time), so an installed keras_fer finds them with nothing else: no checkout, no download.
+A wheel carries each model once, in the format of the default engine (the int8 TFLite that
+LiteRT runs) with its labels, parity report, reports and card, but not ``model.keras``,
+the SavedModel or the float16 TFLite (``WHEEL_LEAVES_OUT``): the "keras" and "savedmodel"
+engines run a checkout's copy or a run directory.
 
 Example::
 
     from keras_fer import resources
     resources.release_dir()   # .../keras_fer/assets/best, or the checkout's saved_models/best
+    resources.release_dir("accurate")
     resources.recipe("cpu")          # .../recipes/cpu.json
 """
 from __future__ import annotations
@@ -20,10 +25,20 @@ from keras_fer.errors import UserError
 PACKAGE = Path(__file__).resolve().parent
 ASSETS = PACKAGE / "assets"
 CHECKOUT = PACKAGE.parent
-# (name inside keras_fer/assets, path in a checkout); setup.py copies the second to the first.
-RELEASE = ("best", "saved_models/best")
+# The packaged models: name -> (folder inside keras_fer/assets, folder in a checkout);
+# keras_fer.load(NAME) runs one, keras_fer.load() DEFAULT_MODEL. When the distilled student
+# ships it becomes "fast", the default, and the current release stays "accurate".
+MODELS = {"accurate": ("best", "saved_models/best")}
+DEFAULT_MODEL = "accurate"
+RELEASE = MODELS[DEFAULT_MODEL]
 RECIPES = ("recipes", "recipes")
-PACKAGED = (RELEASE, RECIPES)
+# setup.py copies the second of each pair to the first (its TREES, tested to agree).
+PACKAGED = (*MODELS.values(), RECIPES)
+# What a wheel leaves out of a packaged model: the formats the default engine does not run
+# (model.keras 21 MB, the SavedModel 41 MB, the float16 TFLite 11 MB), and what predict and
+# visualize add to a release. setup.py repeats this list (tested to agree).
+WHEEL_LEAVES_OUT = ("model.keras", "savedmodel", "model_float16.tflite", "model.onnx", "vis",
+                    "predict")
 
 
 def _find(packaged, checkout):
@@ -34,17 +49,23 @@ def _find(packaged, checkout):
     return None
 
 
-def release_dir() -> Path:
-    """The released model's run directory (``keras_fer.load()`` with no path reads it).
+def release_dir(name=None) -> Path:
+    """The folder of a packaged model (``keras_fer.load(name)`` reads it; None: the default,
+    ``DEFAULT_MODEL``).
 
     Raises:
-        UserError: this copy of keras_fer carries no released model.
+        UserError: an unknown name, or this copy of keras_fer does not carry the model.
     """
-    found = _find(*RELEASE)
-    if found is None or not (found / "model.keras").is_file():
-        raise UserError(f"no released model here (looked in {ASSETS / RELEASE[0]} and "
-                        f"{CHECKOUT / RELEASE[1]}): pass a run directory or an exported "
-                        "SavedModel")
+    name = DEFAULT_MODEL if name is None else name
+    if name not in MODELS:
+        raise UserError(f"{name!r}: no such packaged model (choose from {', '.join(MODELS)}, "
+                        "or pass a run directory or an exported model)")
+    packaged, checkout = MODELS[name]
+    found = _find(packaged, checkout)
+    if found is None or not ((found / "model.keras").is_file()
+                             or (found / "export" / "model_int8.tflite").is_file()):
+        raise UserError(f"no packaged model {name!r} here (looked in {ASSETS / packaged} and "
+                        f"{CHECKOUT / checkout}): pass a run directory or an exported model")
     return found
 
 

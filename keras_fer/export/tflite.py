@@ -9,7 +9,6 @@ onnxruntime: the optional extra ``keras_fer[onnx]`` (requirements-onnx.txt).
 from __future__ import annotations
 
 import os
-import warnings
 
 import numpy as np
 
@@ -54,21 +53,11 @@ def write_tflite(savedmodel_dir, path, quantization, representative=None) -> Non
             f.write(content)
 
 
-def _interpreter(path):
-    try:  # LiteRT, TFLite's successor, when installed
-        from ai_edge_litert.interpreter import Interpreter
-    except ImportError:
-        import tensorflow as tf
-
-        Interpreter = tf.lite.Interpreter
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return Interpreter(model_path=os.fspath(path))
-
-
 def tflite_predict(path, images, batch_size=256) -> np.ndarray:
     """Probabilities of a ``.tflite`` model on float32 images (N, h, w, 1) in [0, 255]."""
-    interp = _interpreter(path)
+    from keras_fer.predict.classifier import litert_interpreter
+
+    interp = litert_interpreter(path)
     inp = interp.get_input_details()[0]
     out = interp.get_output_details()[0]
     images = np.asarray(images, "float32")

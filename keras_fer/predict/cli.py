@@ -11,7 +11,7 @@ from pathlib import Path
 from keras_fer import rundir
 from keras_fer.errors import ArgumentParser, UserError, cli_main
 from keras_fer.io_utils import check_out_dir, write_json, write_text
-from keras_fer.predict.classifier import is_model_dir, model_kind
+from keras_fer.predict.classifier import ENGINES, is_model_dir, model_kind
 from keras_fer.predict.core import IMAGES_STEM, Predictor, expand_inputs, kind_of, records_csv
 from keras_fer.predict.faces import DETECTORS, make_detector
 from keras_fer.predict.video import output_stems, predict_video
@@ -49,6 +49,10 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--smooth", type=int, metavar="K",
                    help="videos and streams: trailing mean of the probabilities over K frames "
                         f"(default 1 for video files, {LIVE_SMOOTH} with --camera)")
+    p.add_argument("--engine", choices=ENGINES,
+                   help="what runs the model: litert (the int8 TFLite), savedmodel or keras "
+                        "(model.keras); default: the fastest faithful one the model has "
+                        "(LiteRT where the export's int8 parity check passed)")
     p.add_argument("--margin", type=float, default=0.2,
                    help="fraction of the face box added on each side (default 0.2)")
     p.add_argument("--no-video", action="store_true", help="videos: skip the annotated video")
@@ -117,7 +121,7 @@ def main(argv=None) -> int:
         model_dir = release_dir()
         video_out = Path(args.out or "predict")  # never into the installed package
     else:
-        model_kind(model_dir)  # its mistakes first, before TensorFlow is imported
+        model_kind(model_dir, args.engine)  # its mistakes first, before TensorFlow is imported
         # MODEL_DIR/predict, or runs/predict/<name> for a release (or a folder in one), which is
         # read-only; an --out inside a release is refused
         video_out = rundir.output_dir(model_dir, "predict", args.out)
@@ -126,7 +130,7 @@ def main(argv=None) -> int:
     if stems or args.out:  # before the model is loaded: a bad folder fails at once
         check_out_dir(video_out)
     detector = None if args.no_detect else make_detector(args.detector)
-    predictor = Predictor(model_dir, detector, margin=args.margin)
+    predictor = Predictor(model_dir, detector, margin=args.margin, engine=args.engine)
     if args.camera is not None:
         return live(predictor, args)
     for line in errors:

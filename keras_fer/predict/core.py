@@ -59,46 +59,81 @@ def read_image(path) -> np.ndarray:
         raise UserError(f"{path}: cannot read image ({image_error(e)})") from None
 
 
+def _pil_rgb(image) -> np.ndarray:
+    """A PIL image as RGB uint8. A float image (mode "F") holds gray levels in [0, 255]; one
+    in [0, 1] would be taken for a near-black image, so it is refused rather than guessed."""
+    from keras_fer.data.core import to_8bit
+
+    if image.mode == "F":
+        values = np.asarray(image)
+        top = float(values.max()) if values.size else 0.0
+        if values.size and not (np.isfinite(values).all() and values.min() >= 0 and top <= 255):
+            raise UserError(f"image: a PIL image of mode F must hold gray levels in [0, 255], "
+                            f"got {float(values.min())}..{top}")
+        if 0.0 < top <= 1.0:
+            raise UserError("image: a PIL image of mode F with values in [0, 1] would be read "
+                            "as near-black (keras_fer reads gray levels 0-255): pass "
+                            "Image.fromarray((a * 255).round().astype('uint8'))")
+    return np.asarray(to_8bit(image).convert("RGB"))
+
+
 def to_rgb(image, bgr=False) -> np.ndarray:
     """An image as RGB uint8 (H, W, 3): a file path, a PIL image, or a uint8 array (H, W),
     (H, W, 1), (H, W, 3) or (H, W, 4) (alpha dropped); ``bgr``: a 3/4-channel array is in
     OpenCV's BGR order.
 
     Raises:
-        UserError: an unreadable file. ValueError: an array of another dtype or shape.
+        UserError: an unreadable file, an empty image, a list (one image is expected), an
+            array of another dtype or shape, a mode-"F" PIL image in [0, 1].
     """
     if isinstance(image, (str, os.PathLike)):
         return read_image(image)
+    if isinstance(image, (list, tuple)):
+        raise UserError(f"image: expected one image (a path, a PIL image or a uint8 array), got "
+                        f"a {type(image).__name__} of {len(image)} items (call detect_emotions "
+                        "once per image; predict_faces takes a list of face crops)")
     if hasattr(image, "convert") and hasattr(image, "mode"):  # a PIL image
-        from keras_fer.data.core import to_8bit
-
-        return np.asarray(to_8bit(image).convert("RGB"))
-    a = np.asarray(image)
-    if a.dtype != np.uint8:
-        raise ValueError(f"image: expected uint8 pixel values, got dtype {a.dtype} (for floats "
-                         "in [0, 1], pass (image * 255).round().astype('uint8'))")
-    if a.ndim == 2:
-        a = a[..., None]
-    if a.ndim != 3 or a.shape[-1] not in (1, 3, 4) or 0 in a.shape:
-        raise ValueError(f"image: expected shape (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), "
-                         f"got {a.shape}")
-    a = a[..., :3]
-    if a.shape[-1] == 1:
-        return np.repeat(a, 3, axis=-1)
-    return np.ascontiguousarray(a[..., ::-1] if bgr else a)
+        a = _pil_rgb(image)
+    else:
+        a = np.asarray(image)
+        if a.dtype != np.uint8:
+            raise UserError(f"image: expected uint8 pixel values, got dtype {a.dtype} (for "
+                            "floats in [0, 1], pass (image * 255).round().astype('uint8'))")
+        if a.ndim == 2:
+            a = a[..., None]
+        if a.ndim != 3 or a.shape[-1] not in (1, 3, 4):
+            raise UserError(f"image: expected shape (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), "
+                            f"got {a.shape}")
+        a = a[..., 2::-1] if bgr and a.shape[-1] > 1 else a[..., :3]
+    if 0 in a.shape[:2]:
+        raise UserError(f"image: empty ({a.shape[1]}x{a.shape[0]} pixels)")
+    return np.ascontiguousarray(np.repeat(a, 3, axis=-1) if a.shape[-1] == 1 else a)
 
 
 def crops_to_faces(crops) -> np.ndarray:
     """Face crops (an array (N, H, W[, C]) or a list of (H, W[, C]) uint8 arrays of any sizes)
-    -> uint8 (N, 48, 48); crops of one size are converted together, 256 at a time."""
-    if isinstance(crops, np.ndarray) and crops.ndim in (3, 4):
+    -> uint8 (N, 48, 48); crops of one size are converted together, 256 at a time.
+
+    Raises:
+        UserError: a crop of another dtype or shape, or one array (H, W, C) with C in 1..4: a
+            single colour crop, not H crops of W x C pixels.
+    """
+    if isinstance(crops, np.ndarray):
+        if crops.ndim == 3 and crops.shape[-1] in (1, 3, 4):
+            raise UserError(f"crops: got one array of shape {crops.shape}, which reads as "
+                            f"{crops.shape[0]} crops of {crops.shape[1]}x{crops.shape[2]} "
+                            "pixels: for one colour crop pass [crop] or crop[None]")
+        if crops.ndim not in (3, 4):
+            raise UserError(f"crops: expected an array (N, H, W) or (N, H, W, C), or a list of "
+                            f"crops, got shape {crops.shape}")
         items = list(crops)
     else:
         items = [np.asarray(c) for c in crops]
     for i, c in enumerate(items):
-        if c.dtype != np.uint8 or c.ndim not in (2, 3) or (c.ndim == 3 and c.shape[-1] > 4):
-            raise ValueError(f"crops[{i}]: expected a uint8 (H, W) or (H, W, C) image, got "
-                             f"dtype {c.dtype} shape {c.shape}")
+        if (c.dtype != np.uint8 or c.ndim not in (2, 3) or (c.ndim == 3 and c.shape[-1] > 4)
+                or 0 in c.shape):
+            raise UserError(f"crops[{i}]: expected a non-empty uint8 (H, W) or (H, W, C) image, "
+                            f"got dtype {c.dtype} shape {c.shape}")
     out = np.zeros((len(items), 48, 48), "uint8")
     by_shape = {}
     for i, c in enumerate(items):
@@ -110,6 +145,38 @@ def crops_to_faces(crops) -> np.ndarray:
     return out
 
 
+def check_margin(margin) -> float:
+    """``margin`` as a float in [0, 1]; UserError for anything else (a string, NaN, inf)."""
+    import numbers
+
+    if isinstance(margin, bool) or not isinstance(margin, numbers.Real):
+        raise UserError(f"margin: expected a number between 0 and 1, got {margin!r}")
+    if not 0.0 <= float(margin) <= 1.0:  # False for NaN
+        raise UserError(f"margin: expected a number between 0 and 1, got {margin!r}")
+    return float(margin)
+
+
+def check_boxes(boxes, width, height) -> list:
+    """A detector's boxes (x, y, w, h) as ints, each with w, h > 0 and overlapping the
+    ``width`` x ``height`` image (a box partly outside is clipped by the crop); UserError
+    naming a box that is not (a custom detector's box off the image would otherwise slice
+    another region: negative indices count from the far edge)."""
+    checked = []
+    for i, box in enumerate(boxes):
+        try:
+            x, y, w, h = (float(v) for v in box)
+        except (TypeError, ValueError):
+            raise UserError(f"detector: box {i} is {box!r}, expected (x, y, w, h)") from None
+        if not all(np.isfinite([x, y, w, h])) or w <= 0 or h <= 0:
+            raise UserError(f"detector: box {i} {tuple(box)} needs finite x, y and w, h > 0")
+        if x >= width or y >= height or x + w <= 0 or y + h <= 0:
+            raise UserError(f"detector: box {i} {tuple(box)} lies outside the {width}x{height} "
+                            "image")
+        checked.append((int(np.floor(x)), int(np.floor(y)), max(1, int(round(w))),
+                        max(1, int(round(h)))))
+    return checked
+
+
 class Predictor:
     """A model with its class names, a face detector and a crop margin: image -> emotions.
 
@@ -117,12 +184,15 @@ class Predictor:
     in batches (of ``keras_fer.predict.classifier.BATCH_SIZE``).
 
     Args:
-        model_dir: a run directory (``model.keras``), an exported SavedModel folder, or an
-            export folder holding ``savedmodel/``.
+        model_dir: a run directory (``model.keras``, and its ``export/`` when exported), an
+            export folder (``model_int8.tflite``, ``savedmodel/``), a SavedModel folder or a
+            ``.tflite`` file.
         detector: a callable ``rgb -> boxes``, a name for ``make_detector`` ("auto", "mtcnn",
             "haar"), or None when the inputs are face crops already (the whole image is
             classified).
-        margin: fraction of the face box added on each side before cropping.
+        margin: fraction of the face box added on each side before cropping, in [0, 1].
+        engine: "litert", "savedmodel", "keras", or None for the fastest faithful one the
+            folder has (``keras_fer.predict.classifier.choose_engine``).
 
     Example::
 
@@ -132,21 +202,22 @@ class Predictor:
         p.predict_faces(crops)           # (N, classes) probabilities
     """
 
-    def __init__(self, model_dir, detector=None, margin=0.2):
+    def __init__(self, model_dir, detector=None, margin=0.2, engine=None):
         from keras_fer.predict.classifier import open_classifier
 
-        self.classifier = open_classifier(model_dir)
+        self.margin = check_margin(margin)
+        self.classifier = open_classifier(model_dir, engine)
+        self.engine = self.classifier.engine
         self.classes = list(self.classifier.classes)
-        self.model = getattr(self.classifier, "model", None)  # None for a SavedModel
+        self.model = getattr(self.classifier, "model", None)  # the Keras model, if it is one
         self.detector = make_detector(detector) if isinstance(detector, str) else detector
-        self.margin = margin
 
     def faces(self, rgb) -> tuple:
         """(boxes (x, y, w, h), uint8 faces (n, 48, 48)) of one RGB image, largest first."""
+        h, w = rgb.shape[:2]
         if self.detector is None:
-            h, w = rgb.shape[:2]
             return [(0, 0, w, h)], faces_uint8([rgb])
-        return crop_faces(rgb, self.detector(rgb), self.margin)
+        return crop_faces(rgb, check_boxes(self.detector(rgb), w, h), self.margin)
 
     def proba(self, faces) -> np.ndarray:
         """Softmax probabilities (n, classes) of uint8 48x48 faces."""

@@ -1,6 +1,11 @@
 """The model card (``saved_models/best/README.md``) of a release: every number in it is read
 from the release's own files (``meta.json``, ``summary.json``, ``eval/report*.json``,
-``export/parity.json``), so the card cannot disagree with what ``evaluate`` reproduces."""
+``export/parity.json``), so the card cannot disagree with what ``evaluate`` reproduces.
+
+It opens with a Hugging Face-style YAML header (``front_matter``: license, datasets, metrics,
+library), one ``key: value`` a line, each value plain or JSON (which YAML reads as flow style),
+and names no local path: the runs it was made from are ``runs/<name>``, as its commands make them.
+"""
 from __future__ import annotations
 
 import json
@@ -8,6 +13,16 @@ import time
 from pathlib import Path
 
 WEAK_F1 = 0.5  # a class whose PrivateTest F1 is below this is listed under "Known limits"
+WEIGHTS_LICENSE = "apache-2.0"  # the repository's LICENSE; the weights are released under it
+LICENSE_TEXT = (
+    "The weights are released under the Apache License 2.0, as is keras_fer's code (`LICENSE`). "
+    "They were trained on FER2013 (Goodfellow et al. 2013), which was published for the Kaggle "
+    "competition *Challenges in Representation Learning: Facial Expression Recognition "
+    "Challenge* (ICML 2013) and is obtained under that competition's rules, which everyone who "
+    "downloads it accepts; it carries no open license of its own, and its images, found by web "
+    "searches, belong to their owners. This license cannot grant rights in FER2013: whoever "
+    "uses the weights beyond research and education (commercially, say) should check FER2013's "
+    "terms first.")
 
 
 def _pct(v) -> str:
@@ -79,6 +94,61 @@ def _weak_classes(report) -> list:
     return weak
 
 
+def front_matter(model, reports, tta) -> list:
+    """The card's YAML header lines (``---`` ... ``---``): license, library, datasets, metrics
+    and a ``model-index`` of the PrivateTest figures; values are JSON, which YAML reads too."""
+    private = {mode: r["splits"]["PrivateTest"] for mode, r in reports.items()}
+    metrics = [{"type": "accuracy", "value": round(float(private["none"]["accuracy"]), 4),
+                "name": "PrivateTest accuracy"},
+               {"type": "f1", "value": round(float(private["none"]["macro_f1"]), 4),
+                "name": "PrivateTest macro-F1"},
+               {"type": "accuracy", "value": round(float(private[tta]["accuracy"]), 4),
+                "name": f"PrivateTest accuracy, {tta} test-time augmentation"}]
+    index = [{"name": f"keras_fer {model}", "results": [{
+        "task": {"type": "image-classification", "name": "Facial expression recognition"},
+        "dataset": {"type": "fer2013", "name": "FER2013", "split": "PrivateTest"},
+        "metrics": metrics}]}]
+    fields = {"license": WEIGHTS_LICENSE, "library_name": "keras",
+              "pipeline_tag": "image-classification",
+              "tags": ["keras", "keras-fer", "facial-expression-recognition", "tflite", "litert"],
+              "datasets": ["fer2013"], "metrics": ["accuracy", "f1"], "model-index": index}
+    return ["---", *(f"{k}: {v if isinstance(v, str) else json.dumps(v)}"
+                     for k, v in fields.items()), "---"]
+
+
+def portable(path) -> str:
+    """``path`` as the card may name it: relative paths as they are; an absolute one (a local
+    folder of the machine that made the release) relative to the current folder when under
+    it, else by its name alone."""
+    p = Path(str(path))
+    if not p.is_absolute():
+        return str(path)
+    try:
+        return str(p.relative_to(Path.cwd()))
+    except ValueError:
+        return p.name
+
+
+def _source_name(path, steps) -> str:
+    """``runs/<name>`` of a source run, as the card's commands make it (``lineage``)."""
+    from keras_fer.release.lineage import run_names
+
+    try:
+        return f"runs/{run_names([path], steps)[0]}"
+    except KeyError:  # not in the lineage: its name, never the machine's folder
+        return f"runs/{Path(str(path)).name}"
+
+
+def _recipe(config, steps) -> dict:
+    """The released run's config for the card, its sources renamed ``runs/<name>``."""
+    cfg = {k: v for k, v in config.to_dict().items() if k not in ("out", "data")}
+    if cfg.get("init_from"):
+        cfg["init_from"] = _source_name(cfg["init_from"], steps)
+    if (cfg.get("distill") or {}).get("teacher"):
+        cfg["distill"] = {**cfg["distill"], "teacher": _source_name(cfg["distill"]["teacher"], steps)}
+    return cfg
+
+
 def _source_rows(config, own_hours, steps) -> list:
     """Rows naming the runs the model was made from: its teacher, the run it started from;
     ``own_hours``: the released run's own training CPU-hours (0 for an ensemble)."""
@@ -87,9 +157,11 @@ def _source_rows(config, own_hours, steps) -> list:
     rows = []
     if config.distill:
         teacher, alpha, temperature = config.distill_settings()
-        rows.append(f"| distilled from | `{teacher}` (alpha {alpha:g}, temperature {temperature:g}) |")
+        rows.append(f"| distilled from | `{_source_name(teacher, steps)}` (alpha {alpha:g}, "
+                    f"temperature {temperature:g}) |")
     if config.init_from:
-        rows.append(f"| fine-tuned from | `{config.init_from}` (its weights start the training) |")
+        rows.append(f"| fine-tuned from | `{_source_name(config.init_from, steps)}` (its weights "
+                    "start the training) |")
     if steps:
         total = total_cpu_hours(own_hours, steps)
         rows.append(f"| made from | {', '.join(f'`{s.name}`' for s in steps)}; recipes in "
@@ -105,7 +177,7 @@ def _how_made(meta, summary, config, steps, recipe_arg, data) -> dict:
     from keras_fer.release.lineage import run_names, source_flags
 
     if meta.get("model") != "ensemble":
-        cfg = {k: v for k, v in config.to_dict().items() if k not in ("out", "data")}
+        cfg = _recipe(config, steps)
         return {
             "selection": f"the epoch with the best `{config.monitor}` on {config.val} (epoch "
                          f"{meta.get('best_epoch', '?')} of {summary.get('epochs_run', '?')})",
@@ -140,7 +212,8 @@ def render_card(*, meta, summary, config, reports, parity, out, data, recipe=Non
     ``lineage``: the Steps the run was made from (``keras_fer.release.lineage``)."""
     from keras_fer.release.lineage import commands
 
-    out = Path(out)
+    out, data = Path(portable(out)), portable(data)
+    recipe = portable(recipe) if recipe else None
     plain = reports["none"]
     tta = next(mode for mode in reports if mode != "none")
     private = plain["splits"]["PrivateTest"]
@@ -151,6 +224,7 @@ def render_card(*, meta, summary, config, reports, parity, out, data, recipe=Non
         trained_on += f", finished {meta['finished']}"
     how = _how_made(meta, summary, config, lineage, recipe or str(out / "config.json"), data)
     lines = [
+        *front_matter(model, reports, tta),
         f"# Model card: `{model}` on FER2013",
         "",
         f"A facial-expression classifier trained from scratch with keras_fer. PrivateTest "
@@ -166,7 +240,10 @@ def render_card(*, meta, summary, config, reports, parity, out, data, recipe=Non
         f"{'x'.join(str(d) for d in meta.get('input_shape', [48, 48, 1])[:2])} "
         f"(the SavedModel takes images of any size, 1 or 3 channels, uint8 or float pixel values "
         f"in [0, 255]) |",
-        f"| output | {len(plain['classes'])} classes: {', '.join(plain['classes'])} |",
+        f"| output | {len(plain['classes'])} classes: {', '.join(plain['classes'])}. `model.keras` "
+        f"outputs **logits** (apply a softmax for probabilities); the SavedModel's `serve`, the "
+        f"TFLite models and `keras_fer.load()` give probabilities |",
+        f"| license | weights: {WEIGHTS_LICENSE}; data: FER2013's terms (see *License*) |",
         f"| trained on | {trained_on}; Keras {meta.get('keras', '?')}, backend {meta.get('backend', '?')}"
         + (f"; {seconds / 60:.1f} min of training" if isinstance(seconds, (int, float)) else "")
         + (f", {summary['train_cpu_hours']:.2f} CPU-hours (process CPU time, all cores)"
@@ -204,6 +281,10 @@ def render_card(*, meta, summary, config, reports, parity, out, data, recipe=Non
         + " Parity with `model.keras`:",
         "",
         *_parity_lines(parity),
+        *(["", "`keras_fer.load()` runs `export/model_int8.tflite` through LiteRT (no TensorFlow "
+           "needed; the wheel carries only this format); `engine=\"keras\"` or "
+           "`\"savedmodel\"` runs the float32 model of a checkout or a run directory."]
+          if "tflite_int8" in parity else []),
         "",
         "## Reproduce",
         "",
@@ -234,5 +315,9 @@ def render_card(*, meta, summary, config, reports, parity, out, data, recipe=Non
         "- It classifies the whole image it is given: pass a face crop, or use "
         "`python -m keras_fer.predict` to detect faces first.",
         "- An expression is not an emotion: do not use it to make decisions about people.",
+        "",
+        "## License",
+        "",
+        LICENSE_TEXT,
     ]
     return "\n".join(lines) + "\n"

@@ -106,8 +106,9 @@ def commands(steps, out: Path, data) -> list:
             lines.append(f"python -m keras_fer.ensemble {' '.join('runs/' + m for m in s.members)}"
                          f" --out runs/{s.name}")
         else:
-            lines.append(f"# runs/{s.name}: {s.path} was not found when this was released; "
-                         "no recipe of it")
+            # its name only: the card names no folder of the machine that made the release
+            lines.append(f"# runs/{s.name}: its run directory ({Path(s.path).name}) was not "
+                         "found when this was released; no recipe of it")
     return lines
 
 

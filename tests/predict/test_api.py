@@ -66,11 +66,12 @@ def test_detect_emotions_path_array_pil_bgr_agree(run_dir, model, faces, tmp_pat
 
 def test_detect_emotions_rejects_what_it_cannot_read(run_dir):
     import keras_fer
+    from keras_fer.errors import UserError
 
     rec = keras_fer.load(run_dir, detector=None)
-    with pytest.raises(ValueError, match="uint8 pixel values, got dtype float32"):
+    with pytest.raises(UserError, match="uint8 pixel values, got dtype float32"):
         rec.detect_emotions(np.zeros((48, 48, 3), "float32"))
-    with pytest.raises(ValueError, match=r"got \(48, 48, 5\)"):
+    with pytest.raises(UserError, match=r"got \(48, 48, 5\)"):
         rec.detect_emotions(np.zeros((48, 48, 5), "uint8"))
     assert keras_fer.load(run_dir).detect_emotions(np.full((120, 160, 3), 128, "uint8")) == []
 
@@ -122,7 +123,7 @@ def test_savedmodel_folders_give_the_run_directorys_answers(run_dir, faces, tmp_
         assert rec.classes == CLASSES and rec.model is None
         np.testing.assert_allclose(rec.predict_faces(faces), keras, atol=1e-5)
     (tmp_path / "export" / "labels.txt").unlink()
-    with pytest.raises(UserError, match="no labels.txt beside the SavedModel"):
+    with pytest.raises(UserError, match="no labels.txt beside the model"):
         keras_fer.load(tmp_path / "export" / "savedmodel")
     with pytest.raises(UserError, match="neither a run directory"):
         keras_fer.load(tmp_path)
@@ -133,7 +134,9 @@ def test_load_without_a_path_is_the_packaged_release():
     from keras_fer import resources, rundir
 
     rec = keras_fer.load()
-    assert rec.classifier.source == resources.release_dir()
+    assert rec.engine == "litert"  # the fastest faithful engine: the int8 TFLite
+    assert rec.classifier.source == resources.release_dir() / "export" / "model_int8.tflite"
+    assert keras_fer.load(resources.DEFAULT_MODEL).classifier.source == rec.classifier.source
     assert rec.classes == rundir.class_names(resources.release_dir())
     probs = rec.predict_faces(np.zeros((2, 48, 48), "uint8"))
     assert probs.shape == (2, len(rec.classes))

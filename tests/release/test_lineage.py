@@ -59,8 +59,10 @@ def test_the_card_makes_the_lineage_first_and_counts_its_cpu_hours(tmp_path):
                        reports={"none": report, "flip": report}, parity={},
                        out="saved_models/best", data="data", recipe="recipes/ft.json",
                        lineage=lineage(config))
-    assert f"| distilled from | `{tmp_path / 'ens'}` (alpha 0.8, temperature 4) |" in card
-    assert f"| fine-tuned from | `{tmp_path / 'base'}` (its weights start the training) |" in card
+    # as the card's commands make them, never the machine's folders
+    assert "| distilled from | `runs/ens` (alpha 0.8, temperature 4) |" in card
+    assert "| fine-tuned from | `runs/base` (its weights start the training) |" in card
+    assert str(tmp_path) not in card
     assert ("| made from | `base`, `kd`, `ens`; recipes in `lineage/`; 4.00 training CPU-hours "
             "with them |") in card
     reproduce = card.split("## Reproduce")[1]
