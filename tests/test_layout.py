@@ -122,8 +122,7 @@ def test_the_layout_checker_sees_logic_in_an_init(tmp_path):
 
 # Public names that several modules define on purpose: each command's entry points, and names
 # whose meanings differ by module (keras_fer.load a model, keras_fer.data.load a data set).
-SHARED_NAMES = {"main", "build_parser", "load", "run", "summary_line", "table",
-                "model_inputs"}  # TODO(issue 39, h42): one model_inputs; remove it from here then
+SHARED_NAMES = {"main", "build_parser", "load", "run", "summary_line", "table"}
 
 
 def defined_twice(files):
