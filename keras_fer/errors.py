@@ -101,6 +101,15 @@ def cli_main(func):
         except BrokenPipeError:  # `... | head` closed our stdout: not an error worth a traceback
             sys.stderr.close()
             return 1
+        except OSError as e:
+            import errno
+
+            if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            # a write that no keras_fer.io_utils.disk_full_is_user_error named
+            where = e.filename or "a file being written"
+            print(f"error: {where}: no space left on the device (disk full)", file=sys.stderr)
+            return 2
         return 0 if code is None else int(code)
 
     return wrapper
