@@ -269,6 +269,16 @@ def release_of(path):
     return next((p for p in (path, *path.parents) if is_release(p)), None)
 
 
+def run_above(path):
+    """The run directory or release that ``path`` would lie inside (one of its parents holding
+    a model, a run's meta.json or resume state, or a release's marker), else None."""
+    for parent in Path(path).absolute().parents:
+        if is_release(parent) or any((parent / f).is_file() for f in (
+                MODEL_FILE, META_FILE, RESUME_FILE)):
+            return parent
+    return None
+
+
 def output_dir(run_dir, kind, out=None, force=False) -> Path:
     """The folder where ``kind`` ("eval" or "export") results of ``run_dir`` go.
 

@@ -36,7 +36,9 @@ from pathlib import Path
 
 from keras_fer import rundir
 from keras_fer.errors import UserError
-from keras_fer.io_utils import disk_full_is_user_error
+from keras_fer.io_utils import disk_full_is_user_error, remove_stale_stages
+from keras_fer.io_utils import stage_path as _stage
+from keras_fer.io_utils import swap_into_place as _swap_into_place
 
 MAX_BYTES = 100_000_000  # a release must stay a download people accept: at most 100 MB
 SPLITS = ("PublicTest", "PrivateTest")
@@ -178,34 +180,6 @@ def make_release(run_dir, out="saved_models/best", data=None, *, tta="tencrop", 
     return out
 
 
-def remove_stale_stages(out: Path) -> list:
-    """A release killed outright (SIGTERM, SIGKILL, a lost session) cannot run its ``finally``
-    and leaves its staging folder ``.NAME.tmp-PID`` beside ``out``; the next release removes
-    those whose process is gone (never a live one's). Returns the removed folders."""
-    removed = []
-    for stage in sorted(out.parent.glob(_stage(out, "*").name)):
-        pid = stage.name.rsplit("-", 1)[1]
-        if pid.isdigit() and stage.is_dir() and not _process_alive(int(pid)):
-            shutil.rmtree(stage, ignore_errors=True)
-            removed.append(stage)
-    return removed
-
-
-def _stage(out: Path, pid) -> Path:
-    """The staging folder of the release into ``out`` by process ``pid`` ("*": any)."""
-    return out.parent / f".{out.name}.tmp-{pid}"
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)  # signal 0: only asks whether the process exists
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process
-    return True
-
-
 def release_formats(model_file: Path, log=print) -> tuple:
     """("savedmodel", "tflite"), or ("savedmodel",) when TFLite would take the release over
     MAX_BYTES; a UserError when even model.keras + SavedModel would (both hold the float32
@@ -220,13 +194,3 @@ def release_formats(model_file: Path, log=print) -> tuple:
             f"{MAX_BYTES / 1e6:.0f} MB (python -m keras_fer.export makes it)")
         return ("savedmodel",)
     return ("savedmodel", "tflite")
-
-
-def _swap_into_place(stage: Path, out: Path) -> None:
-    """Rename ``stage`` to ``out``; an old ``out`` is moved aside first and deleted last, so at
-    every moment one complete release exists."""
-    old = out.parent / f".{out.name}.old-{os.getpid()}"
-    if out.exists():
-        out.rename(old)
-    stage.rename(out)
-    shutil.rmtree(old, ignore_errors=True)
