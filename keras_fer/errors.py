@@ -17,6 +17,11 @@ class UserError(Exception):
     """
 
 
+class DiskFull(UserError):
+    """No space left on the device (ENOSPC) while writing: the message names the folder, and
+    the partial files are removed (``keras_fer.io_utils.disk_full_is_user_error``)."""
+
+
 VERBOSE_HELP = ("show TensorFlow's start-up log lines (oneDNN, cuInit, absl), which are hidden "
                 "by default (keras_fer.quiet)")
 
