@@ -175,3 +175,49 @@ def disk_full_is_user_error(folder, *partial):
             raise
         raise DiskFull(f"{folder}: no space left on the device (disk full); the partial files "
                        "were removed: free some space and run again") from None
+
+
+def stage_path(out, pid) -> Path:
+    """The staging folder beside ``out`` where process ``pid`` ("*": any) builds a whole new
+    ``out`` (a release, an ensemble) before ``swap_into_place``."""
+    out = Path(out)
+    return out.parent / f".{out.name}.tmp-{pid}"
+
+
+def swap_into_place(stage, out) -> None:
+    """Rename ``stage`` to ``out``; an old ``out`` is moved aside first and deleted last, so at
+    every moment one complete folder exists and nothing of the old one is left in the new."""
+    import shutil
+
+    stage, out = Path(stage), Path(out)
+    old = out.parent / f".{out.name}.old-{os.getpid()}"
+    if out.exists():
+        out.rename(old)
+    stage.rename(out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def remove_stale_stages(out) -> list:
+    """A build killed outright (SIGTERM, SIGKILL, a lost session) cannot run its ``finally``
+    and leaves its staging folder ``.NAME.tmp-PID`` beside ``out``; the next build removes
+    those whose process is gone (never a live one's). Returns the removed folders."""
+    import shutil
+
+    out = Path(out)
+    removed = []
+    for stage in sorted(out.parent.glob(stage_path(out, "*").name)):
+        pid = stage.name.rsplit("-", 1)[1]
+        if pid.isdigit() and stage.is_dir() and not process_alive(int(pid)):
+            shutil.rmtree(stage, ignore_errors=True)
+            removed.append(stage)
+    return removed
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
