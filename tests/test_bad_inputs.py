@@ -115,6 +115,9 @@ CASES = [
     ("predict-output-exists", ["keras_fer.predict", "{run}", "{image}", "--no-detect", "--out",
                                "{prior}"], "predictions.json: exists"),
     ("tuning-dir-a-file", ["tuning", "--dir", "{file}"], "notes.txt is a file"),
+    # FFmpeg's own "moov atom not found" stays off stderr: the one line is ours
+    ("predict-video-cut-short", ["keras_fer.predict", "{run}", "{videos}/cut.mp4", "--no-detect"],
+     "cut.mp4: cannot read video"),
 ]
 
 # TensorFlow's C++ logging, printed before any Python code of ours runs; not our error text
@@ -147,6 +150,8 @@ def make_workspace(root: Path, run: Path, data) -> dict:
         for face in data.images[:3]:
             writer.write(cv2.cvtColor(face, cv2.COLOR_GRAY2BGR))
         writer.release()
+    whole = (paths["videos"] / "talk.mp4").read_bytes()
+    (paths["videos"] / "cut.mp4").write_bytes(whole[:len(whole) // 2])  # no index (moov atom)
     (paths["release"] / "README.md").write_text("# Model card: a release\n")
     (paths["release"] / "eval").mkdir()
     (paths["release"] / "eval" / "report.json").write_text("{}\n")

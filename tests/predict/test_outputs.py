@@ -166,3 +166,19 @@ def test_a_stalled_stream_is_said_and_exits_2(run_dir, tmp_path, monkeypatch, ca
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("error: rtsp://cam/stream: the stream stalled: no frame came for ")
     assert err[-1].endswith(" s, so it was ended")
+
+
+def test_force_is_what_the_release_message_says_it_is(run_dir, tmp_path, capsys):
+    import shutil
+
+    from keras_fer import rundir
+    from keras_fer.predict.cli import main
+
+    release = shutil.copytree(run_dir, tmp_path / "best")
+    (release / rundir.RELEASE_FILE).write_text("{}")
+    clip = _video(tmp_path / "clip.mp4")
+    args = [str(release), str(clip), "--no-detect", "--no-video", "--out", str(release / "p")]
+    assert main(args) == 2
+    assert "pass --force to change the release" in capsys.readouterr().err
+    assert main([*args, "--force"]) == 0
+    assert (release / "p" / "clip.json").is_file()

@@ -300,3 +300,22 @@ def test_a_full_disk_fails_the_release_in_one_line_and_keeps_the_old_one(release
                        "the partial files were removed: free some space and run again")
     assert _snapshot(release) == before
     assert not [p for p in release.parent.iterdir() if p.name.startswith(".")]
+
+
+def test_a_run_without_some_classes_is_evaluated_without_them(run_dir, tmp_path, monkeypatch):
+    # release has no --drop-classes: it drops what the run's own config dropped
+    import keras_fer.evaluate
+
+    run = shutil.copytree(run_dir, tmp_path / "run")
+    config = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**config, "drop_classes": ["disgust"]}))
+    seen = []
+
+    def evaluate_run(*args, **kwargs):
+        seen.append(kwargs.get("drop_classes"))
+        raise UserError("stop here")
+
+    monkeypatch.setattr(keras_fer.evaluate, "evaluate_run", evaluate_run)
+    with pytest.raises(UserError, match="stop here"):
+        make_release(run, tmp_path / "best", data=config["data"], log=lambda line: None)
+    assert seen == [["disgust"]]
