@@ -189,7 +189,9 @@ def predict_video(predictor, path, out_dir, smooth=1, annotate=True, stem=None) 
         print(file=sys.stderr)
     if not rows:
         raise UserError(f"{path}: no frames could be read")
-    if total and len(rows) < total:  # a truncated file: say so, the rows are what was read
+    # a truncated file: say so, the rows are what was read (some containers only estimate
+    # their frame count: a few frames short is no sign of damage)
+    if total and len(rows) < total - max(1, total // 100):
         print(f"warning: {path}: {len(rows)} of its {total} frames could be read (a truncated "
               "or damaged file?)", file=sys.stderr, flush=True)
     classes = predictor.classes
