@@ -106,13 +106,13 @@ def cli_main(func):
         except BrokenPipeError:  # `... | head` closed our stdout: not an error worth a traceback
             sys.stderr.close()
             return 1
-        except OSError as e:
-            import errno
+        except Exception as e:  # noqa: BLE001 (re-raised unless it says the disk is full)
+            from keras_fer.io_utils import is_disk_full
 
-            if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+            if not is_disk_full(e):
                 raise
             # a write that no keras_fer.io_utils.disk_full_is_user_error named
-            where = e.filename or "a file being written"
+            where = getattr(e, "filename", None) or "a file being written"
             print(f"error: {where}: no space left on the device (disk full)", file=sys.stderr)
             return 2
         return 0 if code is None else int(code)

@@ -147,9 +147,13 @@ def release_lock(path) -> None:
 
 
 def is_disk_full(error) -> bool:
+    """An OSError ENOSPC (or a quota), or another library's error saying so (TensorFlow's
+    SaveV2 raises a ResourceExhaustedError with the OS's message)."""
     import errno
 
-    return isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT)
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    return "No space left on device" in str(error) or "Disk quota exceeded" in str(error)
 
 
 @contextlib.contextmanager
@@ -162,7 +166,7 @@ def disk_full_is_user_error(folder, *partial):
 
     try:
         yield
-    except (DiskFull, OSError) as e:
+    except Exception as e:  # noqa: BLE001 (re-raised unless it says the disk is full)
         if not isinstance(e, DiskFull) and not is_disk_full(e):
             raise
         for p in partial:

@@ -79,3 +79,19 @@ def test_a_full_disk_is_one_line_naming_the_folder_and_no_temporary_is_left(tmp_
     assert main([]) == 2
     assert capsys.readouterr().err == (f"error: {tmp_path / 'w.bin'}: no space left on the "
                                        "device (disk full)\n")
+
+
+def test_tensorflows_disk_full_error_is_one_too(tmp_path):
+    # TensorFlow's SaveV2 raises a ResourceExhaustedError (no OSError) with the OS's words
+    from keras_fer.errors import DiskFull
+    from keras_fer.io_utils import disk_full_is_user_error
+
+    partial = tmp_path / "savedmodel"
+    partial.mkdir()
+    with pytest.raises(DiskFull, match=f"^{tmp_path}: no space left"):
+        with disk_full_is_user_error(tmp_path, partial):
+            raise RuntimeError(f"{partial}/variables: No space left on device [Op:SaveV2]")
+    assert not partial.exists()
+    with pytest.raises(RuntimeError, match="other"):  # anything else goes through as it is
+        with disk_full_is_user_error(tmp_path):
+            raise RuntimeError("other")

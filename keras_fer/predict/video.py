@@ -59,10 +59,15 @@ def capture_source(source):
 
 
 def quiet_ffmpeg() -> None:
-    """Keep FFmpeg's own lines ("moov atom not found") off stderr, beside our one-line error,
-    unless ``--verbose`` or the user's ``OPENCV_FFMPEG_LOGLEVEL``; read at the first capture."""
-    if "--verbose" not in sys.argv:
-        os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
+    """Keep FFmpeg's own lines ("moov atom not found") and OpenCV's warnings ("FFmpeg: Failed
+    to write frame", once per frame on a full disk) off stderr, beside our one-line error,
+    unless ``--verbose`` or the user's ``OPENCV_FFMPEG_LOGLEVEL`` (read at the first capture)."""
+    if "--verbose" in sys.argv or "OPENCV_FFMPEG_LOGLEVEL" in os.environ:
+        return
+    os.environ["OPENCV_FFMPEG_LOGLEVEL"] = "-8"  # AV_LOG_QUIET
+    import cv2
+
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
 
 
 def frames(source, what="video"):
@@ -249,9 +254,9 @@ def bar_chart(distribution, path, title="") -> None:
 
 def write_annotated(path, rows, fps, out_path) -> None:
     """The video again with each frame's face box and label drawn on it (mp4v)."""
+    _, _, gen = frames(path)  # first: it quiets FFmpeg and OpenCV
     import cv2
 
-    _, _, gen = frames(path)
     writer = None
     with atomic_path(out_path) as tmp:
         try:
