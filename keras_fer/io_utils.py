@@ -175,8 +175,8 @@ def disk_full_is_user_error(folder, *partial):
             elif os.path.lexists(p):
                 with contextlib.suppress(OSError):
                     os.remove(p)
-        if isinstance(e, DiskFull):  # named by an inner block already
-            raise
+        # an inner block's DiskFull is named again: the outer folder is the one the user
+        # chose (an inner one may be a staging folder, removed by now)
         raise DiskFull(f"{folder}: no space left on the device (disk full); the partial files "
                        "were removed: free some space and run again") from None
 

@@ -98,7 +98,7 @@ def write_ensemble(run_dirs, out, *, force=False) -> Path:
     remove_stale_stages(out)
     stage = stage_path(out, os.getpid())
     shutil.rmtree(stage, ignore_errors=True)
-    with disk_full_is_user_error(out.parent):  # the finally removes the staging folder
+    with disk_full_is_user_error(out):  # the finally removes the staging folder
         try:
             stage.mkdir(parents=True)
             save_model_atomic(model, stage / rundir.MODEL_FILE)

@@ -130,7 +130,7 @@ def make_release(run_dir, out="saved_models/best", data=None, *, tta="tencrop", 
     stage = _stage(out, os.getpid())
     shutil.rmtree(stage, ignore_errors=True)
     stage.mkdir(parents=True)
-    with disk_full_is_user_error(out.parent):  # the finally removes the staging folder
+    with disk_full_is_user_error(out):  # the finally removes the staging folder
         try:
             for name in RUN_FILES:
                 if (run_dir / name).is_file():

@@ -130,3 +130,22 @@ def test_never_into_other_files_a_run_a_release_or_a_member(members, tmp_path):
             write_ensemble(members[:2], out, force=True)
     assert _files(files) == ["summary.txt"] and not (release / "ens").exists()
     assert not (members[1] / "ens").exists() and "ensemble" not in rundir.read_meta(members[0])
+
+
+def test_a_full_disk_keeps_the_old_folder_and_leaves_no_staging(members, tmp_path, monkeypatch):
+    import errno
+    import shutil
+
+    import keras_fer.train.callbacks as callbacks
+
+    run = shutil.copytree(members[1], tmp_path / "run")
+    before = {f: (run / f).read_bytes() for f in _files(run)}
+
+    def full(*args):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(callbacks, "save_model_atomic", full)
+    with pytest.raises(UserError, match=re.escape(f"{run}: no space left on the device")):
+        write_ensemble(members[:2], run, force=True)
+    assert {f: (run / f).read_bytes() for f in _files(run)} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]

@@ -296,7 +296,7 @@ def test_a_full_disk_fails_the_release_in_one_line_and_keeps_the_old_one(release
     monkeypatch.setattr(rel.shutil, "copy2", copy2)
     assert main([str(run_dir), "--out", str(release), "--force"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err[-1] == (f"error: {release.parent}: no space left on the device (disk full); "
+    assert err[-1] == (f"error: {release}: no space left on the device (disk full); "
                        "the partial files were removed: free some space and run again")
     assert _snapshot(release) == before
     assert not [p for p in release.parent.iterdir() if p.name.startswith(".")]
