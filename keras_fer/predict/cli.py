@@ -1,7 +1,8 @@
-"""``keras-fer predict [MODEL_DIR] INPUT... | --camera SOURCE [--json] [--out DIR]
+"""``keras-fer predict [MODEL_DIR] INPUT... | --camera SOURCE [--json] [--out DIR] [--force]
 [--detector haar|mtcnn] [--no-detect] [--smooth K] [--margin 0.2]`` (also
 ``python -m keras_fer.predict``). Without MODEL_DIR (or ``--model``), the released model that
-ships with keras_fer."""
+ships with keras_fer. An output file never replaces an input, nor an existing file without
+``--force`` (checked before the model is loaded); a folder input skips the output folder."""
 from __future__ import annotations
 
 import json
