@@ -31,6 +31,11 @@ class UserFileNotFound(UserError, FileNotFoundError):
     """
 
 
+class DiskFull(UserError):
+    """No space left on the device (ENOSPC) while writing: the message names the folder, and
+    the partial files are removed (``keras_fer.io_utils.disk_full_is_user_error``)."""
+
+
 VERBOSE_HELP = ("show TensorFlow's start-up log lines (oneDNN, cuInit, absl), which are hidden "
                 "by default (keras_fer.quiet)")
 
@@ -158,6 +163,15 @@ def cli_main(func):
         except BrokenPipeError:  # `... | head` closed our stdout: not an error worth a traceback
             sys.stderr.close()
             return 1
+        except Exception as e:  # noqa: BLE001 (re-raised unless it says the disk is full)
+            from keras_fer.io_utils import is_disk_full
+
+            if not is_disk_full(e):
+                raise
+            # a write that no keras_fer.io_utils.disk_full_is_user_error named
+            where = getattr(e, "filename", None) or "a file being written"
+            print(f"error: {where}: no space left on the device (disk full)", file=sys.stderr)
+            return 2
         return 0 if code is None else int(code)
 
     return wrapper

@@ -34,8 +34,8 @@ import shutil
 import zipfile
 from pathlib import Path
 
-from keras_fer.errors import UserError, UserFileNotFound
-from keras_fer.io_utils import check_out_dir, read_json, write_json, write_text
+from keras_fer.errors import UserError, UserFileNotFound, one_line
+from keras_fer.io_utils import check_out_dir, hold_lock, read_json, release_lock, write_json, write_text
 
 MODEL_FILE = "model.keras"
 CONFIG_FILE = "config.json"
@@ -84,6 +84,30 @@ def aside_path(path) -> Path:
     return path.parent / f".{path.name}.replaced"
 
 
+def lock_path(path) -> Path:
+    """The lock file of a run being trained into ``path`` (``claim_out``), beside it."""
+    path = Path(path)
+    return path.parent / f".{path.name}.lock"
+
+
+def resume_error(path):
+    """Why ``path``'s resume state (``RESUME_FILE``) cannot be read, or None (none, or sound).
+    A training killed while the disk was full, or a copied half, leaves a truncated file."""
+    file = Path(path) / RESUME_FILE
+    if not file.is_file():
+        return None
+    import json
+
+    import numpy as np
+
+    try:
+        with np.load(file) as z:
+            json.loads(str(z["meta"]))["epoch"]
+    except Exception as e:  # noqa: BLE001 (BadZipFile, EOFError, ValueError, KeyError, pickle)
+        return f"{file}: corrupt resume state ({type(e).__name__}: {one_line(e) or 'empty'})"
+    return None
+
+
 def resumes(path, config: dict) -> bool:
     """Whether a run of ``config`` (a ``TrainConfig.to_dict()``) continues the run whose
     config.json is in ``path``: the same ``keras_fer.config.resume_settings`` (or none saved)."""
@@ -106,16 +130,39 @@ def claim_out(path, force=False, *, config=None, dry_run=False):
     resumed; ``config=None``: any); a finished run, a release, or an unfinished run of other
     settings only with ``force``: their contents are then moved to ``aside_path(path)``, which
     ``release_aside`` deletes once the new run has finished, so a failed run loses nothing
-    (``dry_run``: only check). A folder of other files is never written into. Returns the
-    aside folder or None.
+    (``dry_run``: only check). A folder of other files is never written into. An unfinished
+    run whose resume state is corrupt (``resume_error``) is a UserError naming the file; with
+    ``force`` it is replaced. Returns the aside folder or None.
+
+    Unless ``dry_run``, this process takes the folder's lock (``lock_path``) until
+    ``release_aside`` or its end: a second training into the same folder is refused.
 
     Example:
         >>> claim_out("runs/base")           # UserError if runs/base holds a finished run
     """
     path = Path(path)
     check_out_dir(path)
+    locked = False
+    if not dry_run and os.environ.get("KERAS_DISTRIBUTION_PROCESS_ID", "0") in ("", "0"):
+        # one training per folder: a second one would "resume" the live run (the other hosts
+        # of a multi-host run share the first's folder)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        locked = hold_lock(lock_path(path), path)
+    try:
+        return _claim(path, force, config, dry_run)
+    except BaseException:
+        if locked:
+            release_lock(lock_path(path))
+        raise
+
+
+def _claim(path, force, config, dry_run):
     state = out_state(path)
-    if state == "new" or (state == "unfinished" and (config is None or resumes(path, config))):
+    corrupt = resume_error(path) if state == "unfinished" else None
+    if corrupt and not force:
+        raise UserError(f"{corrupt}; pass --force to start the run over")
+    if state == "new" or (state == "unfinished" and not corrupt and (
+            config is None or resumes(path, config))):
         return None
     if state == "other":
         first = sorted(p.name for p in path.iterdir())[0]
@@ -123,7 +170,8 @@ def claim_out(path, force=False, *, config=None, dry_run=False):
                         "empty folder")
     what = {"release": f"a released model (model card {path / CARD_FILE})",
             "finished": "a finished run",
-            "unfinished": "an unfinished run of other settings"}[state]
+            "unfinished": ("an unfinished run with a corrupt resume state" if corrupt else
+                           "an unfinished run of other settings")}[state]
     if not force:
         raise UserError(f"{path}: {what} is there; pass --force to replace it, or choose "
                         "another folder")
@@ -140,8 +188,10 @@ def claim_out(path, force=False, *, config=None, dry_run=False):
 
 
 def release_aside(path) -> None:
-    """Delete what ``claim_out`` moved aside from ``path``: the run replacing it is complete."""
+    """Delete what ``claim_out`` moved aside from ``path`` and give back its lock: the run
+    replacing it is complete."""
     shutil.rmtree(aside_path(path), ignore_errors=True)
+    release_lock(lock_path(path))
 
 
 def read_meta(run_dir) -> dict:
@@ -258,6 +308,16 @@ def release_of(path):
     """The release that ``path`` is or lies in (it need not exist yet), else None."""
     path = Path(path).resolve()
     return next((p for p in (path, *path.parents) if is_release(p)), None)
+
+
+def run_above(path):
+    """The run directory or release that ``path`` would lie inside (one of its parents holding
+    a model, a run's meta.json or resume state, or a release's marker), else None."""
+    for parent in Path(path).absolute().parents:
+        if is_release(parent) or any((parent / f).is_file() for f in (
+                MODEL_FILE, META_FILE, RESUME_FILE)):
+            return parent
+    return None
 
 
 def output_dir(run_dir, kind, out=None, force=False) -> Path:

@@ -94,6 +94,30 @@ CASES = [
     ("augment-unknown-option", ["keras_fer.augment", "{}", "--bogus"], "unrecognized arguments: --bogus"),
     ("models-unknown-option", ["keras_fer.models", "list", "--bogus"], "unrecognized arguments: --bogus"),
     ("tuning-unknown-option", ["tuning", "--bogus"], "unrecognized arguments: --bogus"),
+    # an ensemble follows train's and release's --out rules (issue 40)
+    ("ensemble-into-other-files", ["keras_fer.ensemble", "{run}", "{corrupt}", "--out", "{data}",
+                                   "--force"], "data: not a run directory (it holds fer2013.npz"),
+    ("ensemble-inside-a-release", ["keras_fer.ensemble", "{run}", "{corrupt}", "--out",
+                                   "{release}/ens"], "ens: inside the run or release"),
+    ("ensemble-over-a-member", ["keras_fer.ensemble", "{run}", "{corrupt}", "--out", "{run}",
+                                "--force"], "run: holds the member"),
+    ("ensemble-over-a-release", ["keras_fer.ensemble", "{run}", "{corrupt}", "--out", "{release}"],
+     "release: a released model is there; pass --force"),
+    # killed runs: a corrupt resume state, an unfinished run released
+    ("train-corrupt-resume-state", ["keras_fer.train", "--out", "{corrupt_resume}"],
+     "resume.npz: corrupt resume state (BadZipFile"),
+    ("release-a-killed-run", ["keras_fer.release", "{killed}", "--out", "{new}"],
+     "killed: an unfinished run (no meta.json"),
+    # predict never writes over an input, nor over a file without --force
+    ("predict-output-over-an-input", ["keras_fer.predict", "{run}", "{videos}", "--no-detect",
+                                      "--out", "{videos}", "--force"],
+     "talk_annotated.mp4: an output would replace this input"),
+    ("predict-output-exists", ["keras_fer.predict", "{run}", "{image}", "--no-detect", "--out",
+                               "{prior}"], "predictions.json: exists"),
+    ("tuning-dir-a-file", ["tuning", "--dir", "{file}"], "notes.txt is a file"),
+    # FFmpeg's own "moov atom not found" stays off stderr: the one line is ours
+    ("predict-video-cut-short", ["keras_fer.predict", "{run}", "{videos}/cut.mp4", "--no-detect"],
+     "cut.mp4: cannot read video"),
 ]
 
 # TensorFlow's C++ logging, printed before any Python code of ours runs; not our error text
@@ -107,9 +131,27 @@ def make_workspace(root: Path, run: Path, data) -> dict:
 
     paths = {name: root / name for name in ("run", "release", "unfinished", "corrupt", "file",
                                              "zero_npz", "data", "image", "nan_config", "new",
-                                             "experiment", "numbered", *READ_ONLY)}
-    for name in ("run", "release", "corrupt", "read_only_run"):
+                                             "experiment", "numbered", "corrupt_resume", "killed",
+                                             "videos", "prior", *READ_ONLY)}
+    for name in ("run", "release", "corrupt", "read_only_run", "killed"):
         shutil.copytree(run, paths[name])
+    (paths["killed"] / "meta.json").unlink()  # a training killed before its end
+    (paths["corrupt_resume"] / "ckpt").mkdir(parents=True)
+    shutil.copy(run / "config.json", paths["corrupt_resume"] / "config.json")
+    (paths["corrupt_resume"] / "ckpt" / "resume.npz").write_bytes(b"PK\x03\x04 cut short")
+    paths["prior"].mkdir()
+    (paths["prior"] / "predictions.json").write_text("[]\n")
+    import cv2
+
+    paths["videos"].mkdir()
+    for name in ("talk.mp4", "talk_annotated.mp4"):
+        writer = cv2.VideoWriter(str(paths["videos"] / name), cv2.VideoWriter_fourcc(*"mp4v"),
+                                 10.0, (48, 48))
+        for face in data.images[:3]:
+            writer.write(cv2.cvtColor(face, cv2.COLOR_GRAY2BGR))
+        writer.release()
+    whole = (paths["videos"] / "talk.mp4").read_bytes()
+    (paths["videos"] / "cut.mp4").write_bytes(whole[:len(whole) // 2])  # no index (moov atom)
     (paths["release"] / "README.md").write_text("# Model card: a release\n")
     (paths["release"] / "eval").mkdir()
     (paths["release"] / "eval" / "report.json").write_text("{}\n")

@@ -56,3 +56,42 @@ def test_check_out_dir_names_the_file_or_read_only_folder(tmp_path):
         ro.mkdir(mode=0o555)
         with pytest.raises(UserError, match="ro is read-only"):
             check_out_dir(ro / "out")
+
+
+def test_a_full_disk_is_one_line_naming_the_folder_and_no_temporary_is_left(tmp_path, capsys):
+    import errno
+
+    from keras_fer.errors import DiskFull, cli_main
+
+    target = tmp_path / "report.json"
+    target.write_text("old")
+    with pytest.raises(DiskFull, match=f"^{tmp_path}: no space left on the device"):
+        with atomic_path(target) as tmp:
+            with open(tmp, "w") as f:
+                f.write("half")
+            raise OSError(errno.ENOSPC, "No space left on device")
+    assert target.read_text() == "old" and os.listdir(tmp_path) == ["report.json"]
+
+    @cli_main
+    def main(argv=None):  # a write no disk_full_is_user_error names: cli_main's last resort
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "w.bin"))
+
+    assert main([]) == 2
+    assert capsys.readouterr().err == (f"error: {tmp_path / 'w.bin'}: no space left on the "
+                                       "device (disk full)\n")
+
+
+def test_tensorflows_disk_full_error_is_one_too(tmp_path):
+    # TensorFlow's SaveV2 raises a ResourceExhaustedError (no OSError) with the OS's words
+    from keras_fer.errors import DiskFull
+    from keras_fer.io_utils import disk_full_is_user_error
+
+    partial = tmp_path / "savedmodel"
+    partial.mkdir()
+    with pytest.raises(DiskFull, match=f"^{tmp_path}: no space left"):
+        with disk_full_is_user_error(tmp_path, partial):
+            raise RuntimeError(f"{partial}/variables: No space left on device [Op:SaveV2]")
+    assert not partial.exists()
+    with pytest.raises(RuntimeError, match="other"):  # anything else goes through as it is
+        with disk_full_is_user_error(tmp_path):
+            raise RuntimeError("other")

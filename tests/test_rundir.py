@@ -85,3 +85,46 @@ def test_the_one_curves_plotter_draws_train_solid_validation_dashed():
         ("a train", "-", [3.0, 2.0, 1.0]), ("a val", "--", [3.5, 2.5, 2.0]), ("b train", "-", [2.0])]
     assert [ln.get_label() for ln in accuracy.lines] == ["a train"]
     plots.plt.close(fig)
+
+
+def test_a_second_training_into_a_folder_is_refused_and_a_dead_ones_lock_is_not(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    out = tmp_path / "run"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from keras_fer import rundir; "
+         f"rundir.claim_out({str(out)!r}); print('held', flush=True); sys.stdin.read()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        env=dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1])))
+    try:
+        assert holder.stdout.readline() == "held\n"
+        with pytest.raises(UserError, match=rf"run: in use by another process \(pid {holder.pid}, "):
+            rundir.claim_out(out)
+        assert rundir.claim_out(out, dry_run=True) is None  # the CLI's early check takes no lock
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    assert rundir.lock_path(out).is_file()  # left by the killed process: it does not block
+    assert rundir.claim_out(out) is None
+    assert rundir.lock_path(out).read_text() == f"{os.getpid()}\n"
+    rundir.release_aside(out)
+    assert not rundir.lock_path(out).exists()
+
+
+@pytest.mark.parametrize("content", [b"", b"PK\x03\x04truncated", bytes(range(256)) * 4])
+def test_a_corrupt_resume_state_is_named_and_force_starts_over(tmp_path, content):
+    cfg = TrainConfig(epochs=3)
+    run = _folder(tmp_path / "run", **{"config.json": json.dumps(cfg.to_dict())})
+    (run / "ckpt").mkdir()
+    (run / "ckpt" / "resume.npz").write_bytes(content)
+    with pytest.raises(UserError, match=r"ckpt/resume.npz: corrupt resume state .*pass --force "
+                                        "to start the run over"):
+        rundir.claim_out(run, config=cfg.to_dict())
+    assert (run / "ckpt" / "resume.npz").read_bytes() == content
+    aside = rundir.claim_out(run, force=True, config=cfg.to_dict())
+    assert aside == rundir.aside_path(run) and not run.exists()
+    rundir.release_aside(run)

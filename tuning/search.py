@@ -14,7 +14,7 @@ from keras_fer.config import TrainConfig
 from keras_fer.distribute import make_plan
 from keras_fer.durations import parse_duration
 from keras_fer.errors import UserError
-from keras_fer.io_utils import read_json, write_json
+from keras_fer.io_utils import check_out_dir, read_json, write_json
 from tuning import budget as time_budget
 from tuning.budget import Budget, BudgetSpent, Estimator, calibrate
 from tuning.hypermodel import FERHyperModel
@@ -91,6 +91,25 @@ def fixed_hyperparameters(space, items):
             raise UserError(f"--fix {item!r}: {text!r} is not a {kind.__name__}") from None
         hp.Fixed(name, value)
     return hp
+
+
+STATE_FILES = ("oracle.json", "tuner*.json", "trial_*/trial.json", f"trial_*/{TIMING_FILE}")
+
+
+def check_state_files(project_dir: Path) -> None:
+    """A UserError naming the first of a search's state files (KerasTuner's oracle, tuner and
+    trial files, our timings) that is no JSON object: KerasTuner would fail on it deep inside
+    its reload, with a JSONDecodeError."""
+    for pattern in STATE_FILES:
+        for path in sorted(Path(project_dir).glob(pattern)):
+            try:
+                state = read_json(path)
+            except UserError as e:
+                raise UserError(f"{e}: a corrupt search state file; delete it (or its trial "
+                                "folder), or use another --dir") from None
+            if not isinstance(state, dict):
+                raise UserError(f"{path}: a corrupt search state file (not a JSON object); "
+                                "delete it (or its trial folder), or use another --dir")
 
 
 def check_settings(project_dir: Path, settings: dict) -> None:
@@ -225,6 +244,8 @@ def run(args) -> int:
     seconds, why = budget_seconds(args)
     project = f"{space.name}_{args.tuner}"
     best_out = Path(args.best_out) if args.best_out else Path(args.dir) / project / "best"
+    check_out_dir(Path(args.dir) / project)  # a file, or read-only: before any work
+    check_state_files(Path(args.dir) / project)
     if who != "worker" and args.release:
         from keras_fer.release import check_out
 

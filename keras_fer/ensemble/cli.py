@@ -14,14 +14,17 @@ def build_parser():
     p = ArgumentParser(prog="python -m keras_fer.ensemble", description=__doc__.split("\n")[0])
     p.add_argument("runs", nargs="+", help="run directories (2 or more) with the same classes")
     p.add_argument("--out", required=True, help="the ensemble's run directory")
-    p.add_argument("--force", action="store_true", help="replace an existing model at --out")
+    p.add_argument("--force", action="store_true",
+                   help="replace a run or release at --out, whole (never a folder of other files)")
     return p
 
 
 @cli_main
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    from keras_fer.ensemble.core import write_ensemble
+    from keras_fer.ensemble.core import check_out, write_ensemble
+
+    check_out(args.out, args.force, args.runs)  # before Keras is imported
 
     out = write_ensemble(args.runs, args.out, force=args.force)
     print(f"wrote {out} ({len(args.runs)} members)")

@@ -14,6 +14,8 @@ Example:
 """
 from __future__ import annotations
 
+import os
+import shutil
 import time
 from pathlib import Path
 
@@ -44,35 +46,77 @@ def build_ensemble(models, name="ensemble"):
     return keras.Model(inputs, out, name=name)
 
 
+def check_out(out, force=False, run_dirs=()) -> None:
+    """``out`` may receive an ensemble, as train's and release's ``--out``: a new or empty
+    folder; a finished run, an unfinished one or a release only with ``force`` (then replaced
+    whole); never a folder of other files, a folder inside a run or release, one of the
+    members ``run_dirs`` or a folder holding one."""
+    from keras_fer.io_utils import check_out_dir
+
+    out = Path(out)
+    check_out_dir(out)
+    home = rundir.run_above(out)
+    if home is not None:
+        raise UserError(f"{out}: inside the run or release {home}, which it would change: "
+                        "choose a folder outside it")
+    for d in run_dirs:
+        if out.resolve() == Path(d).resolve() or out.resolve() in Path(d).resolve().parents:
+            raise UserError(f"{out}: holds the member {d}; choose a new --out")
+    state = rundir.out_state(out)
+    if state == "new":
+        return
+    if state == "other":
+        first = sorted(p.name for p in out.iterdir())[0]
+        raise UserError(f"{out}: not a run directory (it holds {first}, ...): choose a new or "
+                        "empty folder")
+    what = {"release": "a released model", "finished": "a finished run",
+            "unfinished": "an unfinished run"}[state]
+    if not force:
+        raise UserError(f"{out}: {what} is there; pass --force to replace it, or choose "
+                        "another folder")
+
+
 def write_ensemble(run_dirs, out, *, force=False) -> Path:
-    """Write the ensemble of ``run_dirs`` as a run directory at ``out`` (refused over an
-    existing one unless ``force``)."""
+    """Write the ensemble of ``run_dirs`` as a run directory at ``out`` (``check_out``: an
+    existing run or release there is replaced whole, only with ``force``). It is built in a
+    staging folder beside ``out`` and renamed into place: nothing of the old folder is left
+    in the new one, and a failure leaves the old one as it was."""
+    from keras_fer.io_utils import disk_full_is_user_error, remove_stale_stages, stage_path, swap_into_place
     from keras_fer.train.callbacks import save_model_atomic
 
     out = Path(out)
-    if (out / rundir.MODEL_FILE).exists() and not force:
-        raise UserError(f"{out}: already holds a model; use --force to replace it")
-    run_dirs = [rundir.check_run_dir(d) for d in run_dirs]
-    if len(set(map(str, run_dirs))) != len(run_dirs):
+    if len(set(Path(d).resolve() for d in run_dirs)) != len(run_dirs):
         raise UserError("the same run directory is named twice")
+    check_out(out, force, run_dirs)
+    run_dirs = [rundir.check_run_dir(d) for d in run_dirs]
     classes = [rundir.class_names(d) for d in run_dirs]
     for d, c in zip(run_dirs[1:], classes[1:]):
         if c != classes[0]:
             raise UserError(f"{d}: classes {c} differ from {run_dirs[0]}'s {classes[0]}")
     model = build_ensemble([rundir.load_model(d) for d in run_dirs])
-    out.mkdir(parents=True, exist_ok=True)
-    save_model_atomic(model, out / rundir.MODEL_FILE)
     members = [str(d) for d in run_dirs]
-    rundir.write_meta(out, {"classes": classes[0],
-                            "input_shape": [int(v) for v in model.input_shape[1:]],
-                            "model": "ensemble", "ensemble": members,
-                            "finished": time.strftime("%Y-%m-%d %H:%M"),
-                            **_provenance(run_dirs)})
-    write_json(out / rundir.SUMMARY_FILE, {
-        "model": "ensemble", "members": [
-            {"dir": m, **_best(Path(m))} for m in members],
-        "parameters": int(model.count_params()),
-        "train_cpu_hours": _sum_cpu_hours(run_dirs)})
+    remove_stale_stages(out)
+    stage = stage_path(out, os.getpid())
+    shutil.rmtree(stage, ignore_errors=True)
+    with disk_full_is_user_error(out):  # the finally removes the staging folder
+        try:
+            stage.mkdir(parents=True)
+            save_model_atomic(model, stage / rundir.MODEL_FILE)
+            rundir.write_meta(stage, {"classes": classes[0],
+                                      "input_shape": [int(v) for v in model.input_shape[1:]],
+                                      "model": "ensemble", "ensemble": members,
+                                      "finished": time.strftime("%Y-%m-%d %H:%M"),
+                                      **_provenance(run_dirs)})
+            write_json(stage / rundir.SUMMARY_FILE, {
+                "model": "ensemble", "members": [
+                    {"dir": m, **_best(Path(m))} for m in members],
+                "parameters": int(model.count_params()),
+                "train_cpu_hours": _sum_cpu_hours(run_dirs)})
+            if out.exists() and any(out.iterdir()):
+                print(f"replacing {out} (all of it)", flush=True)
+            swap_into_place(stage, out)
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)
     return out
 
 

@@ -1,6 +1,7 @@
 """Export a run directory (SavedModel, .keras, TFLite float16/int8, ONNX) and check parity."""
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import time
@@ -24,7 +25,7 @@ from keras_fer.export.tflite import (
     write_onnx,
     write_tflite,
 )
-from keras_fer.io_utils import atomic_path, write_json, write_text
+from keras_fer.io_utils import disk_full_is_user_error, swap_into_place, write_json, write_text
 
 FORMATS = ("savedmodel", "keras", "tflite", "onnx")
 DEFAULT_FORMATS = ("savedmodel", "keras", "tflite")  # onnx needs keras_fer[onnx]: asked by name
@@ -245,39 +246,49 @@ def export_run(run_dir, out=None, formats=DEFAULT_FORMATS, representative=None,
         raise UserError(f"{run_dir / rundir.META_FILE}: {len(classes)} classes but the model has "
                         f"{model.output_shape[-1]} outputs")
     out.mkdir(parents=True, exist_ok=True)
-    write_text(out / "labels.txt", "".join(f"{c}\n" for c in classes))
-    files = {"labels": str(out / "labels.txt")}
-    with tempfile.TemporaryDirectory(prefix=".export.", dir=out) as tmp:
+    files, staged = {}, {}  # name -> final path; final path -> where it was written first
+
+    def stage(name, final) -> Path:
+        files[name], staged[Path(final)] = str(final), tmp / Path(final).name
+        return staged[Path(final)]
+
+    # every file is written in a temporary folder, then renamed into place: a failure (a full
+    # disk) leaves no partial file under a final name, and no new artefact without its parity
+    with disk_full_is_user_error(out), tempfile.TemporaryDirectory(prefix=".export.",
+                                                                   dir=out) as tmp:
+        tmp = Path(tmp)
+        write_text(stage("labels", out / "labels.txt"), "".join(f"{c}\n" for c in classes))
         if "savedmodel" in formats:
             t = time.time()
-            write_savedmodel(model, classes, out / "savedmodel", precision)
-            files["savedmodel"] = str(out / "savedmodel")
+            write_savedmodel(model, classes, stage("savedmodel", out / "savedmodel"), precision)
             log(f"savedmodel ({precision}): {out / 'savedmodel'} ({time.time() - t:.1f}s)")
         # TFLite and ONNX are converted from a float32 SavedModel (neither converts bfloat16)
-        sm_dir = (out / "savedmodel" if "savedmodel" in formats and precision == "float32"
-                  else Path(tmp) / "savedmodel")
+        sm_dir = (tmp / "savedmodel" if "savedmodel" in formats and precision == "float32"
+                  else tmp / "float32" / "savedmodel")
         if any(f in formats for f in ("tflite", "onnx")) and not sm_dir.is_dir():
             write_savedmodel(model, classes, sm_dir)
         if "keras" in formats:
-            with atomic_path(out / rundir.MODEL_FILE) as tmp_file:
-                shutil.copyfile(run_dir / rundir.MODEL_FILE, tmp_file)
-            files["keras"] = str(out / rundir.MODEL_FILE)
+            shutil.copyfile(run_dir / rundir.MODEL_FILE, stage("keras", out / rundir.MODEL_FILE))
             log(f"keras: {files['keras']}")
         if "tflite" in formats:
             rep = model_inputs(representative, model) if representative is not None else None
             for quant in ("float16", "int8"):
                 t = time.time()
                 path = out / f"model_{quant}.tflite"
-                write_tflite(sm_dir, path, quant, representative=rep)
-                files[f"tflite_{quant}"] = str(path)
+                write_tflite(sm_dir, stage(f"tflite_{quant}", path), quant, representative=rep)
                 log(f"tflite {quant}: {path} ({time.time() - t:.1f}s)")
         if "onnx" in formats:
-            write_onnx(sm_dir, out / "model.onnx")
-            files["onnx"] = str(out / "model.onnx")
+            write_onnx(sm_dir, stage("onnx", out / "model.onnx"))
             log(f"onnx: {files['onnx']}")
+        for final, path in staged.items():
+            if path.is_dir():
+                swap_into_place(path, final)
+            else:
+                os.replace(path, final)
     if parity_images is None:
         report = {"ok": True, "images": 0, "note": "no images: parity not checked"}
-    else:
-        report = check_parity(model, out, parity_images, source=source)
+    else:  # no artefact of this export is left without its check
+        with disk_full_is_user_error(out, *staged, out / PARITY_FILE):
+            report = check_parity(model, out, parity_images, source=source)
     report["files"] = files
     return report

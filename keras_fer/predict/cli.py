@@ -1,7 +1,8 @@
-"""``keras-fer predict [MODEL_DIR] INPUT... | --camera SOURCE [--json] [--out DIR]
+"""``keras-fer predict [MODEL_DIR] INPUT... | --camera SOURCE [--json] [--out DIR] [--force]
 [--detector haar|mtcnn] [--no-detect] [--smooth K] [--margin 0.2]`` (also
 ``python -m keras_fer.predict``). Without MODEL_DIR (or ``--model``), the released model that
-ships with keras_fer."""
+ships with keras_fer. An output file never replaces an input, nor an existing file without
+``--force`` (checked before the model is loaded); a folder input skips the output folder."""
 from __future__ import annotations
 
 import json
@@ -9,12 +10,12 @@ import sys
 from pathlib import Path
 
 from keras_fer import rundir
-from keras_fer.errors import ArgumentParser, UserError, cli_main
-from keras_fer.io_utils import check_out_dir, write_json, write_text
+from keras_fer.errors import ArgumentParser, DiskFull, UserError, cli_main
+from keras_fer.io_utils import check_out_dir, disk_full_is_user_error, write_json, write_text
 from keras_fer.predict.classifier import ENGINES, is_model_dir, model_kind
 from keras_fer.predict.core import IMAGES_STEM, Predictor, expand_inputs, kind_of, records_csv
 from keras_fer.predict.faces import DETECTORS, make_detector
-from keras_fer.predict.video import output_stems, predict_video
+from keras_fer.predict.video import output_files, output_stems, predict_video
 
 LIVE_SMOOTH = 5  # --smooth's default with --camera: a live label should not flicker
 BATCH = 64  # images read, detected and then classified together
@@ -56,6 +57,9 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--margin", type=float, default=0.2,
                    help="fraction of the face box added on each side (default 0.2)")
     p.add_argument("--no-video", action="store_true", help="videos: skip the annotated video")
+    p.add_argument("--force", action="store_true",
+                   help="replace output files that exist (never an input), and write into a "
+                        "release with --out")
     return p
 
 
@@ -99,6 +103,29 @@ def check_args(args, inputs) -> None:
         raise UserError("--frames goes with --camera")
 
 
+def check_outputs(outputs, inputs, force=False) -> None:
+    """UserError, before any work, when an output file would replace an input (never allowed)
+    or an existing file (only with ``force``)."""
+    inputs = {Path(p).resolve(): p for p in inputs}
+    for path in map(Path, outputs):
+        if path.resolve() in inputs:
+            raise UserError(f"{path}: an output would replace this input; choose another --out")
+    for path in map(Path, outputs):
+        if path.exists() and not force:
+            raise UserError(f"{path}: exists (an earlier prediction's, or another file); pass "
+                            "--force to replace it, or choose another --out")
+
+
+def planned_outputs(args, items, stems, video_out) -> list:
+    """The files predict will write: per video ``output_files``, and with --out the images'
+    predictions.json and .csv."""
+    files = [f for path, kind in items if kind == "video"
+             for f in output_files(video_out, stems[path], not args.no_video).values()]
+    if args.out and any(kind == "image" for _, kind in items):
+        files += [Path(args.out) / f"{IMAGES_STEM}.{ext}" for ext in ("json", "csv")]
+    return files
+
+
 def live(predictor, args) -> int:
     from keras_fer.predict.live import stream
 
@@ -107,6 +134,10 @@ def live(predictor, args) -> int:
                      max_frames=args.frames)
     print(f"{summary['source']}: {summary['frames']} frames, {summary['frames_with_face']} "
           f"with a face, {summary['fps']} frames/s (detection included)", file=sys.stderr)
+    if summary.get("stalled_s"):
+        print(f"error: {summary['source']}: the stream stalled: no frame came for "
+              f"{summary['stalled_s']} s, so it was ended", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -124,11 +155,13 @@ def main(argv=None) -> int:
         model_kind(model_dir, args.engine)  # its mistakes first, before TensorFlow is imported
         # MODEL_DIR/predict, or runs/predict/<name> for a release (or a folder in one), which is
         # read-only; an --out inside a release is refused
-        video_out = rundir.output_dir(model_dir, "predict", args.out)
-    items, errors = expand_inputs(inputs)
+        video_out = rundir.output_dir(model_dir, "predict", args.out, args.force)
+    items, errors = expand_inputs(inputs, skip=video_out)
     stems = output_stems([path for path, kind in items if kind == "video"], reserved=(IMAGES_STEM,))
     if stems or args.out:  # before the model is loaded: a bad folder fails at once
         check_out_dir(video_out)
+        check_outputs(planned_outputs(args, items, stems, video_out), [p for p, _ in items],
+                      args.force)
     detector = None if args.no_detect else make_detector(args.detector)
     predictor = Predictor(model_dir, detector, margin=args.margin, engine=args.engine)
     if args.camera is not None:
@@ -163,13 +196,17 @@ def main(argv=None) -> int:
                 d = ", ".join(f"{c} {n}" for c, n in summary["distribution"].items() if n)
                 print(f"{path}: {summary['frames']} frames, {summary['frames_with_face']} "
                       f"with a face ({d or 'none'}) -> {summary['files']['json']}", flush=True)
+        except DiskFull:
+            raise  # every next file would fail too
         except UserError as e:
             errors.append(str(e))
             print(f"error: {e}", file=sys.stderr, flush=True)
     run_images()
     if args.out and images:
-        write_json(Path(args.out) / f"{IMAGES_STEM}.json", images)
-        write_text(Path(args.out) / f"{IMAGES_STEM}.csv", records_csv(images, predictor.classes))
+        files = [Path(args.out) / f"{IMAGES_STEM}.{ext}" for ext in ("json", "csv")]
+        with disk_full_is_user_error(args.out, *files):
+            write_json(files[0], images)
+            write_text(files[1], records_csv(images, predictor.classes))
     if args.json:
         print(json.dumps({"classes": predictor.classes,
                           "detector": getattr(detector, "name", None), "images": images,

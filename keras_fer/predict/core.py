@@ -20,17 +20,21 @@ def kind_of(path) -> str | None:
     return "image" if suffix in IMAGE_EXTS else "video" if suffix in VIDEO_EXTS else None
 
 
-def expand_inputs(inputs) -> tuple:
+def expand_inputs(inputs, skip=None) -> tuple:
     """INPUT arguments -> ([(path, "image" | "video"), ...], [error line, ...]).
 
-    A folder gives its image and video files (recursively, sorted); a missing path, a folder
-    without any, or a file of another type is an error line naming it.
+    A folder gives its image and video files (recursively, sorted), less those in the folder
+    ``skip`` below it (the output folder: a re-run must not read its own results back); a
+    missing path, a folder without any, or a file of another type is an error line naming it.
     """
     items, errors = [], []
+    skip = Path(skip).resolve() if skip is not None else None
     for arg in inputs:
         path = Path(arg)
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and kind_of(p))
+            below = skip is not None and skip != path.resolve() and path.resolve() in skip.parents
+            found = sorted(p for p in path.rglob("*") if p.is_file() and kind_of(p) and not (
+                below and skip in p.resolve().parents))
             if not found:
                 errors.append(f"{path}: no image or video files in this folder")
             items += [(p, kind_of(p)) for p in found]
@@ -55,7 +59,7 @@ def read_image(path) -> np.ndarray:
             return np.asarray(to_8bit(ImageOps.exif_transpose(im)).convert("RGB"))
     except FileNotFoundError:
         raise UserFileNotFound(f"{path}: no such image file") from None
-    except (OSError, ValueError, SyntaxError) as e:
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
         raise UserError(f"{path}: cannot read image ({image_error(e)})") from None
 
 

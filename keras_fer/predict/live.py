@@ -20,6 +20,7 @@ from keras_fer.predict.video import draw, frame_rows, frames
 
 WINDOW = "keras_fer"
 QUIT_KEYS = (ord("q"), 27)  # q or Esc closes the window and ends the stream
+STALL_S = 10.0  # a last read this slow ended a stalled stream (OpenCV gives up after 30 s)
 
 
 def open_window() -> bool:
@@ -50,8 +51,9 @@ def stream(predictor, source, smooth=5, window=True, max_frames=None, out=None) 
         out: a text stream for the JSON lines (default sys.stdout).
 
     Returns:
-        ``{"source", "frames", "frames_with_face", "seconds", "fps", "window"}``; fps counts
-        reading, detection, classification and writing.
+        ``{"source", "frames", "frames_with_face", "seconds", "fps", "window", "stalled_s"}``;
+        fps counts reading, detection, classification and writing; ``stalled_s``: the seconds
+        the last read waited in vain when the stream ended by stalling (else None).
     """
     import cv2
 
@@ -61,9 +63,12 @@ def stream(predictor, source, smooth=5, window=True, max_frames=None, out=None) 
     last = {}
 
     def remember(rgbs):  # chunk=1: the row of a frame comes before the next frame is read
+        asked = time.perf_counter()
         for rgb in rgbs:
             last["rgb"] = rgb
             yield rgb
+            asked = time.perf_counter()
+        last["wait"] = time.perf_counter() - asked  # how long the read that ended it took
 
     count = with_face = 0
     start = time.perf_counter()
@@ -85,6 +90,7 @@ def stream(predictor, source, smooth=5, window=True, max_frames=None, out=None) 
         if shown:
             cv2.destroyWindow(WINDOW)
     seconds = time.perf_counter() - start
+    stalled = last.get("wait", 0.0) >= STALL_S
     return {"source": str(source), "frames": count, "frames_with_face": with_face,
             "seconds": round(seconds, 3), "fps": round(count / seconds, 2) if seconds else None,
-            "window": shown}
+            "window": shown, "stalled_s": round(last["wait"], 1) if stalled else None}

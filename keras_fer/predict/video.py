@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import collections
 import csv
+import errno
 import os
+import shutil
 import sys
 from pathlib import Path
 
 import numpy as np
 
 from keras_fer.errors import UserError
-from keras_fer.io_utils import atomic_path, write_json, write_text
+from keras_fer.io_utils import atomic_path, disk_full_is_user_error, write_json, write_text
 
 FILE_CHUNK = 32  # frames of a file classified in one batch (a live stream: 1, for latency)
 
@@ -56,9 +58,22 @@ def capture_source(source):
     return int(text) if text.isdigit() else text
 
 
+def quiet_ffmpeg() -> None:
+    """Keep FFmpeg's own lines ("moov atom not found") and OpenCV's warnings ("FFmpeg: Failed
+    to write frame", once per frame on a full disk) off stderr, beside our one-line error,
+    unless ``--verbose`` or the user's ``OPENCV_FFMPEG_LOGLEVEL`` (read at the first capture)."""
+    if "--verbose" in sys.argv or "OPENCV_FFMPEG_LOGLEVEL" in os.environ:
+        return
+    os.environ["OPENCV_FFMPEG_LOGLEVEL"] = "-8"  # AV_LOG_QUIET
+    import cv2
+
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+
+
 def frames(source, what="video"):
     """(fps, frame count or 0, generator of RGB frames) of an OpenCV capture: a video file, a
     camera index, a device or a stream URL; UserError when OpenCV cannot open it."""
+    quiet_ffmpeg()
     import cv2
 
     cap = cv2.VideoCapture(capture_source(source))
@@ -153,10 +168,20 @@ def output_stems(paths, reserved=()) -> dict:
     return stems
 
 
+def output_files(out_dir, stem, annotate=True) -> dict:
+    """{"csv", "json", "chart"[, "video"]: path} of a video's results in ``out_dir``."""
+    stem = Path(out_dir) / stem
+    files = {"csv": f"{stem}.csv", "json": f"{stem}.json", "chart": f"{stem}_emotions.png"}
+    if annotate:
+        files["video"] = f"{stem}_annotated.mp4"
+    return files
+
+
 def predict_video(predictor, path, out_dir, smooth=1, annotate=True, stem=None) -> dict:
     """Classify every frame of a video and write ``<stem>.csv``, ``<stem>.json``,
     ``<stem>_emotions.png`` and ``<stem>_annotated.mp4`` into ``out_dir`` (``stem``: default
-    the video's; see ``output_stems`` for several videos).
+    the video's; see ``output_stems`` for several videos). The JSON is written last; on a full
+    disk none of them is left (``keras_fer.io_utils.disk_full_is_user_error``).
 
     Returns the summary (the JSON without its per-frame rows).
     """
@@ -169,21 +194,23 @@ def predict_video(predictor, path, out_dir, smooth=1, annotate=True, stem=None) 
         print(file=sys.stderr)
     if not rows:
         raise UserError(f"{path}: no frames could be read")
+    # a truncated file: say so, the rows are what was read (some containers only estimate
+    # their frame count: a few frames short is no sign of damage)
+    if total and len(rows) < total - max(1, total // 100):
+        print(f"warning: {path}: {len(rows)} of its {total} frames could be read (a truncated "
+              "or damaged file?)", file=sys.stderr, flush=True)
     classes = predictor.classes
     labels = [r["label"] for r in rows if r["label"]]
-    out_dir = Path(out_dir)
-    stem = out_dir / (stem or Path(path).stem)
+    files = output_files(out_dir, stem or Path(path).stem, annotate)
     summary = {"input": str(path), "fps": fps, "frames": len(rows), "frames_with_face": len(labels),
                "smooth": smooth, "classes": classes,
-               "distribution": {c: labels.count(c) for c in classes},
-               "files": {"csv": f"{stem}.csv", "json": f"{stem}.json",
-                         "chart": f"{stem}_emotions.png"}}
-    write_text(summary["files"]["csv"], rows_csv(rows, classes, smooth))
-    bar_chart(summary["distribution"], summary["files"]["chart"], title=Path(path).name)
-    if annotate:
-        summary["files"]["video"] = f"{stem}_annotated.mp4"
-        write_annotated(path, rows, fps, summary["files"]["video"])
-    write_json(summary["files"]["json"], dict(summary, rows=rows))
+               "distribution": {c: labels.count(c) for c in classes}, "files": files}
+    with disk_full_is_user_error(out_dir, *files.values()):
+        write_text(files["csv"], rows_csv(rows, classes, smooth))
+        bar_chart(summary["distribution"], files["chart"], title=Path(path).name)
+        if annotate:
+            write_annotated(path, rows, fps, files["video"])
+        write_json(files["json"], dict(summary, rows=rows))
     return summary
 
 
@@ -227,9 +254,9 @@ def bar_chart(distribution, path, title="") -> None:
 
 def write_annotated(path, rows, fps, out_path) -> None:
     """The video again with each frame's face box and label drawn on it (mp4v)."""
+    _, _, gen = frames(path)  # first: it quiets FFmpeg and OpenCV
     import cv2
 
-    _, _, gen = frames(path)
     writer = None
     with atomic_path(out_path) as tmp:
         try:
@@ -242,6 +269,16 @@ def write_annotated(path, rows, fps, out_path) -> None:
         finally:
             if writer is not None:
                 writer.release()
+        # OpenCV's writer reports no error: a full disk leaves a file without its index (the
+        # "moov atom"), which must not reach the final name
+        written = cv2.VideoCapture(tmp)
+        count = int(written.get(cv2.CAP_PROP_FRAME_COUNT) or 0) if written.isOpened() else 0
+        written.release()
+        if writer is not None and count == 0:
+            if shutil.disk_usage(os.path.dirname(os.path.abspath(tmp))).free < 1 << 20:
+                raise OSError(errno.ENOSPC, "No space left on device", out_path)
+            raise UserError(f"{out_path}: OpenCV could not write the annotated video (no mp4v "
+                            "codec?); pass --no-video to leave it out")
 
 
 def draw(bgr, row):

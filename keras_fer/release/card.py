@@ -207,9 +207,10 @@ def _how_made(meta, summary, config, steps, recipe_arg, data) -> dict:
 
 
 def render_card(*, meta, summary, config, reports, parity, out, data, recipe=None, notes=None,
-                lineage=()) -> str:
+                lineage=(), warnings=()) -> str:
     """The card's markdown. ``reports``: {"none": report, tta: report} from evaluate_run;
-    ``lineage``: the Steps the run was made from (``keras_fer.release.lineage``)."""
+    ``lineage``: the Steps the run was made from (``keras_fer.release.lineage``); ``warnings``:
+    why this release should not be trusted (``make_release(force=True)``), at the card's top."""
     from keras_fer.release.lineage import commands
 
     out, data = Path(portable(out)), portable(data)
@@ -227,6 +228,8 @@ def render_card(*, meta, summary, config, reports, parity, out, data, recipe=Non
         *front_matter(model, reports, tta),
         f"# Model card: `{model}` on FER2013",
         "",
+        *[f"> **WARNING: {w}.**" for w in warnings],
+        *([""] if warnings else []),
         f"A facial-expression classifier trained from scratch with keras_fer. PrivateTest "
         f"accuracy **{private['accuracy']:.4f}** (macro-F1 {private['macro_f1']:.4f}) without "
         f"test-time augmentation, **{reports[tta]['splits']['PrivateTest']['accuracy']:.4f}** with "

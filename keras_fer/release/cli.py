@@ -21,7 +21,9 @@ def build_parser():
     p.add_argument("--recipe", help="the recipe file the run was trained from (for the card's commands)")
     p.add_argument("--notes", help="a markdown file added to the card under Notes")
     p.add_argument("--force", action="store_true",
-                   help="replace an existing release (never anything else)")
+                   help="replace an existing release (never anything else); release an "
+                        "unfinished run, or an export that fails its parity check (the model "
+                        "card then says so at its top)")
     return p
 
 
@@ -29,13 +31,14 @@ def build_parser():
 def main(argv=None) -> int:
     from keras_fer import rundir
     from keras_fer.io_utils import check_out_dir
-    from keras_fer.release.core import check_out, make_release
+    from keras_fer.release.core import check_finished, check_out, make_release
 
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     rundir.check_run_dir(args.run_dir)
     check_out_dir(args.out)
     check_out(args.out, args.force, args.run_dir)  # fail before minutes of evaluation
+    check_finished(args.run_dir, args.force)
     notes = None
     if args.notes:
         if not Path(args.notes).is_file():

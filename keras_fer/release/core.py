@@ -36,6 +36,9 @@ from pathlib import Path
 
 from keras_fer import rundir
 from keras_fer.errors import UserError
+from keras_fer.io_utils import disk_full_is_user_error, remove_stale_stages
+from keras_fer.io_utils import stage_path as _stage
+from keras_fer.io_utils import swap_into_place as _swap_into_place
 
 MAX_BYTES = 100_000_000  # a release must stay a download people accept: at most 100 MB
 SPLITS = ("PublicTest", "PrivateTest")
@@ -66,6 +69,26 @@ def check_out(out, force: bool, run_dir=None) -> None:
         raise UserError(f"{out}: a model is already released there; pass --force to replace it")
 
 
+def unfinished_reason(run_dir):
+    """Why ``run_dir`` is not a finished run (a training killed before its end: no meta.json,
+    or its resume state still there), or None."""
+    run_dir = Path(run_dir)
+    if (run_dir / rundir.RESUME_FILE).is_file():
+        return f"an unfinished run ({rundir.RESUME_FILE} is there: its training did not end)"
+    if not (run_dir / rundir.META_FILE).is_file():
+        return f"an unfinished run (no {rundir.META_FILE}: its training was killed before its end?)"
+    return None
+
+
+def check_finished(run_dir, force: bool):
+    """UserError for an unfinished run unless ``force``; with it, the warning for the card."""
+    why = unfinished_reason(run_dir)
+    if why and not force:
+        raise UserError(f"{run_dir}: {why}; finish it (run its training again), or pass --force "
+                        "to release it anyway")
+    return f"{run_dir} is {why}; released with --force" if why else None
+
+
 def make_release(run_dir, out="saved_models/best", data=None, *, tta="tencrop", force=False,
                  recipe=None, notes=None, log=print) -> Path:
     """Build the release of ``run_dir`` into ``out`` (see the module docstring).
@@ -76,7 +99,8 @@ def make_release(run_dir, out="saved_models/best", data=None, *, tta="tencrop", 
         data: FER2013 (file/folder/zip/npz) with PublicTest and PrivateTest; None: the run's
             config ``data`` (else ``data/``).
         tta: the test-time augmentation of the second report ("flip" or "tencrop").
-        force: replace an existing release.
+        force: replace an existing release; release an unfinished run or an export that fails
+            its parity check (the card then says so at its top; without it, a UserError).
         recipe: the recipe file the run was trained from, for the card's reproduce command.
         notes: markdown added to the card under "Notes" (e.g. how it compares with a target).
         log: a print-like function for progress lines.
@@ -96,6 +120,7 @@ def make_release(run_dir, out="saved_models/best", data=None, *, tta="tencrop", 
         raise UserError(f"--tta: {tta!r} is not a test-time augmentation (flip or tencrop)")
     run_dir, out = rundir.check_run_dir(run_dir), Path(out)
     check_out(out, force, run_dir)
+    warnings = [w for w in [check_finished(run_dir, force)] if w]
     config = rundir.read_config(run_dir)
     classes = config.classes  # the coding the run's data was read with
     if data is None:
@@ -105,71 +130,54 @@ def make_release(run_dir, out="saved_models/best", data=None, *, tta="tencrop", 
     stage = _stage(out, os.getpid())
     shutil.rmtree(stage, ignore_errors=True)
     stage.mkdir(parents=True)
-    try:
-        for name in RUN_FILES:
-            if (run_dir / name).is_file():
-                shutil.copy2(run_dir / name, stage / name)
-        # an ensemble's lineage is its members (its config is the default)
-        steps = lineage(config, rundir.ensemble_members(rundir.read_meta(run_dir)))
-        write_recipes(steps, stage)
-        full = load(data, classes=classes)
-        reports = {}
-        for mode in ("none", tta):
-            log(f"evaluating {', '.join(SPLITS)} (test-time augmentation: {mode}) ...")
-            reports[mode] = evaluate_run(stage, data=full, splits=SPLITS, tta=mode, verbose=False)
-            reports[mode]["run"] = str(out)  # not the staging folder's name
-            write_json(report_path(stage, mode), reports[mode])
-        train, test, source = load_images(data, PER_CLASS, classes)
-        log(f"exporting (parity on {len(test)} images from {source}) ...")
-        parity = export_run(stage, out=stage / "export", formats=formats,
-                            representative=train, parity_images=test, source=source, log=log)
-        summary_file = stage / rundir.SUMMARY_FILE
-        card = render_card(meta=rundir.read_meta(stage),
-                           summary=read_json(summary_file) if summary_file.is_file() else {},
-                           config=rundir.read_config(stage), reports=reports, parity=parity,
-                           out=out, data=data, recipe=recipe, notes=notes,
-                           lineage=steps)
-        write_text(stage / CARD_FILE, card)
-        write_json(stage / rundir.RELEASE_FILE, {
-            "run": str(run_dir), "released": time.strftime("%Y-%m-%d %H:%M:%S"),
-            "data": str(data), "tta": tta, "formats": list(formats)})
-        size = folder_bytes(stage)
-        if size > MAX_BYTES:
-            raise UserError(f"{run_dir}: the release would be {size / 1e6:.1f} MB, over the "
-                            f"{MAX_BYTES / 1e6:.0f} MB limit")
-        _swap_into_place(stage, out)
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
+    with disk_full_is_user_error(out):  # the finally removes the staging folder
+        try:
+            for name in RUN_FILES:
+                if (run_dir / name).is_file():
+                    shutil.copy2(run_dir / name, stage / name)
+            # an ensemble's lineage is its members (its config is the default)
+            steps = lineage(config, rundir.ensemble_members(rundir.read_meta(run_dir)))
+            write_recipes(steps, stage)
+            full = load(data, classes=classes)
+            reports = {}
+            for mode in ("none", tta):
+                log(f"evaluating {', '.join(SPLITS)} (test-time augmentation: {mode}) ...")
+                reports[mode] = evaluate_run(stage, data=full, splits=SPLITS, tta=mode, verbose=False,
+                                             drop_classes=config.drop_classes)
+                reports[mode]["run"] = str(out)  # not the staging folder's name
+                write_json(report_path(stage, mode), reports[mode])
+            train, test, source = load_images(data, PER_CLASS, classes)
+            log(f"exporting (parity on {len(test)} images from {source}) ...")
+            parity = export_run(stage, out=stage / "export", formats=formats,
+                                representative=train, parity_images=test, source=source, log=log)
+            if not parity.get("ok", True):
+                failed = "; ".join(parity.get("failures", [])) or "see export/parity.json"
+                if not force:
+                    raise UserError(f"{run_dir}: its export fails the parity check ({failed}); not "
+                                    "released: pass --force to release it anyway")
+                warnings.append(f"the export fails its parity check ({failed}); released with --force")
+            for line in warnings:
+                log(f"WARNING: {line}")
+            summary_file = stage / rundir.SUMMARY_FILE
+            card = render_card(meta=rundir.read_meta(stage),
+                               summary=read_json(summary_file) if summary_file.is_file() else {},
+                               config=rundir.read_config(stage), reports=reports, parity=parity,
+                               out=out, data=data, recipe=recipe, notes=notes,
+                               lineage=steps, warnings=warnings)
+            write_text(stage / CARD_FILE, card)
+            write_json(stage / rundir.RELEASE_FILE, {
+                "run": str(run_dir), "released": time.strftime("%Y-%m-%d %H:%M:%S"),
+                "data": str(data), "tta": tta, "formats": list(formats),
+                    **({"warnings": warnings} if warnings else {})})
+            size = folder_bytes(stage)
+            if size > MAX_BYTES:
+                raise UserError(f"{run_dir}: the release would be {size / 1e6:.1f} MB, over the "
+                                f"{MAX_BYTES / 1e6:.0f} MB limit")
+            _swap_into_place(stage, out)
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)
     log(f"released {run_dir} -> {out} ({size / 1e6:.1f} MB); model card {out / CARD_FILE}")
     return out
-
-
-def remove_stale_stages(out: Path) -> list:
-    """A release killed outright (SIGTERM, SIGKILL, a lost session) cannot run its ``finally``
-    and leaves its staging folder ``.NAME.tmp-PID`` beside ``out``; the next release removes
-    those whose process is gone (never a live one's). Returns the removed folders."""
-    removed = []
-    for stage in sorted(out.parent.glob(_stage(out, "*").name)):
-        pid = stage.name.rsplit("-", 1)[1]
-        if pid.isdigit() and stage.is_dir() and not _process_alive(int(pid)):
-            shutil.rmtree(stage, ignore_errors=True)
-            removed.append(stage)
-    return removed
-
-
-def _stage(out: Path, pid) -> Path:
-    """The staging folder of the release into ``out`` by process ``pid`` ("*": any)."""
-    return out.parent / f".{out.name}.tmp-{pid}"
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)  # signal 0: only asks whether the process exists
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process
-    return True
 
 
 def release_formats(model_file: Path, log=print) -> tuple:
@@ -186,13 +194,3 @@ def release_formats(model_file: Path, log=print) -> tuple:
             f"{MAX_BYTES / 1e6:.0f} MB (python -m keras_fer.export makes it)")
         return ("savedmodel",)
     return ("savedmodel", "tflite")
-
-
-def _swap_into_place(stage: Path, out: Path) -> None:
-    """Rename ``stage`` to ``out``; an old ``out`` is moved aside first and deleted last, so at
-    every moment one complete release exists."""
-    old = out.parent / f".{out.name}.old-{os.getpid()}"
-    if out.exists():
-        out.rename(old)
-    stage.rename(out)
-    shutil.rmtree(old, ignore_errors=True)

@@ -1,5 +1,6 @@
 """Ensembles: one model whose softmax is the mean of its members' (NumPy reference), members of
 different input sizes, a .keras round trip, the run directory and the CLI's refusals."""
+import re
 import subprocess
 import sys
 
@@ -82,3 +83,69 @@ def test_cli_missing_run_is_one_line_exit_2(members, tmp_path):
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
     assert len(errors) == 1 and "nope" in errors[0]
+
+
+def _files(folder):
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+ENSEMBLE_FILES = ["meta.json", "model.keras", "summary.json"]
+
+
+def test_force_replaces_a_release_or_a_run_whole_never_in_part(members, tmp_path):
+    import shutil
+
+    release = shutil.copytree(members[0], tmp_path / "best")
+    for name, text in (("README.md", "# Model card: old\n"), ("release.json", "{}\n"),
+                       ("eval/report.json", "{}\n"), ("export/savedmodel/saved_model.pb", "old"),
+                       ("export/model_int8.tflite", "old"), ("history.csv", "epoch\n")):
+        (release / name).parent.mkdir(parents=True, exist_ok=True)
+        (release / name).write_text(text)
+    run = shutil.copytree(members[1], tmp_path / "run")
+    (run / "config.json").write_text("{}\n")
+    for out in (release, run):
+        before = {f: (out / f).read_bytes() for f in _files(out)}
+        with pytest.raises(UserError, match="is there; pass --force to replace it"):
+            write_ensemble(members[:2], out)
+        assert {f: (out / f).read_bytes() for f in _files(out)} == before
+        write_ensemble(members[:2], out, force=True)
+        assert _files(out) == ENSEMBLE_FILES  # the old card, reports and export are gone
+        assert rundir.read_meta(out)["ensemble"] == [str(d) for d in members[:2]]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left
+
+
+def test_never_into_other_files_a_run_a_release_or_a_member(members, tmp_path):
+    import shutil
+
+    files = tmp_path / "mine"
+    files.mkdir()
+    (files / "summary.txt").write_text("mine\n")
+    release = shutil.copytree(members[0], tmp_path / "best")
+    (release / "release.json").write_text("{}\n")
+    for out, why in ((files, "not a run directory (it holds summary.txt, ...)"),
+                     (release / "ens", f"inside the run or release {release}"),
+                     (members[1] / "ens", f"inside the run or release {members[1]}"),
+                     (members[0], f"holds the member {members[0]}")):
+        with pytest.raises(UserError, match=re.escape(f"{out}: {why}")):
+            write_ensemble(members[:2], out, force=True)
+    assert _files(files) == ["summary.txt"] and not (release / "ens").exists()
+    assert not (members[1] / "ens").exists() and "ensemble" not in rundir.read_meta(members[0])
+
+
+def test_a_full_disk_keeps_the_old_folder_and_leaves_no_staging(members, tmp_path, monkeypatch):
+    import errno
+    import shutil
+
+    import keras_fer.train.callbacks as callbacks
+
+    run = shutil.copytree(members[1], tmp_path / "run")
+    before = {f: (run / f).read_bytes() for f in _files(run)}
+
+    def full(*args):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(callbacks, "save_model_atomic", full)
+    with pytest.raises(UserError, match=re.escape(f"{run}: no space left on the device")):
+        write_ensemble(members[:2], run, force=True)
+    assert {f: (run / f).read_bytes() for f in _files(run)} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]

@@ -102,3 +102,25 @@ def test_exporting_a_release_writes_elsewhere_and_never_into_it_without_force(
     assert main([str(release), "--format", "keras", "--force"]) == 0  # the user says so
     assert (release / "export" / "model.keras").is_file()
     assert (release / "export" / "parity.json").read_bytes() == before["export/parity.json"]
+
+
+@pytest.mark.parametrize("where", ["tflite", "parity"])
+def test_a_full_disk_is_one_line_and_leaves_no_artefact_without_parity(run_dir, tmp_path, capsys,
+                                                                       monkeypatch, where):
+    import errno
+
+    from keras_fer.export import cli, core
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    # after the SavedModel was written: at the TFLite conversion, or at parity.json
+    monkeypatch.setattr(core, {"tflite": "write_tflite", "parity": "write_json"}[where], full)
+    faces = _fake().synthetic_faces(14)[0]
+    monkeypatch.setattr(cli, "load_images", lambda *a: (faces, faces, "synthetic"))
+    out = tmp_path / "x"
+    assert main([str(run_dir), "--format", "savedmodel,tflite", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == (f"error: {out}: no space left on the device (disk full); the partial "
+                       "files were removed: free some space and run again")
+    assert list(out.iterdir()) == []  # no savedmodel/ without parity.json, no temporary

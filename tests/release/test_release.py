@@ -231,3 +231,94 @@ def test_a_killed_releases_staging_folder_is_removed_by_the_next_never_a_live_on
     (tmp_path / ".other.tmp-1").mkdir()  # another release's name: not ours to touch
     assert remove_stale_stages(out) == [tmp_path / f".best.tmp-{dead}"]
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([f".best.tmp-{live}", ".other.tmp-1"])
+
+
+def _failing_parity(monkeypatch):
+    """export_run as it is, but its parity check reports the failure a small run's int8 gets."""
+    import keras_fer.export.core as export_core
+
+    real = export_core.export_run
+
+    def export_run(*args, **kwargs):
+        report = real(*args, **kwargs)
+        return dict(report, ok=False, failures=["TFLite int8: top-1 agreement 41.0% < 90%"])
+
+    monkeypatch.setattr(export_core, "export_run", export_run)
+
+
+def test_a_failed_parity_check_is_not_released_without_force(run_dir, fer_small_dir, tmp_path,
+                                                             monkeypatch):
+    import keras_fer.evaluate
+    import keras_fer.export.core as export_core
+
+    # only the verdict matters here: no minute of evaluating and exporting
+    monkeypatch.setattr(keras_fer.evaluate, "evaluate_run", lambda *a, **k: {"splits": {}})
+    monkeypatch.setattr(export_core, "export_run", lambda *a, **k: {
+        "ok": False, "failures": ["TFLite int8: top-1 agreement 41.0% < 90%"]})
+    with pytest.raises(UserError, match=r"its export fails the parity check \(TFLite int8: top-1 "
+                                        r"agreement 41.0% < 90%\); not released: pass --force"):
+        make_release(run_dir, tmp_path / "best", data=str(fer_small_dir), log=lambda line: None)
+    assert list(tmp_path.iterdir()) == []  # no release, no staging folder
+
+
+def test_an_unfinished_run_is_refused_and_force_says_why_on_the_card(run_dir, fer_small_dir,
+                                                                     tmp_path, monkeypatch, capsys):
+    killed = tmp_path / "killed"
+    shutil.copytree(run_dir, killed)
+    (killed / "meta.json").unlink()  # a training killed before its end writes none
+    before = _snapshot(tmp_path)
+    assert main([str(killed), "--out", str(tmp_path / "best")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: {killed}: an unfinished run (no meta.json: its training was killed "
+                   "before its end?); finish it (run its training again), or pass --force to "
+                   "release it anyway"]
+    assert _snapshot(tmp_path) == before
+    _failing_parity(monkeypatch)
+    out = make_release(killed, tmp_path / "best", data=str(fer_small_dir), force=True,
+                       log=lambda line: None)
+    card = (out / "README.md").read_text().splitlines()
+    assert card[2:4] == [
+        f"> **WARNING: {killed} is an unfinished run (no meta.json: its training was killed before "
+        "its end?); released with --force.**",
+        "> **WARNING: the export fails its parity check (TFLite int8: top-1 agreement 41.0% < "
+        "90%); released with --force.**"]
+    assert len(json.loads((out / "release.json").read_text())["warnings"]) == 2
+
+
+def test_a_full_disk_fails_the_release_in_one_line_and_keeps_the_old_one(release, run_dir,
+                                                                          monkeypatch, capsys):
+    import errno
+
+    import keras_fer.release.core as rel
+
+    before = _snapshot(release)
+
+    def copy2(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(rel.shutil, "copy2", copy2)
+    assert main([str(run_dir), "--out", str(release), "--force"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == (f"error: {release}: no space left on the device (disk full); "
+                       "the partial files were removed: free some space and run again")
+    assert _snapshot(release) == before
+    assert not [p for p in release.parent.iterdir() if p.name.startswith(".")]
+
+
+def test_a_run_without_some_classes_is_evaluated_without_them(run_dir, tmp_path, monkeypatch):
+    # release has no --drop-classes: it drops what the run's own config dropped
+    import keras_fer.evaluate
+
+    run = shutil.copytree(run_dir, tmp_path / "run")
+    config = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**config, "drop_classes": ["disgust"]}))
+    seen = []
+
+    def evaluate_run(*args, **kwargs):
+        seen.append(kwargs.get("drop_classes"))
+        raise UserError("stop here")
+
+    monkeypatch.setattr(keras_fer.evaluate, "evaluate_run", evaluate_run)
+    with pytest.raises(UserError, match="stop here"):
+        make_release(run, tmp_path / "best", data=config["data"], log=lambda line: None)
+    assert seen == [["disgust"]]
