@@ -29,8 +29,6 @@ MONITORS = tuple(f"val_{m}" for m in EPOCH_METRICS)
 # test-time augmentation of evaluate/release (keras_fer.augment.tta_views): here, not beside the
 # views, so that the CLIs' parsers list them without importing Keras
 TTA_MODES = ("none", "flip", "tencrop")
-# a time-budgeted run times this many epochs, then fixes its epochs (keras_fer.train.budget)
-PROBE_EPOCHS = 2
 # settings that may change between an interrupted run and its resumption (weights and
 # optimizer state do not depend on the devices: a run cut on 8 GPUs may go on on 4)
 RESUME_FREE = ("epochs", "out", "verbose", "tensorboard", "early_stopping", "devices")
@@ -87,9 +85,9 @@ class TrainConfig:
     # --- selection and stopping (validation split only: never PrivateTest) ---
     monitor: str = "val_accuracy"  # val_accuracy | val_macro_f1 | val_average_accuracy | val_loss
     early_stopping: int | None = None  # patience in epochs
-    # wall-clock budget of the training, e.g. "14m" or "2h50m": after the second epoch the run
-    # fixes its epochs to as many as fit (at most `epochs`) and the schedule spans them
-    # (keras_fer.train.budget); None: `epochs` epochs
+    # wall-clock budget of the training, e.g. "14m" or "2h50m", kept by keras_fer.budget (the
+    # training CLI, the experiments, the search's retraining), not by keras_fer.train.run;
+    # None: `epochs` epochs
     time_budget: str | None = None
     # --- bookkeeping ---
     seed: int = 0
@@ -166,23 +164,10 @@ class TrainConfig:
             if "name" not in getattr(self, key):
                 raise UserError(f"{source}: {key} needs a \"name\"")
         if self.time_budget is not None:
-            self._check_time_budget(source)
+            from keras_fer.durations import parse_duration
 
-    def _check_time_budget(self, source) -> None:
-        from keras_fer.durations import parse_duration
-
-        if parse_duration(self.time_budget, f"{source}: time_budget") is None:
-            self.time_budget = None  # "none" (--time-budget none: a recipe's budget lifted)
-            return
-        if self.folds:
-            raise UserError(f"{source}: time_budget with folds is not supported (give each fold "
-                            "its epochs)")
-        warmup = self.schedule.get("warmup_epochs", 5)  # the cosine schedule's default
-        if self.schedule["name"] == "cosine" and warmup < PROBE_EPOCHS:
-            raise UserError(f"{source}: time_budget needs a cosine warm-up of at least "
-                            f"{PROBE_EPOCHS} epochs, got warmup_epochs {warmup}: the epochs are "
-                            f"fixed after epoch {PROBE_EPOCHS}, and the decay spans them")
-
+            if parse_duration(self.time_budget, f"{source}: time_budget") is None:
+                self.time_budget = None  # "none" (--time-budget none: a recipe's lifted)
 
     def distill_settings(self) -> tuple:
         """``(teacher, alpha, temperature)`` with the defaults filled in."""

@@ -55,7 +55,11 @@ def parse_args(argv=None):
 
 @cli_main
 def main(argv=None) -> int:
-    args = parse_args(argv)
+    from keras_fer.durations import glue_values, parse_duration
+
+    args = parse_args(glue_values(argv))
+    if args.time_budget is not None:
+        parse_duration(args.time_budget)  # before Keras is imported
     from tuning.search import run  # Keras and KerasTuner: --help and a bad option answer without
 
     return run(args)
