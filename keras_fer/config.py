@@ -21,6 +21,15 @@ import types
 import typing
 from dataclasses import dataclass, field
 
+from keras_fer.config_parts import (
+    DISTILL_DEFAULTS,
+    PARTS,
+    AugmentConfig,
+    DistillConfig,
+    LossConfig,
+    OptimizerConfig,
+    ScheduleConfig,
+)
 from keras_fer.errors import UserError
 
 VAL_CHOICES = ("PublicTest", "split")  # "split": a stratified val_fraction of Training
@@ -63,12 +72,16 @@ class TrainConfig:
     # --- optimisation ---
     epochs: int = 30
     batch_size: int = 128
-    optimizer: dict = field(default_factory=lambda: {"name": "sgd", "learning_rate": 0.01,
-                                                     "momentum": 0.9})
-    schedule: dict = field(default_factory=lambda: {"name": "constant"})
-    # {"name": ...} plus, optionally, class_weighted, label_smoothing, l2
-    loss: dict = field(default_factory=lambda: {"name": "crossentropy"})
-    augment: dict = field(default_factory=dict)  # keras_fer.augment config; {} = no augmentation
+    # the nested parts are typed (keras_fer.config_parts), read from and written as JSON objects
+    optimizer: OptimizerConfig = field(default_factory=lambda: OptimizerConfig.read(
+        {"name": "sgd", "learning_rate": 0.01, "momentum": 0.9}, "optimizer"))
+    schedule: ScheduleConfig = field(default_factory=lambda: ScheduleConfig.read(
+        {"name": "constant"}, "schedule"))
+    # {"name": ...} plus, optionally, class_weights, label_smoothing, l2
+    loss: LossConfig = field(default_factory=lambda: LossConfig.read(
+        {"name": "crossentropy"}, "loss"))
+    # keras_fer.augment config; {} = no augmentation
+    augment: AugmentConfig = field(default_factory=lambda: AugmentConfig.read({}, "augment"))
     mixed_precision: bool = False
     # data-parallel over this many local devices, or "all" (keras_fer.distribute); batch_size
     # stays the global batch, split across them
@@ -78,7 +91,7 @@ class TrainConfig:
     ema: float | None = None
     # knowledge distillation from one of our own runs or ensembles (a run directory):
     # {"teacher": RUN_DIR, "alpha": 0.5, "temperature": 4.0}; {}: off
-    distill: dict = field(default_factory=dict)
+    distill: DistillConfig = field(default_factory=lambda: DistillConfig.read({}, "distill"))
     # fine-tuning: start from the weights of this run directory of ours (same model, model_args
     # and classes) instead of a random initialisation; None: from scratch
     init_from: str | None = None
@@ -105,14 +118,28 @@ class TrainConfig:
         if unknown:
             raise UserError(f"{source}: unknown setting {unknown[0]!r} (known: {', '.join(names)})")
         hints = typing.get_type_hints(cls)
+        _check_finite(source, d)  # first: "optimizer.momentum must be a finite number"
+        d = dict(d)
         for key, value in d.items():
-            _check_type(source, key, value, hints[key])
+            if key in PARTS:  # read once, here: a bad nested key fails before any model is built
+                d[key] = PARTS[key].read(value, f"{source}: {key}")
+            else:
+                _check_type(source, key, value, hints[key])
         cfg = cls(**d)
         cfg.validate(source)
         return cfg
 
+    def __post_init__(self):
+        for key, part in PARTS.items():  # TrainConfig(optimizer={...}) as well as from_dict
+            setattr(self, key, part.read(getattr(self, key), key))
+
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """The JSON form (the nested parts as the objects they were read from)."""
+        import copy
+
+        return {f.name: (getattr(self, f.name).to_dict() if f.name in PARTS
+                         else copy.deepcopy(getattr(self, f.name)))
+                for f in dataclasses.fields(self)}
 
     def replace(self, **overrides) -> "TrainConfig":
         """A copy with ``overrides`` applied (checked like ``from_dict``)."""
@@ -138,10 +165,6 @@ class TrainConfig:
         if self.monitor not in MONITORS:
             raise UserError(f"{source}: monitor must be a validation metric, one of "
                             f"{', '.join(MONITORS)}, got {self.monitor!r}")
-        monitor = self.schedule.get("monitor")
-        if monitor is not None and monitor not in MONITORS:
-            raise UserError(f"{source}: schedule monitor must be a validation metric, one of "
-                            f"{', '.join(MONITORS)}, got {monitor!r}")
         from keras_fer.data.classes import parse_classes
         from keras_fer.distribute import check_setting
 
@@ -150,19 +173,6 @@ class TrainConfig:
         parse_classes(self.classes, f"{source}: classes")
         if self.ema is not None and not 0.0 < self.ema < 1.0:
             raise UserError(f"{source}: ema must be in (0, 1) (e.g. 0.999) or null, got {self.ema!r}")
-        if self.distill:
-            unknown = sorted(set(self.distill) - set(DISTILL_DEFAULTS))
-            if unknown or "teacher" not in self.distill:
-                raise UserError(f"{source}: distill needs \"teacher\" (a run directory) and takes "
-                                f"{', '.join(DISTILL_DEFAULTS)}; got {sorted(self.distill)}")
-            alpha, temperature = self.distill_settings()[1:]
-            if not 0.0 < alpha <= 1.0:
-                raise UserError(f"{source}: distill alpha must be in (0, 1], got {alpha!r}")
-            if not temperature > 0:
-                raise UserError(f"{source}: distill temperature must be > 0, got {temperature!r}")
-        for key in ("optimizer", "schedule", "loss"):
-            if "name" not in getattr(self, key):
-                raise UserError(f"{source}: {key} needs a \"name\"")
         if self.time_budget is not None:
             from keras_fer.durations import parse_duration
 
@@ -171,16 +181,11 @@ class TrainConfig:
 
     def distill_settings(self) -> tuple:
         """``(teacher, alpha, temperature)`` with the defaults filled in."""
-        d = {**DISTILL_DEFAULTS, **self.distill}
-        for key in ("alpha", "temperature"):
-            if isinstance(d[key], bool) or not isinstance(d[key], (int, float)):
-                raise UserError(f"distill {key} must be a number, got {d[key]!r}")
-        return d["teacher"], float(d["alpha"]), float(d["temperature"])
+        d = self.distill
+        return d.teacher, float(d.alpha), float(d.temperature)
 
 
-# alpha weighs the teacher's term (T^2 KL at temperature T, Hinton et al. 2015) against the
-# labels' cross-entropy (1 - alpha)
-DISTILL_DEFAULTS = {"teacher": None, "alpha": 0.5, "temperature": 4.0}
+__all__ = ["TrainConfig", "load_config", "resume_settings", "DISTILL_DEFAULTS"]
 
 
 def _check_finite(source, value, key="") -> None:

@@ -18,6 +18,7 @@ import numpy as np
 
 from keras_fer import rundir
 from keras_fer.config import resume_settings
+from keras_fer.config_parts import LOSSES
 from keras_fer.devices import on_device, tf_fit_args
 from keras_fer.distribute import make_plan
 from keras_fer.errors import UserError
@@ -42,7 +43,6 @@ from keras_fer.train.sources import load_initial_weights, load_teacher
 from keras_fer.train.wrapper import TrainingModel
 
 RESUME_FILE = rundir.RESUME_FILE
-LOSSES = ("crossentropy", "class_weighted")
 
 
 class TrainingFailed(RuntimeError):
