@@ -45,6 +45,10 @@ def parse_args(argv=None):
                    "saved_models/best publishes it, with --force over the shipped release)")
     p.add_argument("--force", action="store_true", help="with --release: replace an existing --best-out")
     p.add_argument("--no-retrain", action="store_true", help="stop after the table and plot")
+    p.add_argument("--baseline", metavar="RUN_DIR",
+                   help="make train's run on this machine (e.g. saved_models/latest, evaluated): "
+                        "its PublicTest accuracy is printed beside the retrained best's and "
+                        "recorded in search.json")
     p.add_argument("--seed", type=int, help="search seed (default: the config's)")
     p.add_argument("--devices", type=parse_flag, metavar="N|all",
                    help="train each trial data-parallel over N local devices, or all")
