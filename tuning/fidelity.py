@@ -9,7 +9,8 @@ trials are cheaper and long enough to learn:
   epoch on all of Training) for the efficient space: ``width`` is held at 0.25;
 - a stratified subset of Training (``SUBSETS``, by the search's time; ``--limit`` overrides);
 - Hyperband's shortest trial (its ``min_epochs``) above the warm-up plus the EMA's horizon of the
-  space's default configuration (``trial_needs``), at least ``MIN_EPOCHS``.
+  space's default configuration (``trial_needs``), at least ``MIN_EPOCHS`` and ``MIN_STEPS``
+  training steps.
 
 The blockcnn space runs the same way (its widths are small already). A GPU, ``--time-budget
 none`` or a budget of ``HEAVY_BUDGET_S`` and more keep the full spaces (the GPU path).
@@ -25,6 +26,11 @@ from keras_fer.durations import minutes
 HEAVY_BUDGET_S = 3 * 3600  # x0.375-x0.75 networks: at ~4x-9x an x0.25 epoch, hours on a CPU
 QUARTER = 0.25  # recipes/cpu.json's width
 MIN_EPOCHS = 4  # a trial's shortest, whatever its warm-up and EMA
+# a trial's fewest training steps. Measured 2026-12-05 on the shared 2-core machine: VGG13 x0.25
+# on 4,000 images stayed at the constant predictor after 128 steps (4 epochs of 128) and after
+# 500 (4 epochs of 32; with Adam, without L2 alike); recipes/cpu.json on all of Training left it
+# after 450 steps (val macro-F1 0.143) and reached 0.267 after 675
+MIN_STEPS = 600
 FACTOR = 3  # Hyperband's reduction factor (its default)
 # Training images a trial trains on, by the search's seconds: the first bound above it
 SUBSETS = ((15 * 60, 4000), (60 * 60, 8000), (math.inf, 16000))
@@ -70,9 +76,9 @@ def trial_needs(space, base, epochs, steps_per_epoch) -> int:
 
 
 def min_trial_epochs(space, base, steps_per_epoch) -> int:
-    """The fewest epochs (at least ``MIN_EPOCHS``) with at least one epoch past the trial's
-    warm-up and EMA horizon."""
-    epochs = MIN_EPOCHS
+    """The fewest epochs (at least ``MIN_EPOCHS`` and ``MIN_STEPS`` steps) with at least one
+    epoch past the trial's warm-up and EMA horizon."""
+    epochs = max(MIN_EPOCHS, math.ceil(MIN_STEPS / steps_per_epoch))
     while epochs <= trial_needs(space, base, epochs, steps_per_epoch):
         epochs += 1
     return epochs

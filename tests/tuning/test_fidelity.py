@@ -15,7 +15,7 @@ from keras_fer.errors import UserError
 from keras_fer.resources import recipe
 from tuning import budget as time_budget
 from tuning.budget import Budget, Estimator, hyperband_epochs
-from tuning.fidelity import choose, trial_needs
+from tuning.fidelity import MIN_STEPS, choose, trial_needs
 from tuning.plan import SearchPlan, first_lines
 from tuning.spaces import get_space
 
@@ -33,6 +33,7 @@ def test_the_cpu_plan_never_gives_a_trial_fewer_epochs_than_warmup_and_ema_need(
     fid = choose(space, base, seconds, search_s, None)
     assert fid.cpu and fid.min_epochs >= 4 and fid.limit in (4000, 8000, 16000)
     steps = -(-fid.limit // base.batch_size)
+    assert fid.min_epochs * steps >= MIN_STEPS
     epochs = hyperband_epochs(fid.epochs, 3, fid.min_epochs)
     assert min(epochs) == fid.min_epochs and len(epochs) >= 8
     for e in set(epochs):  # each trial's schedule and EMA span its own epochs
@@ -89,9 +90,9 @@ def test_the_retraining_gets_make_train_s_budget_and_the_plan_says_so(monkeypatc
     plan = SearchPlan(budget, est, "hyperband", fid.epochs, 20, fid.limit, 3589, 128,
                       retrain=(28709, 3589, 7178, 30), min_epochs=fid.min_epochs, note=fid.note)
     head, detail, then = first_lines(plan, "the default without a GPU", "efficient", "hyperband")
-    assert ("CPU search: x0.25 networks, trials of 4-12 epochs on 8,000 Training images; it will "
+    assert ("CPU search: x0.25 networks, trials of 10-30 epochs on 8,000 Training images; it will "
             "not train x0.375-x0.75 networks (they need --time-budget 3h or a GPU)") in head
-    assert "hyperband over the efficient space, 4-12 epoch(s) a trial on 8,000" in detail
+    assert "hyperband over the efficient space, 10-30 epoch(s) a trial on 8,000" in detail
     assert then == ("then: the best retrained on all 28,709 Training images within 14 min (make "
                     "train's budget, recipes/cpu.json; at most 30 epochs) and evaluated on "
                     "PublicTest and PrivateTest")
