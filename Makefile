@@ -42,9 +42,10 @@ train: data
 
 # A planned search: its first line gives the time budget (without a GPU 45 min unless BUDGET=2h,
 # BUDGET=none for no limit) and the expected trials; SPACE=efficient (default) or blockcnn.
-# It ends with the table and the best retrained and evaluated; `make release RUN=...` releases it.
+# It ends with the table and the best retrained and evaluated, beside make train's RUN when that
+# was evaluated (--baseline); `make release RUN=...` releases it.
 tune: data
-	$(PY) -m tuning --data $(DATA) $(if $(BUDGET),--time-budget $(BUDGET)) $(if $(SPACE),--space $(SPACE))
+	$(PY) -m tuning --data $(DATA) $(if $(BUDGET),--time-budget $(BUDGET)) $(if $(SPACE),--space $(SPACE)) $(if $(wildcard $(RUN)/eval/report.json),--baseline $(RUN))
 
 evaluate: data
 	$(PY) -m keras_fer.evaluate $(MODEL_DIR) --data $(DATA) --split PublicTest,PrivateTest --tta tencrop

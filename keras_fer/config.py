@@ -21,6 +21,15 @@ import types
 import typing
 from dataclasses import dataclass, field
 
+from keras_fer.config_parts import (
+    DISTILL_DEFAULTS,
+    PARTS,
+    AugmentConfig,
+    DistillConfig,
+    LossConfig,
+    OptimizerConfig,
+    ScheduleConfig,
+)
 from keras_fer.errors import UserError
 
 VAL_CHOICES = ("PublicTest", "split")  # "split": a stratified val_fraction of Training
@@ -29,8 +38,6 @@ MONITORS = tuple(f"val_{m}" for m in EPOCH_METRICS)
 # test-time augmentation of evaluate/release (keras_fer.augment.tta_views): here, not beside the
 # views, so that the CLIs' parsers list them without importing Keras
 TTA_MODES = ("none", "flip", "tencrop")
-# a time-budgeted run times this many epochs, then fixes its epochs (keras_fer.train.budget)
-PROBE_EPOCHS = 2
 # settings that may change between an interrupted run and its resumption (weights and
 # optimizer state do not depend on the devices: a run cut on 8 GPUs may go on on 4)
 RESUME_FREE = ("epochs", "out", "verbose", "tensorboard", "early_stopping", "devices")
@@ -65,12 +72,16 @@ class TrainConfig:
     # --- optimisation ---
     epochs: int = 30
     batch_size: int = 128
-    optimizer: dict = field(default_factory=lambda: {"name": "sgd", "learning_rate": 0.01,
-                                                     "momentum": 0.9})
-    schedule: dict = field(default_factory=lambda: {"name": "constant"})
-    # {"name": ...} plus, optionally, class_weighted, label_smoothing, l2
-    loss: dict = field(default_factory=lambda: {"name": "crossentropy"})
-    augment: dict = field(default_factory=dict)  # keras_fer.augment config; {} = no augmentation
+    # the nested parts are typed (keras_fer.config_parts), read from and written as JSON objects
+    optimizer: OptimizerConfig = field(default_factory=lambda: OptimizerConfig.read(
+        {"name": "sgd", "learning_rate": 0.01, "momentum": 0.9}, "optimizer"))
+    schedule: ScheduleConfig = field(default_factory=lambda: ScheduleConfig.read(
+        {"name": "constant"}, "schedule"))
+    # {"name": ...} plus, optionally, class_weights, label_smoothing, l2
+    loss: LossConfig = field(default_factory=lambda: LossConfig.read(
+        {"name": "crossentropy"}, "loss"))
+    # keras_fer.augment config; {} = no augmentation
+    augment: AugmentConfig = field(default_factory=lambda: AugmentConfig.read({}, "augment"))
     mixed_precision: bool = False
     # data-parallel over this many local devices, or "all" (keras_fer.distribute); batch_size
     # stays the global batch, split across them
@@ -80,16 +91,16 @@ class TrainConfig:
     ema: float | None = None
     # knowledge distillation from one of our own runs or ensembles (a run directory):
     # {"teacher": RUN_DIR, "alpha": 0.5, "temperature": 4.0}; {}: off
-    distill: dict = field(default_factory=dict)
+    distill: DistillConfig = field(default_factory=lambda: DistillConfig.read({}, "distill"))
     # fine-tuning: start from the weights of this run directory of ours (same model, model_args
     # and classes) instead of a random initialisation; None: from scratch
     init_from: str | None = None
     # --- selection and stopping (validation split only: never PrivateTest) ---
     monitor: str = "val_accuracy"  # val_accuracy | val_macro_f1 | val_average_accuracy | val_loss
     early_stopping: int | None = None  # patience in epochs
-    # wall-clock budget of the training, e.g. "14m" or "2h50m": after the second epoch the run
-    # fixes its epochs to as many as fit (at most `epochs`) and the schedule spans them
-    # (keras_fer.train.budget); None: `epochs` epochs
+    # wall-clock budget of the training, e.g. "14m" or "2h50m", kept by keras_fer.budget (the
+    # training CLI, the experiments, the search's retraining), not by keras_fer.train.run;
+    # None: `epochs` epochs
     time_budget: str | None = None
     # --- bookkeeping ---
     seed: int = 0
@@ -107,14 +118,28 @@ class TrainConfig:
         if unknown:
             raise UserError(f"{source}: unknown setting {unknown[0]!r} (known: {', '.join(names)})")
         hints = typing.get_type_hints(cls)
+        _check_finite(source, d)  # first: "optimizer.momentum must be a finite number"
+        d = dict(d)
         for key, value in d.items():
-            _check_type(source, key, value, hints[key])
+            if key in PARTS:  # read once, here: a bad nested key fails before any model is built
+                d[key] = PARTS[key].read(value, f"{source}: {key}")
+            else:
+                _check_type(source, key, value, hints[key])
         cfg = cls(**d)
         cfg.validate(source)
         return cfg
 
+    def __post_init__(self):
+        for key, part in PARTS.items():  # TrainConfig(optimizer={...}) as well as from_dict
+            setattr(self, key, part.read(getattr(self, key), key))
+
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """The JSON form (the nested parts as the objects they were read from)."""
+        import copy
+
+        return {f.name: (getattr(self, f.name).to_dict() if f.name in PARTS
+                         else copy.deepcopy(getattr(self, f.name)))
+                for f in dataclasses.fields(self)}
 
     def replace(self, **overrides) -> "TrainConfig":
         """A copy with ``overrides`` applied (checked like ``from_dict``)."""
@@ -140,10 +165,6 @@ class TrainConfig:
         if self.monitor not in MONITORS:
             raise UserError(f"{source}: monitor must be a validation metric, one of "
                             f"{', '.join(MONITORS)}, got {self.monitor!r}")
-        monitor = self.schedule.get("monitor")
-        if monitor is not None and monitor not in MONITORS:
-            raise UserError(f"{source}: schedule monitor must be a validation metric, one of "
-                            f"{', '.join(MONITORS)}, got {monitor!r}")
         from keras_fer.data.classes import parse_classes
         from keras_fer.distribute import check_setting
 
@@ -152,50 +173,19 @@ class TrainConfig:
         parse_classes(self.classes, f"{source}: classes")
         if self.ema is not None and not 0.0 < self.ema < 1.0:
             raise UserError(f"{source}: ema must be in (0, 1) (e.g. 0.999) or null, got {self.ema!r}")
-        if self.distill:
-            unknown = sorted(set(self.distill) - set(DISTILL_DEFAULTS))
-            if unknown or "teacher" not in self.distill:
-                raise UserError(f"{source}: distill needs \"teacher\" (a run directory) and takes "
-                                f"{', '.join(DISTILL_DEFAULTS)}; got {sorted(self.distill)}")
-            alpha, temperature = self.distill_settings()[1:]
-            if not 0.0 < alpha <= 1.0:
-                raise UserError(f"{source}: distill alpha must be in (0, 1], got {alpha!r}")
-            if not temperature > 0:
-                raise UserError(f"{source}: distill temperature must be > 0, got {temperature!r}")
-        for key in ("optimizer", "schedule", "loss"):
-            if "name" not in getattr(self, key):
-                raise UserError(f"{source}: {key} needs a \"name\"")
         if self.time_budget is not None:
-            self._check_time_budget(source)
+            from keras_fer.durations import parse_duration
 
-    def _check_time_budget(self, source) -> None:
-        from keras_fer.durations import parse_duration
-
-        if parse_duration(self.time_budget, f"{source}: time_budget") is None:
-            self.time_budget = None  # "none" (--time-budget none: a recipe's budget lifted)
-            return
-        if self.folds:
-            raise UserError(f"{source}: time_budget with folds is not supported (give each fold "
-                            "its epochs)")
-        warmup = self.schedule.get("warmup_epochs", 5)  # the cosine schedule's default
-        if self.schedule["name"] == "cosine" and warmup < PROBE_EPOCHS:
-            raise UserError(f"{source}: time_budget needs a cosine warm-up of at least "
-                            f"{PROBE_EPOCHS} epochs, got warmup_epochs {warmup}: the epochs are "
-                            f"fixed after epoch {PROBE_EPOCHS}, and the decay spans them")
-
+            if parse_duration(self.time_budget, f"{source}: time_budget") is None:
+                self.time_budget = None  # "none" (--time-budget none: a recipe's lifted)
 
     def distill_settings(self) -> tuple:
         """``(teacher, alpha, temperature)`` with the defaults filled in."""
-        d = {**DISTILL_DEFAULTS, **self.distill}
-        for key in ("alpha", "temperature"):
-            if isinstance(d[key], bool) or not isinstance(d[key], (int, float)):
-                raise UserError(f"distill {key} must be a number, got {d[key]!r}")
-        return d["teacher"], float(d["alpha"]), float(d["temperature"])
+        d = self.distill
+        return d.teacher, float(d.alpha), float(d.temperature)
 
 
-# alpha weighs the teacher's term (T^2 KL at temperature T, Hinton et al. 2015) against the
-# labels' cross-entropy (1 - alpha)
-DISTILL_DEFAULTS = {"teacher": None, "alpha": 0.5, "temperature": 4.0}
+__all__ = ["TrainConfig", "load_config", "resume_settings", "DISTILL_DEFAULTS"]
 
 
 def _check_finite(source, value, key="") -> None:

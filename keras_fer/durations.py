@@ -4,8 +4,11 @@
 from __future__ import annotations
 
 import re
+import sys
 
 from keras_fer.errors import UserError
+
+MAX_SECONDS = 366 * 24 * 3600  # a year: longer is "none" (and past float range, inf)
 
 _DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?:in)?)?(?:(\d+(?:\.\d+)?)s)?$")
 
@@ -24,7 +27,26 @@ def parse_duration(text, what="--time-budget"):
     seconds = 3600 * h + 60 * m + s
     if seconds <= 0:
         raise UserError(f"{what} {text!r}: must be more than 0 (or none for no limit)")
+    if seconds > MAX_SECONDS:
+        raise UserError(f"{what} {text!r}: must be at most a year, 8784h (or none for no limit)")
     return seconds
+
+
+def glue_values(argv=None, flags=("--time-budget",)):
+    """``argv`` (default ``sys.argv[1:]``) with ``FLAG -5m`` written ``FLAG=-5m``: argparse
+    takes a value that starts with "-" for an option and would answer "expected one argument"
+    instead of naming the value."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    out, i = [], 0
+    while i < len(argv):
+        if argv[i] in flags and i + 1 < len(argv) and argv[i + 1].startswith("-") \
+                and not argv[i + 1].startswith("--"):
+            out.append(f"{argv[i]}={argv[i + 1]}")
+            i += 2
+        else:
+            out.append(argv[i])
+            i += 1
+    return out
 
 
 def minutes(seconds) -> str:

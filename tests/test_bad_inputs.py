@@ -118,6 +118,16 @@ CASES = [
     # FFmpeg's own "moov atom not found" stays off stderr: the one line is ours
     ("predict-video-cut-short", ["keras_fer.predict", "{run}", "{videos}/cut.mp4", "--no-detect"],
      "cut.mp4: cannot read video"),
+    # time budgets: a negative one is named (not "expected one argument"), a huge one refused
+    # before it becomes inf (an OverflowError after 2 epochs)
+    ("train-negative-time-budget", ["keras_fer.train", "--time-budget", "-5m", "--out", "{new}"],
+     "time_budget '-5m': expected a duration"),
+    ("train-huge-time-budget", ["keras_fer.train", "--time-budget", "9" * 400 + "h", "--out",
+                                "{new}"], "must be at most a year"),
+    ("tuning-negative-time-budget", ["tuning", "--time-budget", "-5m"],
+     "--time-budget '-5m': expected a duration"),
+    ("tuning-huge-time-budget", ["tuning", "--time-budget", "9" * 400 + "h"],
+     "must be at most a year"),
 ]
 
 # TensorFlow's C++ logging, printed before any Python code of ours runs; not our error text

@@ -1,7 +1,7 @@
 """keras_fer/durations.py: the time budgets of training and of the search."""
 import pytest
 
-from keras_fer.durations import minutes, parse_duration
+from keras_fer.durations import glue_values, minutes, parse_duration
 from keras_fer.errors import UserError
 
 
@@ -20,3 +20,17 @@ def test_durations():
 def test_minutes():
     assert [minutes(s) for s in (40, 2700, 7200, 5400, 5430)] == [
         "40 s", "45 min", "2 h", "1 h 30 min", "1 h 30 min"]
+
+
+def test_a_huge_budget_is_refused_not_made_infinite():
+    assert parse_duration("8784h") == 8784 * 3600
+    for huge in ("8785h", "9" * 400 + "h"):  # float("9" * 400) is inf
+        with pytest.raises(UserError, match=r"must be at most a year, 8784h \(or none"):
+            parse_duration(huge)
+
+
+def test_a_value_that_starts_with_a_dash_stays_the_flag_s():
+    assert glue_values(["--time-budget", "-5m", "--epochs", "3"]) == ["--time-budget=-5m",
+                                                                      "--epochs", "3"]
+    assert glue_values(["--time-budget", "--epochs"]) == ["--time-budget", "--epochs"]
+    assert glue_values(["--lr", "-5"]) == ["--lr", "-5"]

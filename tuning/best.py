@@ -1,5 +1,5 @@
-"""The end of a search: the best trial retrained on all of Training (within what is left of the
-budget), evaluated on PublicTest and PrivateTest without test-time augmentation; released
+"""The end of a search: the best trial retrained on all of Training (within make train's budget
+when the search has one), evaluated on PublicTest and PrivateTest without test-time augmentation; released
 (ten-crop reports, export, model card: ``keras_fer.release``) only when asked.
 """
 from __future__ import annotations
@@ -13,9 +13,8 @@ from keras_fer.durations import minutes
 from keras_fer.errors import UserError
 from keras_fer.evaluate import evaluate_run, report_path
 from keras_fer.io_utils import read_json, write_json, write_text
-from tuning.budget import EVAL_OVERHEAD_S, Deadline, retrain_plan
+from tuning.budget import EVAL_RESERVE_S, Deadline
 from tuning.hypermodel import FERHyperModel
-from tuning.plan import TIMING_FILE
 
 EVAL_SPLITS = ("PublicTest", "PrivateTest")
 SEARCH_FILE = "search.json"
@@ -77,13 +76,30 @@ def trial_to_retrain(tuner, chance=None):
     return best, f"{why}; retraining trial {best.trial_id} anyway"
 
 
-def retrain_best(tuner, space, base, data, budget, estimator=None, chance=None) -> Path:
+def read_baseline(run_dir) -> dict:
+    """``{"run_dir", "PublicTest"}``: the PublicTest accuracy of ``make train``'s run in
+    ``run_dir`` (its ``eval/report.json``, which ``make train`` writes), to print beside the
+    search's best; UserError when there is none."""
+    path = report_path(run_dir)
+    report = read_json(path) if Path(path).is_file() else {}
+    split = report.get("splits", {}).get("PublicTest") if isinstance(report, dict) else None
+    if not split or "accuracy" not in split:
+        raise UserError(f"--baseline {run_dir}: no PublicTest accuracy in {path} (make train "
+                        "writes it; or python -m keras_fer.evaluate RUN_DIR --split PublicTest)")
+    return {"run_dir": str(run_dir), "PublicTest": float(split["accuracy"])}
+
+
+def retrain_best(tuner, space, base, data, budget, estimator=None, chance=None,
+                 baseline=None) -> Path:
     """Retrain the best trial's configuration on all of Training (``base`` without its
-    ``limit``) into ``PROJECT/best_trial_<id>``, for as many epochs (at most ``base.epochs``) as
-    the budget's rest fits, cut at its end; then ``eval/report.json`` on PublicTest and
-    PrivateTest. A finished one is kept as it is (delete it to retrain); an interrupted one
+    ``limit``, at most ``base.epochs``) into ``PROJECT/best_trial_<id>``: within
+    ``budget.retrain_s`` (make train's budget, ``keras_fer.budget.train_within``: the epochs are
+    fixed after the second), or for ``base.epochs`` without a budget; then ``eval/report.json`` on
+    PublicTest and PrivateTest. ``baseline`` (``read_baseline``) is recorded beside it in
+    ``search.json``. A finished one is kept as it is (delete it to retrain); an interrupted one
     resumes."""
-    from keras_fer.train import run, select_data
+    from keras_fer.budget import check, train_within
+    from keras_fer.train import select_data
 
     trial, note = trial_to_retrain(tuner, chance)
     if note:
@@ -94,49 +110,53 @@ def retrain_best(tuner, space, base, data, budget, estimator=None, chance=None) 
         print(f"trial {trial.trial_id} was retrained already: {out} (delete it to retrain)")
     else:
         full = base.replace(limit=None, out=str(out))
-        (x, y), (vx, vy), classes = select_data(full, data)
-        n_eval = int(sum(np.sum(data.splits == s) for s in splits))
-        timing_path = Path(tuner.get_trial_dir(trial.trial_id)) / TIMING_FILE
-        timing = read_json(timing_path) if timing_path.is_file() else {}
-        if "img_per_s" not in timing:  # not measured (cut, or an older search): the mean
-            timing = None
-        if timing is None and estimator is not None and estimator.known():
-            timing = {k: estimator.mean(k) for k in ("img_per_s", "val_images", "val_seconds",
-                                                     "setup_seconds")}
-        epochs, seconds = base.epochs, None
-        if timing:
-            epochs, seconds = retrain_plan(timing, len(y), len(vy), n_eval, base.epochs, budget.left())
-        hm = FERHyperModel(full.replace(epochs=epochs), len(classes), y, space=space)
+        (x, y), _, classes = select_data(full, data)
+        hm = FERHyperModel(full, len(classes), y, space=space)
         # one line per epoch, as the trials print (Keras' progress bar is for a terminal alone)
         cfg = hm.config_for(trial.hyperparameters).replace(
             out=str(out), verbose=2 if base.verbose else 0)
-        stop = None
-        if budget.end is not None:  # keep the evaluation's time
-            eval_s = (n_eval * timing["val_seconds"] / timing["val_images"] if timing else 0.0)
-            stop = budget.end - eval_s - EVAL_OVERHEAD_S
+        callbacks, within = (), ""
+        if budget.retrain_s is not None:
+            budgeted = cfg.replace(time_budget=f"{round(budget.retrain_s)}s")
+            try:
+                check(budgeted)
+                cfg, within = budgeted, f" within {minutes(budget.retrain_s)} (make train's budget)"
+            except UserError:  # a warm-up too short to fix the epochs after the second: cut
+                callbacks = [Deadline(budget.end - EVAL_RESERVE_S)]
         print(f"retraining trial {trial.trial_id} (score {trial.score:.4f}) on all {len(y):,} "
-              f"Training images for {epochs} epoch(s)"
-              + (f", about {minutes(seconds)}" if seconds else "") + f" -> {out}", flush=True)
-        run(cfg, data, callbacks=[Deadline(stop)] if stop is not None else ())
+              f"Training images, at most {cfg.epochs} epoch(s){within} -> {out}", flush=True)
+        train_within(cfg, data, callbacks=callbacks)
         # after the run: train refuses to start in a folder of files that are not a run's
         write_json(out / SEARCH_FILE, {
             "trial_id": trial.trial_id, "score": trial.score, "objective": tuner.oracle.objective.name,
             "space": space.name, "hyperparameters": trial.hyperparameters.values,
-            "search_dir": str(tuner.project_dir), "trial_limit": base.limit, "retrain_epochs": epochs,
-            "note": note})
+            "search_dir": str(tuner.project_dir), "trial_limit": base.limit,
+            "retrain_epochs": cfg.epochs, "retrain_budget": cfg.time_budget, "note": note})
     if not report_path(out).is_file():
         evaluate_run(out, data, splits=splits, tta="none")
+    if baseline is not None:
+        search = read_json(out / SEARCH_FILE)
+        write_json(out / SEARCH_FILE, {**search, "baseline": baseline})
     return out
 
 
 def summary_line(run_dir) -> str:
-    """``best: DIR: trial N retrained E epochs; PublicTest accuracy ..., PrivateTest ...``."""
+    """``best: DIR: trial N retrained E epochs; PublicTest accuracy ..., PrivateTest ...``, and
+    ``search best 0.63 vs make train's recipe 0.62 (PublicTest)`` with a baseline."""
     search, summary = read_json(Path(run_dir) / SEARCH_FILE), read_json(Path(run_dir) / rundir.SUMMARY_FILE)
     report = read_json(report_path(run_dir))
     scores = ", ".join(f"{name} accuracy {m['accuracy']:.4f} (macro-F1 {m['macro_f1']:.4f})"
                        for name, m in report["splits"].items())
-    return (f"best: trial {search['trial_id']} retrained for {summary['epochs_run']} epoch(s) -> "
+    line = (f"best: trial {search['trial_id']} retrained for {summary['epochs_run']} epoch(s) -> "
             f"{run_dir}; {scores}, no test-time augmentation")
+    baseline, public = search.get("baseline"), report["splits"].get("PublicTest")
+    if baseline and public:
+        line += (f"\nsearch best {public['accuracy']:.4f} vs make train's recipe "
+                 f"{baseline['PublicTest']:.4f} (PublicTest; {baseline['run_dir']})")
+    elif public:
+        line += ("\n(--baseline RUN_DIR, make train's run, prints its PublicTest accuracy "
+                 "beside this one)")
+    return line
 
 
 def release_best(run_dir: Path, best_out: Path, data, force: bool) -> None:

@@ -1,11 +1,13 @@
 """The time budget of a search (``--time-budget 45m``) and its estimates, from measured steps/s.
 
-The budget runs from the command's start. With retraining, its last ``RETRAIN_SHARE`` belongs to
-the retraining and evaluation of the best, so the search phase ends that much earlier: no trial
-starts unless its estimate fits in what is left of the search phase, and a running trial is cut
-(``Deadline``) when the phase ends. Estimates come from the trials measured so far in the project
-(``timing.json`` of each trial: steps/s, validation and setup seconds); before the first, from a
-few steps of the space's default configuration (``calibrate``).
+The budget runs from the command's start. With retraining, its end belongs to the retraining of
+the best (``retrain_seconds``: ``make train``'s budget, recipes/cpu.json's 14 minutes, at most
+``RETRAIN_SHARE`` of the whole) and its evaluation (``EVAL_RESERVE_S``), so the search phase ends
+that much earlier: no trial starts unless its estimate fits in what is left of the search phase,
+and a running trial is cut (``Deadline``) when the phase ends. Estimates come from the trials
+measured so far in the project (``timing.json`` of each trial: steps/s, validation and setup
+seconds); before the first, from a few steps of the space's default configuration
+(``calibrate``).
 """
 from __future__ import annotations
 
@@ -19,6 +21,8 @@ from keras_fer.train.callbacks import hms  # noqa: F401  (tuning.plan imports it
 
 RETRAIN_SHARE = 1 / 3
 EVAL_OVERHEAD_S = 10.0  # loading the retrained model and writing the reports
+# the retraining's setup (data, model, tracing: outside its training budget) and evaluation
+EVAL_RESERVE_S = 90.0
 FORWARD_SHARE = 1 / 3  # a validation step costs about a third of a training step (no backward)
 clock = time.monotonic  # the search's clock (tests move it)
 
@@ -28,16 +32,35 @@ class BudgetSpent(keras_tuner.errors.FatalError):
     FatalError, so that ``search`` ends instead of marking the trial failed)."""
 
 
+def make_train_budget() -> float:
+    """Seconds of ``make train``'s budget without a GPU (recipes/cpu.json's ``time_budget``)."""
+    from keras_fer.config import load_config
+    from keras_fer.durations import parse_duration
+    from keras_fer.resources import recipe
+
+    return parse_duration(load_config(recipe("cpu")).time_budget)
+
+
+def retrain_seconds(seconds) -> float | None:
+    """The retraining's training budget within a search budget of ``seconds``: ``make train``'s,
+    at most ``RETRAIN_SHARE`` of it; None without a budget."""
+    if seconds is None:
+        return None
+    return float(min(make_train_budget(), seconds * RETRAIN_SHARE))
+
+
 class Budget:
     """The deadlines of one command: ``end`` (``seconds`` from ``start``) and ``search_end``
-    (``RETRAIN_SHARE`` of the budget earlier when the best is retrained); both None without a
-    budget."""
+    (``retrain_s`` + ``EVAL_RESERVE_S`` earlier when the best is retrained, see
+    ``retrain_seconds``); both None without a budget."""
 
     def __init__(self, seconds=None, retrain=True, start=None):
         self.seconds = seconds
         self.start = clock() if start is None else start
         self.end = None if seconds is None else self.start + seconds
-        self.search_end = None if seconds is None else self.end - (seconds * RETRAIN_SHARE if retrain else 0)
+        self.retrain_s = retrain_seconds(seconds) if retrain else None
+        reserve = 0.0 if self.retrain_s is None else self.retrain_s + EVAL_RESERVE_S
+        self.search_end = None if seconds is None else self.end - min(reserve, seconds)
 
     def search_left(self):
         return math.inf if self.search_end is None else self.search_end - clock()
@@ -46,10 +69,11 @@ class Budget:
         return math.inf if self.end is None else self.end - clock()
 
 
-def hyperband_epochs(max_epochs: int, factor: int = 3) -> list:
+def hyperband_epochs(max_epochs: int, factor: int = 3, min_epochs: int = 1) -> list:
     """Epochs each trial of a single-worker Hyperband trains, in the order KerasTuner 1.4.8's
-    ``HyperbandOracle`` creates them (one iteration; its sizes and epochs formulas): a trial of
-    a later round continues its parent's weights, so it trains the difference."""
+    ``HyperbandOracle`` creates them (one iteration; its sizes and epochs formulas; its
+    ``min_epochs``, see ``tuning.search.set_min_epochs``): a trial of a later round continues
+    its parent's weights, so it trains the difference."""
     def size(s, r):
         return math.ceil(math.ceil(1 + math.log(max_epochs, factor)) / (s + 1) * factor ** (s - r))
 
@@ -57,7 +81,7 @@ def hyperband_epochs(max_epochs: int, factor: int = 3) -> list:
         return math.ceil(max_epochs / factor ** (s - r))
 
     brackets, e = 0, max_epochs
-    while e >= 1:
+    while e >= min_epochs:
         e, brackets = e / factor, brackets + 1
     out = []
     for s in range(brackets - 1, -1, -1):

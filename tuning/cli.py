@@ -45,6 +45,10 @@ def parse_args(argv=None):
                    "saved_models/best publishes it, with --force over the shipped release)")
     p.add_argument("--force", action="store_true", help="with --release: replace an existing --best-out")
     p.add_argument("--no-retrain", action="store_true", help="stop after the table and plot")
+    p.add_argument("--baseline", metavar="RUN_DIR",
+                   help="make train's run on this machine (e.g. saved_models/latest, evaluated): "
+                        "its PublicTest accuracy is printed beside the retrained best's and "
+                        "recorded in search.json")
     p.add_argument("--seed", type=int, help="search seed (default: the config's)")
     p.add_argument("--devices", type=parse_flag, metavar="N|all",
                    help="train each trial data-parallel over N local devices, or all")
@@ -55,7 +59,11 @@ def parse_args(argv=None):
 
 @cli_main
 def main(argv=None) -> int:
-    args = parse_args(argv)
+    from keras_fer.durations import glue_values, parse_duration
+
+    args = parse_args(glue_values(argv))
+    if args.time_budget is not None:
+        parse_duration(args.time_budget)  # before Keras is imported
     from tuning.search import run  # Keras and KerasTuner: --help and a bad option answer without
 
     return run(args)

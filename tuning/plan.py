@@ -36,6 +36,8 @@ class SearchPlan:
         n_train, n_val: images a trial trains and validates on; ``batch_size`` theirs.
         retrain: ``(n_train, n_val, n_eval, epochs)`` of the best's retraining, None without.
         verbose: ETA lines after each epoch.
+        min_epochs: Hyperband's shortest trial (``tuning.fidelity``).
+        note: what the search will and will not do (``tuning.fidelity.Fidelity.note``).
 
     Example:
         >>> plan = SearchPlan(Budget(600), Estimator(calibration), "random", 10, 20, 2000, 400, 128)
@@ -43,9 +45,10 @@ class SearchPlan:
     """
 
     def __init__(self, budget, estimator, kind, epochs, max_trials, n_train, n_val, batch_size,
-                 retrain=None, verbose=True):
+                 retrain=None, verbose=True, min_epochs=1, note=""):
         self.budget, self.estimator, self.epochs, self.max_trials = budget, estimator, epochs, max_trials
-        self.schedule = hyperband_epochs(epochs) if kind == "hyperband" else None
+        self.schedule = hyperband_epochs(epochs, 3, min_epochs) if kind == "hyperband" else None
+        self.min_epochs, self.note = min_epochs, note
         self.n_train, self.n_val, self.batch_size = n_train, n_val, batch_size
         self.retrain, self.verbose = retrain, verbose
         self.created, self.pending = 0, []
@@ -77,8 +80,13 @@ class SearchPlan:
         return fitting_trials(self.upcoming(created, pending), self.estimator, seconds)
 
     def retrain_estimate(self):
-        """(epochs, seconds) of the best's retraining in its share of the budget, or None."""
-        if self.retrain is None or not self.estimator.known():
+        """(epochs, seconds) of the best's retraining in its share of the budget, or None; with
+        a budget, the retraining's own (``budget.retrain_s``): at most its epochs within it."""
+        if self.retrain is None:
+            return None
+        if self.budget.retrain_s is not None:
+            return self.retrain[3], self.budget.retrain_s
+        if not self.estimator.known():
             return None
         n_train, n_val, n_eval, epochs = self.retrain
         timing = {k: self.estimator.mean(k) for k in ("img_per_s", "val_images", "val_seconds",
@@ -183,16 +191,23 @@ def first_lines(plan, why, space, kind, resumed_done=0) -> list:
         head = f"no time budget ({why}): {count}, {then}"
     else:
         more = "2h" if b.seconds < 7200 else f"{math.ceil(2 * b.seconds / 3600)}h"
-        head = (f"time budget {minutes(b.seconds)} ({why}): {count}, {then}; for more time: "
-                f"--time-budget {more} (make tune BUDGET={more}), or none for no limit")
+        head = (f"time budget {minutes(b.seconds)} ({why}): {count}, {then}; "
+                + (f"{plan.note}; " if plan.note else "")
+                + f"for more time: --time-budget {more} (make tune BUDGET={more}), or none for "
+                "no limit")
     src = (f"{len(plan.estimator.measured)} measured trial(s)" if plan.estimator.measured
            else "a few steps of the space's default configuration")
-    detail = (f"plan: {kind} over the {space} space, up to {plan.epochs} epoch(s) a trial on "
+    least = f"{plan.min_epochs}-" if plan.schedule is not None and plan.min_epochs > 1 else "up to "
+    detail = (f"plan: {kind} over the {space} space, {least}{plan.epochs} epoch(s) a trial on "
               f"{plan.n_train:,} Training images, validated on {plan.n_val:,}; {count} "
               f"({resumed_done} done earlier, at most {plan.max_trials} in all) in about "
               f"{minutes(sum(s for _, s in trials))}, estimated from {src}")
     lines = [head, detail]
-    if retrain:
+    if retrain and b.retrain_s is not None:
+        lines.append(f"then: the best retrained on all {plan.retrain[0]:,} Training images within "
+                     f"{minutes(b.retrain_s)} (make train's budget, recipes/cpu.json; at most "
+                     f"{retrain[0]} epochs) and evaluated on PublicTest and PrivateTest")
+    elif retrain:
         lines.append(f"then: the best retrained on all {plan.retrain[0]:,} Training images for about "
                      f"{retrain[0]} epoch(s) and evaluated on PublicTest and PrivateTest, about "
                      f"{minutes(retrain[1])}")

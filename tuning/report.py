@@ -1,13 +1,16 @@
-"""The end of a search: the table of trials (CSV, printed) and the plot of score by trial (PNG)."""
+"""The end of a search: the table of trials (CSV, printed), the plot of score by trial and the
+plot of score against each hyperparameter (PNGs, beside the table)."""
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from keras_fer.io_utils import atomic_path, read_json
 
 FIXED_COLUMNS = ["trial", "status", "score", "best_epoch", "epochs", "seconds", "steps_per_s"]
+HPARAMS_PNG = "hyperparameters.png"
 
 
 def trials_table(trials, project_dir, timing_file: str = "timing.json") -> pd.DataFrame:
@@ -37,7 +40,8 @@ def trials_table(trials, project_dir, timing_file: str = "timing.json") -> pd.Da
 
 
 def write_report(table: pd.DataFrame, out_dir, objective: str) -> tuple[Path, Path]:
-    """Write ``trials.csv`` and ``trials.png`` (score by trial, and the best so far) atomically."""
+    """Write ``trials.csv``, ``trials.png`` (score by trial, and the best so far) and
+    ``HPARAMS_PNG`` (``plot_hyperparameters``) atomically."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -61,4 +65,55 @@ def write_report(table: pd.DataFrame, out_dir, objective: str) -> tuple[Path, Pa
     with atomic_path(png_path) as tmp:
         fig.savefig(tmp, format="png", dpi=100)
     plt.close(fig)
+    plot_hyperparameters(table, out_dir / HPARAMS_PNG, objective)
     return csv_path, png_path
+
+
+def hyperparameter_columns(table: pd.DataFrame) -> list:
+    """The hyperparameters that took more than one value (KerasTuner's tuner/... aside)."""
+    return [c for c in table.columns if c not in FIXED_COLUMNS and not str(c).startswith("tuner/")
+            and table[c].dropna().astype(str).nunique() > 1]
+
+
+def plot_hyperparameters(table: pd.DataFrame, path, objective: str) -> Path:
+    """One panel per hyperparameter that varied: each completed trial's score against its
+    value (numbers on a log axis when they span a factor of 10 or more, else categories), so
+    that a user sees which knobs moved the score."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    done = table[pd.to_numeric(table.get("score"), errors="coerce").notna()] if len(table) else table
+    columns = hyperparameter_columns(done) if len(done) else []
+    cols = min(3, max(1, len(columns)))
+    rows = max(1, -(-len(columns) // cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.6 * rows), squeeze=False)
+    for ax in axes.flat[len(columns):]:
+        ax.axis("off")
+    if not columns:
+        axes.flat[0].text(0.5, 0.5, "no hyperparameter varied over the completed trials",
+                          ha="center", va="center", fontsize=8)
+    scores = pd.to_numeric(done["score"], errors="coerce") if len(done) else None
+    for ax, name in zip(axes.flat, columns):
+        present = done[name].notna()  # a conditional one is absent where its condition is off
+        values, y = done[name][present], scores[present]
+        numeric = pd.to_numeric(values, errors="coerce")
+        if numeric.notna().all() and not any(isinstance(v, (bool, np.bool_)) for v in values):
+            ax.plot(numeric, y, "o", alpha=0.7)
+            if numeric.min() > 0 and numeric.max() / numeric.min() >= 10:
+                ax.set_xscale("log")
+        else:
+            text = [str(v) for v in values]
+            labels = sorted(set(text))
+            ax.plot([labels.index(v) for v in text], y, "o", alpha=0.7)
+            ax.set_xticks(range(len(labels)), labels, fontsize=7)
+        ax.set_xlabel(str(name), fontsize=8)
+        ax.set_ylabel(objective, fontsize=8)
+    fig.suptitle(f"{objective} against each hyperparameter ({len(done)} completed trials)",
+                 fontsize=9)
+    fig.tight_layout()
+    with atomic_path(Path(path)) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+    plt.close(fig)
+    return Path(path)

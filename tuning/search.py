@@ -16,6 +16,7 @@ from keras_fer.durations import parse_duration
 from keras_fer.errors import UserError
 from keras_fer.io_utils import check_out_dir, read_json, write_json
 from tuning import budget as time_budget
+from tuning import fidelity
 from tuning.budget import Budget, BudgetSpent, Estimator, calibrate
 from tuning.hypermodel import FERHyperModel
 from tuning.options import CPU_DEFAULT, TUNERS
@@ -47,13 +48,11 @@ def base_config(args, space) -> TrainConfig:
     return cfg.replace(**overrides)
 
 
-def budget_seconds(args):
-    """(seconds or None, why): ``--time-budget``, else 45 min without a GPU, else none."""
+def budget_seconds(args, gpu=None):
+    """(seconds or None, why): ``--time-budget``, else 45 min without a GPU (``gpu``: the
+    accelerator's name, None without), else none."""
     if args.time_budget is not None:
         return parse_duration(args.time_budget), f"--time-budget {args.time_budget}"
-    from keras_fer.devices import accelerator_name
-
-    gpu = accelerator_name()
     if gpu is None:
         return float(CPU_DEFAULT), "the default without a GPU"
     return None, f"the default with a GPU, {gpu}"
@@ -132,10 +131,10 @@ def check_settings(project_dir: Path, settings: dict) -> None:
 
 
 def make_tuner(kind, hypermodel, objective, max_trials, epochs, directory, seed=0, fixed=None,
-               project_name=None):
+               project_name=None, min_epochs=1):
     """A KerasTuner tuner of ``kind`` over ``hypermodel`` (``tuning.plan.budgeted``); resumes
     ``directory/project_name`` (default ``kind``) if present. ``fixed``: a HyperParameters of
-    values held fixed (``--fix``)."""
+    values held fixed (``--fix``); ``min_epochs``: Hyperband's shortest trial."""
     import keras_tuner as kt
 
     obj = kt.Objective(objective, "max")
@@ -145,6 +144,7 @@ def make_tuner(kind, hypermodel, objective, max_trials, epochs, directory, seed=
     if kind == "hyperband":
         tuner = budgeted(kt.Hyperband)(hypermodel, max_epochs=epochs, factor=3, **common)
         tuner.oracle.max_trials = max_trials  # Hyperband has no max_trials argument: a cap
+        set_min_epochs(tuner.oracle, min_epochs)
     elif kind == "bayesian":
         tuner = budgeted(kt.BayesianOptimization)(hypermodel, max_trials=max_trials, **common)
     elif kind == "random":
@@ -172,6 +172,20 @@ def defaults_first(oracle) -> None:
         return default_values(oracle)
 
     oracle._random_values = values
+
+
+def set_min_epochs(oracle, min_epochs) -> None:
+    """Hyperband's shortest trial: KerasTuner's ``HyperbandOracle.min_epochs`` (1, set in its
+    constructor, which starts the first bracket with it), so a new search's first bracket is
+    started again with ``min_epochs`` (private attributes of KerasTuner 1.4: see
+    tuning/README.md, and the pin in requirements.txt). A resumed search keeps the one it was
+    started with (the oracle's saved state)."""
+    if min_epochs <= 1 or getattr(oracle, "trials", None) or not hasattr(oracle, "min_epochs"):
+        return
+    oracle.min_epochs = int(min_epochs)
+    oracle._current_bracket = oracle._get_num_brackets() - 1
+    oracle._brackets = []
+    oracle._start_new_bracket()
 
 
 def search_arrays(cfg: TrainConfig, data):
@@ -213,8 +227,9 @@ def serve_as_chief(tuner, poll_s=0.5):
             break
 
 
-def plan_search(args, cfg, data, tuner, hypermodel, fixed, budget, x, y, n_val, who):
-    """The SearchPlan: estimates from the project's measured trials, else a calibration."""
+def plan_search(args, cfg, data, tuner, hypermodel, fixed, budget, x, y, n_val, who, fid=None):
+    """The SearchPlan: estimates from the project's measured trials, else a calibration;
+    ``cfg``: the retraining's config (its epochs), ``hypermodel.base`` the trials'."""
     import numpy as np
 
     estimator = Estimator()
@@ -229,8 +244,10 @@ def plan_search(args, cfg, data, tuner, hypermodel, fixed, budget, x, y, n_val, 
         n_full_val = n_val if full.val == "split" else int(np.sum(data.splits == "PublicTest"))
         n_eval = int(sum(np.sum(data.splits == s) for s in ("PublicTest", "PrivateTest")))
         retrain = (n_full, n_full_val, n_eval, full.epochs)
-    plan = SearchPlan(budget, estimator, args.tuner, cfg.epochs, args.max_trials, len(y), n_val,
-                      cfg.batch_size, retrain=retrain, verbose=bool(cfg.verbose))
+    fid = fid or fidelity.Fidelity()
+    plan = SearchPlan(budget, estimator, args.tuner, hypermodel.base.epochs, args.max_trials,
+                      len(y), n_val, cfg.batch_size, retrain=retrain, verbose=bool(cfg.verbose),
+                      min_epochs=fid.min_epochs, note=fid.note)
     plan.sync(tuner.oracle)
     return plan
 
@@ -241,8 +258,24 @@ def run(args) -> int:
     space = get_space(args.space)
     cfg = base_config(args, space)
     who = role()
-    seconds, why = budget_seconds(args)
+    from keras_fer.devices import accelerator_name
+
+    gpu = accelerator_name()
+    seconds, why = budget_seconds(args, gpu)
+    budget = Budget(seconds, retrain=not args.no_retrain, start=start)
+    search_s = None if budget.search_end is None else budget.search_end - budget.start
     project = f"{space.name}_{args.tuner}"
+    settings_path = Path(args.dir) / project / SETTINGS_FILE
+    # a resumed search keeps its subset whatever the new budget (its scores stay comparable)
+    limit = args.limit or (read_json(settings_path).get("limit") if settings_path.is_file() else None)
+    fid = fidelity.choose(space, cfg, seconds, search_s, gpu, limit, args.epochs,
+                          [f.partition("=")[0] for f in args.fix], args.tuner)
+    if fid.limit != cfg.limit:  # the CPU search's subset of Training
+        cfg = cfg.replace(limit=fid.limit)
+    trial_cfg = cfg.replace(epochs=fid.epochs) if fid.epochs else cfg  # cfg: the retraining's
+    from tuning.best import read_baseline
+
+    baseline = read_baseline(args.baseline) if args.baseline and who != "worker" else None
     best_out = Path(args.best_out) if args.best_out else Path(args.dir) / project / "best"
     check_out_dir(Path(args.dir) / project)  # a file, or read-only: before any work
     check_state_files(Path(args.dir) / project)
@@ -250,9 +283,11 @@ def run(args) -> int:
         from keras_fer.release import check_out
 
         check_out(best_out, args.force)  # fail before the search, not after
+    space = fid.space(space)  # the CPU search's x0.25 networks
     fixed = fixed_hyperparameters(space, args.fix)
     check_settings(Path(args.dir) / project, {
         "space": space.name, "tuner": args.tuner, "fix": sorted(args.fix),
+        **({"cpu_fixed": fid.fixed, "trial_epochs": trial_cfg.epochs} if fid.cpu else {}),
         **{k: v for k, v in cfg.to_dict().items() if k not in RESUME_FREE}})
     devices = make_plan(cfg.devices)
     if devices.processes > 1:
@@ -266,12 +301,12 @@ def run(args) -> int:
 
     chance = constant_score(yv, args.objective)  # what a net that learned nothing scores
     x, y = devices.trim(x, y, cfg.seed)
-    hypermodel = FERHyperModel(cfg, num_classes=len(classes), train_labels=y, space=space)
+    hypermodel = FERHyperModel(trial_cfg, num_classes=len(classes), train_labels=y, space=space)
     with contextlib.redirect_stdout(io.StringIO()) as kerastuner_says:  # after our first line
-        tuner = make_tuner(args.tuner, hypermodel, args.objective, args.max_trials, cfg.epochs,
-                           args.dir, seed=cfg.seed, fixed=fixed, project_name=project)
-    budget = Budget(seconds, retrain=not args.no_retrain, start=start)
-    plan = plan_search(args, cfg, data, tuner, hypermodel, fixed, budget, x, y, len(yv), who)
+        tuner = make_tuner(args.tuner, hypermodel, args.objective, args.max_trials,
+                           trial_cfg.epochs, args.dir, seed=cfg.seed, fixed=fixed,
+                           project_name=project, min_epochs=fid.min_epochs)
+    plan = plan_search(args, cfg, data, tuner, hypermodel, fixed, budget, x, y, len(yv), who, fid)
     tuner.plan = plan
     for line in first_lines(plan, why, space.name, args.tuner, trials_done(tuner.oracle)):
         print(line, flush=True)
@@ -288,28 +323,31 @@ def run(args) -> int:
             serve_as_chief(tuner)
         else:
             with devices.scope():
-                tuner.search(*fit, validation_data=val, epochs=cfg.epochs,
+                tuner.search(*fit, validation_data=val, epochs=trial_cfg.epochs,
                              callbacks=hparams_callbacks(cfg, Path(tuner.project_dir) / "tensorboard"))
     except BudgetSpent as stop:
         print(f"{stop}; run the same command again to resume within a new budget", flush=True)
     if who == "worker":
         print(f"worker {os.environ['KERASTUNER_TUNER_ID']}: search finished")
         return 0
-    return finish(args, space, cfg, data, tuner, budget, plan, best_out, chance)
+    return finish(args, space, cfg, data, tuner, budget, plan, best_out, chance, baseline)
 
 
-def finish(args, space, cfg, data, tuner, budget, plan, best_out, chance=None) -> int:
-    """The table and the plot; then the retrained best, evaluated; then the release if asked."""
+def finish(args, space, cfg, data, tuner, budget, plan, best_out, chance=None,
+           baseline=None) -> int:
+    """The table and the plots; then the retrained best, evaluated (beside ``baseline``, make
+    train's figure, ``tuning.best.read_baseline``); then the release if asked."""
     from tuning.best import release_best, retrain_best, summary_line
 
     out_dir = Path(tuner.project_dir)
     table = trials_table(tuner.oracle.trials.values(), out_dir, TIMING_FILE)
     write_report(table, out_dir, args.objective)
     print(table.to_string(index=False))
-    print(f"wrote {out_dir / 'trials.csv'} and {out_dir / 'trials.png'}")
+    print(f"wrote {out_dir / 'trials.csv'}, {out_dir / 'trials.png'} and "
+          f"{out_dir / 'hyperparameters.png'}")
     if args.no_retrain:
         return 0
-    run_dir = retrain_best(tuner, space, cfg, data, budget, plan.estimator, chance)
+    run_dir = retrain_best(tuner, space, cfg, data, budget, plan.estimator, chance, baseline)
     print(summary_line(run_dir))
     if args.release:
         release_best(run_dir, best_out, cfg.data, args.force)

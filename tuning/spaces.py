@@ -15,6 +15,7 @@ trial trains and what is retrained differ only in the data and the epochs.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Callable
@@ -101,12 +102,14 @@ SCHEDULES = ("cosine", "step")
 EMA_MOMENTUM = 0.999
 
 
-def declare_efficient(hp) -> dict:
+def declare_efficient(hp, widths=VGG_WIDTHS) -> dict:
     """Declare (or read) every hyperparameter of the efficient space; returns their values
-    (None where the condition is off: ``width`` for mini_xception, the other optimizer's rate)."""
+    (None where the condition is off: ``width`` for mini_xception, the other optimizer's rate).
+    ``widths``: the VGG widths searched (the CPU search's: only 0.25, ``tuning.fidelity``)."""
     model = hp.Choice("model", list(EFFICIENT_MODELS), default="vgg13")
     with hp.conditional_scope("model", ["vgg13", "vgg19"]):
-        width = hp.Choice("width", list(VGG_WIDTHS), default=0.75)
+        width = hp.Choice("width", [float(w) for w in widths],
+                          default=0.75 if 0.75 in widths else float(widths[0]))
     optimizer = hp.Choice("optimizer", ["sgd", "adam"], default="sgd")
     # each optimizer has its own range of good rates, so each has its own hyperparameter
     with hp.conditional_scope("optimizer", ["sgd"]):
@@ -189,6 +192,14 @@ class Space:
     def base(self, overrides: dict | None = None, source: str = "config") -> TrainConfig:
         """TrainConfig defaults <- ``fixed`` <- ``overrides`` (a ``--config`` file's dict)."""
         return TrainConfig.from_dict({**self.fixed, **(overrides or {})}, source=source)
+
+    def narrowed(self, **choices) -> "Space":
+        """This space with ``declare``'s keyword arguments set, e.g. ``widths=(0.25,)``: a
+        hyperparameter narrowed where it is declared (a ``Fixed`` one beside a conditional
+        declaration would give KerasTuner two values of one name)."""
+        import functools
+
+        return dataclasses.replace(self, declare=functools.partial(self.declare, **choices))
 
     def hyperparameters(self):
         """Every hyperparameter of the space (conditional ones too), as KerasTuner objects."""

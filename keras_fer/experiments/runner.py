@@ -99,8 +99,8 @@ def run_experiment(exp: Experiment, *, out, data=None, repeats=None, limit=None,
     train only these runs; the others keep what was measured before (in ``out`` or its
     committed rows), and one with a repeat to train is left out of this time's table, so that a
     study lands a part at a time without losing the rows it has."""
+    from keras_fer.budget import train_within as train_run  # keras_fer.train.run + time_budget
     from keras_fer.data import load
-    from keras_fer.train import run as train_run
 
     out = Path(out)
     repeats = repeats or exp.repeats

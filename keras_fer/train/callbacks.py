@@ -196,12 +196,12 @@ def _random_states(model) -> list:
 
 class Clock(keras.callbacks.Callback):
     """Wall and CPU seconds summed over resumptions, and a progress line with an ETA after each
-    epoch (``verbose``; at most what is left of ``budget_s``, a time budget). CPU seconds are
+    epoch (``verbose``). CPU seconds are
     the process's, all threads: 1 CPU-hour is one core busy for an hour."""
 
-    def __init__(self, epochs, verbose=True, budget_s=None):
+    def __init__(self, epochs, verbose=True):
         super().__init__()
-        self.epochs, self.verbose, self.budget_s = epochs, verbose, budget_s
+        self.epochs, self.verbose = epochs, verbose
         self.before, self.cpu_before = 0.0, 0.0
         self.start, self.cpu_start = time.monotonic(), time.process_time()
         self._first_epoch = None
@@ -222,8 +222,6 @@ class Clock(keras.callbacks.Callback):
         done = epoch + 1 - self._first_epoch
         per_epoch = (time.monotonic() - self._t0) / max(1, done)
         left = (self.epochs - epoch - 1) * per_epoch
-        if self.budget_s is not None:  # a time budget ends the run by then (keras_fer.train.budget)
-            left = min(left, max(0.0, self.budget_s - self.seconds()))
         print(f"progress: epoch {epoch + 1}/{self.epochs}, {per_epoch:.0f} s/epoch, elapsed "
               f"{hms(self.seconds())}, ETA {hms(left)} "
               f"({self.cpu_seconds() / 3600:.2f} CPU-hours so far)", flush=True)

@@ -148,20 +148,24 @@ def resolve_config(args):
 
 @cli_main
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    from keras_fer.durations import glue_values
+
+    args = build_parser().parse_args(glue_values(argv))
     cfg = resolve_config(args)
     if cfg.out:  # a bad --out fails before TensorFlow is imported and the data read
         from keras_fer import rundir
 
         rundir.claim_out(cfg.out, args.force, config=cfg.to_dict(), dry_run=True)
-    from keras_fer.train.core import TrainingFailed, run
+    from keras_fer.budget import check, train_within
+    from keras_fer.train.core import TrainingFailed
 
+    check(cfg, "overrides")  # before the data is read
     if cfg.mixed_precision or cfg.verbose:
         import keras
 
         print(f"backend {keras.backend.backend()}, keras {keras.__version__}", flush=True)
     try:
-        out = run(cfg, force=args.force)
+        out = train_within(cfg, force=args.force)  # keras_fer.train.run, within cfg.time_budget
     except TrainingFailed as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -18,13 +18,12 @@ import numpy as np
 
 from keras_fer import rundir
 from keras_fer.config import resume_settings
+from keras_fer.config_parts import LOSSES
 from keras_fer.devices import on_device, tf_fit_args
 from keras_fer.distribute import make_plan
-from keras_fer.durations import parse_duration
 from keras_fer.errors import UserError
 from keras_fer.io_utils import ensure_out_dir, write_json
 from keras_fer.metrics import epoch_metrics
-from keras_fer.train.budget import TimeBudget
 from keras_fer.train.callbacks import (
     BestCheckpoint,
     Clock,
@@ -44,7 +43,6 @@ from keras_fer.train.sources import load_initial_weights, load_teacher
 from keras_fer.train.wrapper import TrainingModel
 
 RESUME_FILE = rundir.RESUME_FILE
-LOSSES = ("crossentropy", "class_weighted")
 
 
 class TrainingFailed(RuntimeError):
@@ -214,17 +212,12 @@ def train_once(cfg, train, val, classes, out: Path, *, callbacks=(), resume_ever
     """
     plan = plan or make_plan(cfg.devices)
     plan.check_batch(cfg.batch_size)
-    if cfg.time_budget and plan.processes > 1:  # each host would time, and fix, its own epochs
-        raise UserError("time_budget on several hosts is not supported: give the run its epochs")
     out = Path(out) if plan.is_chief else Path(f"{out}.process{plan.process_id}")
     with plan.scope():
-        while True:  # a time-budgeted run comes back (None) once, when it has fixed its epochs
-            done = _train(cfg, plan, train, val, classes, out, callbacks, resume_every_s)
-            if done is not None:
-                return done
+        return _train(cfg, plan, train, val, classes, out, callbacks, resume_every_s)
 
 
-def _train(cfg, plan, train, val, classes, out, callbacks, resume_every_s) -> Path | None:
+def _train(cfg, plan, train, val, classes, out, callbacks, resume_every_s) -> Path:
     (x, y), (vx, vy) = train, val
     out = ensure_out_dir(out)
     x, y = plan.trim(x, y, cfg.seed)
@@ -232,9 +225,6 @@ def _train(cfg, plan, train, val, classes, out, callbacks, resume_every_s) -> Pa
         print(f"note: {len(train[1]) - len(y)} of {len(train[1])} training images left out so "
               f"that every batch splits evenly across {plan.devices} devices", flush=True)
     saved = ResumeState.read_meta(out / RESUME_FILE) if (out / RESUME_FILE).is_file() else None
-    fixed = (saved["states"].get("budget") or {}).get("epochs") if saved and cfg.time_budget else None
-    if fixed:  # a time-budgeted run, resumed after its epochs were fixed
-        cfg = cfg.replace(epochs=fixed)
     keras.utils.set_random_seed(cfg.seed)
     net = build_net(cfg, len(classes))
     if cfg.init_from:
@@ -244,8 +234,7 @@ def _train(cfg, plan, train, val, classes, out, callbacks, resume_every_s) -> Pa
                                     steps, cfg.monitor)
     tm = build_training_model(net, cfg, optimizer=build_optimizer(cfg.optimizer, lr, cfg.ema),
                               train_labels=y)
-    clock = Clock(cfg.epochs, verbose=bool(cfg.verbose),
-                  budget_s=parse_duration(cfg.time_budget) if cfg.time_budget else None)
+    clock = Clock(cfg.epochs, verbose=bool(cfg.verbose))
     history = HistoryLog(out / rundir.HISTORY_FILE)
     best = BestCheckpoint(net, out / rundir.MODEL_FILE, cfg.monitor, cfg.early_stopping)
     stateful = {"history": history, "best": best, "clock": clock}
@@ -255,9 +244,9 @@ def _train(cfg, plan, train, val, classes, out, callbacks, resume_every_s) -> Pa
            if cfg.ema else None)
     if ema is not None:
         stateful["ema"] = ema
-    budget = TimeBudget(cfg.time_budget, cfg.epochs, clock) if cfg.time_budget else None
-    if budget is not None:
-        stateful["budget"] = budget
+    for cb in callbacks:  # a caller's callback with a resume_key resumes with the run
+        if getattr(cb, "resume_key", None):
+            stateful[cb.resume_key] = cb
     fingerprint = json.dumps(resume_settings(cfg.to_dict()), sort_keys=True, default=str)
     resume = ResumeState(out / RESUME_FILE, stateful, fingerprint, resume_every_s, cfg.epochs)
     initial_epoch = 0
@@ -278,7 +267,7 @@ def _train(cfg, plan, train, val, classes, out, callbacks, resume_every_s) -> Pa
         from keras_fer.augment import AugmentEpoch
 
         cbs.append(AugmentEpoch(tm.augment))
-    cbs += [NaNGuard(), history, best, clock] + ([budget] if budget is not None else [])
+    cbs += [NaNGuard(), history, best, clock]
     if cfg.tensorboard:
         cbs += tensorboard_callbacks(out / "logs")
     cbs.append(resume)
@@ -292,12 +281,9 @@ def _train(cfg, plan, train, val, classes, out, callbacks, resume_every_s) -> Pa
                    initial_epoch=initial_epoch, callbacks=cbs, verbose=keras_verbose(cfg.verbose))
         except NonFiniteLoss as e:
             raise TrainingFailed(f"{out}: {e} ({resume.path})") from None
-        if budget is not None and budget.stopped:  # epochs fixed: resume with their schedule
-            return None
     if not (out / rundir.MODEL_FILE).is_file():  # no finite validation value ever
         save_model_atomic(net, out / rundir.MODEL_FILE)
-    finish_run(cfg, out, net, classes, history, best, clock, len(y), len(vy), plan,
-               budget.summary() if budget is not None else None)
+    finish_run(cfg, out, net, classes, history, best, clock, len(y), len(vy), plan)
     shutil.rmtree(out / RESUME_FILE.parent, ignore_errors=True)
     return out
 
@@ -338,7 +324,9 @@ def run(cfg, data=None, *, callbacks=(), resume_every_s=0.0, force=False) -> Pat
     """Train as ``cfg`` says; return the run directory (``cfg.out`` or runs/<model>-<time>).
 
     ``data``: a ``keras_fer.data.FERData`` (default: ``load(cfg.data)``). ``callbacks``: extra
-    Keras callbacks. ``resume_every_s``: least seconds between two resume-state writes.
+    Keras callbacks (one with a ``resume_key`` keeps its ``get_state()`` in the resume state);
+    ``cfg.time_budget`` is not read here (``keras_fer.budget.train_within`` keeps it).
+    ``resume_every_s``: least seconds between two resume-state writes.
     ``force``: replace a finished run or a release in the output folder (without it that is a
     UserError; an unfinished run of the same settings is resumed, see ``rundir.claim_out``).
     With ``cfg.folds = K``: K stratified folds of Training into ``OUT/fold<k>``, and

@@ -47,9 +47,8 @@ def format_folds(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def finish_run(cfg, out, net, classes, history, best, clock, n_train, n_val, plan, budget=None):
-    """Write ``meta.json``, ``summary.json`` (with ``budget``: the time budget's decision) and
-    ``curves.png`` of a finished run."""
+def finish_run(cfg, out, net, classes, history, best, clock, n_train, n_val, plan):
+    """Write ``meta.json``, ``summary.json`` and ``curves.png`` of a finished run."""
     seconds, cpu_hours = round(clock.seconds(), 2), round(clock.cpu_seconds() / 3600, 5)
     best_epoch = None if best.best_epoch is None else best.best_epoch + 1
     meta = {"classes": list(classes), "input_shape": [int(d) for d in net.input_shape[1:]],
@@ -66,6 +65,6 @@ def finish_run(cfg, out, net, classes, history, best, clock, n_train, n_val, pla
         "best_value": best.best, "best": best.best_logs, "epochs_run": len(history.rows),
         "last": last, "train_images": n_train, "val_images": n_val, "val": cfg.val,
         "train_seconds": seconds, "train_cpu_hours": cpu_hours,
-        "parameters": int(net.count_params()), **({"time_budget": budget} if budget else {})})
+        "parameters": int(net.count_params())})
     if cfg.verbose:
         print(f"best {cfg.monitor} {best.best} at epoch {best_epoch}; wrote {out}", flush=True)

@@ -25,16 +25,10 @@ import math
 
 import keras
 
+from keras_fer.config_parts import SCHEDULES
 from keras_fer.errors import UserError
 
-DEFAULTS = {
-    "constant": {},
-    "step": {"every": 20, "factor": 0.1},
-    "exponential": {"start": 80, "every": 5, "factor": 0.9},
-    "reduce_on_plateau": {"factor": 0.1, "patience": 10, "min_lr": 0.0, "monitor": None},
-    "f1_drop": {"factor": 0.8, "drop": 0.1, "monitor": "val_macro_f1"},
-    "cosine": {"warmup_epochs": 5, "alpha": 0.0},
-}
+DEFAULTS = SCHEDULES  # each schedule's settings and defaults (declared with the typed config)
 
 
 def parse_schedule(spec: dict) -> tuple:

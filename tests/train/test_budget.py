@@ -1,15 +1,15 @@
 """``time_budget``: the run fixes its epochs after the second one and trains exactly what a run
-of that many epochs would have (keras_fer/train/budget.py)."""
+of that many epochs would have (keras_fer/budget.py: a callback and the driver)."""
 import itertools
 import json
 
 import pytest
 
 from keras_fer import rundir
+from keras_fer.budget import TimeBudget, check, epochs_within
+from keras_fer.budget import train_within as run
 from keras_fer.config import TrainConfig
 from keras_fer.errors import UserError
-from keras_fer.train import run
-from keras_fer.train.budget import TimeBudget, epochs_within
 from keras_fer.train.callbacks import ResumeState
 from tests.train.conftest import read_history
 from tests.train.test_train import Kill, Record
@@ -36,14 +36,15 @@ def test_epochs_within_counts_whole_epochs_in_what_is_left():
 ])
 def test_bad_budgets_are_refused_before_training(settings, message):
     with pytest.raises(UserError, match=message):
-        TrainConfig.from_dict(settings, source="run.json")
+        check(TrainConfig.from_dict(settings, source="run.json"), "run.json")
 
 
 def test_budgets_that_are_accepted():
     for settings in ({"time_budget": "2h50m", "schedule": COSINE},
                      {"time_budget": "14m", "schedule": {"name": "cosine"}},  # warm-up 5
                      {"time_budget": "90s", "schedule": {"name": "step", "every": 5}}):
-        assert TrainConfig.from_dict(settings).time_budget == settings["time_budget"]
+        cfg = TrainConfig.from_dict(settings)
+        assert cfg.time_budget == settings["time_budget"] and check(cfg) > 0
     budgeted = TrainConfig.from_dict({"time_budget": "14m"})
     assert budgeted.replace(time_budget="none").time_budget is None  # --time-budget none
 
@@ -113,13 +114,20 @@ def test_the_training_cli_takes_a_time_budget():
     assert cfg.time_budget == "14m" and cfg.epochs == 9
 
 
-def test_a_budget_on_several_hosts_is_refused(tiny_cfg):
-    from keras_fer.distribute import Plan
-    from keras_fer.train.core import train_once
+def test_a_budget_on_several_hosts_is_refused(tiny_cfg, monkeypatch):
+    from keras_fer import distribute
 
-    cfg = tiny_cfg.replace(time_budget="14m")
+    monkeypatch.setattr(distribute, "make_plan", lambda devices: distribute.Plan(processes=2))
     with pytest.raises(UserError, match="^time_budget on several hosts is not supported"):
-        train_once(cfg, None, None, (), cfg.out, plan=Plan(processes=2))
+        run(tiny_cfg.replace(time_budget="14m"))
+
+
+def test_the_library_run_reads_no_budget(fer_small, tiny_cfg):
+    from keras_fer.train import run as library_run
+
+    out = library_run(tiny_cfg.replace(epochs=1, time_budget="1s"), fer_small)
+    assert json.loads((out / "summary.json").read_text())["epochs_run"] == 1
+    assert "time_budget" not in json.loads((out / "summary.json").read_text())
 
 
 def test_epochs_that_slow_down_after_the_decision_are_cut_at_the_budget(fer_small, tiny_cfg,
@@ -134,19 +142,6 @@ def test_epochs_that_slow_down_after_the_decision_are_cut_at_the_budget(fer_smal
     assert ("epoch 3 took 5000 s and another would end past the budget: stopping after 3 of 6 "
             "epochs") in capsys.readouterr().out
     assert not (out / "ckpt").exists()  # a finished run
-
-
-def test_the_progress_eta_is_at_most_what_is_left_of_the_budget(capsys):
-    from keras_fer.train.callbacks import Clock
-
-    clock = Clock(30, budget_s=60.0)
-    clock.start -= 50.0  # 50 s into the run, all of it the first epoch
-    clock.on_epoch_begin(0)
-    clock._t0 -= 50.0
-    clock.on_epoch_end(0)
-    line = capsys.readouterr().out
-    # 29 epochs of 50 s would be 0:24:10; the budget has 10 s left
-    assert line.startswith("progress: epoch 1/30, 50 s/epoch, elapsed 0:00:50, ETA 0:00:1"), line
 
 
 def test_a_bad_time_budget_at_the_command_line_is_one_line_exit_2(tmp_path, capsys):

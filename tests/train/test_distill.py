@@ -70,7 +70,7 @@ def test_run_with_a_teacher_run_directory(fer_small, tiny_cfg, tmp_path):
 
 
 @pytest.mark.parametrize("distill,match", [({"alpha": 0.5}, "teacher"),
-                                           ({"teacher": "t", "beta": 1}, "takes"),
+                                           ({"teacher": "t", "beta": 1}, "unknown setting 'beta'"),
                                            ({"teacher": "t", "alpha": 0}, "alpha"),
                                            ({"teacher": "t", "temperature": "hot"}, "number")])
 def test_bad_distill_settings_are_user_errors(distill, match):

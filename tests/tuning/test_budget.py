@@ -88,13 +88,15 @@ def test_first_line_gives_the_budget_the_trials_and_how_to_ask_for_more(monkeypa
                      "val_images": 100, "val_seconds": 1.0})
     plan = SearchPlan(Budget(600), est, "random", 2, 20, 2000, 400, 100,
                       retrain=(28709, 3589, 7178, 2))
-    # 400 s for the search: 5 trials of 70 s; 200 s to retrain: epochs of 323 s do not fit: 1
+    # the retraining: a third of 10 min (make train's 14 min do not fit), 200 s, + 90 s for its
+    # setup and evaluation; 310 s for the search: 4 trials of 70 s
     head, detail, then = first_lines(plan, "--time-budget 10m", "efficient", "random")
-    assert head == ("time budget 10 min (--time-budget 10m): about 5 trial(s), then the best "
+    assert head == ("time budget 10 min (--time-budget 10m): about 4 trial(s), then the best "
                     "retrained; for more time: --time-budget 2h (make tune BUDGET=2h), or none "
                     "for no limit")
-    assert "at most 20 in all) in about 6 min" in detail and "from a few steps" in detail
-    assert then.startswith("then: the best retrained on all 28,709 Training images for about 1 epoch")
+    assert "at most 20 in all) in about 5 min" in detail and "from a few steps" in detail
+    assert then.startswith("then: the best retrained on all 28,709 Training images within 3 min "
+                           "(make train's budget, recipes/cpu.json; at most 2 epochs)")
     unlimited = SearchPlan(Budget(None), est, "hyperband", 1, 20, 2000, 400, 100)
     assert first_lines(unlimited, "the default with a GPU, H200", "blockcnn", "hyperband")[0] == \
         "no time budget (the default with a GPU, H200): about 1 trial(s), no retraining (--no-retrain)"

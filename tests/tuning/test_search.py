@@ -156,9 +156,11 @@ def test_a_search_resumes_only_with_its_settings(searched, tune_env, capsys):
 
 def test_the_budget_stops_new_trials_cuts_a_running_one_and_a_new_budget_resumes(
         tune_env, tmp_path, monkeypatch):
-    """Run A: after trial 0 one second of the search's 40 minutes is left: no trial 1. Run B
-    (a new hour): trial 1, then the clock passes the search's end in trial 2: cut. Run C: only
-    trial 2 runs again. Each run ends with its table and a retrained, evaluated best."""
+    """Run A: after trial 0 one second of the search's 44 min 30 s is left (the hour less make
+    train's 14 minutes for the retraining and 90 s for its evaluation): no trial 1. Run B (a new
+    hour): trial 1, then the clock passes the search's end in trial 2: cut. Run C: only trial 2
+    runs again. Each run ends with its table and a best retrained within make train's budget,
+    evaluated."""
     from tuning import budget, hypermodel, plan
 
     data, base = tune_env
@@ -170,12 +172,12 @@ def test_the_budget_stops_new_trials_cuts_a_running_one_and_a_new_budget_resumes
         if "validation_data" in k:  # a trial, not the calibration
             calls.append(1)
             if len(calls) == 3:
-                offset[0] = 45 * 60  # trial 2 starts, then the search's 40 minutes are over
+                offset[0] = 45 * 60  # trial 2 starts, then the search phase is over
         return real_fit(self, *a, **k)
 
     def sync(self, oracle):
         if len(calls) == 1 and not jumped:  # trial 0 done: before trial 1 is created
-            offset[0] = 40 * 60 - 1
+            offset[0] = 60 * 60 - 14 * 60 - 90 - 1
             jumped.append(1)
         return real_sync(self, oracle)
 
@@ -193,6 +195,9 @@ def test_the_budget_stops_new_trials_cuts_a_running_one_and_a_new_budget_resumes
     table_a = pd.read_csv(project / "trials.csv")
     assert table_a["status"].tolist() == ["COMPLETED"]
     assert (project / "best_trial_0" / "eval" / "report.json").is_file()
+    assert "within 14 min (make train's budget, recipes/cpu.json; at most 1 epochs)" in out_a
+    assert json.loads((project / "best_trial_0" / "config.json").read_text())["time_budget"] == "840s"
+    assert json.loads((project / "best_trial_0" / "search.json").read_text())["retrain_budget"] == "840s"
 
     offset[0] = 0.0
     code, out_b = _quiet_main(argv)

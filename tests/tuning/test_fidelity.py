@@ -1,0 +1,189 @@
+"""The search a CPU can afford (tuning/fidelity.py): x0.25 networks, stratified subsets, and
+Hyperband trials no shorter than their warm-up plus the EMA's horizon; the retraining gets make
+train's budget, the plan says so, and the end prints the search's best beside make train's."""
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from keras_fer.config import load_config
+from keras_fer.durations import parse_duration
+from keras_fer.errors import UserError
+from keras_fer.resources import recipe
+from tuning import budget as time_budget
+from tuning.budget import Budget, Estimator, hyperband_epochs
+from tuning.fidelity import MIN_STEPS, choose, trial_needs
+from tuning.plan import SearchPlan, first_lines
+from tuning.spaces import get_space
+
+REPO = Path(__file__).resolve().parents[2]
+BUDGETS = ("5m", "10m", "20m", "45m", "2h", "2h59m")
+
+
+@pytest.mark.parametrize("space_name", ["efficient", "blockcnn"])
+@pytest.mark.parametrize("text", BUDGETS)
+def test_the_cpu_plan_never_gives_a_trial_fewer_epochs_than_warmup_and_ema_need(space_name, text):
+    space = get_space(space_name)
+    base = space.base()
+    seconds = parse_duration(text)
+    search_s = Budget(seconds).search_end - Budget(seconds, start=0).start
+    fid = choose(space, base, seconds, search_s, None)
+    assert fid.cpu and fid.min_epochs >= 4 and fid.limit in (4000, 8000, 16000)
+    steps = -(-fid.limit // base.batch_size)
+    assert fid.min_epochs * steps >= MIN_STEPS
+    epochs = hyperband_epochs(fid.epochs, 3, fid.min_epochs)
+    assert min(epochs) == fid.min_epochs and len(epochs) >= 8
+    for e in set(epochs):  # each trial's schedule and EMA span its own epochs
+        assert e > trial_needs(space, base, e, steps), (e, trial_needs(space, base, e, steps))
+    assert (fid.fixed == {"width": 0.25}) == (space_name == "efficient")
+    widths = [hp.values for hp in fid.space(space).hyperparameters() if hp.name == "width"]
+    assert widths == ([[0.25]] if space_name == "efficient" else [[16, 32, 48, 64]])
+
+
+def test_a_gpu_or_three_hours_keep_the_full_spaces():
+    space = get_space("efficient")
+    assert not choose(space, space.base(), 2700, 1800, "H200").cpu
+    assert not choose(space, space.base(), 3 * 3600, 3 * 3600, None).cpu
+    assert not choose(space, space.base(), None, None, None).cpu
+
+
+def test_hyperband_with_min_epochs_is_kerastuners(tmp_path):
+    """The trials, in order, as KerasTuner's oracle creates them once set_min_epochs ran."""
+    import keras_tuner as kt
+
+    from tuning.search import set_min_epochs
+
+    hp = kt.HyperParameters()
+    hp.Float("x", 0.0, 1.0)
+    oracle = kt.oracles.HyperbandOracle(kt.Objective("score", "max"), max_epochs=15, factor=3,
+                                        hyperparameters=hp, seed=1)
+    oracle._set_project_dir(str(tmp_path), "p")
+    oracle.verbose = 0
+    set_min_epochs(oracle, 5)
+    got = []
+    while True:
+        trial = oracle.create_trial("t")
+        if trial.status != "RUNNING":
+            break
+        values = trial.hyperparameters.values
+        got.append(values["tuner/epochs"] - values["tuner/initial_epoch"])
+        oracle.update_trial(trial.trial_id, {"score": float(np.random.rand())})
+        trial.status = "COMPLETED"
+        oracle.end_trial(trial)
+    assert got == hyperband_epochs(15, 3, 5) and min(got) == 5
+
+
+def test_the_retraining_gets_make_train_s_budget_and_the_plan_says_so(monkeypatch):
+    monkeypatch.setattr(time_budget, "clock", lambda: 1000.0)
+    make_train = parse_duration(load_config(recipe("cpu")).time_budget)
+    assert make_train == 14 * 60
+    budget = Budget(45 * 60)
+    assert budget.retrain_s == make_train
+    assert budget.search_end == 1000 + 45 * 60 - make_train - time_budget.EVAL_RESERVE_S
+    est = Estimator({"setup_seconds": 10.0, "epoch_seconds": 30.0, "img_per_s": 100.0,
+                     "val_images": 100, "val_seconds": 1.0})
+    space = get_space("efficient")
+    fid = choose(space, space.base(), 45 * 60, budget.search_end - 1000, None)
+    plan = SearchPlan(budget, est, "hyperband", fid.epochs, 20, fid.limit, 3589, 128,
+                      retrain=(28709, 3589, 7178, 30), min_epochs=fid.min_epochs, note=fid.note)
+    head, detail, then = first_lines(plan, "the default without a GPU", "efficient", "hyperband")
+    assert ("CPU search: x0.25 networks, trials of 10-30 epochs on 8,000 Training images; it will "
+            "not train x0.375-x0.75 networks (they need --time-budget 3h or a GPU)") in head
+    assert "hyperband over the efficient space, 10-30 epoch(s) a trial on 8,000" in detail
+    assert then == ("then: the best retrained on all 28,709 Training images within 14 min (make "
+                    "train's budget, recipes/cpu.json; at most 30 epochs) and evaluated on "
+                    "PublicTest and PrivateTest")
+    assert Budget(5 * 60).retrain_s == 100  # a third of a short budget
+    assert Budget(45 * 60, retrain=False).retrain_s is None
+
+
+def _fake_report(run_dir, accuracy):
+    (run_dir / "eval").mkdir(parents=True)
+    (run_dir / "eval" / "report.json").write_text(json.dumps(
+        {"splits": {"PublicTest": {"accuracy": accuracy, "macro_f1": 0.5}}}))
+
+
+def test_the_baseline_is_make_train_s_publictest_accuracy(tmp_path):
+    from tuning.best import read_baseline
+
+    _fake_report(tmp_path / "latest", 0.6215)
+    assert read_baseline(tmp_path / "latest") == {"run_dir": str(tmp_path / "latest"),
+                                                  "PublicTest": 0.6215}
+    with pytest.raises(UserError, match=r"^--baseline .*nothing: no PublicTest accuracy in"):
+        read_baseline(tmp_path / "nothing")
+
+
+def test_the_summary_prints_the_search_s_best_beside_make_train_s(tmp_path):
+    from tuning.best import summary_line
+
+    run = tmp_path / "best_trial_3"
+    _fake_report(run, 0.6312)
+    (run / "summary.json").write_text(json.dumps({"epochs_run": 27}))
+    (run / "search.json").write_text(json.dumps(
+        {"trial_id": "3", "baseline": {"run_dir": "saved_models/latest", "PublicTest": 0.6215}}))
+    assert summary_line(run).splitlines()[-1] == (
+        "search best 0.6312 vs make train's recipe 0.6215 (PublicTest; saved_models/latest)")
+
+
+def test_one_png_of_score_against_each_hyperparameter(tmp_path):
+    from tuning.report import HPARAMS_PNG, hyperparameter_columns, write_report
+
+    table = pd.DataFrame({
+        "trial": ["0", "1", "2", "3"], "status": ["COMPLETED"] * 3 + ["RUNNING"],
+        "score": [0.3, 0.4, 0.2, None], "best_epoch": [1, 2, 3, None], "epochs": [4, 4, 4, 1],
+        "seconds": [1.0] * 4, "steps_per_s": [1.0] * 4, "width": [0.25] * 4,
+        "optimizer": ["sgd", "adam", "sgd", "adam"], "sgd_learning_rate": [0.01, None, 0.1, None],
+        "ema": [True, False, True, True], "tuner/epochs": [4, 4, 12, 12]})
+    assert hyperparameter_columns(table) == ["optimizer", "sgd_learning_rate", "ema"]
+    write_report(table, tmp_path, "val_macro_f1")
+    assert (tmp_path / HPARAMS_PNG).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (tmp_path / "trials.csv").is_file() and (tmp_path / "trials.png").is_file()
+
+
+def test_keras_tuner_is_pinned_to_the_range_whose_private_attributes_we_use():
+    """tuning/search.py uses HyperbandOracle's _current_bracket, _brackets, _get_num_brackets,
+    _start_new_bracket (set_min_epochs) and the oracles' _random_values and _tried_so_far
+    (defaults_first): requirements.txt pins KerasTuner to the minor version they were read
+    from (tuning/README.md says so)."""
+    import keras_tuner as kt
+
+    line = next(line.split("#")[0].strip() for line in
+                (REPO / "requirements.txt").read_text().splitlines() if line.startswith("keras-tuner"))
+    assert line == "keras-tuner>=1.4.8,<1.5"
+    major, minor, patch = (int(p) for p in re.match(r"(\d+)\.(\d+)\.(\d+)", kt.__version__).groups())
+    assert (1, 4, 8) <= (major, minor, patch) < (1, 5, 0)
+    oracle = kt.oracles.HyperbandOracle(kt.Objective("score", "max"), max_epochs=9)
+    for name in ("_current_bracket", "_brackets", "_get_num_brackets", "_start_new_bracket",
+                 "_random_values", "_tried_so_far", "min_epochs"):
+        assert hasattr(oracle, name), name
+
+
+@pytest.mark.e2e
+def test_a_five_minute_search_finishes_four_trials_above_the_constant_predictor(tmp_path):
+    """`python -m tuning --time-budget 5m --limit 4000 --no-retrain` on the real FER2013 (data/):
+    at least 4 completed trials score above always answering the most common class."""
+    import subprocess
+    import sys
+
+    data = REPO / "data" / "fer2013.npz"
+    if not data.is_file():
+        pytest.skip(f"{data} not present (make data)")
+    proc = subprocess.run(
+        [sys.executable, "-m", "tuning", "--data", str(data), "--time-budget", "5m", "--limit",
+         "4000", "--no-retrain", "--dir", str(tmp_path / "search")],
+        cwd=tmp_path, capture_output=True, text=True, timeout=900,
+        env={**__import__("os").environ, "PYTHONPATH": str(REPO)})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    from keras_fer.data import load
+    from tuning.best import constant_score
+
+    full = load(data)
+    chance = constant_score(full.labels[full.splits == "PublicTest"], "val_macro_f1")
+    table = pd.read_csv(tmp_path / "search" / "efficient_hyperband" / "trials.csv")
+    scores = pd.to_numeric(table["score"], errors="coerce").dropna()
+    print(proc.stdout[-4000:])
+    print(f"constant predictor {chance:.4f}; trial scores {sorted(scores.round(4))}")
+    assert (scores > chance).sum() >= 4

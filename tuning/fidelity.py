@@ -1,0 +1,112 @@
+"""What a search trains on a CPU within a budget (``python -m tuning`` without a GPU).
+
+On 2 CPU cores a VGG13 x0.75 epoch takes 130-390 s: 45 minutes bought 2 trials of 2 epochs, which
+ended inside the warm-up with an EMA still near the initial weights and scored what always
+answering "happy" scores. So, without a GPU and with a budget under ``HEAVY_BUDGET_S``, the
+trials are cheaper and long enough to learn:
+
+- the quarter-width networks of ``make train`` (recipes/cpu.json: VGG13 x0.25, about 25 s an
+  epoch on all of Training) for the efficient space: ``width`` is held at 0.25;
+- a stratified subset of Training (``SUBSETS``, by the search's time; ``--limit`` overrides);
+- Hyperband's shortest trial (its ``min_epochs``) above the warm-up plus the EMA's horizon of the
+  space's default configuration (``trial_needs``), at least ``MIN_EPOCHS`` and ``MIN_STEPS``
+  training steps.
+
+The blockcnn space runs the same way (its widths are small already). A GPU, ``--time-budget
+none`` or a budget of ``HEAVY_BUDGET_S`` and more keep the full spaces (the GPU path).
+"""
+from __future__ import annotations
+
+import inspect
+import math
+from dataclasses import dataclass, field
+
+from keras_fer.durations import minutes
+
+HEAVY_BUDGET_S = 3 * 3600  # x0.375-x0.75 networks: at ~4x-9x an x0.25 epoch, hours on a CPU
+QUARTER = 0.25  # recipes/cpu.json's width
+MIN_EPOCHS = 4  # a trial's shortest, whatever its warm-up and EMA
+# a trial's fewest training steps. Measured 2026-12-05 on the shared 2-core machine: VGG13 x0.25
+# on 4,000 images stayed at the constant predictor after 128 steps (4 epochs of 128) and after
+# 500 (4 epochs of 32; with Adam, without L2 alike); recipes/cpu.json on all of Training left it
+# after 450 steps (val macro-F1 0.143) and reached 0.267 after 675
+MIN_STEPS = 600
+FACTOR = 3  # Hyperband's reduction factor (its default)
+# Training images a trial trains on, by the search's seconds: the first bound above it
+SUBSETS = ((15 * 60, 4000), (60 * 60, 8000), (math.inf, 16000))
+
+
+@dataclass
+class Fidelity:
+    """The search's fidelity.
+
+    Args:
+        cpu: the CPU sizing applies (else the full spaces: ``limit``/``fixed`` from the options).
+        limit: Training images a trial trains on (None: all).
+        min_epochs: Hyperband's shortest trial (1: KerasTuner's own).
+        epochs: epochs a trial trains (Hyperband: the most); None: the config's.
+        fixed: hyperparameters held at a value ({"width": 0.25}).
+        narrow: the space's ``declare`` arguments that hold them (``Space.narrowed``).
+        note: what the sizing will and will not do, for the plan's first line.
+    """
+
+    cpu: bool = False
+    limit: int | None = None
+    min_epochs: int = 1
+    epochs: int | None = None
+    fixed: dict = field(default_factory=dict)
+    narrow: dict = field(default_factory=dict)
+    note: str = ""
+
+    def space(self, space):
+        """``space`` narrowed to this fidelity."""
+        return space.narrowed(**self.narrow) if self.narrow else space
+
+
+def trial_needs(space, base, epochs, steps_per_epoch) -> int:
+    """Epochs a trial of ``epochs`` epochs spends before its validation means something: the
+    cosine warm-up plus the EMA's horizon (1 / (1 - momentum) steps) of the space's defaults."""
+    import keras_tuner as kt
+
+    cfg = space.apply(base.replace(epochs=int(epochs)), space.declare(kt.HyperParameters()),
+                      steps_per_epoch)
+    warmup = cfg.schedule.settings().get("warmup_epochs", 0) if cfg.schedule["name"] == "cosine" else 0
+    horizon = math.ceil(1.0 / (1.0 - cfg.ema) / steps_per_epoch) if cfg.ema else 0
+    return int(math.ceil(warmup)) + horizon
+
+
+def min_trial_epochs(space, base, steps_per_epoch) -> int:
+    """The fewest epochs (at least ``MIN_EPOCHS`` and ``MIN_STEPS`` steps) with at least one
+    epoch past the trial's warm-up and EMA horizon."""
+    epochs = max(MIN_EPOCHS, math.ceil(MIN_STEPS / steps_per_epoch))
+    while epochs <= trial_needs(space, base, epochs, steps_per_epoch):
+        epochs += 1
+    return epochs
+
+
+def subset_for(search_seconds) -> int:
+    return next(n for bound, n in SUBSETS if search_seconds <= bound)
+
+
+def choose(space, base, seconds, search_seconds, accelerator, limit=None, epochs=None,
+           fixed_names=(), tuner="hyperband") -> Fidelity:
+    """The fidelity of a search of ``space`` over ``base`` with ``seconds`` of budget
+    (``search_seconds`` of them for the trials) on a machine with ``accelerator`` (a name or
+    None); ``limit``/``epochs``: the options' (they win); ``fixed_names``: ``--fix``-ed ones."""
+    if accelerator is not None or seconds is None or seconds >= HEAVY_BUDGET_S:
+        return Fidelity(limit=limit, epochs=epochs)
+    limit = limit or subset_for(search_seconds)
+    steps = max(1, math.ceil(limit / base.batch_size))
+    least = min_trial_epochs(space, base, steps)
+    if epochs is None:
+        epochs = FACTOR * least if tuner == "hyperband" else least
+    fixed, narrow = {}, {}
+    if "widths" in inspect.signature(space.declare).parameters and "width" not in fixed_names:
+        fixed["width"], narrow["widths"] = QUARTER, (QUARTER,)  # the efficient space's VGGs
+    heavy = minutes(HEAVY_BUDGET_S).replace(" ", "")
+    wont = (f"it will not train x0.375-x0.75 networks (they need --time-budget {heavy} or a GPU)"
+            if fixed else f"for longer trials: --time-budget {heavy} or a GPU")
+    note = (f"CPU search: {'x0.25 networks, ' if fixed else ''}trials of {min(least, epochs)}-"
+            f"{epochs} epochs on {limit:,} Training images; {wont}")
+    return Fidelity(cpu=True, limit=limit, min_epochs=min(least, epochs), epochs=epochs,
+                    fixed=fixed, narrow=narrow, note=note)
