@@ -21,8 +21,12 @@ import types
 import typing
 from dataclasses import dataclass, field
 
-from keras_fer.config_parts import (
+# EPOCH_METRICS (what every epoch logs) and MONITORS (what a run may monitor) live beside the
+# schedule that checks them; keras_fer.config re-exports them
+from keras_fer.config_parts import (  # noqa: F401
     DISTILL_DEFAULTS,
+    EPOCH_METRICS,
+    MONITORS,
     PARTS,
     AugmentConfig,
     DistillConfig,
@@ -33,8 +37,6 @@ from keras_fer.config_parts import (
 from keras_fer.errors import UserError
 
 VAL_CHOICES = ("PublicTest", "split")  # "split": a stratified val_fraction of Training
-EPOCH_METRICS = ("loss", "accuracy", "macro_f1", "average_accuracy")  # what every epoch logs
-MONITORS = tuple(f"val_{m}" for m in EPOCH_METRICS)
 # test-time augmentation of evaluate/release (keras_fer.augment.tta_views): here, not beside the
 # views, so that the CLIs' parsers list them without importing Keras
 TTA_MODES = ("none", "flip", "tencrop")

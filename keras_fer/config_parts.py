@@ -22,6 +22,9 @@ from dataclasses import dataclass, field
 
 from keras_fer.errors import UserError
 
+EPOCH_METRICS = ("loss", "accuracy", "macro_f1", "average_accuracy")  # what every epoch logs
+MONITORS = tuple(f"val_{m}" for m in EPOCH_METRICS)
+
 _COMMON = ("learning_rate", "weight_decay", "clipnorm", "clipvalue", "global_clipnorm",
            "gradient_accumulation_steps", "loss_scale_factor", "use_ema", "ema_momentum",
            "ema_overwrite_frequency")
@@ -204,8 +207,6 @@ class ScheduleConfig(Part):
         return {**SCHEDULES[self.name], **{k: v for k, v in self.items() if k != "name"}}
 
     def check(self, source):
-        from keras_fer.config import MONITORS
-
         for key, value in self.items():
             if key == "name":
                 continue

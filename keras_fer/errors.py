@@ -137,6 +137,16 @@ def _argparse_raises():
         argparse.ArgumentParser.error, argparse.ArgumentParser._get_value = saved
 
 
+def is_disk_full(error) -> bool:
+    """An OSError ENOSPC (or a quota), or another library's error saying so (TensorFlow's
+    SaveV2 raises a ResourceExhaustedError with the OS's message)."""
+    import errno
+
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    return "No space left on device" in str(error) or "Disk quota exceeded" in str(error)
+
+
 def cli_main(func):
     """Decorate a CLI ``main(argv=None) -> int``: UserError -> one line on stderr, exit 2.
 
@@ -164,8 +174,6 @@ def cli_main(func):
             sys.stderr.close()
             return 1
         except Exception as e:  # noqa: BLE001 (re-raised unless it says the disk is full)
-            from keras_fer.io_utils import is_disk_full
-
             if not is_disk_full(e):
                 raise
             # a write that no keras_fer.io_utils.disk_full_is_user_error named

@@ -146,23 +146,13 @@ def release_lock(path) -> None:
         f.close()
 
 
-def is_disk_full(error) -> bool:
-    """An OSError ENOSPC (or a quota), or another library's error saying so (TensorFlow's
-    SaveV2 raises a ResourceExhaustedError with the OS's message)."""
-    import errno
-
-    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
-        return True
-    return "No space left on device" in str(error) or "Disk quota exceeded" in str(error)
-
-
 @contextlib.contextmanager
 def disk_full_is_user_error(folder, *partial):
     """A full disk (ENOSPC, or a quota) inside the block becomes a UserError naming ``folder``,
     after ``partial`` (files or folders the block was writing) are removed."""
     import shutil
 
-    from keras_fer.errors import DiskFull
+    from keras_fer.errors import DiskFull, is_disk_full
 
     try:
         yield

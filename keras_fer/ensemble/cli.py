@@ -22,9 +22,9 @@ def build_parser():
 @cli_main
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    from keras_fer.ensemble.core import check_out, write_ensemble
+    from keras_fer.ensemble.core import check_ensemble_out, write_ensemble
 
-    check_out(args.out, args.force, args.runs)  # before Keras is imported
+    check_ensemble_out(args.out, args.force, args.runs)  # before Keras is imported
 
     out = write_ensemble(args.runs, args.out, force=args.force)
     print(f"wrote {out} ({len(args.runs)} members)")

@@ -46,7 +46,7 @@ def build_ensemble(models, name="ensemble"):
     return keras.Model(inputs, out, name=name)
 
 
-def check_out(out, force=False, run_dirs=()) -> None:
+def check_ensemble_out(out, force=False, run_dirs=()) -> None:
     """``out`` may receive an ensemble, as train's and release's ``--out``: a new or empty
     folder; a finished run, an unfinished one or a release only with ``force`` (then replaced
     whole); never a folder of other files, a folder inside a run or release, one of the
@@ -77,7 +77,7 @@ def check_out(out, force=False, run_dirs=()) -> None:
 
 
 def write_ensemble(run_dirs, out, *, force=False) -> Path:
-    """Write the ensemble of ``run_dirs`` as a run directory at ``out`` (``check_out``: an
+    """Write the ensemble of ``run_dirs`` as a run directory at ``out`` (``check_ensemble_out``: an
     existing run or release there is replaced whole, only with ``force``). It is built in a
     staging folder beside ``out`` and renamed into place: nothing of the old folder is left
     in the new one, and a failure leaves the old one as it was."""
@@ -87,7 +87,7 @@ def write_ensemble(run_dirs, out, *, force=False) -> Path:
     out = Path(out)
     if len(set(Path(d).resolve() for d in run_dirs)) != len(run_dirs):
         raise UserError("the same run directory is named twice")
-    check_out(out, force, run_dirs)
+    check_ensemble_out(out, force, run_dirs)
     run_dirs = [rundir.check_run_dir(d) for d in run_dirs]
     classes = [rundir.class_names(d) for d in run_dirs]
     for d, c in zip(run_dirs[1:], classes[1:]):
