@@ -86,6 +86,12 @@ CASES = [
     ("evaluate-into-a-release", ["keras_fer.evaluate", "{release}", "--data", "{data}", "--out",
                                  "{release}/eval"], "which is read-only"),
     ("ensemble-of-one", ["keras_fer.ensemble", "{run}", "--out", "{new}"], "at least 2 members"),
+    # a run killed before its end (no meta.json) whose config.json implies other classes than
+    # its model has outputs: never the seven default names
+    ("evaluate-killed-run-unknown-classes", ["keras_fer.evaluate", "{killed}", "--data", "{data}"],
+     "killed: no meta.json"),
+    ("predict-killed-run-unknown-classes",
+     ["keras_fer.predict", "{killed}", "{image}", "--no-detect", "--out", "{new}"], "killed: no meta.json"),
     # an unknown option is one line naming it, in every module
     ("data-unknown-option", ["keras_fer.data", "stats", "--bogus"], "unrecognized arguments: --bogus"),
     ("export-unknown-option", ["keras_fer.export", "{run}", "--bogus"], "unrecognized arguments: --bogus"),
@@ -107,9 +113,13 @@ def make_workspace(root: Path, run: Path, data) -> dict:
 
     paths = {name: root / name for name in ("run", "release", "unfinished", "corrupt", "file",
                                              "zero_npz", "data", "image", "nan_config", "new",
-                                             "experiment", "numbered", *READ_ONLY)}
-    for name in ("run", "release", "corrupt", "read_only_run"):
+                                             "experiment", "numbered", "killed", *READ_ONLY)}
+    for name in ("run", "release", "corrupt", "read_only_run", "killed"):
         shutil.copytree(run, paths[name])
+    for name in ("meta.json", "summary.json"):
+        (paths["killed"] / name).unlink()
+    config = json.loads((run / "config.json").read_text())
+    (paths["killed"] / "config.json").write_text(json.dumps({**config, "drop_classes": ["disgust", "fear"]}))
     (paths["release"] / "README.md").write_text("# Model card: a release\n")
     (paths["release"] / "eval").mkdir()
     (paths["release"] / "eval" / "report.json").write_text("{}\n")
