@@ -48,6 +48,9 @@ CASES = [
      "committed results are there; pass --force"),
     # validated before any work
     ("train-monitor-val-acc", ["keras_fer.train", "--monitor", "val_acc", "--out", "{new}"], "'val_acc'"),
+    ("train-model-args-negative-width",
+     ["keras_fer.train", "--model", "vgg13", "--model-args", '{"width": -1}', "--out", "{new}"],
+     "model_args: width must be a number > 0, got -1"),
     ("evaluate-batch-size-0", ["keras_fer.evaluate", "{run}", "--batch-size", "0"], "--batch-size"),
     ("evaluate-batch-size-negative", ["keras_fer.evaluate", "{run}", "--batch-size=-4"], "--batch-size"),
     ("data-stats-zero-byte-npz", ["keras_fer.data", "stats", "--data", "{zero_npz}"], "zero.npz: empty file"),
