@@ -58,6 +58,13 @@ CASES = [
      "zero.npz: empty file"),
     ("evaluate-zero-byte-npz", ["keras_fer.evaluate", "{run}", "--data", "{zero_npz}"],
      "zero.npz: empty file"),
+    # a hand-made .npz: checked when read, naming the file and the array at fault
+    ("evaluate-npz-label-9", ["keras_fer.evaluate", "{run}", "--data", "{npz_label_9}"],
+     "label_9.npz: row 5: label 9 is outside 0..6"),
+    ("evaluate-npz-6-classes-label-6", ["keras_fer.evaluate", "{run}", "--data", "{npz_6_classes}"],
+     "6_classes.npz: row 6: label 6 is outside 0..5 (14 such"),
+    ("evaluate-npz-40x40", ["keras_fer.evaluate", "{run}", "--data", "{npz_40x40}"],
+     "40x40.npz: images of shape (36, 40, 40), expected (N, 48, 48)"),
     ("evaluate-corrupt-model", ["keras_fer.evaluate", "{corrupt}", "--data", "{data}"],
      "model.keras: corrupt model file"),
     ("train-out-under-file", ["keras_fer.train", "--out", "{file}/run"], "notes.txt is a file"),
@@ -112,6 +119,8 @@ READ_ONLY = ("read_only", "read_only_run")
 
 def make_workspace(root: Path, run: Path, data) -> dict:
     """The entries a case's argv may name, created in ``root``."""
+    import numpy as np
+
     from keras_fer.data import save_npz
 
     paths = {name: root / name for name in ("run", "release", "unfinished", "corrupt", "file",
@@ -134,6 +143,13 @@ def make_workspace(root: Path, run: Path, data) -> dict:
     paths["zero_npz"] = root / "zero.npz"
     paths["zero_npz"].write_bytes(b"")
     save_npz(data, paths["data"] / "fer2013.npz")
+    for name, images, labels, classes in (
+            ("label_9", data.images, np.where(np.arange(len(data)) == 5, 9, data.labels), data.classes),
+            ("6_classes", data.images, data.labels, data.classes[:6]),
+            ("40x40", np.zeros((36, 40, 40), np.uint8), np.zeros(36, int), data.classes)):
+        paths[f"npz_{name}"] = root / f"{name}.npz"
+        np.savez(paths[f"npz_{name}"], images=images, labels=labels, splits=data.splits[:len(labels)],
+                 classes=np.array(classes), paths=np.array([""] * len(labels)))
     paths["image"] = root / "face.png"
     from PIL import Image
 
