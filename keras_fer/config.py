@@ -169,8 +169,10 @@ class TrainConfig:
                             f"{', '.join(MONITORS)}, got {self.monitor!r}")
         from keras_fer.data.classes import parse_classes
         from keras_fer.distribute import check_setting
+        from keras_fer.models.registry import check_model_args
 
         check_setting(self.devices, source)
+        check_model_args(self.model_args, f"{source}: model_args")
 
         parse_classes(self.classes, f"{source}: classes")
         if self.ema is not None and not 0.0 < self.ema < 1.0:

@@ -286,9 +286,64 @@ def ensemble_members(meta: dict) -> list:
 
 
 def class_names(run_dir) -> list:
-    from keras_fer.emotions import EMOTIONS
+    """The names of the model's outputs, in order: ``meta.json``'s "classes".
 
-    return list(read_meta(run_dir).get("classes", EMOTIONS))
+    A run killed before its end has no meta.json (its best checkpoint is there): its names
+    come from its config.json (FER2013's seven, + contempt, less ``drop_classes``: the order
+    every reader labels in), checked against the model's number of outputs; a model whose
+    outputs no names fit is a UserError, never seven default names against six outputs.
+    """
+    meta = read_meta(run_dir)
+    if "classes" in meta:
+        return list(meta["classes"])
+    outputs = _output_count(Path(run_dir) / MODEL_FILE)
+    names = [names for names in _config_classes(run_dir)
+             if outputs is None or len(names) == outputs]
+    if not names:
+        raise UserError(f"{run_dir}: no {META_FILE} (a run stopped before its end?) and its "
+                        f"model's {outputs} outputs fit none of the classes its {CONFIG_FILE} "
+                        "implies: cannot tell which output is which class")
+    return names[0]
+
+
+def _config_classes(run_dir) -> list:
+    """The class lists a run of ``RUN/config.json`` can have: without contempt, then with."""
+    from keras_fer.data.classes import CLASS_NAMES, absent_class, class_index
+
+    cfg = read_config(run_dir)
+    options = []
+    for base in (CLASS_NAMES[:-1], CLASS_NAMES):
+        drop = {class_index(n, base) for n in cfg.drop_classes if not absent_class(n, base)}
+        options.append([c for i, c in enumerate(base) if i not in drop])
+    return options
+
+
+def _output_count(model_path):
+    """The number of units of the layer named "predictions" in a .keras archive's config
+    (read without Keras), or None when it has none."""
+    import json
+
+    try:
+        with zipfile.ZipFile(model_path) as z:
+            config = json.loads(z.read("config.json"))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return None
+    found = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            inner = node.get("config")
+            if (isinstance(inner, dict) and inner.get("name") == "predictions"
+                    and isinstance(inner.get("units"), int)):
+                found.append(inner["units"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(config)
+    return found[0] if len(set(found)) == 1 else None
 
 
 def is_release(path) -> bool:

@@ -35,12 +35,22 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.e2e)
 
 
+def require_data_set(path, shared, ci) -> Path:
+    """``path`` when it is a file. Without it: skip, except under CI (``ci``: the CI environment
+    variable, "true" or "1") where the ``shared`` folder exists: there the data set belongs, and
+    a skip would let every test that needs it pass CI unseen, so the test fails."""
+    if Path(path).is_file():
+        return Path(path)
+    if str(ci).lower() in ("true", "1") and Path(shared).is_dir():
+        pytest.fail(f"{path} not present, while CI is set and {shared} exists: the data set is "
+                    "missing (put it there, or point FER2013_ZIP at it)", pytrace=False)
+    pytest.skip(f"{path} not present")
+
+
 @pytest.fixture(scope="session")
 def fer_zip():
-    """The real FER2013 zip from ../shared, or skip."""
-    if not FER_ZIP.is_file():
-        pytest.skip(f"{FER_ZIP} not present")
-    return FER_ZIP
+    """The real FER2013 zip from ../shared, or skip (fail under CI where ../shared exists)."""
+    return require_data_set(FER_ZIP, REPO.parent / "shared", os.environ.get("CI", ""))
 
 
 @pytest.fixture(scope="session")

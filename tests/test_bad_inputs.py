@@ -48,6 +48,9 @@ CASES = [
      "committed results are there; pass --force"),
     # validated before any work
     ("train-monitor-val-acc", ["keras_fer.train", "--monitor", "val_acc", "--out", "{new}"], "'val_acc'"),
+    ("train-model-args-negative-width",
+     ["keras_fer.train", "--model", "vgg13", "--model-args", '{"width": -1}', "--out", "{new}"],
+     "model_args: width must be a number > 0, got -1"),
     ("evaluate-batch-size-0", ["keras_fer.evaluate", "{run}", "--batch-size", "0"], "--batch-size"),
     ("evaluate-batch-size-negative", ["keras_fer.evaluate", "{run}", "--batch-size=-4"], "--batch-size"),
     ("data-stats-zero-byte-npz", ["keras_fer.data", "stats", "--data", "{zero_npz}"], "zero.npz: empty file"),
@@ -55,6 +58,13 @@ CASES = [
      "zero.npz: empty file"),
     ("evaluate-zero-byte-npz", ["keras_fer.evaluate", "{run}", "--data", "{zero_npz}"],
      "zero.npz: empty file"),
+    # a hand-made .npz: checked when read, naming the file and the array at fault
+    ("evaluate-npz-label-9", ["keras_fer.evaluate", "{run}", "--data", "{npz_label_9}"],
+     "label_9.npz: row 5: label 9 is outside 0..6"),
+    ("evaluate-npz-6-classes-label-6", ["keras_fer.evaluate", "{run}", "--data", "{npz_6_classes}"],
+     "6_classes.npz: row 6: label 6 is outside 0..5 (14 such"),
+    ("evaluate-npz-40x40", ["keras_fer.evaluate", "{run}", "--data", "{npz_40x40}"],
+     "40x40.npz: images of shape (36, 40, 40), expected (N, 48, 48)"),
     ("evaluate-corrupt-model", ["keras_fer.evaluate", "{corrupt}", "--data", "{data}"],
      "model.keras: corrupt model file"),
     ("train-out-under-file", ["keras_fer.train", "--out", "{file}/run"], "notes.txt is a file"),
@@ -86,6 +96,12 @@ CASES = [
     ("evaluate-into-a-release", ["keras_fer.evaluate", "{release}", "--data", "{data}", "--out",
                                  "{release}/eval"], "which is read-only"),
     ("ensemble-of-one", ["keras_fer.ensemble", "{run}", "--out", "{new}"], "at least 2 members"),
+    # a run killed before its end (no meta.json) whose config.json implies other classes than
+    # its model has outputs: never the seven default names
+    ("evaluate-killed-run-unknown-classes", ["keras_fer.evaluate", "{killed}", "--data", "{data}"],
+     "killed: no meta.json"),
+    ("predict-killed-run-unknown-classes",
+     ["keras_fer.predict", "{killed}", "{image}", "--no-detect", "--out", "{new}"], "killed: no meta.json"),
     # an unknown option is one line naming it, in every module
     ("data-unknown-option", ["keras_fer.data", "stats", "--bogus"], "unrecognized arguments: --bogus"),
     ("export-unknown-option", ["keras_fer.export", "{run}", "--bogus"], "unrecognized arguments: --bogus"),
@@ -137,6 +153,8 @@ READ_ONLY = ("read_only", "read_only_run")
 
 def make_workspace(root: Path, run: Path, data) -> dict:
     """The entries a case's argv may name, created in ``root``."""
+    import numpy as np
+
     from keras_fer.data import save_npz
 
     paths = {name: root / name for name in ("run", "release", "unfinished", "corrupt", "file",
@@ -145,7 +163,10 @@ def make_workspace(root: Path, run: Path, data) -> dict:
                                              "videos", "prior", *READ_ONLY)}
     for name in ("run", "release", "corrupt", "read_only_run", "killed"):
         shutil.copytree(run, paths[name])
-    (paths["killed"] / "meta.json").unlink()  # a training killed before its end
+    for name in ("meta.json", "summary.json"):  # a training killed before its end
+        (paths["killed"] / name).unlink()
+    config = json.loads((run / "config.json").read_text())
+    (paths["killed"] / "config.json").write_text(json.dumps({**config, "drop_classes": ["disgust", "fear"]}))
     (paths["corrupt_resume"] / "ckpt").mkdir(parents=True)
     shutil.copy(run / "config.json", paths["corrupt_resume"] / "config.json")
     (paths["corrupt_resume"] / "ckpt" / "resume.npz").write_bytes(b"PK\x03\x04 cut short")
@@ -173,6 +194,13 @@ def make_workspace(root: Path, run: Path, data) -> dict:
     paths["zero_npz"] = root / "zero.npz"
     paths["zero_npz"].write_bytes(b"")
     save_npz(data, paths["data"] / "fer2013.npz")
+    for name, images, labels, classes in (
+            ("label_9", data.images, np.where(np.arange(len(data)) == 5, 9, data.labels), data.classes),
+            ("6_classes", data.images, data.labels, data.classes[:6]),
+            ("40x40", np.zeros((36, 40, 40), np.uint8), np.zeros(36, int), data.classes)):
+        paths[f"npz_{name}"] = root / f"{name}.npz"
+        np.savez(paths[f"npz_{name}"], images=images, labels=labels, splits=data.splits[:len(labels)],
+                 classes=np.array(classes), paths=np.array([""] * len(labels)))
     paths["image"] = root / "face.png"
     from PIL import Image
 

@@ -128,3 +128,37 @@ def test_a_corrupt_resume_state_is_named_and_force_starts_over(tmp_path, content
     aside = rundir.claim_out(run, force=True, config=cfg.to_dict())
     assert aside == rundir.aside_path(run) and not run.exists()
     rundir.release_aside(run)
+
+
+def _killed_run(path, outputs, drop_classes):
+    """A run stopped before its end: its best checkpoint and config.json, no meta.json."""
+    import keras
+
+    inputs = keras.Input((48, 48, 1))
+    x = keras.layers.Flatten(name="features")(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(outputs, name="predictions")(x))
+    path.mkdir(parents=True)
+    model.save(path / rundir.MODEL_FILE)
+    cfg = TrainConfig(drop_classes=drop_classes, out=str(path))
+    (path / rundir.CONFIG_FILE).write_text(json.dumps(cfg.to_dict()))
+    return path
+
+
+def test_a_run_without_meta_takes_its_classes_from_its_config(tmp_path):
+    import keras_fer
+
+    run = _killed_run(tmp_path / "killed", 6, ["disgust"])
+    six = ["angry", "fear", "happy", "sad", "surprise", "neutral"]
+    assert rundir.class_names(run) == six
+    assert keras_fer.load(run, detector=None).classes == six  # so predict and evaluate too
+    # 7 outputs with disgust dropped: the data had contempt, labelled after the seven
+    seven = _killed_run(tmp_path / "contempt", 7, ["disgust"])
+    assert rundir.class_names(seven) == six + ["contempt"]
+    plain = _killed_run(tmp_path / "plain", 7, [])
+    assert rundir.class_names(plain) == list(keras_fer.EMOTIONS)
+
+
+def test_a_run_without_meta_whose_outputs_fit_no_classes_is_refused(tmp_path):
+    run = _killed_run(tmp_path / "killed", 7, ["disgust", "fear"])
+    with pytest.raises(UserError, match="no meta.json .* model's 7 outputs fit none"):
+        rundir.class_names(run)

@@ -5,7 +5,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import E2E
+import pytest
+
+from tests.conftest import E2E, require_data_set
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -37,3 +39,21 @@ def test_the_marker_is_given_to_a_listed_test_only():
     assert picked == ["tests/bench/test_bench.py::test_bench_on_one_and_two_devices"]
     left = [ln for ln in quick.stdout.splitlines() if "::" in ln]
     assert len(left) >= 5 and picked[0] not in left
+
+
+def test_a_missing_data_set_fails_under_ci_where_shared_exists_and_skips_elsewhere(tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    missing = shared / "datasets" / "fer2013.zip"
+    outcomes = (pytest.fail.Exception, pytest.skip.Exception)  # a skip escaping would skip this
+    with pytest.raises(outcomes) as raised:
+        require_data_set(missing, shared, "true")
+    assert raised.type is pytest.fail.Exception
+    assert "fer2013.zip not present, while CI is set" in str(raised.value)
+    for where, ci in ((shared, ""), (shared, "false"), (tmp_path / "no_shared", "true")):
+        with pytest.raises(outcomes) as raised:
+            require_data_set(missing, where, ci)
+        assert raised.type is pytest.skip.Exception
+    missing.parent.mkdir()
+    missing.write_bytes(b"zip")
+    assert require_data_set(missing, shared, "true") == missing

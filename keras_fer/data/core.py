@@ -79,6 +79,19 @@ def image_error(error) -> str:
     return re.sub(r" ?<_io\.\w+ object at 0x[0-9a-fA-F]+>", "", text).strip() or type(error).__name__
 
 
+def check_labels(labels, paths, num_classes, where="data", source=None) -> None:
+    """UserError naming the first image whose label is outside 0..num_classes-1 (a GPU would
+    give a silent NaN loss, an evaluation an IndexError): its path, else ``source: row i``."""
+    labels = np.asarray(labels)
+    bad = np.nonzero((labels < 0) | (labels >= num_classes))[0]
+    if bad.size:
+        i = int(bad[0])
+        name = (paths[i] if paths is not None and len(paths) > i and paths[i]
+                else f"{source}: row {i}" if source else f"row {i}")
+        raise UserError(f"{name}: label {int(labels[i])} is outside 0..{num_classes - 1} "
+                        f"({bad.size} such label(s) in {where})")
+
+
 @dataclass
 class FERData:
     """FER2013 (or any data set in its form) in memory.

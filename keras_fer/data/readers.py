@@ -26,7 +26,16 @@ from keras_fer.data.classes import (
     match_class,
     parse_classes,
 )
-from keras_fer.data.core import SIZE, SPLITS, FERData, Progress, Quota, decode_image, warn
+from keras_fer.data.core import (
+    SIZE,
+    SPLITS,
+    FERData,
+    Progress,
+    Quota,
+    check_labels,
+    decode_image,
+    warn,
+)
 from keras_fer.errors import UserError
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
@@ -326,6 +335,29 @@ def read_npz(path) -> FERData:
         raise
     except (OSError, ValueError, zipfile.BadZipFile) as e:
         raise UserError(f"{path}: cannot read data file: {e}") from None
+    _check_npz(path, arrays)
     return FERData(arrays["images"], arrays["labels"], arrays["splits"],
                    tuple(arrays["classes"].tolist()), arrays["paths"],
                    arrays.get("skipped", np.array([], str)).tolist())
+
+
+def _check_npz(path, arrays) -> None:
+    """UserError naming ``path`` and the array at fault in a .npz not made by ``save_npz``
+    (a hand-made one): images (N, 48, 48) of 0..255, N labels, splits and paths, every label
+    a class index."""
+    images, labels = arrays["images"], arrays["labels"]
+    if images.ndim != 3 or images.shape[1:] != (SIZE, SIZE):
+        raise UserError(f"{path}: images of shape {images.shape}, expected (N, {SIZE}, {SIZE}) "
+                        f"grayscale {SIZE}x{SIZE}")
+    if images.dtype != np.uint8 and (images.dtype.kind not in "iuf" or images.size and (
+            images.min() < 0 or images.max() > 255 or np.any(images != np.round(images)))):
+        raise UserError(f"{path}: images must be whole numbers 0..255 (uint8), got {images.dtype}")
+    n = len(images)
+    for key in ("labels", "splits", "paths"):
+        if arrays[key].shape != (n,):
+            raise UserError(f"{path}: {key} of shape {arrays[key].shape}, expected ({n},): one "
+                            "per image")
+    if labels.dtype.kind not in "iu":
+        raise UserError(f"{path}: labels must be integers (class indices), got {labels.dtype}")
+    classes = arrays["classes"]
+    check_labels(labels, None, classes.size, f"a file of {classes.size} class names", path)

@@ -29,21 +29,29 @@ SERVE = "serve"
 MODEL_ENDPOINT = "model"
 CONTRACT_ENDPOINT = "contract"
 PRECISION_ENDPOINT = "precision"
-SERVE_DTYPES = ("uint8", "float32", "float64")  # the input dtypes `serve` is traced for
+# the input dtypes `serve` is traced for: every other one finds no matching function
+SERVE_DTYPES = ("uint8", "uint16", "int32", "int64", "float16", "float32", "float64")
 CHANNELS = (1, 3)
 CONTRACT = (
-    "serve(images): images [N, H, W, C], N >= 0, H and W >= 1, C = 1 (gray) or 3 (RGB); "
-    "dtype uint8, or float32/float64 holding pixel values in [0, 255] (float values are gray "
-    "levels as in an 8-bit image, rounded; [0, 1] images are NOT rescaled: multiply them by 255 "
-    "first). Any other channel count, a value outside [0, 255] or NaN fails with "
-    "InvalidArgumentError naming the fault; another dtype (e.g. int64) finds no matching "
-    "function. An empty batch gives empty outputs. Returns "
-    "probabilities float32 [N, classes], class_index int32 [N], class_name string [N]. "
-    "serving_default is serve on float32 input.")
+    "serve(images): images [N, H, W, C] (rank 4: one image is a batch of 1), N >= 0, H and W "
+    ">= 1, C = 1 (gray) or 3 (RGB); dtype uint8, uint16, int32, int64, float16, float32 or "
+    "float64 holding pixel values in [0, 255] (8-bit gray levels; float values are rounded; "
+    "16-bit images: scale them to 8 bits first). Float images whose values all lie in (0, 1] "
+    "are refused: they are [0, 1]-scaled images, which would be read as near-black (multiply "
+    "them by 255); an all-zero image is black in either scale. Another rank or channel count, "
+    "a value outside [0, 255] or NaN fails with InvalidArgumentError naming the fault; any "
+    "other dtype (bool, int8, string, ...) finds no matching function. An empty batch gives "
+    "empty outputs. Returns probabilities float32 [N, classes], class_index int32 [N], "
+    "class_name string [N]. serving_default is serve on float32 input of rank 4.")
 # The messages of the serving function's checks (tf.debugging assertions: InvalidArgumentError).
+BAD_RANK = ("images: must have rank 4, [N, H, W, C] (one image: a batch of 1; gray: C = 1); "
+            f"dtypes {', '.join(SERVE_DTYPES)}")
 BAD_CHANNELS = "images: C (the last axis) must be 1 (gray) or 3 (RGB)"
 BAD_SIZE = "images: height and width must be at least 1 pixel"
 BAD_VALUES = "images: float values are pixel values and must be in [0, 255] (not NaN)"
+BAD_INTEGERS = "images: integer values are 8-bit gray levels and must be in [0, 255]"
+BAD_UNIT = ("images: float values all in (0, 1]: a [0, 1]-scaled image, which would be read as "
+            "near-black; multiply it by 255 (pixel values are [0, 255])")
 
 
 def model_size(model) -> tuple:
@@ -52,21 +60,33 @@ def model_size(model) -> tuple:
 
 
 def check_images(images):
-    """``images`` as float32 after the contract's checks (``CONTRACT``): assertions that fail
-    with InvalidArgumentError when the channels, the size or (float input) a value is wrong.
-    Inside a ``tf.function`` the assertions run before anything that reads their result."""
+    """``images`` as float32 [N, H, W, C] after the contract's checks (``CONTRACT``):
+    assertions that fail with InvalidArgumentError when the rank, the channels, the size or a
+    value is wrong, the rank first (the other checks read its axes). Inside a ``tf.function``
+    the assertions run before anything that reads their result."""
     import tensorflow as tf
 
-    shape = tf.shape(images)
+    shape, is_4d = tf.shape(images), tf.equal(tf.rank(images), 4)
+    rank_ok = tf.debugging.Assert(is_4d, [BAD_RANK, "got shape", shape])
+    # a reshape that is valid for any rank (never run but shape-checked where the rank is
+    # wrong: a function is specialised to its input's shape) and gives the rest a static rank 4
+    shape4 = tf.where(is_4d, tf.concat([shape, tf.ones([4], tf.int32)], 0)[:4], [-1, 1, 1, 1])
+    with tf.control_dependencies([rank_ok]):
+        images = tf.reshape(images, shape4)
+        shape = tf.shape(images)
     channels_ok = tf.reduce_any(tf.equal(shape[-1], CHANNELS))
     size_ok = tf.logical_or(tf.equal(shape[0], 0), tf.reduce_all(shape[1:3] >= 1))
     checks = [tf.debugging.Assert(channels_ok, [BAD_CHANNELS, "got shape", shape]),
               tf.debugging.Assert(size_ok, [BAD_SIZE, "got shape", shape])]
     x = tf.cast(images, tf.float32)
-    if images.dtype.is_floating:  # uint8 is always in range
+    if images.dtype != tf.uint8:  # uint8 is always in range
+        bad = BAD_VALUES if images.dtype.is_floating else BAD_INTEGERS
+        low, high = tf.reduce_min(x), tf.reduce_max(x)
         values_ok = tf.reduce_all((x >= 0.0) & (x <= 255.0))  # False for NaN
-        checks.append(tf.debugging.Assert(values_ok, [BAD_VALUES, "got min", tf.reduce_min(x),
-                                                      "max", tf.reduce_max(x)]))
+        checks.append(tf.debugging.Assert(values_ok, [bad, "got min", low, "max", high]))
+    if images.dtype.is_floating:
+        unit = tf.logical_and(high > 0.0, high <= 1.0)
+        checks.append(tf.debugging.Assert(tf.logical_not(unit), [BAD_UNIT, "got max", high]))
     with tf.control_dependencies(checks):
         return tf.identity(x)
 
@@ -138,8 +158,9 @@ def write_savedmodel(model, classes, path, precision="float32") -> Path:
     archive = keras.export.ExportArchive()
     archive.track(model)
     serve = tf.function(serving_fn(model, classes))
-    for dtype in SERVE_DTYPES:  # one traced graph per dtype, so no input is cast before the checks
-        serve.get_concrete_function(tf.TensorSpec([None, None, None, None], dtype, name="images"))
+    for dtype in SERVE_DTYPES:  # one traced graph per dtype, so no input is cast before the checks;
+        # any rank, so that another one gets BAD_RANK, not "no matching concrete function"
+        serve.get_concrete_function(tf.TensorSpec(None, dtype, name="images"))
     archive.add_endpoint(SERVE, serve)
     archive.add_endpoint("serving_default", serving_fn(model, classes), input_signature=[
         tf.TensorSpec([None, None, None, None], tf.float32, name="images")])

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import inspect
+import math
 
 from keras_fer.errors import UserError
 
@@ -32,6 +33,31 @@ def list_models() -> list:
     return sorted(_REGISTRY)
 
 
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+# The entrypoints' numeric arguments mean the same in every model: their ranges, checked
+# before any model is built (a width of -1 would quietly become 8 filters: scale_widths' floor).
+ARG_RANGES = {
+    "width": ("a number > 0", lambda v: _number(v) and v > 0),
+    "dropout": ("a number in [0, 1)", lambda v: _number(v) and 0 <= v < 1),
+    "bn_momentum": ("a number in [0, 1)", lambda v: _number(v) and 0 <= v < 1),
+    "alpha": ("a number in [0, 1]", lambda v: _number(v) and 0 <= v <= 1),
+    "lam": ("a number >= 0", lambda v: _number(v) and v >= 0),
+    "l2": ("a number >= 0", lambda v: _number(v) and v >= 0),
+    "image_size": ("an integer >= 32", lambda v: _number(v) and v == int(v) and v >= 32),
+}
+
+
+def check_model_args(args, where="model_args") -> None:
+    """A UserError naming the first of ``args`` (a model's overrides) outside its range
+    (``ARG_RANGES``); needs no Keras, so a config is checked before anything is imported."""
+    for key, value in args.items():
+        if key in ARG_RANGES and not ARG_RANGES[key][1](value):
+            raise UserError(f"{where}: {key} must be {ARG_RANGES[key][0]}, got {value!r}")
+
+
 def create_model(name, /, **overrides):
     """Build the registered model ``name`` with ``overrides`` (input_shape, num_classes, ...).
 
@@ -39,6 +65,7 @@ def create_model(name, /, **overrides):
     """
     if name not in _REGISTRY:
         raise UserError(f"unknown model {name!r} (known: {', '.join(list_models())})")
+    check_model_args(overrides, f"model {name!r}")
     fn = _REGISTRY[name]
     params = inspect.signature(fn).parameters
     if not any(p.kind is p.VAR_KEYWORD for p in params.values()):

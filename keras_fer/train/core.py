@@ -19,6 +19,7 @@ import numpy as np
 from keras_fer import rundir
 from keras_fer.config import resume_settings
 from keras_fer.config_parts import LOSSES
+from keras_fer.data.core import check_labels
 from keras_fer.devices import on_device, tf_fit_args
 from keras_fer.distribute import make_plan
 from keras_fer.errors import UserError
@@ -103,18 +104,6 @@ def _jit_compile():
     if keras.backend.backend() == "tensorflow" and accelerator_name() is None:
         return False
     return "auto"
-
-
-def check_labels(labels, paths, num_classes, where="data") -> None:
-    """UserError naming the first image whose label is outside 0..num_classes-1 (a GPU would
-    give a silent NaN loss)."""
-    labels = np.asarray(labels)
-    bad = np.nonzero((labels < 0) | (labels >= num_classes))[0]
-    if bad.size:
-        i = int(bad[0])
-        name = paths[i] if paths is not None and len(paths) > i and paths[i] else f"row {i}"
-        raise UserError(f"{name}: label {int(labels[i])} is outside 0..{num_classes - 1} "
-                        f"({bad.size} such label(s) in {where})")
 
 
 def select_data(cfg, data):

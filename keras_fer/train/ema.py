@@ -100,6 +100,8 @@ class EMASwap(keras.callbacks.SwapEMAWeights):
 
     def __init__(self, net, calibration, augment=None):
         super().__init__(swap_on_epoch=True)
+        # its seed generator's state is resume state: it advances at each recalibration, so a
+        # resumed run must go on from where the interrupted one was, not from the seed
         self.net, self.calibration, self.augment = net, calibration, augment
         self._stats = [v for layer in batch_norm_layers(net)
                        for v in (layer.moving_mean, layer.moving_variance)]
@@ -152,7 +154,15 @@ class EMASwap(keras.callbacks.SwapEMAWeights):
         pass
 
     def get_state(self):
-        return {"ema_in_model": bool(self._ema_weights_in_model)}
+        state = {"ema_in_model": bool(self._ema_weights_in_model)}
+        if self.augment is not None:  # where the calibration's draws go on after a resume
+            seed = keras.ops.convert_to_numpy(self.augment.seed_generator.state)
+            state["calibration_seed"] = [int(v) for v in seed]
+        return state
 
     def set_state(self, state):
         self._ema_weights_in_model = bool(state.get("ema_in_model", False))
+        seed = state.get("calibration_seed")
+        if self.augment is not None and seed is not None:
+            generator = self.augment.seed_generator
+            generator.state.assign(np.asarray(seed, dtype=generator.state.dtype))

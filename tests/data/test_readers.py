@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from keras_fer import EMOTIONS
 from keras_fer.data import DataWarning, FERData, default_data_path, load, match_class, save_npz, scan_images
 from keras_fer.errors import UserError
 
@@ -167,3 +168,30 @@ def test_read_npz_answers_a_missing_or_empty_file_with_a_user_error(tmp_path):
     (tmp_path / "zero.npz").write_bytes(b"")
     with pytest.raises(UserError, match=r"zero.npz: empty file \(0 bytes\)"):
         read_npz(tmp_path / "zero.npz")
+
+
+def _hand_made(path, n=4, **over):
+    arrays = {"images": np.zeros((n, 48, 48), np.uint8), "labels": np.arange(n) % 7,
+              "splits": np.array(["PublicTest"] * n), "classes": np.array(EMOTIONS),
+              "paths": np.array([""] * n)}
+    np.savez(path, **{**arrays, **over})
+    return path
+
+
+@pytest.mark.parametrize("over, message", [
+    ({"labels": np.array([0, 1, 9, 2])}, "bad.npz: row 2: label 9 is outside 0..6"),
+    ({"classes": np.array(EMOTIONS[:3])}, "bad.npz: row 3: label 3 is outside 0..2"),
+    ({"labels": np.array([0.0, 1.0, 2.0, 3.0])}, "labels must be integers"),
+    ({"labels": np.arange(5)}, r"labels of shape \(5,\), expected \(4,\)"),
+    ({"images": np.zeros((4, 40, 40), np.uint8)}, r"images of shape \(4, 40, 40\), expected"),
+    ({"images": np.zeros((5, 40, 40), np.uint8)}, r"images of shape \(5, 40, 40\)"),  # 8000 = 5 x 40 x 40
+    ({"images": np.full((4, 48, 48), 0.5)}, r"images must be whole numbers 0..255 \(uint8\), got float64"),
+    ({"images": np.full((4, 48, 48), 300, np.int32)}, "whole numbers 0..255"),
+])
+def test_a_hand_made_npz_is_checked_when_read(tmp_path, over, message):
+    from keras_fer.data.readers import read_npz
+
+    with pytest.raises(UserError, match=message):
+        read_npz(_hand_made(tmp_path / "bad.npz", **over))
+    good = read_npz(_hand_made(tmp_path / "good.npz", images=np.full((4, 48, 48), 7, np.int64)))
+    assert good.images.dtype == np.uint8 and good.images.max() == 7

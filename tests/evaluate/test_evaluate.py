@@ -118,6 +118,11 @@ def run_dir(tmp_path_factory):
 
 
 def test_evaluate_run_writes_report_and_pngs(run_dir, fer_small):
+    # PrivateTest without 20 of the 40 images of its first four classes: splits of other sizes
+    # and figures, so that one split evaluated on the other's images cannot pass
+    private = np.nonzero(fer_small.splits == "PrivateTest")[0]
+    drop = [i for c in range(4) for i in private[fer_small.labels[private] == c][20:]]
+    fer_small = fer_small.select(np.setdiff1d(np.arange(len(fer_small)), drop))
     report = evaluate_run(run_dir, data=fer_small, splits=("PublicTest", "PrivateTest"),
                           tta="flip", verbose=False)
     saved = json.loads((run_dir / "eval" / "report_flip.json").read_text())
@@ -130,7 +135,9 @@ def test_evaluate_run_writes_report_and_pngs(run_dir, fer_small):
         x, y = fer_small.split(split)
         pred = predict_proba(model, x, tta="flip").argmax(1)
         assert saved["splits"][split]["accuracy"] == pytest.approx(accuracy_score(y, pred))
-        assert saved["splits"][split]["n"] == 280
+        assert saved["splits"][split]["n"] == {"PublicTest": 280, "PrivateTest": 200}[split]
+        confusion = np.bincount(y * 7 + pred, minlength=49).reshape(7, 7)
+        assert saved["splits"][split]["confusion"] == confusion.tolist()
         assert report["splits"][split]["macro_f1"] == saved["splits"][split]["macro_f1"]
         png = run_dir / "eval" / f"confusion_{split}_flip.png"
         assert png.read_bytes()[:4] == b"\x89PNG"

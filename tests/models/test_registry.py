@@ -118,6 +118,26 @@ def test_user_errors():
         build("resnet50", weights="/nonexistent/w.h5")
 
 
+@pytest.mark.parametrize("name, args, message", [
+    ("vgg13", {"width": -1}, "width must be a number > 0, got -1"),  # was 8 filters, exit 0
+    ("vgg13", {"width": 0}, "width must be a number > 0, got 0"),
+    ("vgg19", {"width": True}, "width must be a number > 0, got True"),
+    ("vgg13", {"dropout": 1.0}, r"dropout must be a number in \[0, 1\), got 1.0"),
+    ("vgg13", {"bn_momentum": -0.5}, r"bn_momentum must be a number in \[0, 1\)"),
+    ("mini_xception", {"l2": -1e-4}, "l2 must be a number >= 0"),
+    ("dacl", {"alpha": 2.0}, r"alpha must be a number in \[0, 1\]"),
+    ("dacl", {"lam": -1}, "lam must be a number >= 0"),
+    ("resnet50", {"image_size": 224.5}, "image_size must be an integer >= 32"),
+])
+def test_a_model_argument_outside_its_range_is_refused_before_building(name, args, message):
+    from keras_fer.config import TrainConfig
+
+    with pytest.raises(UserError, match=f"model '{name}': {message}"):
+        build(name, **args)
+    with pytest.raises(UserError, match=f"config: model_args: {message}"):  # before any Keras
+        TrainConfig(model=name, model_args=args).validate()
+
+
 def test_resnet50_refuses_imagenet_weights_without_any_download(monkeypatch):
     from keras_fer.models.resnet import RESNET50_URL
 

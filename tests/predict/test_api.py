@@ -64,6 +64,24 @@ def test_detect_emotions_path_array_pil_bgr_agree(run_dir, model, faces, tmp_pat
     assert one["label"] == CLASSES[int(ref.argmax())]
 
 
+def test_bgr_flag_reads_a_colour_frame_whose_channel_order_changes_the_answer(run_dir, model,
+                                                                             faces):
+    # a grey face in three channels reads the same either way: this one has red = the face and
+    # blue = its negative, so swapping the channels swaps its contrast (and its answer)
+    import keras_fer
+
+    rec = keras_fer.load(run_dir, detector=None)
+    rgb = np.stack([faces[0], np.zeros_like(faces[0]), 255 - faces[0]], axis=-1)
+    bgr = np.ascontiguousarray(rgb[..., ::-1])  # as OpenCV hands it over
+    [want] = rec.detect_emotions(rgb)
+    [misread] = rec.detect_emotions(bgr)  # the flag forgotten: read as RGB
+    assert misread["label"] != want["label"]
+    assert rec.detect_emotions(bgr, bgr=True) == [want]
+    gray = np.asarray(Image.fromarray(rgb).convert("L"))
+    ref = direct(model, gray[None])[0]
+    np.testing.assert_allclose([want["emotions"][c] for c in CLASSES], ref, atol=1e-5)
+
+
 def test_detect_emotions_rejects_what_it_cannot_read(run_dir):
     import keras_fer
     from keras_fer.errors import UserError

@@ -19,6 +19,24 @@ from tests.release.conftest import report_of as _report
 
 
 @pytest.fixture(scope="module")
+def fer_small_dir(fer_small, tmp_path_factory):
+    """fer_small with 20 of the 40 PrivateTest images of each of its first four classes: a
+    PrivateTest of other figures than PublicTest's even where the model answers one class for
+    every image, so that a card (or a report) that shows one split's figures for the other's
+    fails the tests."""
+    import numpy as np
+
+    from keras_fer.data import save_npz
+
+    private = np.nonzero(fer_small.splits == "PrivateTest")[0]
+    drop = [i for c in range(4) for i in private[fer_small.labels[private] == c][20:]]
+    folder = tmp_path_factory.mktemp("release_data")
+    save_npz(fer_small.select(np.setdiff1d(np.arange(len(fer_small)), drop)),
+             folder / "fer2013.npz")
+    return folder
+
+
+@pytest.fixture(scope="module")
 def run_dir(fer_small, fer_small_dir, tmp_path_factory):
     """3 epochs of the baseline CNN, in mixed precision like the GPU recipe."""
     from keras_fer.train import run
@@ -68,8 +86,18 @@ def test_card_numbers_are_the_reports(release, fer_small):
             row = (f"| {split} | {mode} | {m['accuracy']:.4f} | {m['macro_f1']:.4f} | "
                    f"{m['weighted_f1']:.4f} | {m['average_accuracy']:.4f} | {m['n']:,} |")
             assert row in card
-            assert m["n"] == 280
+            assert m["n"] == {"PublicTest": 280, "PrivateTest": 200}[split]
     private = json.loads((release / "eval" / "report.json").read_text())["splits"]["PrivateTest"]
+    public = json.loads((release / "eval" / "report.json").read_text())["splits"]["PublicTest"]
+    tencrop = json.loads((release / "eval" / "report_tencrop.json").read_text())["splits"]
+    # the headline is PrivateTest's: the test could not tell it from PublicTest's figures if
+    # they were the same
+    assert (f"{public['accuracy']:.4f}", f"{public['macro_f1']:.4f}") != \
+        (f"{private['accuracy']:.4f}", f"{private['macro_f1']:.4f}")
+    assert tencrop["PublicTest"]["accuracy"] != tencrop["PrivateTest"]["accuracy"]
+    assert (f"PrivateTest accuracy **{private['accuracy']:.4f}** (macro-F1 "
+            f"{private['macro_f1']:.4f}) without test-time augmentation, "
+            f"**{tencrop['PrivateTest']['accuracy']:.4f}** with tencrop.") in card
     for name in fer_small.classes:
         c = private["per_class"][name]
         assert f"| {name} | {c['support']} | {c['precision']:.3f} | {c['recall']:.3f} |" in card
