@@ -4,7 +4,8 @@ In Python::
 
     import keras_fer
     rec = keras_fer.load()                       # the released model that ships with keras_fer
-    rec.detect_emotions("photo.jpg")             # [{"box": (x, y, w, h), "emotions": {...},
+    rec.detect_emotions("photo.jpg")             # [{"box": (x, y, w, h), "confidence": 0.99,
+                                                 #   "crop_box": (x, y, w, h), "emotions": {...},
                                                  #   "label": "happy"}, ...]
     rec.predict_faces(crops)                     # (N, 7) probabilities of face crops
 
@@ -22,7 +23,7 @@ __version__ = "0.1.0"  # the one place: pyproject.toml reads it (tool.setuptools
 EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 
 
-def load(path=None, detector="auto", margin=0.2):
+def load(path=None, detector="auto", margin=None):
     """A ``keras_fer.predict.Predictor``: image -> faces and their emotions, offline.
 
     Args:
@@ -32,7 +33,8 @@ def load(path=None, detector="auto", margin=0.2):
         detector: "auto" (MTCNN where keras_fer[mtcnn] is installed, else Haar), "mtcnn",
             "haar", a callable ``rgb -> [(x, y, w, h), ...]``, or None to classify whole
             images as faces.
-        margin: fraction of each face box added on each side before cropping.
+        margin: fraction of each face box added on each side before cropping (None: the
+            default chosen on the scene benchmark, ``keras_fer.predict.faces.MARGIN``).
 
     Example:
         >>> rec = keras_fer.load()

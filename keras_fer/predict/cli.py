@@ -1,9 +1,10 @@
 """``keras-fer predict [MODEL_DIR] INPUT... | --camera SOURCE [--json] [--out DIR]
-[--detector haar|mtcnn] [--no-detect] [--smooth K] [--margin 0.2]`` (also
+[--detector haar|mtcnn] [--no-detect] [--smooth K] [--margin M] [--align]`` (also
 ``python -m keras_fer.predict``). Without MODEL_DIR (or ``--model``), the released model that
 ships with keras_fer."""
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -13,7 +14,7 @@ from keras_fer.errors import ArgumentParser, UserError, cli_main
 from keras_fer.io_utils import check_out_dir, write_json, write_text
 from keras_fer.predict.classifier import is_model_dir, model_kind
 from keras_fer.predict.core import IMAGES_STEM, Predictor, expand_inputs, kind_of, records_csv
-from keras_fer.predict.faces import DETECTORS, make_detector
+from keras_fer.predict.faces import ALIGN, DETECTORS, MARGIN, make_detector
 from keras_fer.predict.video import output_stems, predict_video
 
 LIVE_SMOOTH = 5  # --smooth's default with --camera: a live label should not flicker
@@ -49,8 +50,12 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--smooth", type=int, metavar="K",
                    help="videos and streams: trailing mean of the probabilities over K frames "
                         f"(default 1 for video files, {LIVE_SMOOTH} with --camera)")
-    p.add_argument("--margin", type=float, default=0.2,
-                   help="fraction of the face box added on each side (default 0.2)")
+    p.add_argument("--margin", type=float, default=MARGIN,
+                   help="fraction of the face box added on each side before cropping (default "
+                        f"{MARGIN}, chosen on the scene benchmark)")
+    p.add_argument("--align", action=argparse.BooleanOptionalAction, default=None,
+                   help="rotate each face to level its eyes, where the detector gives them "
+                        f"(mtcnn) (default {'on' if ALIGN else 'off'})")
     p.add_argument("--no-video", action="store_true", help="videos: skip the annotated video")
     return p
 
@@ -126,7 +131,7 @@ def main(argv=None) -> int:
     if stems or args.out:  # before the model is loaded: a bad folder fails at once
         check_out_dir(video_out)
     detector = None if args.no_detect else make_detector(args.detector)
-    predictor = Predictor(model_dir, detector, margin=args.margin)
+    predictor = Predictor(model_dir, detector, margin=args.margin, align=args.align)
     if args.camera is not None:
         return live(predictor, args)
     for line in errors:
