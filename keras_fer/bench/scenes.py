@@ -34,6 +34,8 @@ FACES_PER_SCENE = (2, 4)  # inclusive
 MATCH_IOU = 0.3
 MARGINS = (0.0, 0.1, 0.2, 0.3, 0.4)
 CONFIDENCES = (0.3, 0.5, 0.7, 0.8, 0.9, 0.95)
+HAAR_NEIGHBORS = (3, 4, 5)  # the cascade's minNeighbors: fewer finds more, and more false ones
+HAAR_EQUALIZE = (True, False)
 
 
 def background(rng, size=SIZE) -> np.ndarray:
@@ -219,7 +221,8 @@ def table(results) -> str:
              "upright, rotated) | correct / all faces | false detections / scene | "
              "ms / scene (median) |", "|---|---|---|---|---|---|---|---|"]
     for name, r in results.items():
-        settings = ", ".join(f"{k} {r[k]}" for k in ("margin", "min_confidence", "align")
+        settings = ", ".join(f"{k} {r[k]}" for k in ("margin", "min_confidence", "align",
+                                                     "min_neighbors", "equalize")
                              if r.get(k) is not None)
         lines.append(f"| {name} | {settings or 'its defaults'} | {r['faces']} | "
                      f"{r['recall']:.3f} | {r['accuracy']:.3f}, {r['accuracy_upright']:.3f}, "
@@ -282,6 +285,7 @@ def main(argv=None) -> int:
     from keras_fer.predict.faces import make_detector
 
     detectors = {name: make_detector(name, min_confidence=min(CONFIDENCES)) for name in names}
+    from keras_fer.predict.faces import HaarDetector
     data = load(args.data)
     faces, labels = data.split("PublicTest")
     rng = np.random.default_rng(args.seed)
@@ -292,11 +296,18 @@ def main(argv=None) -> int:
     predictor = keras_fer.load(args.run, detector=None) if detectors else None
     results, sweeps = {}, {}
     for name, detector in detectors.items():
-        detections, ms = detect_all(detector, scenes)
-        mtcnn = name == "mtcnn"
-        sweeps[name] = sweep(predictor, scenes, detections, confidences=CONFIDENCES if mtcnn
-                             else (None,), aligns=(False, True) if mtcnn else (False,))
-        results[f"keras_fer + {name}"] = dict(best(sweeps[name]), ms_per_scene=round(ms, 1))
+        sweeps[name] = []
+        variants = {(None, None): detector} if name == "mtcnn" else {
+            (n, eq): HaarDetector(min_neighbors=n, equalize=eq)
+            for eq in HAAR_EQUALIZE for n in HAAR_NEIGHBORS}
+        for (neighbors, equalize), variant in variants.items():
+            detections, ms = detect_all(variant, scenes)
+            mtcnn = name == "mtcnn"
+            rows = sweep(predictor, scenes, detections, confidences=CONFIDENCES if mtcnn
+                         else (None,), aligns=(False, True) if mtcnn else (False,))
+            sweeps[name] += [dict(r, min_neighbors=neighbors, equalize=equalize,
+                                  ms_per_scene=round(ms, 1)) for r in rows]
+        results[f"keras_fer + {name}"] = best(sweeps[name])
         print(f"{name}: {json.dumps(results[f'keras_fer + {name}'])}", file=sys.stderr,
               flush=True)
     if wheel is not None:

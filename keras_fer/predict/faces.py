@@ -35,6 +35,8 @@ CASCADE = "haarcascade_frontalface_default.xml"
 MARGIN = 0.2  # fraction of the face box added on each side before cropping
 MIN_CONFIDENCE = 0.9  # MTCNN detections below this score are dropped
 ALIGN = False  # rotate a face with eye keypoints until its eyes are level
+HAAR_NEIGHBORS = 5  # the cascade's minNeighbors
+HAAR_EQUALIZE = True  # equalise the gray image's histogram before the cascade
 
 
 def cascade_path() -> Path:
@@ -50,16 +52,18 @@ def cascade_path() -> Path:
 
 
 class HaarDetector:
-    """OpenCV Haar cascade on the histogram-equalised gray image.
+    """OpenCV Haar cascade on the gray image (histogram-equalised with ``equalize``).
 
     Args:
         min_size: the smallest face side in pixels.
         scale_factor, min_neighbors: ``cv2.CascadeClassifier.detectMultiScale`` settings.
+        equalize: equalise the gray image's histogram first.
     """
 
     name = "haar"
 
-    def __init__(self, min_size=24, scale_factor=1.1, min_neighbors=5):
+    def __init__(self, min_size=24, scale_factor=1.1, min_neighbors=HAAR_NEIGHBORS,
+                 equalize=HAAR_EQUALIZE):
         import cv2
 
         self.cascade = cv2.CascadeClassifier(str(cascade_path()))
@@ -67,13 +71,15 @@ class HaarDetector:
             raise UserError(f"{cascade_path()}: cannot load the Haar cascade")
         self.kwargs = dict(scaleFactor=scale_factor, minNeighbors=min_neighbors,
                            minSize=(min_size, min_size))
+        self.equalize = equalize
 
     def detect(self, rgb) -> list:
         """[{"box": (x, y, w, h), "confidence": None}, ...], largest first (a cascade gives no
         score)."""
         import cv2
 
-        gray = cv2.equalizeHist(cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY))
+        gray = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
+        gray = cv2.equalizeHist(gray) if self.equalize else gray
         boxes = self.cascade.detectMultiScale(gray, **self.kwargs)
         return sort_faces([{"box": tuple(int(v) for v in b), "confidence": None} for b in boxes])
 

