@@ -20,7 +20,7 @@ def test_auto_is_mtcnn_where_installed_else_haar(monkeypatch):
 def test_mtcnn_finds_an_upscaled_fer_face_and_nothing_on_a_blank(fer_small):
     pytest.importorskip("mtcnn", reason="keras_fer[mtcnn] not installed")
     import keras_fer
-    from keras_fer.predict.faces import MTCNNDetector
+    from keras_fer.predict.faces import MIN_CONFIDENCE, MTCNNDetector
 
     detector = MTCNNDetector()
     images, labels = fer_small.split("PublicTest")
@@ -32,7 +32,7 @@ def test_mtcnn_finds_an_upscaled_fer_face_and_nothing_on_a_blank(fer_small):
         if len(faces) == 1:
             x, y, w, h = faces[0]["box"]
             found += (72 <= x + w / 2 <= 216 and 72 <= y + h / 2 <= 216 and w >= 60
-                      and 0.9 <= faces[0]["confidence"] <= 1.0
+                      and MIN_CONFIDENCE <= faces[0]["confidence"] <= 1.0
                       and set(faces[0]["keypoints"]) == {"left_eye", "right_eye", "nose",
                                                          "mouth_left", "mouth_right"})
     assert found >= 7  # of 10 clear, upscaled faces, centred, with a score and 5 keypoints
