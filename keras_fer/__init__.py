@@ -23,7 +23,7 @@ __version__ = "0.1.0"  # the one place: pyproject.toml reads it (tool.setuptools
 EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 
 
-def load(path=None, detector="auto", margin=None):
+def load(path=None, detector="auto", margin=0.0):
     """A ``keras_fer.predict.Predictor``: image -> faces and their emotions, offline.
 
     Args:
@@ -33,8 +33,8 @@ def load(path=None, detector="auto", margin=None):
         detector: "auto" (MTCNN where keras_fer[mtcnn] is installed, else Haar), "mtcnn",
             "haar", a callable ``rgb -> [(x, y, w, h), ...]``, or None to classify whole
             images as faces.
-        margin: fraction of each face box added on each side before cropping (None: the
-            default chosen on the scene benchmark, ``keras_fer.predict.faces.MARGIN``).
+        margin: fraction of each face box added on each side before cropping (the default
+            is ``keras_fer.predict.faces.MARGIN``, chosen on the scene benchmark).
 
     Example:
         >>> rec = keras_fer.load()

@@ -53,7 +53,7 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--margin", type=float, default=MARGIN,
                    help="fraction of the face box added on each side before cropping (default "
                         f"{MARGIN}, chosen on the scene benchmark)")
-    p.add_argument("--align", action=argparse.BooleanOptionalAction, default=None,
+    p.add_argument("--align", action=argparse.BooleanOptionalAction, default=ALIGN,
                    help="rotate each face to level its eyes, where the detector gives them "
                         f"(mtcnn) (default {'on' if ALIGN else 'off'})")
     p.add_argument("--no-video", action="store_true", help="videos: skip the annotated video")

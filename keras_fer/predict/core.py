@@ -120,10 +120,10 @@ class Predictor:
         detector: a callable ``rgb -> boxes``, a name for ``make_detector`` ("auto", "mtcnn",
             "haar"), or None when the inputs are face crops already (the whole image is
             classified).
-        margin: fraction of the face box added on each side before cropping (None:
+        margin: fraction of the face box added on each side before cropping (default
             ``keras_fer.predict.faces.MARGIN``, chosen on the scene benchmark).
         align: rotate a face to level its eyes before cropping, where the detector gives eye
-            keypoints (MTCNN) (None: ``keras_fer.predict.faces.ALIGN``).
+            keypoints (MTCNN) (default ``keras_fer.predict.faces.ALIGN``).
 
     Example::
 
@@ -134,15 +134,15 @@ class Predictor:
         p.predict_faces(crops)           # (N, classes) probabilities
     """
 
-    def __init__(self, model_dir, detector=None, margin=None, align=None):
+    def __init__(self, model_dir, detector=None, margin=MARGIN, align=ALIGN):
         from keras_fer.predict.classifier import open_classifier
 
         self.classifier = open_classifier(model_dir)
         self.classes = list(self.classifier.classes)
         self.model = getattr(self.classifier, "model", None)  # None for a SavedModel
         self.detector = make_detector(detector) if isinstance(detector, str) else detector
-        self.margin = MARGIN if margin is None else margin
-        self.align = ALIGN if align is None else align
+        self.margin = margin
+        self.align = align
 
     def faces(self, rgb) -> tuple:
         """([{"box", "confidence", "crop_box"[, "keypoints"]}, ...], uint8 faces (n, 48, 48))

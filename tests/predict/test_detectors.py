@@ -107,3 +107,19 @@ def test_detect_emotions_reports_box_confidence_crop_box_keypoints(run_dir):
     plain = keras_fer.load(run_dir, detector=lambda rgb: [(100, 60, 80, 90)])
     [face] = plain.detect_emotions(rgb)
     assert face["confidence"] is None and face["box"] == (100, 60, 80, 90)
+
+
+def test_load_and_the_cli_default_to_the_chosen_margin_and_alignment():
+    import inspect
+
+    import keras_fer
+    from keras_fer.predict import faces
+    from keras_fer.predict.cli import build_parser
+    from keras_fer.predict.core import Predictor
+
+    assert inspect.signature(keras_fer.load).parameters["margin"].default == faces.MARGIN
+    params = inspect.signature(Predictor).parameters
+    assert (params["margin"].default, params["align"].default) == (faces.MARGIN, faces.ALIGN)
+    args = build_parser().parse_args(["x.png"])
+    assert (args.margin, args.align) == (faces.MARGIN, faces.ALIGN)
+    assert build_parser().parse_args(["x.png", "--align"]).align is True
