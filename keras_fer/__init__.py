@@ -4,7 +4,8 @@ In Python::
 
     import keras_fer
     rec = keras_fer.load()                       # the released model that ships with keras_fer
-    rec.detect_emotions("photo.jpg")             # [{"box": (x, y, w, h), "emotions": {...},
+    rec.detect_emotions("photo.jpg")             # [{"box": (x, y, w, h), "confidence": 0.99,
+                                                 #   "crop_box": (x, y, w, h), "emotions": {...},
                                                  #   "label": "happy"}, ...]
     rec.predict_faces(crops)                     # (N, 7) probabilities of face crops
 
@@ -19,7 +20,9 @@ from keras_fer.emotions import EMOTIONS as EMOTIONS  # re-exported: keras_fer.EM
 __version__ = "0.1.0"  # the one place: pyproject.toml reads it (tool.setuptools.dynamic)
 
 
-def load(path=None, detector="auto", margin=0.2, engine=None):
+# margin: keras_fer.predict.faces.MARGIN, spelled out so that importing keras_fer loads no numpy
+# (tests/predict/test_detectors.py checks that the two agree)
+def load(path=None, detector="auto", margin=0.0, engine=None):
     """A ``keras_fer.predict.Predictor``: image -> faces and their emotions, offline.
 
     Needs neither TensorFlow nor Keras for the packaged model: its default engine is LiteRT
@@ -32,7 +35,9 @@ def load(path=None, detector="auto", margin=0.2, engine=None):
         detector: "auto" (MTCNN where keras_fer[mtcnn] is installed, else Haar), "mtcnn",
             "haar", a callable ``rgb -> [(x, y, w, h), ...]``, or None to classify whole
             images as faces.
-        margin: fraction of each face box added on each side before cropping, in [0, 1].
+        margin: fraction of each face box added on each side before cropping, in [0, 1]
+            (the default, ``keras_fer.predict.faces.MARGIN``, was chosen on the scene
+            benchmark, ``python -m keras_fer.bench.scenes``).
         engine: "litert" (the int8 TFLite), "savedmodel" or "keras" (``model.keras``; both
             need ``keras_fer[train]``, and a run directory or a checkout: the wheel carries
             only the int8 TFLite); None: the fastest faithful one there (LiteRT where the int8

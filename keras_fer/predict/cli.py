@@ -1,10 +1,11 @@
 """``keras-fer predict [MODEL_DIR] INPUT... | --camera SOURCE [--json] [--out DIR] [--force]
-[--detector haar|mtcnn] [--no-detect] [--smooth K] [--margin 0.2]`` (also
+[--detector haar|mtcnn] [--no-detect] [--smooth K] [--margin M] [--align] [--engine E]`` (also
 ``python -m keras_fer.predict``). Without MODEL_DIR (or ``--model``), the released model that
 ships with keras_fer. An output file never replaces an input, nor an existing file without
 ``--force`` (checked before the model is loaded); a folder input skips the output folder."""
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ from keras_fer.errors import ArgumentParser, DiskFull, UserError, cli_main
 from keras_fer.io_utils import check_out_dir, disk_full_is_user_error, write_json, write_text
 from keras_fer.predict.classifier import ENGINES, is_model_dir, model_kind
 from keras_fer.predict.core import IMAGES_STEM, Predictor, expand_inputs, kind_of, records_csv
-from keras_fer.predict.faces import DETECTORS, make_detector
+from keras_fer.predict.faces import ALIGN, DETECTORS, MARGIN, make_detector
 from keras_fer.predict.video import output_files, output_stems, predict_video
 
 LIVE_SMOOTH = 5  # --smooth's default with --camera: a live label should not flicker
@@ -54,8 +55,12 @@ def build_parser() -> ArgumentParser:
                    help="what runs the model: litert (the int8 TFLite), savedmodel or keras "
                         "(model.keras); default: the fastest faithful one the model has "
                         "(LiteRT where the export's int8 parity check passed)")
-    p.add_argument("--margin", type=float, default=0.2,
-                   help="fraction of the face box added on each side (default 0.2)")
+    p.add_argument("--margin", type=float, default=MARGIN,
+                   help="fraction of the face box added on each side before cropping (default "
+                        f"{MARGIN}, chosen on the scene benchmark)")
+    p.add_argument("--align", action=argparse.BooleanOptionalAction, default=ALIGN,
+                   help="rotate each face to level its eyes, where the detector gives them "
+                        f"(mtcnn) (default {'on' if ALIGN else 'off'})")
     p.add_argument("--no-video", action="store_true", help="videos: skip the annotated video")
     p.add_argument("--force", action="store_true",
                    help="replace output files that exist (never an input), and write into a "
@@ -163,7 +168,8 @@ def main(argv=None) -> int:
         check_outputs(planned_outputs(args, items, stems, video_out), [p for p, _ in items],
                       args.force)
     detector = None if args.no_detect else make_detector(args.detector)
-    predictor = Predictor(model_dir, detector, margin=args.margin, engine=args.engine)
+    predictor = Predictor(model_dir, detector, margin=args.margin, align=args.align,
+                          engine=args.engine)
     if args.camera is not None:
         return live(predictor, args)
     for line in errors:

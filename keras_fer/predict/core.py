@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from keras_fer.errors import UserError, UserFileNotFound
-from keras_fer.predict.faces import crop_faces, make_detector
+from keras_fer.predict.faces import ALIGN, MARGIN, find_faces, make_detector
 from keras_fer.predict.preprocess import faces_uint8
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
@@ -194,7 +194,10 @@ class Predictor:
         detector: a callable ``rgb -> boxes``, a name for ``make_detector`` ("auto", "mtcnn",
             "haar"), or None when the inputs are face crops already (the whole image is
             classified).
-        margin: fraction of the face box added on each side before cropping, in [0, 1].
+        margin: fraction of the face box added on each side before cropping, in [0, 1]
+            (default ``keras_fer.predict.faces.MARGIN``, chosen on the scene benchmark).
+        align: rotate a face to level its eyes before cropping, where the detector gives eye
+            keypoints (MTCNN) (default ``keras_fer.predict.faces.ALIGN``).
         engine: "litert", "savedmodel", "keras", or None for the fastest faithful one the
             folder has (``keras_fer.predict.classifier.choose_engine``).
 
@@ -202,11 +205,12 @@ class Predictor:
 
         p = Predictor("saved_models/best", "auto")
         p.detect_emotions("photo.jpg")
-        # [{"box": (x, y, w, h), "emotions": {"angry": 0.01, ...}, "label": "happy"}, ...]
+        # [{"box": (x, y, w, h), "confidence": 0.99, "crop_box": (x, y, w, h),
+        #   "keypoints": {...}, "emotions": {"angry": 0.01, ...}, "label": "happy"}, ...]
         p.predict_faces(crops)           # (N, classes) probabilities
     """
 
-    def __init__(self, model_dir, detector=None, margin=0.2, engine=None):
+    def __init__(self, model_dir, detector=None, margin=MARGIN, align=ALIGN, engine=None):
         from keras_fer.predict.classifier import open_classifier
 
         self.margin = check_margin(margin)
@@ -215,13 +219,20 @@ class Predictor:
         self.classes = list(self.classifier.classes)
         self.model = getattr(self.classifier, "model", None)  # the Keras model, if it is one
         self.detector = make_detector(detector) if isinstance(detector, str) else detector
+        self.align = align
 
     def faces(self, rgb) -> tuple:
-        """(boxes (x, y, w, h), uint8 faces (n, 48, 48)) of one RGB image, largest first."""
+        """([{"box", "confidence", "crop_box"[, "keypoints"]}, ...], uint8 faces (n, 48, 48))
+        of one RGB image, largest first (``keras_fer.predict.faces.find_faces``)."""
         h, w = rgb.shape[:2]
         if self.detector is None:
-            return [(0, 0, w, h)], faces_uint8([rgb])
-        return crop_faces(rgb, check_boxes(self.detector(rgb), w, h), self.margin)
+            return [{"box": (0, 0, w, h), "confidence": None, "crop_box": (0, 0, w, h)}], \
+                faces_uint8([rgb])
+        detector = self.detector
+        if not hasattr(detector, "detect"):  # a user's callable: its boxes are checked first
+            boxes = check_boxes(detector(rgb), w, h)
+            detector = lambda _: boxes  # noqa: E731
+        return find_faces(rgb, detector, self.margin, self.align)
 
     def proba(self, faces) -> np.ndarray:
         """Softmax probabilities (n, classes) of uint8 48x48 faces."""
@@ -237,16 +248,23 @@ class Predictor:
         ends = np.cumsum([len(b) for b, _ in found])
         return [(boxes, probs[end - len(boxes):end]) for (boxes, _), end in zip(found, ends)]
 
-    def emotions(self, probs, box) -> dict:
-        """``{"box": (x, y, w, h), "emotions": {name: p}, "label": name}`` of one face."""
-        return {"box": tuple(int(v) for v in box),
-                "emotions": {c: float(p) for c, p in zip(self.classes, probs)},
-                "label": self.classes[int(np.argmax(probs))]}
+    def emotions(self, probs, face) -> dict:
+        """``{"box": (x, y, w, h), "confidence", "crop_box"[, "keypoints"], "emotions": {name:
+        p}, "label": name}`` of one face (a ``faces`` dict, or a bare box)."""
+        face = face if isinstance(face, dict) else {"box": face, "confidence": None}
+        out = {"box": tuple(int(v) for v in face["box"]), "confidence": face.get("confidence"),
+               "crop_box": tuple(int(v) for v in face.get("crop_box", face["box"]))}
+        if "keypoints" in face:
+            out["keypoints"] = face["keypoints"]
+        return dict(out, emotions={c: float(p) for c, p in zip(self.classes, probs)},
+                    label=self.classes[int(np.argmax(probs))])
 
     def detect_emotions(self, image, bgr=False) -> list:
-        """The faces of one image, largest first, each ``{"box": (x, y, w, h), "emotions":
-        {name: probability}, "label": name}`` (box: the square region classified, the face box
-        plus the margin); [] when no face is found.
+        """The faces of one image, largest first, each ``{"box": (x, y, w, h), "confidence",
+        "crop_box": (x, y, w, h), "emotions": {name: probability}, "label": name}`` and, where
+        the detector gives them, ``"keypoints"`` (box: the detector's face box; confidence: its
+        score, None for Haar; crop_box: the square region classified, the box plus the margin);
+        [] when no face is found.
 
         Args:
             image: a path, a PIL image, or a uint8 array (H, W), (H, W, 1), (H, W, 3) RGB.
@@ -260,11 +278,15 @@ class Predictor:
         uint8 arrays of any sizes), classified in batches."""
         return self.proba(crops_to_faces(crops))
 
-    def record(self, probs, box, **fields) -> dict:
-        """A CLI record: ``fields`` with box (list), label and probabilities of one face."""
-        face = self.emotions(probs, box)
-        return dict(fields, box=list(face["box"]), label=face["label"],
-                    probabilities=face["emotions"])
+    def record(self, probs, detection, **fields) -> dict:
+        """A CLI record: ``fields`` with box and crop_box (lists), confidence, keypoints (where
+        given), label and probabilities of one face (``detection``: a ``faces`` dict)."""
+        out = self.emotions(probs, detection)
+        extra = {"keypoints": {k: list(p) for k, p in out["keypoints"].items()}} \
+            if "keypoints" in out else {}
+        return dict(fields, box=list(out["box"]), confidence=out["confidence"],
+                    crop_box=list(out["crop_box"]), **extra, label=out["label"],
+                    probabilities=out["emotions"])
 
     def images(self, paths, batch_size=64):
         """Yield (path, records or UserError) for image files, classified ``batch_size``
@@ -299,17 +321,20 @@ class Predictor:
 
 
 def records_csv(records, classes) -> str:
-    """CSV text of image records: input, face, x, y, w, h, label, one column per class."""
+    """CSV text of image records: input, face, x, y, w, h (the face box), confidence, crop_x,
+    crop_y, crop_w, crop_h (the region classified), label, one column per class."""
     import csv
     import io
 
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["input", "face", "x", "y", "w", "h", "label", *classes])
+    writer.writerow(["input", "face", "x", "y", "w", "h", "confidence", "crop_x", "crop_y",
+                     "crop_w", "crop_h", "label", *classes])
     for r in records:
-        box = r["box"] or ["", "", "", ""]
+        box, crop = r["box"] or [""] * 4, r.get("crop_box") or [""] * 4
+        confidence = "" if r.get("confidence") is None else f"{r['confidence']:.4f}"
         probs = ([f"{r['probabilities'][c]:.6f}" for c in classes] if r["box"]
                  else [""] * len(classes))
-        writer.writerow([r["input"], "" if r["face"] is None else r["face"], *box,
-                         r["label"] or "", *probs])
+        writer.writerow([r["input"], "" if r["face"] is None else r["face"], *box, confidence,
+                         *crop, r["label"] or "", *probs])
     return buf.getvalue()

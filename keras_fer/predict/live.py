@@ -1,8 +1,9 @@
 """Live video: a camera, a device or a stream URL (anything OpenCV captures) -> one JSON line
-per frame on stdout, with causal smoothing, and an annotated window where OpenCV has a GUI.
+per face and frame on stdout (each face with its track id), with causal smoothing per track,
+and an annotated window where OpenCV has a GUI.
 
-The frames go through ``keras_fer.predict.video.frame_rows``, the code that classifies video
-files, one frame at a time (each line is written as soon as its frame is classified).
+The frames go through ``keras_fer.predict.video.frame_results``, the code that classifies video
+files, one frame at a time (a frame's lines are written as soon as it is classified).
 
 Example::
 
@@ -16,7 +17,7 @@ import os
 import sys
 import time
 
-from keras_fer.predict.video import draw, frame_rows, frames
+from keras_fer.predict.video import draw, frame_results, frames
 
 WINDOW = "keras_fer"
 QUIT_KEYS = (ord("q"), 27)  # q or Esc closes the window and ends the stream
@@ -39,8 +40,8 @@ def open_window() -> bool:
 
 
 def stream(predictor, source, smooth=5, window=True, max_frames=None, out=None) -> dict:
-    """Classify a live source frame by frame and write one JSON line (a ``frame_rows`` row)
-    per frame to ``out`` (stdout).
+    """Classify a live source frame by frame and write one JSON line (a ``frame_results`` row)
+    per face and frame (one for a frame without a face) to ``out`` (stdout).
 
     Args:
         predictor: a ``keras_fer.predict.Predictor``.
@@ -73,14 +74,14 @@ def stream(predictor, source, smooth=5, window=True, max_frames=None, out=None) 
     count = with_face = 0
     start = time.perf_counter()
     try:
-        for row in frame_rows(predictor, remember(gen), fps, smooth, chunk=1,
-                              clock=time.perf_counter):
-            out.write(json.dumps(row) + "\n")
+        for rows in frame_results(predictor, remember(gen), fps, smooth, chunk=1,
+                                  clock=time.perf_counter):
+            out.write("".join(json.dumps(row) + "\n" for row in rows))
             out.flush()
             count += 1
-            with_face += row["label"] is not None
+            with_face += rows[0]["label"] is not None
             if shown:
-                cv2.imshow(WINDOW, draw(cv2.cvtColor(last["rgb"], cv2.COLOR_RGB2BGR), row))
+                cv2.imshow(WINDOW, draw(cv2.cvtColor(last["rgb"], cv2.COLOR_RGB2BGR), rows))
                 if cv2.waitKey(1) & 0xFF in QUIT_KEYS:
                     break
             if max_frames is not None and count >= max_frames:

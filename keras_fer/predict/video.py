@@ -1,18 +1,20 @@
-"""Prediction on videos and live streams: one code path from frames to per-frame rows.
+"""Prediction on videos and live streams: one code path from frames to per-face rows.
 
 A video file, a camera (``--camera 0``) and a stream URL are all read by ``frames`` (an OpenCV
-capture) and classified by ``frame_rows``: each frame on its largest face (or the whole frame
-with ``--no-detect``); a frame without a face gets a row with an empty box and no label.
-Smoothing is causal, as a live app needs it: a trailing mean of the probabilities over the last
-K frames that had a face (``TrailingMean``). A file gets a per-frame CSV/JSON, an emotion bar
-chart and an annotated video (``predict_video``); a stream gets one JSON line per frame
-(``keras_fer.predict.live``).
+capture) and classified by ``frame_rows``: every face of every frame (or the whole frame with
+``--no-detect``), each with a track id that follows it from frame to frame (``Tracker``: IoU
+matching); a frame without a face gets one row with an empty box and no label. Smoothing is
+per track and causal, as a live app needs it: a trailing mean of the probabilities over the last
+K frames in which that track had a face (``TrailingMean``). A file gets per-face CSV, JSON
+lines and a JSON summary, an emotion bar chart and an annotated video (``predict_video``); a
+stream gets one JSON line per face and frame (``keras_fer.predict.live``).
 """
 from __future__ import annotations
 
 import collections
 import csv
 import errno
+import json
 import os
 import shutil
 import sys
@@ -22,8 +24,11 @@ import numpy as np
 
 from keras_fer.errors import UserError
 from keras_fer.io_utils import atomic_path, disk_full_is_user_error, write_json, write_text
+from keras_fer.predict.faces import iou
 
 FILE_CHUNK = 32  # frames of a file classified in one batch (a live stream: 1, for latency)
+MIN_IOU = 0.3  # a face continues a track whose last box it overlaps at least this much
+MAX_MISSING = 15  # frames a track waits for its face (a missed detection, a turned head)
 
 
 class TrailingMean:
@@ -50,6 +55,47 @@ def moving_average(probs, k) -> np.ndarray:
         return probs
     smoother = TrailingMean(k)
     return np.stack([smoother.update(p) for p in probs])
+
+
+class Tracker:
+    """Track ids by IoU: each frame's faces are matched to the live tracks, best overlap first
+    (one face per track, IoU >= ``min_iou`` with the track's last box); a face left over starts
+    a new track (ids 0, 1, 2, ... in order of appearance); a track unseen for more than
+    ``max_missing`` frames ends. Each track keeps its own ``TrailingMean(smooth)``.
+
+    Example:
+        >>> t = Tracker()
+        >>> t.assign([(0, 0, 10, 10), (50, 0, 10, 10)]), t.assign([(51, 1, 10, 10)])
+        ([0, 1], [1])
+    """
+
+    def __init__(self, smooth=1, min_iou=MIN_IOU, max_missing=MAX_MISSING):
+        self.smooth, self.min_iou, self.max_missing = smooth, min_iou, max_missing
+        self.tracks = {}  # id -> {"box", "seen" (frame index), "smoother"}
+        self.frame = -1
+        self.next_id = 0
+
+    def assign(self, boxes) -> list:
+        """Track ids of one frame's ``boxes`` (x, y, w, h), in their order."""
+        self.frame += 1
+        self.tracks = {k: t for k, t in self.tracks.items()
+                       if self.frame - t["seen"] <= self.max_missing + 1}
+        pairs = sorted(((iou(b, t["box"]), i, k) for i, b in enumerate(boxes)
+                        for k, t in self.tracks.items()), key=lambda p: (-p[0], p[1], p[2]))
+        ids = [None] * len(boxes)
+        for score, i, k in pairs:
+            if score >= self.min_iou and ids[i] is None and k not in ids:
+                ids[i] = k
+        for i, box in enumerate(boxes):
+            if ids[i] is None:
+                ids[i], self.next_id = self.next_id, self.next_id + 1
+                self.tracks[ids[i]] = {"smoother": TrailingMean(self.smooth)}
+            self.tracks[ids[i]].update(box=tuple(box), seen=self.frame)
+        return ids
+
+    def update(self, track, probs) -> np.ndarray:
+        """The trailing mean of ``track``'s probabilities, ``probs`` included."""
+        return self.tracks[track]["smoother"].update(probs)
 
 
 def capture_source(source):
@@ -95,44 +141,56 @@ def frames(source, what="video"):
     return float(fps), max(total, 0), gen()
 
 
-def frame_rows(predictor, rgb_frames, fps, smooth=1, chunk=FILE_CHUNK, clock=None):
-    """Yield one row per frame: ``{"frame", "time", "box", "label"}`` and, with a face,
-    ``"probabilities"`` (this frame's) and, when ``smooth`` > 1, ``"smoothed"`` (the trailing
-    mean that chose ``label``).
+def frame_results(predictor, rgb_frames, fps, smooth=1, chunk=FILE_CHUNK, clock=None):
+    """Yield, per frame, its rows: one per face, ``{"frame", "time", "track", "box",
+    "confidence", "crop_box"[, "keypoints"], "label", "probabilities"}`` (``probabilities``:
+    this frame's; with ``smooth`` > 1 also ``"smoothed"``, the track's trailing mean that chose
+    ``label``), largest face first; a frame without a face: ``[{"frame", "time", "track": None,
+    "box": None, "label": None}]``.
 
     Frames are detected one by one and their faces classified ``chunk`` frames at a time; a
-    row is yielded before frame ``chunk + 1`` after it is read, so ``chunk=1`` answers each
-    frame of a live stream at once. ``time`` is ``frame / fps``, or with ``clock`` (a live
+    frame's rows are yielded before frame ``chunk + 1`` after it is read, so ``chunk=1`` answers
+    each frame of a live stream at once. ``time`` is ``frame / fps``, or with ``clock`` (a live
     stream) the seconds since the first frame by that clock.
     """
-    smoother = TrailingMean(smooth)
+    tracker = Tracker(smooth)
     classes = predictor.classes
     start = None
-    pending = []  # (row, box, face) of the frames read but not yet classified
+    pending = []  # (frame index, seconds, faces found, uint8 faces) read but not classified
 
     def flush():
-        found = [(row, box, face) for row, box, face in pending if box is not None]
-        raw = predictor.proba(np.stack([face for _, _, face in found])) if found else []
-        for (row, box, _), probs in zip(found, raw):
-            smoothed = smoother.update(probs)
-            row.update(predictor.record(smoothed, box))
-            row["probabilities"] = {c: float(p) for c, p in zip(classes, probs)}
-            if smooth > 1:
-                row["smoothed"] = {c: float(p) for c, p in zip(classes, smoothed)}
-        rows = [row for row, _, _ in pending]
+        crops = [f for *_, f in pending if len(f)]
+        raw = iter(predictor.proba(np.concatenate(crops)) if crops else [])
+        for i, seconds, found, _ in pending:
+            base = {"frame": i, "time": round(seconds, 4)}
+            if not found:
+                yield [dict(base, track=None, box=None, label=None)]
+                continue
+            rows = []
+            for face, track in zip(found, tracker.assign([f["box"] for f in found])):
+                probs = next(raw)
+                smoothed = tracker.update(track, probs)
+                row = predictor.record(smoothed, face, **base, track=track)
+                row["probabilities"] = {c: float(p) for c, p in zip(classes, probs)}
+                if smooth > 1:
+                    row["smoothed"] = {c: float(p) for c, p in zip(classes, smoothed)}
+                rows.append(row)
+            yield rows
         pending.clear()
-        return rows
 
     for i, rgb in enumerate(rgb_frames):
         now = clock() if clock else None
         start = now if start is None else start
-        seconds = now - start if clock else i / fps
-        boxes, faces = predictor.faces(rgb)
-        row = {"frame": i, "time": round(seconds, 4), "box": None, "label": None}
-        pending.append((row, boxes[0], faces[0]) if boxes else (row, None, None))
+        pending.append((i, now - start if clock else i / fps, *predictor.faces(rgb)))
         if len(pending) >= chunk:
             yield from flush()
     yield from flush()
+
+
+def frame_rows(predictor, rgb_frames, fps, smooth=1, chunk=FILE_CHUNK, clock=None):
+    """The rows of ``frame_results``, one after another."""
+    for rows in frame_results(predictor, rgb_frames, fps, smooth, chunk, clock):
+        yield from rows
 
 
 def _progress(path, i, total):
@@ -169,60 +227,73 @@ def output_stems(paths, reserved=()) -> dict:
 
 
 def output_files(out_dir, stem, annotate=True) -> dict:
-    """{"csv", "json", "chart"[, "video"]: path} of a video's results in ``out_dir``."""
+    """{"csv", "jsonl", "json", "chart"[, "video"]: path} of a video's results in ``out_dir``."""
     stem = Path(out_dir) / stem
-    files = {"csv": f"{stem}.csv", "json": f"{stem}.json", "chart": f"{stem}_emotions.png"}
+    files = {"csv": f"{stem}.csv", "jsonl": f"{stem}.jsonl", "json": f"{stem}.json",
+             "chart": f"{stem}_emotions.png"}
     if annotate:
         files["video"] = f"{stem}_annotated.mp4"
     return files
 
 
 def predict_video(predictor, path, out_dir, smooth=1, annotate=True, stem=None) -> dict:
-    """Classify every frame of a video and write ``<stem>.csv``, ``<stem>.json``,
-    ``<stem>_emotions.png`` and ``<stem>_annotated.mp4`` into ``out_dir`` (``stem``: default
-    the video's; see ``output_stems`` for several videos). The JSON is written last; on a full
-    disk none of them is left (``keras_fer.io_utils.disk_full_is_user_error``).
+    """Classify every face of every frame of a video and write ``<stem>.csv`` and
+    ``<stem>.jsonl`` (one row per face and frame, ``frame_results``), ``<stem>.json`` (the
+    summary and the rows), ``<stem>_emotions.png`` and ``<stem>_annotated.mp4`` into
+    ``out_dir`` (``stem``: default the video's; see ``output_stems`` for several videos). The
+    JSON is written last; on a full disk none of them is left
+    (``keras_fer.io_utils.disk_full_is_user_error``).
 
-    Returns the summary (the JSON without its per-frame rows).
+    Returns the summary (the JSON without its rows): ``frames``, ``frames_with_face``,
+    ``faces`` (rows with a face), ``tracks``, and the ``distribution`` of labels over faces.
     """
     fps, total, gen = frames(path)
-    rows = []
-    for row in frame_rows(predictor, gen, fps, smooth):
-        rows.append(row)
-        _progress(path, len(rows), total)
+    per_frame = []
+    for rows in frame_results(predictor, gen, fps, smooth):
+        per_frame.append(rows)
+        _progress(path, len(per_frame), total)
     if sys.stderr.isatty():
         print(file=sys.stderr)
-    if not rows:
+    if not per_frame:
         raise UserError(f"{path}: no frames could be read")
     # a truncated file: say so, the rows are what was read (some containers only estimate
     # their frame count: a few frames short is no sign of damage)
-    if total and len(rows) < total - max(1, total // 100):
-        print(f"warning: {path}: {len(rows)} of its {total} frames could be read (a truncated "
-              "or damaged file?)", file=sys.stderr, flush=True)
+    if total and len(per_frame) < total - max(1, total // 100):
+        print(f"warning: {path}: {len(per_frame)} of its {total} frames could be read (a "
+              "truncated or damaged file?)", file=sys.stderr, flush=True)
+    rows = [r for frame in per_frame for r in frame]
     classes = predictor.classes
     labels = [r["label"] for r in rows if r["label"]]
     files = output_files(out_dir, stem or Path(path).stem, annotate)
-    summary = {"input": str(path), "fps": fps, "frames": len(rows), "frames_with_face": len(labels),
+    summary = {"input": str(path), "fps": fps, "frames": len(per_frame),
+               "frames_with_face": sum(frame[0]["label"] is not None for frame in per_frame),
+               "faces": len(labels), "tracks": len({r["track"] for r in rows if r["label"]}),
                "smooth": smooth, "classes": classes,
                "distribution": {c: labels.count(c) for c in classes}, "files": files}
     with disk_full_is_user_error(out_dir, *files.values()):
         write_text(files["csv"], rows_csv(rows, classes, smooth))
+        write_text(files["jsonl"], "".join(json.dumps(r) + "\n" for r in rows))
         bar_chart(summary["distribution"], files["chart"], title=Path(path).name)
         if annotate:
-            write_annotated(path, rows, fps, files["video"])
+            write_annotated(path, per_frame, fps, files["video"])
         write_json(files["json"], dict(summary, rows=rows))
     return summary
 
 
 def rows_csv(rows, classes, smooth) -> str:
+    """CSV of ``frame_results`` rows: frame, time, track, x, y, w, h (the face box),
+    confidence, label, one column per class (and ``smoothed_<class>`` with ``smooth`` > 1)."""
     import io
 
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     smoothed = [f"smoothed_{c}" for c in classes] if smooth > 1 else []
-    writer.writerow(["frame", "time", "x", "y", "w", "h", "label", *classes, *smoothed])
+    writer.writerow(["frame", "time", "track", "x", "y", "w", "h", "confidence", "label",
+                     *classes, *smoothed])
     for r in rows:
-        cells = [r["frame"], r["time"], *(r["box"] or [""] * 4), r["label"] or ""]
+        confidence = "" if r.get("confidence") is None else f"{r['confidence']:.4f}"
+        cells = [r["frame"], r["time"], "" if r["track"] is None else r["track"],
+                 *(r["box"] or [""] * 4), confidence, r["label"] or ""]
         for key, names in (("probabilities", classes), ("smoothed", smoothed)):
             cells += [f"{r[key][c]:.6f}" for c in classes] if key in r else [""] * len(names)
         writer.writerow(cells)
@@ -252,20 +323,20 @@ def bar_chart(distribution, path, title="") -> None:
     plt.close(fig)
 
 
-def write_annotated(path, rows, fps, out_path) -> None:
-    """The video again with each frame's face box and label drawn on it (mp4v)."""
+def write_annotated(path, per_frame, fps, out_path) -> None:
+    """The video again with each frame's face boxes, track ids and labels drawn on it (mp4v)."""
     _, _, gen = frames(path)  # first: it quiets FFmpeg and OpenCV
     import cv2
 
     writer = None
     with atomic_path(out_path) as tmp:
         try:
-            for row, rgb in zip(rows, gen):
+            for rows, rgb in zip(per_frame, gen):
                 bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
                 if writer is None:
                     h, w = bgr.shape[:2]
                     writer = cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
-                writer.write(draw(bgr, row))
+                writer.write(draw(bgr, rows))
         finally:
             if writer is not None:
                 writer.release()
@@ -281,14 +352,17 @@ def write_annotated(path, rows, fps, out_path) -> None:
                             "codec?); pass --no-video to leave it out")
 
 
-def draw(bgr, row):
-    """Draw a row's face box and label (with its smoothed probability) on a BGR frame."""
+def draw(bgr, rows):
+    """Draw a frame's face boxes with their track id, label and (smoothed) probability on a
+    BGR frame."""
     import cv2
 
-    if row["box"] is not None:
+    for row in rows:
+        if row["box"] is None:
+            continue
         x, y, bw, bh = row["box"]
         p = (row.get("smoothed") or row["probabilities"])[row["label"]]
         cv2.rectangle(bgr, (x, y), (x + bw - 1, y + bh - 1), (0, 255, 0), 2)
-        cv2.putText(bgr, f"{row['label']} {p:.2f}", (x + 2, max(12, y - 4)),
+        cv2.putText(bgr, f"#{row['track']} {row['label']} {p:.2f}", (x + 2, max(12, y - 4)),
                     cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 255, 0), 1, cv2.LINE_AA)
     return bgr

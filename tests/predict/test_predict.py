@@ -234,8 +234,9 @@ def test_videos_of_the_same_name_do_not_replace_each_other(run_dir, tmp_path, ca
                  "--no-detect", "--no-video", "--out", str(out)]) == 0
     capsys.readouterr()
     assert sorted(p.name for p in out.iterdir()) == [
-        "cam1_clip_mp4.csv", "cam1_clip_mp4.json", "cam1_clip_mp4_emotions.png",
-        "cam2_clip_avi.csv", "cam2_clip_avi.json", "cam2_clip_avi_emotions.png"]
+        "cam1_clip_mp4.csv", "cam1_clip_mp4.json", "cam1_clip_mp4.jsonl",
+        "cam1_clip_mp4_emotions.png", "cam2_clip_avi.csv", "cam2_clip_avi.json",
+        "cam2_clip_avi.jsonl", "cam2_clip_avi_emotions.png"]
     for stem, folder, name, n in (("cam1_clip_mp4", "cam1", "clip.mp4", 3),
                                   ("cam2_clip_avi", "cam2", "clip.avi", 4)):
         report = json.loads((out / f"{stem}.json").read_text())
