@@ -26,6 +26,7 @@ def test_release_without_tensorflow_is_one_line(tmp_path):
     run.mkdir()
     with zipfile.ZipFile(run / "model.keras", "w") as z:  # release stops before it reads the model
         z.writestr("config.json", "{}")
+    (run / "meta.json").write_text("{}")  # a finished run (an unfinished one is refused first)
     proc = _run("keras_fer.release", str(run), "--out", str(tmp_path / "best"), cwd=tmp_path)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1] == (

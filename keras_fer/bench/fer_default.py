@@ -52,7 +52,7 @@ def tflite_interpreter(content: bytes):
     return interpreter
 
 
-def preprocess(gray_faces) -> np.ndarray:
+def fer_preprocess(gray_faces) -> np.ndarray:
     """uint8 gray faces of any sizes -> float32 (n, 64, 64) in [-1, 1], as ``detect_emotions``:
     ``cv2.resize`` on the uint8 crop, then ``/ 255``, ``- 0.5``, ``* 2``."""
     import cv2
@@ -83,7 +83,7 @@ class FerTFLite:
         return np.array(out, "float64").reshape(-1, len(LABELS))
 
     def __call__(self, gray_faces) -> np.ndarray:
-        return self.classify(preprocess(gray_faces))
+        return self.classify(fer_preprocess(gray_faces))
 
 
 def haar_cascade_file() -> str:

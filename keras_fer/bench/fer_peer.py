@@ -133,7 +133,7 @@ def paths(run_dir, wheel) -> dict:
     return calls
 
 
-def measure(calls, images, batch_size=64, latency_faces=200, rounds=2, clock=time.perf_counter):
+def time_paths(calls, images, batch_size=64, latency_faces=200, rounds=2, clock=time.perf_counter):
     """{name: (probabilities (N, 7), img/s at ``batch_size``, median ms per face at batch 1)}.
 
     Throughput: the whole of ``images`` in batches of ``batch_size``, ``rounds`` times, the
@@ -162,7 +162,7 @@ def measure(calls, images, batch_size=64, latency_faces=200, rounds=2, clock=tim
 def compare(run_dir, data, wheel, splits=("PublicTest", "PrivateTest"), batch_size=64,
             latency_faces=200, rounds=2) -> list:
     """One row per (path, split): accuracy, macro-F1, median ms per face at batch 1, img/s at
-    ``batch_size``, and the ratios to ``fer``'s default path (``paths``, ``measure``)."""
+    ``batch_size``, and the ratios to ``fer``'s default path (``paths``, ``time_paths``)."""
     from keras_fer import rundir
     from keras_fer.evaluate.scores import compute_metrics
 
@@ -172,7 +172,7 @@ def compare(run_dir, data, wheel, splits=("PublicTest", "PrivateTest"), batch_si
     rows = []
     for split in splits:
         images, labels = data.split(split)
-        got = measure(calls, images, batch_size, latency_faces, rounds)
+        got = time_paths(calls, images, batch_size, latency_faces, rounds)
         for name, (probs, img_s, ms) in got.items():
             m = compute_metrics(labels, probs.argmax(axis=1), classes)
             rows.append({"path": name, "split": split, "images": int(len(labels)),

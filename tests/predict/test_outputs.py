@@ -64,7 +64,7 @@ def test_an_existing_output_needs_force_and_the_output_folder_is_never_read(run_
     assert _snapshot(folder) == first
     assert main([*args, "--force"]) == 0  # out/clip_annotated.mp4 is not read as an input
     assert sorted(p.name for p in out.iterdir()) == [
-        "clip.csv", "clip.json", "clip_annotated.mp4", "clip_emotions.png"]
+        "clip.csv", "clip.json", "clip.jsonl", "clip_annotated.mp4", "clip_emotions.png"]
     assert json.loads((out / "clip.json").read_text())["frames"] == 6
 
 
