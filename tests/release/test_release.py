@@ -305,7 +305,8 @@ def test_an_unfinished_run_is_refused_and_force_says_why_on_the_card(run_dir, fe
     out = make_release(killed, tmp_path / "best", data=str(fer_small_dir), force=True,
                        log=lambda line: None)
     card = (out / "README.md").read_text().splitlines()
-    assert card[2:4] == [
+    title = next(i for i, line in enumerate(card) if line.startswith("# Model card"))
+    assert card[title + 2:title + 4] == [  # at the top, under the title (after the YAML header)
         f"> **WARNING: {killed} is an unfinished run (no meta.json: its training was killed before "
         "its end?); released with --force.**",
         "> **WARNING: the export fails its parity check (TFLite int8: top-1 agreement 41.0% < "
