@@ -149,9 +149,11 @@ def _recipe(config, steps) -> dict:
     return cfg
 
 
-def _source_rows(config, own_hours, steps) -> list:
+def _source_rows(config, own_hours, steps, made_from_hours=None) -> list:
     """Rows naming the runs the model was made from: its teacher, the run it started from;
-    ``own_hours``: the released run's own training CPU-hours (0 for an ensemble)."""
+    ``own_hours``: the released run's own training CPU-hours (0 for an ensemble);
+    ``made_from_hours``: the total with its sources', when theirs are unknown (a card rendered
+    again from a release whose source runs are gone: ``rerender_card``)."""
     from keras_fer.release.lineage import LINEAGE_DIR, total_cpu_hours
 
     rows = []
@@ -164,6 +166,7 @@ def _source_rows(config, own_hours, steps) -> list:
                     "start the training) |")
     if steps:
         total = total_cpu_hours(own_hours, steps)
+        total = made_from_hours if total is None else total
         rows.append(f"| made from | {', '.join(f'`{s.name}`' for s in steps)}; recipes in "
                     f"`{LINEAGE_DIR}/`"
                     + (f"; {total:.2f} training CPU-hours with them" if total is not None else "")
@@ -207,10 +210,11 @@ def _how_made(meta, summary, config, steps, recipe_arg, data) -> dict:
 
 
 def render_card(*, meta, summary, config, reports, parity, out, data, recipe=None, notes=None,
-                lineage=(), warnings=()) -> str:
+                lineage=(), warnings=(), released=None, made_from_hours=None) -> str:
     """The card's markdown. ``reports``: {"none": report, tta: report} from evaluate_run;
     ``lineage``: the Steps the run was made from (``keras_fer.release.lineage``); ``warnings``:
-    why this release should not be trusted (``make_release(force=True)``), at the card's top."""
+    why this release should not be trusted (``make_release(force=True)``), at the card's top;
+    ``released``: its date (default today); ``made_from_hours``: see ``_source_rows``."""
     from keras_fer.release.lineage import commands
 
     out, data = Path(portable(out)), portable(data)
@@ -252,8 +256,8 @@ def render_card(*, meta, summary, config, reports, parity, out, data, recipe=Non
         + (f", {summary['train_cpu_hours']:.2f} CPU-hours (process CPU time, all cores)"
            if isinstance(summary.get("train_cpu_hours"), (int, float)) else "") + " |",
         f"| selection | {how['selection']}; PrivateTest chose nothing |",
-        *_source_rows(config, how["own_hours"], lineage),
-        f"| released | {time.strftime('%Y-%m-%d')} |",
+        *_source_rows(config, how["own_hours"], lineage, made_from_hours),
+        f"| released | {released or time.strftime('%Y-%m-%d')} |",
         "",
         *(["## Notes", "", notes.strip(), ""] if notes else []),
         "## Data",

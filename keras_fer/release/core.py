@@ -30,6 +30,7 @@ Example:
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -178,6 +179,66 @@ def make_release(run_dir, out="saved_models/best", data=None, *, tta="tencrop", 
             shutil.rmtree(stage, ignore_errors=True)
     log(f"released {run_dir} -> {out} ({size / 1e6:.1f} MB); model card {out / CARD_FILE}")
     return out
+
+
+def _old_card(card: str, pattern: str):
+    """The first group of ``pattern`` (multiline) in the release's current card, or None."""
+    found = re.search(pattern, card, re.MULTILINE | re.DOTALL)
+    return found.group(1) if found else None
+
+
+def rerender_card(release, *, force=False, recipe=None, notes=None, log=print) -> Path:
+    """Render ``release``'s model card again from its own files (the run it was made from may be
+    gone), and replace its README.md with it, atomically; every other file is left as it is.
+
+    What only the current card records is kept from it: its "## Notes" (unless ``notes``), the
+    recipe its *Reproduce* trains with (unless ``recipe``), and the training CPU-hours of the runs
+    it was made from (their folders, which said them, are gone; ``lineage/`` keeps their recipes).
+    The date it was released comes from release.json. Needs no Keras.
+    """
+    from keras_fer.evaluate.core import report_path
+    from keras_fer.io_utils import read_json, write_text
+    from keras_fer.release.card import render_card
+    from keras_fer.release.lineage import LINEAGE_DIR, lineage
+
+    release = Path(release)
+    if not release.is_dir() or not rundir.is_release(release):
+        raise UserError(f"{release}: not a release (no {rundir.RELEASE_FILE} or model card); "
+                        "--card-only re-renders a release's card")
+    if not force:
+        raise UserError(f"{release}: a release changes only with --force; pass it to re-render "
+                        f"its {CARD_FILE}")
+    marker = release / rundir.RELEASE_FILE
+    record = read_json(marker) if marker.is_file() else {}
+    old = (release / CARD_FILE).read_text(encoding="utf-8") if (release / CARD_FILE).is_file() else ""
+    tta = record.get("tta", "tencrop")
+    reports = {}
+    for mode in ("none", tta):
+        if not report_path(release, mode).is_file():
+            raise UserError(f"{report_path(release, mode)}: missing; the card's metrics come "
+                            "from it (python -m keras_fer.release RUN --force makes it)")
+        reports[mode] = read_json(report_path(release, mode))
+    parity_file = release / "export" / "parity.json"
+    summary_file = release / rundir.SUMMARY_FILE
+    meta, config = rundir.read_meta(release), rundir.read_config(release)
+    if notes is None:
+        notes = _old_card(old, r"^## Notes\n(.*?)\n## Data\n")  # the section after Notes
+    if recipe is None:
+        recipe = _old_card(old, r"^python -m keras_fer\.train --config (\S+)[^\n]* --out runs/release$")
+    hours = _old_card(old, r"^\| made from \|[^\n]*; ([0-9.]+) training CPU-hours with them")
+    released = record.get("released", "")[:10] or _old_card(old, r"^\| released \| ([^ |]+) \|$")
+    card = render_card(meta=meta, summary=read_json(summary_file) if summary_file.is_file() else {},
+                       config=config, reports=reports,
+                       parity=read_json(parity_file) if parity_file.is_file() else {},
+                       out=release, data=record.get("data", "data"), recipe=recipe,
+                       notes=(notes or "").strip() or None,
+                       lineage=lineage(config, rundir.ensemble_members(meta),
+                                       recorded=release / LINEAGE_DIR),
+                       warnings=record.get("warnings", ()), released=released,
+                       made_from_hours=float(hours) if hours else None)
+    write_text(release / CARD_FILE, card)
+    log(f"re-rendered the model card {release / CARD_FILE}")
+    return release / CARD_FILE
 
 
 def release_formats(model_file: Path, log=print) -> tuple:

@@ -38,13 +38,16 @@ def sources(config: dict) -> dict:
     return {k: v for k, v in found.items() if v}
 
 
-def lineage(config, members=()) -> list:
+def lineage(config, members=(), recorded=None) -> list:
     """The Steps ``config`` (a TrainConfig) was made from, each after the steps it needs;
-    ``members``: an ensemble's member run directories (its config is the default)."""
+    ``members``: an ensemble's member run directories (its config is the default);
+    ``recorded``: a release's ``lineage/`` folder, whose recipes stand for runs since gone (their
+    CPU-hours unknown)."""
     steps, names = [], {}
 
     def visit(path) -> str:
-        key = str(Path(path).resolve())
+        # a recorded recipe names its sources runs/<name>, the same runs as the config's paths
+        key = Path(path).name if recorded else str(Path(path).resolve())
         if key in names:
             return names[key]
         name = base = Path(path).name or "run"
@@ -52,7 +55,7 @@ def lineage(config, members=()) -> list:
         while name in names.values():
             name, n = f"{base}-{n}", n + 1
         names[key] = name
-        steps.append(_step(Path(path), name, visit))
+        steps.append(_step(Path(path), name, visit, recorded))
         return name
 
     for path in [*sources(config.to_dict()).values(), *members]:
@@ -60,9 +63,15 @@ def lineage(config, members=()) -> list:
     return steps
 
 
-def _step(path: Path, name: str, visit) -> Step:
+def _step(path: Path, name: str, visit, recorded=None) -> Step:
     from keras_fer.io_utils import read_json
 
+    recipe = Path(recorded) / f"{name}.json" if recorded else None
+    if recipe is not None and recipe.is_file():  # its sources are named runs/<name> there
+        config = read_json(recipe)
+        for source in sources(config).values():
+            visit(source)
+        return Step(name, str(path), "train", config=config)
     if (path / rundir.CONFIG_FILE).is_file():
         config = copy.deepcopy(read_json(path / rundir.CONFIG_FILE))
         for key, source in sources(config).items():
@@ -115,7 +124,8 @@ def commands(steps, out: Path, data) -> list:
 def run_names(paths, steps) -> list:
     """The step names (runs/<name> in the card) of run directories ``paths``."""
     by_path = {str(Path(s.path).resolve()): s.name for s in steps}
-    return [by_path[str(Path(p).resolve())] for p in paths]
+    by_name = {s.name: s.name for s in steps}  # a recorded lineage's: runs/<name> or the path
+    return [by_path.get(str(Path(p).resolve())) or by_name[Path(p).name] for p in paths]
 
 
 def source_flags(config, steps) -> str:
