@@ -7,7 +7,6 @@ Public API: :data:`SPACES` and :func:`get_space` (the search spaces), :class:`FE
 The names are imported lazily so that ``python -m tuning --help`` (and a bad option) answers
 without importing Keras or KerasTuner.
 """
-import keras_fer  # noqa: F401  (first: its quiet start comes before TensorFlow's import)
 from keras_fer.lazy import lazy_exports
 
 _EXPORTS = {

@@ -1,7 +1,7 @@
 """Each engine of ``keras_fer.load()`` as an app calls it (``predict_faces`` on 48x48 FER2013
 faces): accuracy on a split, median ms per face at batch 1 and img/s at batch 64.
 
-    python scripts/bench_engines.py --data data [--model accurate] [--engines litert,savedmodel,keras]
+    python -m keras_fer.bench.engines --data data [--model accurate] [--engines litert,savedmodel,keras]
         [--split PrivateTest] [--single 300]
 
 One JSON line per engine: {"engine", "split", "images", "accuracy", "ms_per_face_batch1",
