@@ -5,7 +5,6 @@ import json
 import re
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -50,29 +49,9 @@ def test_a_gpu_or_three_hours_keep_the_full_spaces():
     assert not choose(space, space.base(), None, None, None).cpu
 
 
-def test_hyperband_with_min_epochs_is_kerastuners(tmp_path):
+def test_hyperband_with_min_epochs_is_kerastuners(hyperband_trial_epochs):
     """The trials, in order, as KerasTuner's oracle creates them once set_min_epochs ran."""
-    import keras_tuner as kt
-
-    from tuning.search import set_min_epochs
-
-    hp = kt.HyperParameters()
-    hp.Float("x", 0.0, 1.0)
-    oracle = kt.oracles.HyperbandOracle(kt.Objective("score", "max"), max_epochs=15, factor=3,
-                                        hyperparameters=hp, seed=1)
-    oracle._set_project_dir(str(tmp_path), "p")
-    oracle.verbose = 0
-    set_min_epochs(oracle, 5)
-    got = []
-    while True:
-        trial = oracle.create_trial("t")
-        if trial.status != "RUNNING":
-            break
-        values = trial.hyperparameters.values
-        got.append(values["tuner/epochs"] - values["tuner/initial_epoch"])
-        oracle.update_trial(trial.trial_id, {"score": float(np.random.rand())})
-        trial.status = "COMPLETED"
-        oracle.end_trial(trial)
+    got = hyperband_trial_epochs(15, min_epochs=5)
     assert got == hyperband_epochs(15, 3, 5) and min(got) == 5
 
 
