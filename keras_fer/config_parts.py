@@ -97,6 +97,8 @@ class Part(Mapping):
 
         return copy.deepcopy(dict(self.items()))
 
+    KIND = "setting"  # what an unknown key is called in the error
+
     @classmethod
     def read(cls, value, source):
         """The part of ``value`` (a JSON object or a part); UserError naming a bad key or value."""
@@ -108,16 +110,27 @@ class Part(Mapping):
         known = cls.known(value, source)
         unknown = sorted(set(value) - set(known))
         if unknown:
-            raise UserError(f"{source}: unknown setting {unknown[0]!r} (known: "
-                            f"{', '.join(known) or 'none'})")
-        part = cls(**value)
+            raise UserError(f"{cls.where(value, source)}: unknown {cls.KIND} {unknown[0]!r} "
+                            f"(known: {', '.join(known) or 'none'})")
+        part = cls.build(value)
         object.__setattr__(part, "_given", tuple(value))
         part.check(source)
         return part
 
     @classmethod
     def known(cls, value, source) -> tuple:
+        """The keys ``value`` may have."""
         return tuple(f.name for f in dataclasses.fields(cls))
+
+    @classmethod
+    def where(cls, value, source) -> str:
+        """What an error about ``value`` names."""
+        return source
+
+    @classmethod
+    def build(cls, value):
+        """The part of ``value``, whose keys are known."""
+        return cls(**value)
 
     def check(self, source) -> None:
         """Check the values (the keys were checked by ``read``)."""
@@ -146,25 +159,21 @@ class OptimizerConfig(Part):
     settings: dict = field(default_factory=dict)  # the other Keras arguments given
 
     @classmethod
-    def read(cls, value, source):
-        if isinstance(value, cls):
-            return value
-        if not isinstance(value, Mapping):
-            raise UserError(f"{source}: expected a JSON object, got {value!r}")
-        value = dict(value)
+    def known(cls, value, source) -> tuple:
         name = _named(value, source, tuple(OPTIMIZER_ARGS))
-        known = ("name", "lr") + OPTIMIZER_ARGS[name]
-        unknown = sorted(set(value) - set(known))
-        if unknown:
-            raise UserError(f"{source} {name}: unknown setting {unknown[0]!r} (known: "
-                            f"{', '.join(sorted(known))})")
+        return tuple(sorted(("name", "lr") + OPTIMIZER_ARGS[name]))
+
+    @classmethod
+    def where(cls, value, source) -> str:
+        return f"{source} {value['name']}"
+
+    @classmethod
+    def build(cls, value):
         typed = {f.name for f in dataclasses.fields(cls)} - {"settings"}
         part = cls(**{k: v for k, v in value.items() if k in typed},
                    settings={k: v for k, v in value.items() if k not in typed})
-        object.__setattr__(part, "_given", tuple(value))
         if "lr" in value and "learning_rate" not in value:
             object.__setattr__(part, "learning_rate", value["lr"])
-        part.check(source)
         return part
 
     def __getitem__(self, key):
@@ -256,25 +265,19 @@ class AugmentConfig(Part):
     check (it is built from them, ``Augment.from_config_dict``)."""
 
     settings: dict = field(default_factory=dict)
+    KIND = "augmentation"
 
     @classmethod
-    def read(cls, value, source):
-        if isinstance(value, cls):
-            return value
-        if not isinstance(value, Mapping):
-            raise UserError(f"{source}: expected a JSON object, got {value!r}")
-        value = dict(value)
+    def known(cls, value, source) -> tuple:
         affine = value.get("affine", {}) or {}
         if not isinstance(affine, dict) or set(affine) - set(AFFINE_KEYS):
             raise UserError(f"{source}: affine must be an object with rotation, translate, "
                             f"scale; got {affine!r}")
-        unknown = sorted(set(value) - set(AUGMENT_KEYS) - {"affine"})
-        if unknown:
-            raise UserError(f"{source}: unknown augmentation {unknown[0]!r} (known: "
-                            f"{', '.join(AUGMENT_KEYS)})")
-        part = cls(settings=value)
-        object.__setattr__(part, "_given", tuple(value))
-        return part
+        return AUGMENT_KEYS + ("affine",)
+
+    @classmethod
+    def build(cls, value):
+        return cls(settings=value)
 
     def __getitem__(self, key):
         return self.settings[key]
