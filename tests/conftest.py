@@ -23,6 +23,8 @@ E2E = {
     "tests/tuning/test_search.py",             # searches: resume, budget cut, release
     "tests/experiments/test_shipped_smoke.py",  # every shipped study's runs built, one run
     "tests/bench/test_bench.py::test_bench_on_one_and_two_devices",
+    # the shipped release evaluated on the whole real test splits (7,178 faces)
+    "tests/release/test_shipped_release.py::test_evaluating_the_release_reproduces_its_report_and_card",
 }
 
 FER_ZIP = Path(os.environ.get("FER2013_ZIP", REPO.parent / "shared" / "datasets" / "fer2013.zip"))

@@ -24,14 +24,19 @@ from keras_fer.errors import UserError
 from keras_fer.io_utils import read_json, write_json
 
 
+def check_members(members) -> None:
+    """An ensemble has at least 2 members (models or run directories)."""
+    if len(members) < 2:
+        raise UserError(f"an ensemble needs at least 2 members, got {len(members)}")
+
+
 def build_ensemble(models, name="ensemble"):
     """One model averaging the probabilities of ``models`` (Keras models, logits out)."""
     import keras
 
     from keras_fer.layers import MeanProbabilityLogits
 
-    if len(models) < 2:
-        raise UserError(f"an ensemble needs at least 2 members, got {len(models)}")
+    check_members(models)
     shapes = [tuple(int(d) for d in m.input_shape[1:]) for m in models]
     h, w = max(s[0] for s in shapes), max(s[1] for s in shapes)
     inputs = keras.Input((h, w, 1), name="image", dtype="float32")
@@ -81,6 +86,7 @@ def write_ensemble(run_dirs, out, *, force=False) -> Path:
     existing run or release there is replaced whole, only with ``force``). It is built in a
     staging folder beside ``out`` and renamed into place: nothing of the old folder is left
     in the new one, and a failure leaves the old one as it was."""
+    check_members(run_dirs)  # before Keras is imported: a mistake costs no TensorFlow start
     from keras_fer.io_utils import disk_full_is_user_error, remove_stale_stages, stage_path, swap_into_place
     from keras_fer.train.callbacks import save_model_atomic
 

@@ -55,6 +55,28 @@ def release(run_dir, fer_small_dir, tmp_path_factory):
                         notes=notes, log=lambda line: None)
 
 
+def _replay(monkeypatch, release, failures=()):
+    """make_release's evaluation and export replayed from ``release`` (the fixture's real one,
+    same model and data): for the tests whose assertions are about the folder rules, the CLI or
+    the card, not a second minute of evaluating and exporting. ``failures``: the parity check's
+    verdict becomes a failure with these."""
+    import keras_fer.evaluate
+    import keras_fer.export.core as export_core
+    from keras_fer.evaluate import report_path
+
+    def evaluate_run(run_dir, *args, tta="none", **kwargs):
+        shutil.copytree(release / "eval", run_dir / "eval", dirs_exist_ok=True)
+        return json.loads(report_path(release, tta).read_text())
+
+    def export_run(run_dir, out, *args, **kwargs):
+        shutil.copytree(release / "export", out, dirs_exist_ok=True)
+        report = json.loads((out / "parity.json").read_text())
+        return dict(report, ok=False, failures=list(failures)) if failures else report
+
+    monkeypatch.setattr(keras_fer.evaluate, "evaluate_run", evaluate_run)
+    monkeypatch.setattr(export_core, "export_run", export_run)
+
+
 def test_release_holds_the_run_reports_export_and_card(release, run_dir):
     for name in ("model.keras", "config.json", "meta.json", "history.csv", "curves.png",
                  "summary.json", "README.md", "eval/report.json", "eval/report_tencrop.json",
@@ -123,7 +145,9 @@ def test_evaluating_the_release_reproduces_its_report(release, fer_small_dir, tm
         assert again["splits"][split]["accuracy"] == shipped["splits"][split]["accuracy"]
 
 
-def test_existing_release_needs_force_and_is_swapped_whole(release, run_dir, fer_small_dir, capsys):
+def test_existing_release_needs_force_and_is_swapped_whole(release, run_dir, fer_small_dir, capsys,
+                                                            monkeypatch):
+    _replay(monkeypatch, release)
     target = release.parent / "copy"
     shutil.copytree(release, target)
     (target / "README.md").write_text("old card")
@@ -165,6 +189,7 @@ def test_force_replaces_a_release_never_a_folder_of_runs_or_the_run(tmp_path, ca
 def test_too_big_a_release_fails_and_keeps_the_old_one(release, run_dir, fer_small_dir, monkeypatch):
     import keras_fer.release.core as rel  # the module whose globals make_release reads
 
+    _replay(monkeypatch, release)
     monkeypatch.setattr(rel, "release_formats", lambda *a: ("savedmodel", "tflite"))
     monkeypatch.setattr(rel, "MAX_BYTES", 1000)
     before = (release / "README.md").read_text()
@@ -261,19 +286,6 @@ def test_a_killed_releases_staging_folder_is_removed_by_the_next_never_a_live_on
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([f".best.tmp-{live}", ".other.tmp-1"])
 
 
-def _failing_parity(monkeypatch):
-    """export_run as it is, but its parity check reports the failure a small run's int8 gets."""
-    import keras_fer.export.core as export_core
-
-    real = export_core.export_run
-
-    def export_run(*args, **kwargs):
-        report = real(*args, **kwargs)
-        return dict(report, ok=False, failures=["TFLite int8: top-1 agreement 41.0% < 90%"])
-
-    monkeypatch.setattr(export_core, "export_run", export_run)
-
-
 def test_a_failed_parity_check_is_not_released_without_force(run_dir, fer_small_dir, tmp_path,
                                                              monkeypatch):
     import keras_fer.evaluate
@@ -289,7 +301,7 @@ def test_a_failed_parity_check_is_not_released_without_force(run_dir, fer_small_
     assert list(tmp_path.iterdir()) == []  # no release, no staging folder
 
 
-def test_an_unfinished_run_is_refused_and_force_says_why_on_the_card(run_dir, fer_small_dir,
+def test_an_unfinished_run_is_refused_and_force_says_why_on_the_card(release, run_dir, fer_small_dir,
                                                                      tmp_path, monkeypatch, capsys):
     killed = tmp_path / "killed"
     shutil.copytree(run_dir, killed)
@@ -301,7 +313,7 @@ def test_an_unfinished_run_is_refused_and_force_says_why_on_the_card(run_dir, fe
                    "before its end?); finish it (run its training again), or pass --force to "
                    "release it anyway"]
     assert _snapshot(tmp_path) == before
-    _failing_parity(monkeypatch)
+    _replay(monkeypatch, release, failures=["TFLite int8: top-1 agreement 41.0% < 90%"])
     out = make_release(killed, tmp_path / "best", data=str(fer_small_dir), force=True,
                        log=lambda line: None)
     card = (out / "README.md").read_text().splitlines()
