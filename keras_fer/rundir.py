@@ -90,19 +90,25 @@ def lock_path(path) -> Path:
     return path.parent / f".{path.name}.lock"
 
 
+def read_resume_meta(file) -> dict:
+    """The ``meta`` record of a resume state file (``RESUME_FILE``), read without Keras: the
+    one reader (``keras_fer.train.callbacks.ResumeState.read_meta`` and ``resume_error``)."""
+    import json
+
+    import numpy as np
+
+    with np.load(file) as z:
+        return json.loads(str(z["meta"]))
+
+
 def resume_error(path):
     """Why ``path``'s resume state (``RESUME_FILE``) cannot be read, or None (none, or sound).
     A training killed while the disk was full, or a copied half, leaves a truncated file."""
     file = Path(path) / RESUME_FILE
     if not file.is_file():
         return None
-    import json
-
-    import numpy as np
-
     try:
-        with np.load(file) as z:
-            json.loads(str(z["meta"]))["epoch"]
+        read_resume_meta(file)["epoch"]
     except Exception as e:  # noqa: BLE001 (BadZipFile, EOFError, ValueError, KeyError, pickle)
         return f"{file}: corrupt resume state ({type(e).__name__}: {one_line(e) or 'empty'})"
     return None

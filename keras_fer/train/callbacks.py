@@ -27,7 +27,7 @@ import numpy as np
 from keras_fer.config import EPOCH_METRICS as HISTORY_KEYS
 from keras_fer.errors import UserError
 from keras_fer.io_utils import atomic_path
-from keras_fer.rundir import write_history
+from keras_fer.rundir import read_resume_meta, write_history
 from keras_fer.train.schedules import current_lr, is_better
 
 
@@ -159,8 +159,7 @@ class ResumeState(keras.callbacks.Callback):
 
     @staticmethod
     def read_meta(path):
-        with np.load(path) as z:
-            return json.loads(str(z["meta"]))
+        return read_resume_meta(path)
 
     def restore(self, model) -> int:
         """Load the state into ``model`` (compiled) and the callbacks; the next epoch index."""
