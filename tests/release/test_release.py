@@ -258,7 +258,9 @@ def test_an_ensemble_releases_with_its_members_recipes(run_dir, fer_small_dir, t
     twin = tmp_path / "twin"
     shutil.copytree(run_dir, twin)
     ens = write_ensemble([run_dir, twin], tmp_path / "ens")
-    out = make_release(ens, tmp_path / "best", data=str(fer_small_dir), log=lambda line: None)
+    # flip, not tencrop, as the second report: 2 views of the two members to trace, not 10
+    out = make_release(ens, tmp_path / "best", data=str(fer_small_dir), tta="flip",
+                       log=lambda line: None)
     assert sorted(p.name for p in (out / "lineage").iterdir()) == ["run.json", "twin.json"]
     assert json.loads((out / "lineage" / "twin.json").read_text())["model"] == "baseline"
     card = (out / "README.md").read_text()
