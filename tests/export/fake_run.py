@@ -3,6 +3,11 @@ tests/export/conftest.py). A tiny model in a fake run directory (model.keras + m
 independent of train: fitted for a few epochs on synthetic class prototypes so its predictions
 are decisive (as a trained model's are), which is what the TFLite int8 top-1 agreement check
 assumes."""
+import atexit
+import shutil
+import tempfile
+from pathlib import Path
+
 import numpy as np
 
 CLASSES = ["angry", "fear", "happy", "sad", "surprise", "neutral"]  # as if "disgust" were dropped
@@ -20,7 +25,23 @@ def synthetic_faces(n, seed=0, num_classes=len(CLASSES)):
     return np.clip(big + ramp + noise, 0, 255).astype("uint8"), labels
 
 
+_MADE = {}  # (settings, backend) -> a pristine run folder of this process
+
+
 def tiny_run_dir(path, input_size=44, classes=CLASSES, seed=0, epochs=4):
+    """The tiny run (model.keras + meta.json) in ``path``: fitted once per process for each
+    setting (a dozen test modules ask for the same one), then copied."""
+    import keras
+
+    key = (input_size, tuple(classes), seed, epochs, keras.backend.backend())
+    if key not in _MADE:
+        _MADE[key] = _fit_run_dir(Path(tempfile.mkdtemp(prefix="tiny_run_")) / "run", *key[:4])
+        atexit.register(shutil.rmtree, _MADE[key].parent, True)
+    shutil.copytree(_MADE[key], path, dirs_exist_ok=True)
+    return Path(path)
+
+
+def _fit_run_dir(path, input_size, classes, seed, epochs):
     import keras
     from keras import layers
 
