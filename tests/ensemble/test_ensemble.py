@@ -1,8 +1,6 @@
 """Ensembles: one model whose softmax is the mean of its members' (NumPy reference), members of
 different input sizes, a .keras round trip, the run directory and the CLI's refusals."""
 import re
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -76,12 +74,14 @@ def test_the_members_machines_and_training_time_are_recorded(members, tmp_path):
     assert (meta["device"], meta["train_seconds"]) == ("cpu A; cpu B", 150.5)
 
 
-def test_cli_missing_run_is_one_line_exit_2(members, tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "keras_fer.ensemble", str(members[0]),
-                           str(tmp_path / "nope"), "--out", str(tmp_path / "e")],
-                          capture_output=True, text=True)
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+def test_cli_missing_run_is_one_line_exit_2(members, tmp_path, capsys):
+    # in this process: `python -m keras_fer.ensemble`'s own exit 2 is in tests/test_bad_inputs.py
+    from keras_fer.ensemble.cli import main
+
+    assert main([str(members[0]), str(tmp_path / "nope"), "--out", str(tmp_path / "e")]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    errors = [ln for ln in err.splitlines() if ln.startswith("error:")]
     assert len(errors) == 1 and "nope" in errors[0]
 
 
