@@ -33,6 +33,11 @@
 # (default runs/gpu_results; back here they unpack into experiments/results/).
 set -uo pipefail
 cd "$(dirname "$0")/.."
+USAGE="usage: bash scripts/gpu_session.sh all [RECIPE] | train [RECIPE] | bench [MODELS] | experiment FILE.json..."
+case "${1:-}" in  # a wrong step is told before anything is installed or imported
+  all|train|bench|experiment) ;;
+  *) echo "$USAGE" >&2; exit 2 ;;
+esac
 START=$(date +%s)
 BUDGET=${BUDGET:-570}
 OUT=${OUT:-/tmp/keras_fer_gpu}
@@ -131,7 +136,7 @@ case "${1:-}" in
     experiment "$@"
     ;;
   *)
-    echo "usage: bash scripts/gpu_session.sh all [RECIPE] | train [RECIPE] | bench [MODELS] | experiment FILE.json..." >&2
+    echo "$USAGE" >&2
     exit 2
     ;;
 esac

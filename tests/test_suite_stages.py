@@ -1,5 +1,5 @@
 """The two stages of the suite: `make test` (quick) leaves out the tests marked e2e, which
-`make test-e2e` runs; CI (.ci/run) runs both, so nothing is left out of CI."""
+`make test-e2e` runs; CI (.ci/run) runs both (`make test E2E=1`), so nothing is left out of CI."""
 import re
 import subprocess
 import sys
@@ -20,14 +20,22 @@ def test_every_e2e_entry_names_a_test_that_exists():
             assert re.search(rf"^def {name}\(", (REPO / path).read_text(), re.M), entry
 
 
+def pytest_selections(*make_args):
+    """The ``-m`` selections of the pytest commands ``make MAKE_ARGS`` would run (``make -n``)."""
+    out = subprocess.run(["make", "-n", *make_args], cwd=REPO, capture_output=True, text=True,
+                         check=True).stdout
+    return [(ln.startswith("KERAS_BACKEND=jax"), re.search(r' -m ("[^"]*"|\S+) tests$', ln)[1].strip('"'))
+            for ln in out.splitlines() if " -m pytest " in ln]
+
+
 def test_ci_runs_both_stages_and_each_selects_its_half():
-    steps = [ln for ln in (REPO / ".ci" / "run").read_text().splitlines() if ln.startswith("make")]
-    assert steps == ["make lint", "make test", "make test-e2e"]
-    make = (REPO / "Makefile").read_text()
-    quick = make.split("\ntest: setup\n")[1].split("\n\n")[0]
-    e2e = make.split("\ntest-e2e: setup\n")[1].split("\n\n")[0]
-    assert quick.count('-m "not e2e"') == 1 and quick.count('-m "backends and not e2e"') == 1
-    assert e2e.count("-m e2e") == 1 and e2e.count('-m "backends and e2e"') == 1
+    steps = [ln.split("#")[0].strip() for ln in (REPO / ".ci" / "run").read_text().splitlines()
+             if ln.startswith("make")]
+    assert steps == ["make lint", "make test E2E=1"]
+    assert pytest_selections("test") == [(False, "not e2e"), (True, "backends and not e2e")]
+    assert pytest_selections("test-e2e") == [(False, "e2e"), (True, "backends and e2e")]
+    # CI: both halves in one run per backend
+    assert pytest_selections("test", "E2E=1") == [(False, "e2e or not e2e"), (True, "backends")]
 
 
 def test_the_marker_is_given_to_a_listed_test_only():
