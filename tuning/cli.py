@@ -16,6 +16,9 @@ all of Training and evaluates it on PublicTest and PrivateTest; ``--release`` th
 """
 from __future__ import annotations
 
+import shlex
+import sys
+
 from keras_fer.distribute import parse_flag
 from keras_fer.errors import ArgumentParser, cli_main
 from tuning.options import CPU_DEFAULT, OBJECTIVES, TUNERS
@@ -54,7 +57,14 @@ def parse_args(argv=None):
                    help="train each trial data-parallel over N local devices, or all")
     p.add_argument("--fix", action="append", default=[], metavar="NAME=VALUE",
                    help="hold one hyperparameter fixed, e.g. --fix model=vgg13 --fix width=0.25")
-    return p.parse_args(argv)
+    p.add_argument("--rank", type=int, metavar="K",
+                   help="run no new trial: retrain K completed trials spread over the scores as "
+                        "the best is retrained, evaluate them on PublicTest and write the Spearman "
+                        "correlation of scores and accuracies to DIR/SPACE_TUNER/rank.json, rank.md")
+    args = p.parse_args(argv)
+    # the command as given, for the figures it produces (rank.json)
+    args.command = shlex.join(["python", "-m", "tuning", *(sys.argv[1:] if argv is None else argv)])
+    return args
 
 
 @cli_main
