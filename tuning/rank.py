@@ -130,7 +130,7 @@ def rank_trials(args, space, cfg, data, tuner, budget, why, chance, cpu_search,
         deadline = None if retrain_s is None else clock() + retrain_s
         retrain_trial(tuner, trial, space, cfg, data, out, retrain_s, deadline, (SPLIT,),
                       note=f"ranking: {k} trials of the search")
-    result = write_results(args, project, objective, picked, outs, retrain_s)
+    result = write_ranking(args, project, objective, picked, outs, retrain_s)
     print(result["table"])
     print(f"wrote {project / RANK_JSON} and {project / RANK_MD}")
     return 0
@@ -148,7 +148,7 @@ def row(trial, out: Path) -> dict:
     return r
 
 
-def write_results(args, project, objective, picked, outs, retrain_s) -> dict:
+def write_ranking(args, project, objective, picked, outs, retrain_s) -> dict:
     """``rank.json`` and ``rank.md``; rho only once all ``picked`` are retrained (a partial
     correlation would read as the search's)."""
     rows = [row(t, o) for t, o in zip(picked, outs)]

@@ -69,27 +69,29 @@ def test_spearman_matches_scipy():
 FIX = ["--space", "blockcnn", "--fix", "depth=4", "--fix", "width=16", "--fix", "augment=none"]
 
 
-def _main(argv, capsys=None):
+def _main(argv):
+    """(exit code, stdout); stderr's last line joins it when the command fails."""
     from tuning.cli import main
 
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = main(argv)
-    return code, out.getvalue()
+    return code, out.getvalue() + ("" if code == 0 else err.getvalue()[-2000:])
 
 
 @pytest.fixture(scope="module")
 def ranked(tune_env, tmp_path_factory):
     """A 3-trial search with its best retrained; then ``--rank 2`` under a 20-minute budget
     (the clock moves 14 minutes a retraining: one fits), then ``--rank 3`` without a budget.
-    Every trial counts as above the constant predictor (its score is patched to 0: 1 epoch on
-    70 images learns nothing to rely on). Returns (project, outputs of the three runs, argv)."""
+    Every completed trial counts as above the constant predictor (its score is patched to -1: 1
+    epoch on 70 images learns nothing to rely on, a trial may even score 0). Returns (project,
+    the outputs of the three runs, the first run's rank.json, its retrained models, argv)."""
     from tuning import best, budget
 
     data, base = tune_env
     tmp = tmp_path_factory.mktemp("rank")
     argv = ["--data", str(data), "--config", str(base), "--tuner", "random", "--epochs", "1",
-            "--limit", "70", "--max-trials", "3", "--dir", str(tmp / "search"), *FIX]
+            "--limit", "70", "--max-trials", "3", "--seed", "7", "--dir", str(tmp / "search"), *FIX]
     offset, real_clock, real_retrain = [0.0], budget.clock, best.retrain_trial
 
     def retrain(*a, **k):
@@ -98,7 +100,7 @@ def ranked(tune_env, tmp_path_factory):
         return out
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(best, "constant_score", lambda labels, objective: 0.0)
+        mp.setattr(best, "constant_score", lambda labels, objective: -1.0)
         code, searched = _main(argv)
         assert code == 0, searched
         mp.setattr(budget, "clock", lambda: real_clock() + offset[0])
@@ -178,12 +180,12 @@ def test_rank_needs_k_trials_above_the_constant_predictor(ranked, capsys):
 
     project, argv = ranked[0], ranked[-1]
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(best, "constant_score", lambda labels, objective: 0.0)
+        mp.setattr(best, "constant_score", lambda labels, objective: -1.0)
         assert main(argv + ["--rank", "5"]) == 2
     err = capsys.readouterr().err
     assert err.splitlines()[-1] == (
         f"error: {project}: --rank 5 needs 5 completed trials that score above always predicting "
-        "the most common class (val_macro_f1 0.0000); this search has 3: run it longer, or rank "
+        "the most common class (val_macro_f1 -1.0000); this search has 3: run it longer, or rank "
         "fewer")
     assert "Traceback" not in err and err.count("error:") == 1
     assert main(argv + ["--rank", "1"]) == 2
