@@ -13,6 +13,9 @@ runs as the chief or a worker of a distributed search (see tuning/README.md). At
 (or the single process) writes ``trials.csv``, ``trials.png``, retrains the best configuration on
 all of Training and evaluates it on PublicTest and PrivateTest; ``--release`` then releases it
 (``keras_fer.release``: ten-crop reports, TFLite export, model card) to ``--best-out``.
+``--rank K`` added to a finished search's command runs no new trial: K of its trials are
+retrained as its best is and evaluated on PublicTest, with the Spearman correlation of their
+scores and accuracies (``tuning.rank``).
 """
 from __future__ import annotations
 

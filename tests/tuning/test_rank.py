@@ -190,3 +190,16 @@ def test_rank_needs_k_trials_above_the_constant_predictor(ranked, capsys):
     assert "Traceback" not in err and err.count("error:") == 1
     assert main(argv + ["--rank", "1"]) == 2
     assert "--rank 1: a rank correlation needs at least 2 trials" in capsys.readouterr().err
+
+
+def test_rank_needs_a_search_and_writes_nothing_without_one(tmp_path, capsys):
+    from tuning.cli import main
+
+    assert main(["--dir", str(tmp_path / "none"), "--rank", "6"]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"error: --rank: no search to rank in {tmp_path / 'none' / 'efficient_hyperband'}; run the "
+        "search first (the same command without --rank)")
+    assert not (tmp_path / "none").exists()
+    assert main(["--dir", str(tmp_path), "--rank", "6", "--release"]) == 2
+    assert capsys.readouterr().err.strip() == ("error: --rank retrains trials to rank them and "
+                                               "releases none: drop --release")
