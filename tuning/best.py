@@ -91,21 +91,39 @@ def read_baseline(run_dir) -> dict:
 
 def retrain_best(tuner, space, base, data, budget, estimator=None, chance=None,
                  baseline=None) -> Path:
-    """Retrain the best trial's configuration on all of Training (``base`` without its
-    ``limit``, at most ``base.epochs``) into ``PROJECT/best_trial_<id>``: within
-    ``budget.retrain_s`` (make train's budget, ``keras_fer.budget.train_within``: the epochs are
-    fixed after the second), or for ``base.epochs`` without a budget; then ``eval/report.json`` on
-    PublicTest and PrivateTest. ``baseline`` (``read_baseline``) is recorded beside it in
-    ``search.json``. A finished one is kept as it is (delete it to retrain); an interrupted one
-    resumes."""
-    from keras_fer.budget import check, train_within
-    from keras_fer.train import select_data
-
+    """Retrain the best trial's configuration (``trial_to_retrain``) into
+    ``PROJECT/best_trial_<id>`` with ``retrain_trial``: within ``budget.retrain_s`` (make train's
+    budget), cut at the end of the whole budget should its warm-up be too short to fix the epochs;
+    evaluated on PublicTest and PrivateTest. ``baseline`` (``read_baseline``) is recorded beside
+    it in ``search.json``."""
     trial, note = trial_to_retrain(tuner, chance)
     if note:
         print(f"warning: {note}", flush=True)
     out = Path(tuner.project_dir) / f"best_trial_{trial.trial_id}"
-    splits = [s for s in EVAL_SPLITS if np.any(data.splits == s)]
+    deadline = None if budget.end is None else budget.end - EVAL_RESERVE_S
+    retrain_trial(tuner, trial, space, base, data, out, budget.retrain_s, deadline,
+                  EVAL_SPLITS, note)
+    if baseline is not None:
+        search = read_json(out / SEARCH_FILE)
+        write_json(out / SEARCH_FILE, {**search, "baseline": baseline})
+    return out
+
+
+def retrain_trial(tuner, trial, space, base, data, out, retrain_s=None, deadline=None,
+                  splits=EVAL_SPLITS, note=None) -> Path:
+    """Retrain ``trial``'s configuration on all of Training (``base`` without its ``limit``, at
+    most ``base.epochs``) into the run folder ``out``: within ``retrain_s`` seconds (make train's
+    budget, ``keras_fer.budget.train_within``: the epochs are fixed after the second), or for
+    ``base.epochs`` without a budget; should its warm-up be too short to fix the epochs, it is
+    cut at ``deadline`` (a ``tuning.budget.clock`` time) instead. Then ``eval/report.json`` on
+    the ``splits`` that have images, without test-time augmentation, and ``search.json`` (the
+    trial, its score, the retraining's budget, ``note``). A finished one is kept as it is
+    (delete it to retrain); an interrupted one resumes."""
+    from keras_fer.budget import check, train_within
+    from keras_fer.train import select_data
+
+    out = Path(out)
+    splits = [s for s in splits if np.any(data.splits == s)]
     if (out / rundir.SUMMARY_FILE).is_file():
         print(f"trial {trial.trial_id} was retrained already: {out} (delete it to retrain)")
     else:
@@ -116,13 +134,13 @@ def retrain_best(tuner, space, base, data, budget, estimator=None, chance=None,
         cfg = hm.config_for(trial.hyperparameters).replace(
             out=str(out), verbose=2 if base.verbose else 0)
         callbacks, within = (), ""
-        if budget.retrain_s is not None:
-            budgeted = cfg.replace(time_budget=f"{round(budget.retrain_s)}s")
+        if retrain_s is not None:
+            budgeted = cfg.replace(time_budget=f"{round(retrain_s)}s")
             try:
                 check(budgeted)
-                cfg, within = budgeted, f" within {minutes(budget.retrain_s)} (make train's budget)"
+                cfg, within = budgeted, f" within {minutes(retrain_s)} (make train's budget)"
             except UserError:  # a warm-up too short to fix the epochs after the second: cut
-                callbacks = [Deadline(budget.end - EVAL_RESERVE_S)]
+                callbacks = [Deadline(deadline)]
         print(f"retraining trial {trial.trial_id} (score {trial.score:.4f}) on all {len(y):,} "
               f"Training images, at most {cfg.epochs} epoch(s){within} -> {out}", flush=True)
         train_within(cfg, data, callbacks=callbacks)
@@ -134,9 +152,6 @@ def retrain_best(tuner, space, base, data, budget, estimator=None, chance=None,
             "retrain_epochs": cfg.epochs, "retrain_budget": cfg.time_budget, "note": note})
     if not report_path(out).is_file():
         evaluate_run(out, data, splits=splits, tta="none")
-    if baseline is not None:
-        search = read_json(out / SEARCH_FILE)
-        write_json(out / SEARCH_FILE, {**search, "baseline": baseline})
     return out
 
 

@@ -13,8 +13,14 @@ runs as the chief or a worker of a distributed search (see tuning/README.md). At
 (or the single process) writes ``trials.csv``, ``trials.png``, retrains the best configuration on
 all of Training and evaluates it on PublicTest and PrivateTest; ``--release`` then releases it
 (``keras_fer.release``: ten-crop reports, TFLite export, model card) to ``--best-out``.
+``--rank K`` added to a finished search's command runs no new trial: K of its trials are
+retrained as its best is and evaluated on PublicTest, with the Spearman correlation of their
+scores and accuracies (``tuning.rank``).
 """
 from __future__ import annotations
+
+import shlex
+import sys
 
 from keras_fer.distribute import parse_flag
 from keras_fer.errors import ArgumentParser, cli_main
@@ -54,7 +60,14 @@ def parse_args(argv=None):
                    help="train each trial data-parallel over N local devices, or all")
     p.add_argument("--fix", action="append", default=[], metavar="NAME=VALUE",
                    help="hold one hyperparameter fixed, e.g. --fix model=vgg13 --fix width=0.25")
-    return p.parse_args(argv)
+    p.add_argument("--rank", type=int, metavar="K",
+                   help="run no new trial: retrain K completed trials spread over the scores as "
+                        "the best is retrained, evaluate them on PublicTest and write the Spearman "
+                        "correlation of scores and accuracies to DIR/SPACE_TUNER/rank.json, rank.md")
+    args = p.parse_args(argv)
+    # the command as given, for the figures it produces (rank.json)
+    args.command = shlex.join(["python", "-m", "tuning", *(sys.argv[1:] if argv is None else argv)])
+    return args
 
 
 @cli_main

@@ -36,6 +36,11 @@ def base_config(args, space) -> TrainConfig:
         raise UserError(f"--max-trials must be >= 1, got {args.max_trials}")
     if args.release and args.no_retrain:
         raise UserError("--release needs the retrained best: drop --no-retrain")
+    if args.rank is not None and args.rank < 2:
+        raise UserError(f"--rank {args.rank}: a rank correlation needs at least 2 trials (6 or "
+                        "more to mean something)")
+    if args.rank is not None and args.release:
+        raise UserError("--rank retrains trials to rank them and releases none: drop --release")
     file = read_json(args.config) if args.config else {}
     cfg = space.base(file, source=args.config or "config")
     if cfg.time_budget is not None:  # each trial's epochs are the search's to set
@@ -188,6 +193,19 @@ def set_min_epochs(oracle, min_epochs) -> None:
     oracle._start_new_bracket()
 
 
+def search_fidelity(args, space, cfg, seconds, search_s, gpu, recorded) -> fidelity.Fidelity:
+    """``tuning.fidelity.choose`` for this command; ``recorded``: the search's settings
+    (``SETTINGS_FILE``), whose subset of Training a resumed search keeps whatever the new budget
+    (its scores stay comparable). ``--rank`` reopens a finished search whatever its own budget
+    (``none`` included): a CPU search (``cpu_fixed`` recorded) keeps its CPU sizing."""
+    limit = args.limit or recorded.get("limit")
+    if args.rank is not None and recorded:
+        seconds = search_s = CPU_DEFAULT if "cpu_fixed" in recorded else None
+        gpu = None
+    return fidelity.choose(space, cfg, seconds, search_s, gpu, limit, args.epochs,
+                           [f.partition("=")[0] for f in args.fix], args.tuner)
+
+
 def search_arrays(cfg: TrainConfig, data):
     """((x, y), (vx, vy), classes) of the search, exactly as ``keras_fer.train`` selects them:
     Training (``limit``-ed) and PublicTest or a stratified split of Training; never PrivateTest."""
@@ -262,14 +280,18 @@ def run(args) -> int:
 
     gpu = accelerator_name()
     seconds, why = budget_seconds(args, gpu)
-    budget = Budget(seconds, retrain=not args.no_retrain, start=start)
+    ranking = args.rank is not None
+    budget = Budget(seconds, retrain=not (args.no_retrain or ranking), start=start)
     search_s = None if budget.search_end is None else budget.search_end - budget.start
     project = f"{space.name}_{args.tuner}"
     settings_path = Path(args.dir) / project / SETTINGS_FILE
-    # a resumed search keeps its subset whatever the new budget (its scores stay comparable)
-    limit = args.limit or (read_json(settings_path).get("limit") if settings_path.is_file() else None)
-    fid = fidelity.choose(space, cfg, seconds, search_s, gpu, limit, args.epochs,
-                          [f.partition("=")[0] for f in args.fix], args.tuner)
+    if ranking and who != "single":
+        raise UserError("--rank runs in one process: unset KERASTUNER_ORACLE_IP")
+    if ranking and not any((Path(args.dir) / project).glob("trial_*")):
+        raise UserError(f"--rank: no search to rank in {Path(args.dir) / project}; run the search "
+                        "first (the same command without --rank)")
+    recorded = read_json(settings_path) if settings_path.is_file() else {}
+    fid = search_fidelity(args, space, cfg, seconds, search_s, gpu, recorded)
     if fid.limit != cfg.limit:  # the CPU search's subset of Training
         cfg = cfg.replace(limit=fid.limit)
     trial_cfg = cfg.replace(epochs=fid.epochs) if fid.epochs else cfg  # cfg: the retraining's
@@ -306,6 +328,11 @@ def run(args) -> int:
         tuner = make_tuner(args.tuner, hypermodel, args.objective, args.max_trials,
                            trial_cfg.epochs, args.dir, seed=cfg.seed, fixed=fixed,
                            project_name=project, min_epochs=fid.min_epochs)
+    if ranking:  # no new trial: K of the finished ones retrained, evaluated on PublicTest
+        from tuning.rank import rank_trials
+
+        return rank_trials(args, space, cfg, data, tuner, budget, why, chance, fid.cpu,
+                           kerastuner_says.getvalue())
     plan = plan_search(args, cfg, data, tuner, hypermodel, fixed, budget, x, y, len(yv), who, fid)
     tuner.plan = plan
     for line in first_lines(plan, why, space.name, args.tuner, trials_done(tuner.oracle)):
