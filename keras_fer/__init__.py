@@ -29,7 +29,7 @@ def load(path=None, detector="auto", margin=0.0, engine=None):
     running the int8 TFLite (``pip install keras_fer`` installs just that).
 
     Args:
-        path: a packaged model's name (``keras_fer.resources.MODELS``: "accurate"), a run
+        path: a packaged model's name (``keras_fer.resources.MODELS``: "fast", "accurate"), a run
             directory, an export folder, a SavedModel folder or a ``.tflite`` file; None:
             the default packaged model (``keras_fer.resources.DEFAULT_MODEL``).
         detector: "auto" (MTCNN where keras_fer[mtcnn] is installed, else Haar), "mtcnn",
@@ -59,5 +59,5 @@ def load(path=None, detector="auto", margin=0.0, engine=None):
 
             raise UserError(f"the packaged model {name!r} is installed as its int8 TFLite only "
                             f"(engine 'litert'): engine {engine!r} needs its run directory (in a "
-                            "checkout, saved_models/best) and keras_fer[train]")
+                            f"checkout, {MODELS[name][1]}) and keras_fer[train]")
     return Predictor(path, detector=detector, margin=margin, engine=engine)

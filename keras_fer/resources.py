@@ -1,9 +1,11 @@
 """Files that ship with keras_fer: the packaged models, the training recipes, the Haar cascade.
 
-In a checkout the released models and the recipes live at the top of the repository
-(``saved_models/best``, ``recipes/``), where the design card, the Makefile and the README use
-them. A built wheel carries copies of both in ``keras_fer/assets/`` (``setup.py`` copies them at
-build time), so an installed keras_fer finds them with nothing else: no checkout, no download.
+Two packaged models: ``"fast"`` (the default of ``keras_fer.load()``: VGG13 x0.5 distilled from
+the release, for apps) and ``"accurate"`` (the release, VGG13 x0.75). In a checkout they and the
+recipes live at the top of the repository (``saved_models/fast``, ``saved_models/best``,
+``recipes/``), where the design card, the Makefile and the README use them. A built wheel
+carries copies of them in ``keras_fer/assets/`` (``setup.py`` copies them at build time), so
+an installed keras_fer finds them with nothing else: no checkout, no download.
 A wheel carries each model once, in the format of the default engine (the int8 TFLite that
 LiteRT runs) with its labels, parity report, reports and card, but not ``model.keras``,
 the SavedModel or the float16 TFLite (``WHEEL_LEAVES_OUT``): the "keras" and "savedmodel"
@@ -12,8 +14,8 @@ engines run a checkout's copy or a run directory.
 Example::
 
     from keras_fer import resources
-    resources.release_dir()   # .../keras_fer/assets/best, or the checkout's saved_models/best
-    resources.release_dir("accurate")
+    resources.release_dir()   # .../keras_fer/assets/fast, or the checkout's saved_models/fast
+    resources.release_dir("accurate")  # .../assets/best, or saved_models/best
     resources.recipe("cpu")          # .../recipes/cpu.json
 """
 from __future__ import annotations
@@ -26,11 +28,10 @@ PACKAGE = Path(__file__).resolve().parent
 ASSETS = PACKAGE / "assets"
 CHECKOUT = PACKAGE.parent
 # The packaged models: name -> (folder inside keras_fer/assets, folder in a checkout);
-# keras_fer.load(NAME) runs one, keras_fer.load() DEFAULT_MODEL. When the distilled student
-# ships it becomes "fast", the default, and the current release stays "accurate".
-MODELS = {"accurate": ("best", "saved_models/best")}
-DEFAULT_MODEL = "accurate"
-RELEASE = MODELS[DEFAULT_MODEL]
+# keras_fer.load(NAME) runs one, keras_fer.load() DEFAULT_MODEL: the distilled student, about
+# twice as fast as the release at a point less accuracy (their model cards).
+MODELS = {"fast": ("fast", "saved_models/fast"), "accurate": ("best", "saved_models/best")}
+DEFAULT_MODEL = "fast"
 RECIPES = ("recipes", "recipes")
 # setup.py copies the second of each pair to the first (its TREES, tested to agree).
 PACKAGED = (*MODELS.values(), RECIPES)

@@ -1,4 +1,4 @@
-"""The wheel: it carries the packaged model once (its int8 TFLite, for LiteRT, with its labels,
+"""The wheel: it carries each packaged model once (its int8 TFLite, for LiteRT, with its labels,
 reports and card) and the recipes, at most 20 MB; it declares requirements-predict.txt as its
 dependencies (no TensorFlow, Keras or KerasTuner) and requirements.txt as keras_fer[train], and
 the keras-fer command. It works alone: installed (without dependencies, which this venv has)
@@ -19,7 +19,8 @@ from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
 SOURCES = ["pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "keras_fer", "tuning",
-           "recipes", "saved_models/best", *[p.name for p in REPO.glob("requirements*.txt")]]
+           "recipes", "saved_models/fast", "saved_models/best",
+           *[p.name for p in REPO.glob("requirements*.txt")]]
 SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", ".*")
 RELEASE_SKIP = shutil.ignore_patterns("vis", "predict", ".*")  # what predict/visualize add
 MAX_WHEEL_BYTES = 20 * 2**20
@@ -118,16 +119,19 @@ def test_wheel_contents(wheel):
         names = set(z.namelist())
         meta = z.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
         entry = z.read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
-        int8 = z.read("keras_fer/assets/best/export/model_int8.tflite")
+        int8 = {name: z.read(f"keras_fer/assets/{name}/export/model_int8.tflite")
+                for name in ("fast", "best")}
     trees, leave_out = setup_constants()
     assert leave_out == resources.WHEEL_LEAVES_OUT
     assert sorted(trees.items()) == sorted((checkout, f"keras_fer/assets/{packaged}")
                                            for packaged, checkout in resources.PACKAGED)
-    for folder, packaged in ((REPO / "saved_models" / "best", "keras_fer/assets/best"),
+    for folder, packaged in ((REPO / "saved_models" / "fast", "keras_fer/assets/fast"),
+                             (REPO / "saved_models" / "best", "keras_fer/assets/best"),
                              (REPO / "recipes", "keras_fer/assets/recipes")):
         expected = released_files(folder, ("__pycache__", *leave_out))
         assert expected and {f"{packaged}/{f}" for f in expected} <= names
-    assert int8 == (REPO / "saved_models" / "best" / "export" / "model_int8.tflite").read_bytes()
+    for name, content in int8.items():
+        assert content == (REPO / "saved_models" / name / "export" / "model_int8.tflite").read_bytes()
     for name in ("model.keras", "savedmodel", "model_float16.tflite"):  # each model once
         assert not [n for n in names if name in n.split("/")], name
     assert "keras_fer/assets/haarcascade_frontalface_default.xml" in names
@@ -174,20 +178,20 @@ def test_installed_wheel_alone_loads_and_predicts(wheel, light_site, tmp_path):
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert [Path(f) for f in out["files"]] == [site / "keras_fer" / "__init__.py",
                                                site / "keras_fer" / "predict" / "core.py"]
-    assert Path(out["release"]) == site / "keras_fer" / "assets" / "best"
+    assert Path(out["release"]) == site / "keras_fer" / "assets" / "fast"
     assert Path(out["recipes"]) == site / "keras_fer" / "assets" / "recipes"
     assert str(REPO) not in out["paths"]
     assert out["heavy"] == []  # no TensorFlow, Keras or JAX was imported, nor could be
     assert out["engine"] == "litert" and out["detector"] == "haar"  # no mtcnn installed
     assert out["keras_error"] == (
-        "the packaged model 'accurate' is installed as its int8 TFLite only (engine 'litert'): "
-        "engine 'keras' needs its run directory (in a checkout, saved_models/best) and "
+        "the packaged model 'fast' is installed as its int8 TFLite only (engine 'litert'): "
+        "engine 'keras' needs its run directory (in a checkout, saved_models/fast) and "
         'keras_fer[train]')
     assert out["no_face"] == [] and len(out["classes"]) == 7
     probs = np.array(out["probs"])
     crops = [np.full((48, 48), 90, "uint8"),
              np.arange(96 * 80 * 3, dtype="uint8").reshape(96, 80, 3)]
-    checkout = Predictor(REPO / "saved_models" / "best")
+    checkout = Predictor(REPO / "saved_models" / "fast")
     assert checkout.engine == "litert"
     np.testing.assert_allclose(probs, checkout.predict_faces(crops), atol=1e-6)
 

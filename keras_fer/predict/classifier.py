@@ -26,13 +26,26 @@ LABELS_FILE = "labels.txt"  # written beside the SavedModel by keras_fer.export
 INT8_FILE = "model_int8.tflite"
 PARITY_FILE = "parity.json"  # keras_fer.export.core.PARITY_FILE
 BATCH_SIZE = 256
+# LiteRT's threads: the cores this process may use, at most 4. Its default (-1) ran one thread:
+# on 2 idle cores the fast model took 0.39 ms a face at batch 1 and gave 3,000 img/s at batch
+# 64 with one, 0.20-0.25 ms and 5,800-6,000 img/s with two (2026-12-05); past 4 a 48x48 face
+# has too little work to share
+MAX_THREADS = 4
 ENGINES = ("litert", "savedmodel", "keras")
 LITERT_PIP = "pip install ai-edge-litert"
 
 
-def litert_interpreter(path):
-    """A TFLite interpreter of ``path``: LiteRT's (ai-edge-litert), else TensorFlow's
-    ``tf.lite`` where only TensorFlow is installed; UserError when neither is."""
+def cpu_threads() -> int:
+    """The cores this process may run on (its affinity, where the OS says), at most
+    ``MAX_THREADS``."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(MAX_THREADS, cores or 1))
+
+
+def litert_interpreter(path, num_threads=None):
+    """A TFLite interpreter of ``path`` on ``num_threads`` threads (None: ``cpu_threads()``):
+    LiteRT's (ai-edge-litert), else TensorFlow's ``tf.lite`` where only TensorFlow is
+    installed; UserError when neither is."""
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:
@@ -45,7 +58,8 @@ def litert_interpreter(path):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return Interpreter(model_path=os.fspath(path))
+            return Interpreter(model_path=os.fspath(path),
+                               num_threads=cpu_threads() if num_threads is None else num_threads)
     except (ValueError, RuntimeError) as e:
         raise UserError(f"{path}: cannot load TFLite model: {str(e).splitlines()[0]}") from None
 
@@ -70,8 +84,8 @@ class LiteRTClassifier:
     LiteRT, with its class names.
 
     The interpreter is resized to each batch (one invoke for up to ``BATCH_SIZE`` faces; on 2
-    cores this gives ~940 img/s against ~730 for one invoke per face) and keeps its size
-    while the batch size repeats.
+    cores the release's int8 model gave ~940 img/s against ~730 for one invoke per face, on one
+    thread) and keeps its size while the batch size repeats.
 
     Args:
         tflite_path: a ``.tflite`` file written by ``keras_fer.export``.

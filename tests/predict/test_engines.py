@@ -81,6 +81,30 @@ def test_litert_batches_give_the_answers_of_single_faces(exported):
     assert rec.classifier.batch == 1
 
 
+def test_litert_runs_on_the_cores_this_process_may_use_at_most_four(exported, monkeypatch):
+    import ai_edge_litert.interpreter as litert
+
+    from keras_fer.predict import classifier
+
+    for cores, threads in ((set(range(8)), 4), ({0, 1}, 2), ({3}, 1)):
+        monkeypatch.setattr(classifier.os, "sched_getaffinity", lambda pid, c=cores: c)
+        assert classifier.cpu_threads() == threads
+    made = []
+    real = litert.Interpreter
+
+    def interpreter(**kwargs):
+        made.append(kwargs["num_threads"])
+        return real(**kwargs)
+
+    monkeypatch.setattr(litert, "Interpreter", interpreter)
+    one = classifier.open_classifier(exported, engine="litert")  # the last affinity: one core
+    monkeypatch.setattr(classifier.os, "sched_getaffinity", lambda pid: {0, 1})
+    two = classifier.open_classifier(exported, engine="litert")
+    assert made == [1, 2]
+    faces = synthetic_faces(70, seed=4)[0]
+    np.testing.assert_allclose(one(faces), two(faces), atol=1e-6)
+
+
 def test_numpy_preprocessing_is_to_face48():
     from keras import ops
 

@@ -1,4 +1,5 @@
-"""The release shipped in git (saved_models/best): its numbers are reproduced by evaluating it on
+"""The releases shipped in git (saved_models/best, "accurate", and saved_models/fast, the
+default of keras_fer.load()): their numbers are reproduced by evaluating it on
 the real FER2013 on this CPU, its card says them, and its SavedModel loads from a clean clone
 (where git has dropped the empty assets/ folder) and agrees with its model.keras."""
 import json
@@ -8,8 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-RELEASE = Path(__file__).resolve().parents[2] / "saved_models" / "best"
-pytestmark = pytest.mark.skipif(not (RELEASE / "model.keras").is_file(), reason="no release shipped")
+RELEASES = [Path(__file__).resolve().parents[2] / "saved_models" / name for name in ("best", "fast")]
+
+
+@pytest.fixture(params=RELEASES, ids=lambda path: path.name)
+def release(request):
+    if not (request.param / "model.keras").is_file():
+        pytest.skip(f"no release shipped in {request.param}")
+    return request.param
 
 
 @pytest.fixture(scope="module")
@@ -20,39 +27,40 @@ def test_splits(fer_zip, tmp_path_factory):
     return data.select(np.flatnonzero(np.isin(data.splits, ["PublicTest", "PrivateTest"])))
 
 
-def test_shipped_release_is_read_only_to_evaluate_and_export(tmp_path, monkeypatch):
+def test_shipped_release_is_read_only_to_evaluate_and_export(release, tmp_path, monkeypatch):
     from keras_fer import rundir
     from keras_fer.errors import UserError
 
-    assert rundir.is_release(RELEASE)  # by its model card: it predates release.json
+    assert rundir.is_release(release)  # by its model card: it predates release.json
     monkeypatch.chdir(tmp_path)
-    assert rundir.output_dir(RELEASE, "eval") == Path("runs/eval/best")
-    assert rundir.output_dir(RELEASE, "export") == Path("runs/export/best")
+    assert rundir.output_dir(release, "eval") == Path("runs/eval") / release.name
+    assert rundir.output_dir(release, "export") == Path("runs/export") / release.name
     # a folder inside it (its SavedModel, given to predict) writes beside it too
-    assert rundir.output_dir(RELEASE / "export" / "savedmodel", "predict") == Path("runs/predict/best")
-    assert rundir.output_dir(RELEASE, "eval", force=True) == RELEASE / "eval"
+    assert (rundir.output_dir(release / "export" / "savedmodel", "predict")
+            == Path("runs/predict") / release.name)
+    assert rundir.output_dir(release, "eval", force=True) == release / "eval"
     with pytest.raises(UserError, match="inside the release"):
-        rundir.output_dir(RELEASE, "eval", out=RELEASE / "eval")
+        rundir.output_dir(release, "eval", out=release / "eval")
 
 
-def test_evaluating_the_release_reproduces_its_report_and_card(test_splits, tmp_path):
+def test_evaluating_the_release_reproduces_its_report_and_card(release, test_splits, tmp_path):
     from keras_fer.evaluate import evaluate_run
 
-    before = (RELEASE / "eval" / "report.json").read_bytes()
-    got = evaluate_run(RELEASE, test_splits, verbose=False, out=tmp_path / "eval")
-    assert (RELEASE / "eval" / "report.json").read_bytes() == before  # git's files untouched
+    before = (release / "eval" / "report.json").read_bytes()
+    got = evaluate_run(release, test_splits, verbose=False, out=tmp_path / "eval")
+    assert (release / "eval" / "report.json").read_bytes() == before  # git's files untouched
     want = json.loads(before)
     for split in ("PublicTest", "PrivateTest"):
         assert got["splits"][split]["n"] == 3589
         assert got["splits"][split]["confusion"] == want["splits"][split]["confusion"]
         assert got["splits"][split]["accuracy"] == pytest.approx(want["splits"][split]["accuracy"], abs=1e-12)
-    card = (RELEASE / "README.md").read_text()
+    card = (release / "README.md").read_text()
     private = want["splits"]["PrivateTest"]
     assert re.search(rf"PrivateTest accuracy \*\*{private['accuracy']:.4f}\*\* "
                      rf"\(macro-F1 {private['macro_f1']:.4f}\)", card)
 
 
-def test_shipped_savedmodel_loads_and_agrees_with_model_keras(fer_small):
+def test_shipped_savedmodel_loads_and_agrees_with_model_keras(release, fer_small):
     import tensorflow as tf
 
     from keras_fer import rundir
@@ -61,26 +69,26 @@ def test_shipped_savedmodel_loads_and_agrees_with_model_keras(fer_small):
     # 64 real PublicTest faces of two classes (fer_small: the session's, read anyway; the whole
     # test splits are read only by the evaluation above, an end-to-end test)
     images = fer_small.split("PublicTest")[0][:64]
-    served = tf.saved_model.load(str(RELEASE / "export" / "savedmodel"))
+    served = tf.saved_model.load(str(release / "export" / "savedmodel"))
     out = served.serve(images[..., None])
-    ref = np.asarray(predict_proba(rundir.load_model(RELEASE), images))
+    ref = np.asarray(predict_proba(rundir.load_model(release), images))
     np.testing.assert_allclose(out["probabilities"].numpy(), ref, atol=1e-5)
-    labels = (RELEASE / "export" / "labels.txt").read_text().split()
+    labels = (release / "export" / "labels.txt").read_text().split()
     assert [n.decode() for n in out["class_name"].numpy()] == [labels[i] for i in ref.argmax(axis=1)]
 
 
-def test_the_recipe_the_card_reproduces_with_is_the_releases_config():
+def test_the_recipe_the_card_reproduces_with_is_the_releases_config(release):
     """A recipe edited after the release (more epochs, a time budget) would make the card's
     *Reproduce* train something else."""
     from keras_fer import rundir
     from keras_fer.config import load_config
     from keras_fer.release.lineage import sources as sources_of
 
-    card = (RELEASE / "README.md").read_text()
+    card = (release / "README.md").read_text()
     line = re.search(r"^python -m keras_fer\.train --config recipes/.*$", card, re.M).group(0)
     recipe = line.split()[4]
-    released = rundir.read_config(RELEASE).to_dict()
-    reproduced = load_config(RELEASE.parents[1] / recipe).to_dict()
+    released = rundir.read_config(release).to_dict()
+    reproduced = load_config(release.parents[1] / recipe).to_dict()
     for key in ("out", "data"):
         released.pop(key), reproduced.pop(key)
     # the runs it was made from are named on the card's command line (runs/<name>), not by the
