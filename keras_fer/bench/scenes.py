@@ -234,7 +234,7 @@ def table(results) -> str:
 def build_parser() -> ArgumentParser:
     p = ArgumentParser(prog="python -m keras_fer.bench.scenes", description=__doc__.split("\n")[0])
     p.add_argument("--data", help="FER2013 (default: data/); the faces come from PublicTest")
-    p.add_argument("--run", help="our model: a run directory or export (default: the release)")
+    p.add_argument("--run", help="our model: a run directory or export (default: keras_fer.load()'s)")
     p.add_argument("--scenes", type=int, default=100, help="scenes (default 100)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--detectors", default="mtcnn,haar",
