@@ -1,5 +1,6 @@
 """The two stages of the suite: `make test` (quick) leaves out the tests marked e2e, which
 `make test-e2e` runs; CI (.ci/run) runs both (`make test E2E=1`), so nothing is left out of CI."""
+import os
 import re
 import subprocess
 import sys
@@ -21,9 +22,11 @@ def test_every_e2e_entry_names_a_test_that_exists():
 
 
 def pytest_selections(*make_args):
-    """The ``-m`` selections of the pytest commands ``make MAKE_ARGS`` would run (``make -n``)."""
+    """The ``-m`` selections of the pytest commands ``make MAKE_ARGS`` would run (``make -n``),
+    without the variables of a make that runs this test (``make test E2E=1`` passes E2E down)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "E2E")}
     out = subprocess.run(["make", "-n", *make_args], cwd=REPO, capture_output=True, text=True,
-                         check=True).stdout
+                         check=True, env=env).stdout
     return [(ln.startswith("KERAS_BACKEND=jax"), re.search(r' -m ("[^"]*"|\S+) tests$', ln)[1].strip('"'))
             for ln in out.splitlines() if " -m pytest " in ln]
 
