@@ -56,3 +56,9 @@ def minutes(seconds) -> str:
         return f"{seconds} s"
     h, m = divmod(round(seconds / 60), 60)
     return " ".join(p for p in (f"{h} h" if h else "", f"{m} min" if m else "") if p)
+
+
+def flag(seconds) -> str:
+    """``minutes`` as ``--time-budget`` takes it: 45m, 2h, 1h30m, 40s (``parse_duration``
+    reads it back)."""
+    return minutes(seconds).replace(" h", "h").replace(" min", "m").replace(" ", "")

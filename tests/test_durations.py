@@ -1,7 +1,7 @@
 """keras_fer/durations.py: the time budgets of training and of the search."""
 import pytest
 
-from keras_fer.durations import glue_values, minutes, parse_duration
+from keras_fer.durations import flag, glue_values, minutes, parse_duration
 from keras_fer.errors import UserError
 
 
@@ -20,6 +20,8 @@ def test_durations():
 def test_minutes():
     assert [minutes(s) for s in (40, 2700, 7200, 5400, 5430)] == [
         "40 s", "45 min", "2 h", "1 h 30 min", "1 h 30 min"]
+    assert [flag(s) for s in (40, 2700, 7200, 5700, 10800)] == ["40s", "45m", "2h", "1h35m", "3h"]
+    assert [parse_duration(flag(s)) for s in (40, 2700, 5700)] == [40, 2700, 5700]
 
 
 def test_a_huge_budget_is_refused_not_made_infinite():

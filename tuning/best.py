@@ -109,6 +109,11 @@ def retrain_best(tuner, space, base, data, budget, estimator=None, chance=None,
     return out
 
 
+def retrained(out) -> bool:
+    """Whether the run folder ``out`` holds a finished retraining (its summary)."""
+    return (Path(out) / rundir.SUMMARY_FILE).is_file()
+
+
 def retrain_trial(tuner, trial, space, base, data, out, retrain_s=None, deadline=None,
                   splits=EVAL_SPLITS, note=None) -> Path:
     """Retrain ``trial``'s configuration on all of Training (``base`` without its ``limit``, at
@@ -124,7 +129,7 @@ def retrain_trial(tuner, trial, space, base, data, out, retrain_s=None, deadline
 
     out = Path(out)
     splits = [s for s in splits if np.any(data.splits == s)]
-    if (out / rundir.SUMMARY_FILE).is_file():
+    if retrained(out):
         print(f"trial {trial.trial_id} was retrained already: {out} (delete it to retrain)")
     else:
         full = base.replace(limit=None, out=str(out))

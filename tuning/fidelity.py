@@ -21,7 +21,7 @@ import inspect
 import math
 from dataclasses import dataclass, field
 
-from keras_fer.durations import minutes
+from keras_fer.durations import flag
 
 HEAVY_BUDGET_S = 3 * 3600  # x0.375-x0.75 networks: at ~4x-9x an x0.25 epoch, hours on a CPU
 QUARTER = 0.25  # recipes/cpu.json's width
@@ -103,7 +103,7 @@ def choose(space, base, seconds, search_seconds, accelerator, limit=None, epochs
     fixed, narrow = {}, {}
     if "widths" in inspect.signature(space.declare).parameters and "width" not in fixed_names:
         fixed["width"], narrow["widths"] = QUARTER, (QUARTER,)  # the efficient space's VGGs
-    heavy = minutes(HEAVY_BUDGET_S).replace(" ", "")
+    heavy = flag(HEAVY_BUDGET_S)
     wont = (f"it will not train x0.375-x0.75 networks (they need --time-budget {heavy} or a GPU)"
             if fixed else f"for longer trials: --time-budget {heavy} or a GPU")
     note = (f"CPU search: {'x0.25 networks, ' if fixed else ''}trials of {min(least, epochs)}-"

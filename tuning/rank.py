@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from keras_fer import rundir
-from keras_fer.durations import minutes, parse_duration
+from keras_fer.durations import flag, minutes, parse_duration
 from keras_fer.errors import UserError
 from keras_fer.evaluate import report_path
 from keras_fer.io_utils import read_json, write_json, write_text
@@ -76,22 +76,13 @@ def spearman(a, b) -> float:
     return float(ra @ rb / denom) if denom > 0 else math.nan
 
 
-def flag_duration(seconds) -> str:
-    """``minutes``' "1 h 35 min" as --time-budget takes it: "1h35m"."""
-    return minutes(seconds).replace(" h", "h").replace(" min", "m").replace(" ", "")
-
-
-def retrained(out: Path) -> bool:
-    return (Path(out) / rundir.SUMMARY_FILE).is_file()
-
-
 def rank_trials(args, space, cfg, data, tuner, budget, why, chance, cpu_search,
                 reloaded="") -> int:
     """Retrain ``args.rank`` trials of ``tuner``'s search (``pick`` over ``candidates``) into
     ``PROJECT/rank/trial_<id>`` within make train's budget each (without a budget on a GPU
     search: ``cfg.epochs``, as its best), stopping before one that ``budget`` (the whole
     command's) cannot cover; then ``rank.json`` and ``rank.md``. The exit code."""
-    from tuning.best import retrain_trial
+    from tuning import best  # Keras: not for importing this module
     from tuning.budget import EVAL_RESERVE_S, clock, make_train_budget
 
     k, project, objective = args.rank, Path(tuner.project_dir), tuner.oracle.objective.name
@@ -105,7 +96,7 @@ def rank_trials(args, space, cfg, data, tuner, budget, why, chance, cpu_search,
     retrain_s = make_train_budget() if budget.seconds is not None or cpu_search else None
     each = (f"{minutes(retrain_s)} (make train's budget)" if retrain_s is not None
             else f"{cfg.epochs} epoch(s) (no budget, as the best's)")
-    todo = sum(not retrained(o) for o in outs)
+    todo = sum(not best.retrained(o) for o in outs)
     need = None if retrain_s is None else retrain_s + EVAL_RESERVE_S
     line = (f"ranking: retraining {k} trials, about {k} x {each}, each on all of Training, then "
             f"evaluated on {SPLIT} -> {project / RANK_DIR}; {k - todo} retrained earlier; ")
@@ -116,19 +107,19 @@ def rank_trials(args, space, cfg, data, tuner, budget, why, chance, cpu_search,
         line += f"time budget {minutes(budget.seconds)} ({why}): {fit} of the {todo} left fit"
         if fit < todo:
             total = 300 * math.ceil((clock() - budget.start + todo * need) / 300)
-            line += (f" (for all: --time-budget {flag_duration(total)}; else run the same "
+            line += (f" (for all: --time-budget {flag(total)}; else run the same "
                      "command again to continue)")
     print(line, flush=True)
     print(reloaded, end="", flush=True)
     for trial, out in zip(picked, outs):
-        if not retrained(out) and need is not None and budget.left() < need:
-            done = sum(retrained(o) for o in outs)
+        if not best.retrained(out) and need is not None and budget.left() < need:
+            done = sum(best.retrained(o) for o in outs)
             print(f"time budget: {minutes(max(0.0, budget.left()))} left, less than a "
                   f"retraining ({minutes(need)} with its setup and evaluation): stopping with "
                   f"{done} of {k} retrained; run the same command again to continue", flush=True)
             break
         deadline = None if retrain_s is None else clock() + retrain_s
-        retrain_trial(tuner, trial, space, cfg, data, out, retrain_s, deadline, (SPLIT,),
+        best.retrain_trial(tuner, trial, space, cfg, data, out, retrain_s, deadline, (SPLIT,),
                       note=f"ranking: {k} trials of the search")
     result = write_ranking(args, project, objective, picked, outs, retrain_s)
     print(result["table"])
@@ -137,11 +128,13 @@ def rank_trials(args, space, cfg, data, tuner, budget, why, chance, cpu_search,
 
 
 def row(trial, out: Path) -> dict:
+    from tuning import best
+
     values = trial.hyperparameters.values
     r = {"trial_id": str(trial.trial_id), "score": float(trial.score),
          "trial_epochs": values.get("tuner/epochs"), "hyperparameters": hyperparameters(trial),
          "run_dir": str(out), SPLIT: None, "epochs": None, "seconds": None}
-    if retrained(out) and report_path(out).is_file():
+    if best.retrained(out) and report_path(out).is_file():
         summary, report = read_json(out / rundir.SUMMARY_FILE), read_json(report_path(out))
         r.update({SPLIT: float(report["splits"][SPLIT]["accuracy"]),
                   "epochs": summary["epochs_run"], "seconds": summary["train_seconds"]})
