@@ -81,6 +81,17 @@ class TrainingModel(keras.Model):
         else:
             self.view = net
 
+    def build_from_config(self, config):
+        """Builds every state from ``get_build_config()``'s input shapes by one call on a zero
+        batch (uint8 images, int32 labels). KerasTuner's Hyperband does this before it loads
+        the checkpoint of the trial a round continues; Keras' default runs the model on float
+        symbolic inputs, which the labels' one-hot refuses, and left it unbuilt."""
+        if not config or "input_shape" not in config:
+            return super().build_from_config(config)
+        images, labels = config["input_shape"]
+        self((np.zeros([1, *images[1:]], "uint8"), np.zeros([1, *labels[1:]], "int32")),
+             training=False)
+
     def call(self, inputs, training=False):
         from keras_fer.augment import fit_to
 

@@ -99,3 +99,30 @@ def test_fit_takes_the_schedule_from_hp_not_from_a_previous_build():
     opt = step.build(hp).optimizer
     opt.iterations.assign(4)  # 14 images in batches of 4: epoch 2 begins at step 4
     assert float(opt.learning_rate) == pytest.approx(1e-4)  # the space's 1e-3, cut by 10
+
+
+def test_a_hyperband_round_reloads_the_trial_it_continues(tmp_path):
+    """KerasTuner's Hyperband continues a trial in its next round with what it saved
+    (``Hyperband._build_hypermodel``): a new model built from ``get_build_config()``, then the
+    checkpoint's weights. A real search failed every such round ("loading weights into a model
+    that has not yet been built")."""
+    import json
+
+    import numpy as np
+
+    hm = FERHyperModel(TrainConfig(batch_size=4, mixed_precision=False),
+                       train_labels=np.arange(14) % 7)
+    hp = kt.HyperParameters()
+    images = np.random.default_rng(0).integers(0, 256, (8, 48, 48), dtype="uint8")
+    labels = np.arange(8) % 7
+    first = hm.build(hp)
+    first.fit((images, labels), labels, epochs=1, verbose=0)
+    first.save_weights(tmp_path / "checkpoint.weights.h5")
+    config = json.loads(json.dumps(first.get_build_config()))  # as KerasTuner stores it
+
+    again = hm.build(hp)
+    again.build_from_config(config)
+    again.load_weights(tmp_path / "checkpoint.weights.h5")
+    assert len(again.weights) == len(first.weights) > 0
+    for a, b in zip(again.weights, first.weights):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
