@@ -25,15 +25,36 @@ E2E = {
     "tests/bench/test_bench.py::test_bench_on_one_and_two_devices",
     # the shipped release evaluated on the whole real test splits (7,178 faces)
     "tests/release/test_shipped_release.py::test_evaluating_the_release_reproduces_its_report_and_card",
+    "tests/release/test_release.py",           # whole releases: evaluation, export, card
+    # whole commands in a subprocess that starts TensorFlow (the others fail before it)
+    "tests/test_quiet.py::test_a_cli_that_imports_tensorflow_writes_nothing_to_stderr",
+    *(f"tests/test_bad_inputs.py::test_bad_input_is_one_line_exit_2_and_changes_nothing[{case}]"
+      for case in ("train-zero-byte-npz", "predict-video-cut-short", "tuning-dir-a-file",
+                   "experiments-over-committed-results", "predict-killed-run-unknown-classes",
+                   "experiments-smoke-into-results")),
+    # three exports (TFLite's converter) to show what a second one keeps
+    "tests/export/test_export_safety.py::"
+    "test_tflite_only_keeps_an_existing_savedmodel_and_parity_describes_the_folder",
 }
+# the JAX stage's selection (Makefile): only the modules with a `backends` mark are imported
+BACKENDS_ONLY = ("backends", "backends and not e2e", "backends and e2e")
 
 FER_ZIP = Path(os.environ.get("FER2013_ZIP", REPO.parent / "shared" / "datasets" / "fer2013.zip"))
+
+
+def pytest_ignore_collect(collection_path, config):
+    """Under the JAX stage's ``-m backends...`` a test module without the mark has nothing to
+    run: it is not imported (each worker saved some 5 s of collection)."""
+    if config.getoption("markexpr") in BACKENDS_ONLY and collection_path.is_file() \
+            and collection_path.name.startswith("test_") and collection_path.suffix == ".py":
+        return "mark.backends" not in collection_path.read_text()
+    return None
 
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
         path = Path(item.fspath).relative_to(REPO).as_posix()
-        if path in E2E or f"{path}::{item.originalname}" in E2E:
+        if path in E2E or f"{path}::{item.originalname}" in E2E or f"{path}::{item.name}" in E2E:
             item.add_marker(pytest.mark.e2e)
 
 

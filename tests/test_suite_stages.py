@@ -17,8 +17,11 @@ def test_every_e2e_entry_names_a_test_that_exists():
     for entry in sorted(E2E):
         path, _, name = entry.partition("::")
         assert (REPO / path).is_file(), entry
+        name, _, case = name.partition("[")  # a parametrized case: test_x[its id]
         if name:
             assert re.search(rf"^def {name}\(", (REPO / path).read_text(), re.M), entry
+        if case:
+            assert f'("{case[:-1]}",' in (REPO / path).read_text(), entry
 
 
 def pytest_selections(*make_args):

@@ -140,10 +140,13 @@ def test_measure_keeps_each_paths_fastest_round_and_median_latency():
 
     images = np.zeros((10, 48, 48), "uint8")
     got = fer_peer.time_paths({"a": path("a", 0.01), "b": path("b", 0.002)}, images, batch_size=4,
-                           latency_faces=3, rounds=2, clock=lambda: clock["t"])
+                           latency_faces=5, rounds=2, block=3, clock=lambda: clock["t"])
     assert clock["calls"][:4] == [("a", 1), ("a", 4), ("b", 1), ("b", 4)]  # warm-ups
     assert clock["calls"][4:10] == [("a", 4), ("a", 4), ("a", 2), ("b", 4), ("b", 4), ("b", 2)]
-    assert clock["calls"][-6:] == [("a", 1), ("b", 1)] * 3  # latency: the paths in turn
+    # latency: blocks of 3 faces then 2, each path in a row after one untimed call, in turn
+    assert clock["calls"][16:] == ([("a", 1)] * 4 + [("b", 1)] * 4 + [("a", 1)] * 3
+                                   + [("b", 1)] * 3)
+    assert len(clock["calls"]) == 16 + 14
     np.testing.assert_array_equal(got["a"][0], np.eye(7)[[0, 1, 2, 3, 0, 1, 2, 3, 0, 1]])
     assert got["a"][1] == pytest.approx(100.0) and got["b"][1] == pytest.approx(500.0)
     assert got["a"][2] == pytest.approx(10.0) and got["b"][2] == pytest.approx(2.0)

@@ -55,11 +55,11 @@ def release(run_dir, fer_small_dir, tmp_path_factory):
                         notes=notes, log=lambda line: None)
 
 
-def _replay(monkeypatch, release, failures=()):
+def _replay(monkeypatch, release, failures=(), export=True):
     """make_release's evaluation and export replayed from ``release`` (the fixture's real one,
     same model and data): for the tests whose assertions are about the folder rules, the CLI or
     the card, not a second minute of evaluating and exporting. ``failures``: the parity check's
-    verdict becomes a failure with these."""
+    verdict becomes a failure with these; ``export=False`` replays the evaluation only."""
     import keras_fer.evaluate
     import keras_fer.export.core as export_core
     from keras_fer.evaluate import report_path
@@ -74,7 +74,8 @@ def _replay(monkeypatch, release, failures=()):
         return dict(report, ok=False, failures=list(failures)) if failures else report
 
     monkeypatch.setattr(keras_fer.evaluate, "evaluate_run", evaluate_run)
-    monkeypatch.setattr(export_core, "export_run", export_run)
+    if export:
+        monkeypatch.setattr(export_core, "export_run", export_run)
 
 
 def test_release_holds_the_run_reports_export_and_card(release, run_dir):
@@ -252,15 +253,17 @@ def test_size_limit_decides_tflite_before_any_work(tmp_path, monkeypatch):
         rel.release_formats(model_file)
 
 
-def test_an_ensemble_releases_with_its_members_recipes(run_dir, fer_small_dir, tmp_path):
+def test_an_ensemble_releases_with_its_members_recipes(release, run_dir, fer_small_dir, tmp_path,
+                                                      monkeypatch):
     from keras_fer.ensemble.core import write_ensemble
 
     twin = tmp_path / "twin"
     shutil.copytree(run_dir, twin)
     ens = write_ensemble([run_dir, twin], tmp_path / "ens")
-    # flip, not tencrop, as the second report: 2 views of the two members to trace, not 10
-    out = make_release(ens, tmp_path / "best", data=str(fer_small_dir), tta="flip",
-                       log=lambda line: None)
+    # the lineage, the card and the ensemble's export are the subject: the evaluation is
+    # replayed (an ensemble's predictions are tests/ensemble's)
+    _replay(monkeypatch, release, export=False)
+    out = make_release(ens, tmp_path / "best", data=str(fer_small_dir), log=lambda line: None)
     assert sorted(p.name for p in (out / "lineage").iterdir()) == ["run.json", "twin.json"]
     assert json.loads((out / "lineage" / "twin.json").read_text())["model"] == "baseline"
     card = (out / "README.md").read_text()
