@@ -79,6 +79,7 @@ def fixed_hyperparameters(space, items):
 
     known = {p.name: p for p in space.hyperparameters()}
     hp = kt.HyperParameters()
+    values = {}
     for item in items:
         name, sep, text = item.partition("=")
         if not sep or name not in known:
@@ -93,7 +94,18 @@ def fixed_hyperparameters(space, items):
                 value = kind(json.loads(text) if kind in (int, float) else text)
         except (ValueError, TypeError):
             raise UserError(f"--fix {item!r}: {text!r} is not a {kind.__name__}") from None
-        hp.Fixed(name, value)
+        values[name] = value
+    # a conditional one is held under its own condition (KerasTuner keeps one value per name and
+    # condition: an unconditional Fixed beside the space's conditional Choice was overwritten
+    # by it, so `--fix width=0.25` trained x0.75); its parents go in first, as the space declares
+    # them unless they are fixed too
+    for name, value in sorted(values.items(), key=lambda kv: len(known[kv[0]].conditions)):
+        with contextlib.ExitStack() as scopes:
+            for condition in known[name].conditions:
+                if condition.name not in hp:
+                    hp.merge([known[condition.name]])
+                scopes.enter_context(hp.conditional_scope(condition.name, condition.values))
+            hp.Fixed(name, value)
     return hp
 
 

@@ -55,9 +55,12 @@ def test_other_points_of_the_space():
 
 
 def test_fix_takes_each_type():
-    hp = fixed_hyperparameters(EFFICIENT, ["model=mini_xception", "ema=false", "width=0.25",
+    hp = fixed_hyperparameters(EFFICIENT, ["model=vgg19", "ema=false", "width=0.25",
                                            "l2=0.0001"])
-    assert hp.values == {"model": "mini_xception", "ema": False, "width": 0.25, "l2": 0.0001}
+    assert hp.values == {"model": "vgg19", "ema": False, "width": 0.25, "l2": 0.0001}
+    # width applies to the VGGs only: with mini_xception it is held but inactive
+    assert "width" not in fixed_hyperparameters(EFFICIENT, ["model=mini_xception",
+                                                            "width=0.25"]).values
     with pytest.raises(UserError, match="'maybe' is not a bool"):
         fixed_hyperparameters(EFFICIENT, ["ema=maybe"])
     with pytest.raises(UserError, match="NAME one of model, width, optimizer"):
@@ -77,3 +80,28 @@ def test_build_trains_with_the_ema_of_a_short_run():
     assert model.net.name == "vgg13" and model.net.input_shape[1:] == (44, 44, 1)
     assert model.optimizer.use_ema and model.optimizer.ema_momentum == pytest.approx(0.8)
     assert model.augment.erasing == 0.5
+
+
+def test_a_fixed_conditional_value_holds_in_the_defaults_and_every_sample():
+    """`--fix width=0.25`: width is declared under model in (vgg13, vgg19); an unconditional
+    Fixed beside it was overwritten by the space's Choice (the first trial trained x0.75)."""
+    from tuning.best import default_values
+    from tuning.search import defaults_first
+
+    fixed = fixed_hyperparameters(EFFICIENT, ["width=0.25"])
+    declared = fixed.copy()
+    EFFICIENT.declare(declared)  # what KerasTuner's tuner does with the hypermodel
+    oracle = kt.oracles.RandomSearchOracle(objective=kt.Objective("val_macro_f1", "max"),
+                                           max_trials=50, hyperparameters=fixed, seed=1)
+    oracle.update_space(declared)
+    defaults_first(oracle)
+    first = oracle._random_values()
+    assert first == {**default_values(oracle), "width": 0.25} and first["model"] == "vgg13"
+    oracle._tried_so_far.add("a trial")
+    samples = [oracle._random_values() for _ in range(30)]
+    vgg = [s for s in samples if s["model"] in ("vgg13", "vgg19")]
+    assert vgg and all(s["width"] == 0.25 for s in vgg)
+    assert all("width" not in s for s in samples if s["model"] == "mini_xception")
+    # the parent is fixed as well, given after its child: the child still under its condition
+    both = fixed_hyperparameters(EFFICIENT, ["width=0.25", "model=vgg19"])
+    assert both.values == {"model": "vgg19", "width": 0.25}
