@@ -103,6 +103,10 @@ def plot_hyperparameters(table: pd.DataFrame, path, objective: str) -> Path:
             ax.plot(numeric, y, "o", alpha=0.7)
             if numeric.min() > 0 and numeric.max() / numeric.min() >= 10:
                 ax.set_xscale("log")
+            else:  # at most 4 ticks, small rates as 1.3e-4, not 0.0001325 run together
+                ax.locator_params(axis="x", nbins=4)
+                ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 4), useOffset=False)
+            ax.tick_params(axis="x", labelsize=7)
         else:
             text = [str(v) for v in values]
             labels = sorted(set(text))
