@@ -120,7 +120,7 @@ def rank_trials(args, space, cfg, data, tuner, budget, why, chance, cpu_search,
             break
         deadline = None if retrain_s is None else clock() + retrain_s
         best.retrain_trial(tuner, trial, space, cfg, data, out, retrain_s, deadline, (SPLIT,),
-                      note=f"ranking: {k} trials of the search")
+                           note=f"ranking: {k} trials of the search")
     result = write_ranking(args, project, objective, picked, outs, retrain_s)
     print(result["table"])
     print(f"wrote {project / RANK_JSON} and {project / RANK_MD}")
