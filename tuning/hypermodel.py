@@ -113,17 +113,22 @@ class FERHyperModel(keras_tuner.HyperModel):
         import keras
 
         callbacks = list(callbacks or [])
-        _, schedule = self.make_schedule(self.config_for(hp, self.trial_epochs(hp)))
+        cfg = self.config_for(hp, self.trial_epochs(hp))
+        _, schedule = self.make_schedule(cfg)
         if schedule is not None:
             callbacks.insert(0, schedule)
-        if getattr(model.optimizer, "use_ema", False):
-            # first: validation and KerasTuner's best-epoch checkpoint see the averaged weights
-            callbacks.insert(0, keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
+        from keras_fer.train import ema_swap
+
+        swap = ema_swap(model.net, args[0][0], cfg) if args else None
+        if swap is not None:  # first: validation and KerasTuner's best-epoch checkpoint see the
+            callbacks.insert(0, swap)  # average, with its own batch-norm statistics
         if model.augment is not None and model.augment.alternate:
             from keras_fer.augment import AugmentEpoch
 
             callbacks.append(AugmentEpoch(model.augment))
         kwargs.setdefault("batch_size", self.base.batch_size)
+        if args and isinstance(args[0], tuple):  # ((images, labels), labels): one trace, not two
+            model.build_state(*args[0])
         if keras.backend.backend() == "tensorflow" and len(args) == 2:
             # arrays as the trainer feeds them (Keras' autotuned pipeline stalls between epochs)
             from keras_fer.devices import tf_fit_args

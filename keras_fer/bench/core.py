@@ -93,6 +93,7 @@ def run_case(name, augment, precision, images, labels, *, epochs=2, steps=None, 
             cfg = cfg.replace(augment=full_augment(input_hw, images.shape[1:3]))
         tm = training_model(model, cfg)
         x, y = on_device(images[..., None]), on_device(labels)
+        tm.build_state(x, y)
         tm.fit((x, y), y, batch_size=batch_size, epochs=epochs, steps_per_epoch=steps, verbose=0,
                callbacks=[clock])
     per_epoch = len(labels) if steps is None else min(len(labels), steps * batch_size)

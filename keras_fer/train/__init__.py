@@ -16,6 +16,6 @@ _EXPORTS = {
     "run": "core", "build_training_model": "core", "build_net": "core", "check_labels": "core",
     "select_data": "core", "base_learning_rate": "optimizers",
     "TrainingFailed": "core", "TrainingModel": "wrapper", "build_optimizer": "optimizers",
-    "make_schedule": "schedules", "lr_at_epoch": "schedules",
+    "make_schedule": "schedules", "lr_at_epoch": "schedules", "ema_swap": "ema",
 }
 __all__, __getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -36,7 +36,7 @@ from keras_fer.train.callbacks import (
     save_model_atomic,
     tensorboard_callbacks,
 )
-from keras_fer.train.ema import EMASwap, calibration_augment, calibration_images
+from keras_fer.train.ema import ema_swap
 from keras_fer.train.optimizers import base_learning_rate, build_optimizer
 from keras_fer.train.report import finish_run, fold_summary, format_folds
 from keras_fer.train.schedules import make_schedule
@@ -229,8 +229,7 @@ def _train(cfg, plan, train, val, classes, out, callbacks, resume_every_s) -> Pa
     stateful = {"history": history, "best": best, "clock": clock}
     if schedule_cb is not None:
         stateful["schedule"] = schedule_cb
-    ema = (EMASwap(net, calibration_images(x, cfg.seed), calibration_augment(cfg.augment, cfg.seed))
-           if cfg.ema else None)
+    ema = ema_swap(net, x, cfg)
     if ema is not None:
         stateful["ema"] = ema
     for cb in callbacks:  # a caller's callback with a resume_key resumes with the run
@@ -244,7 +243,8 @@ def _train(cfg, plan, train, val, classes, out, callbacks, resume_every_s) -> Pa
         if resume_settings(stored) != resume_settings(cfg.to_dict()):
             raise UserError(f"{resume.path}: resume state of a run with other settings; use "
                             f"another --out or delete {resume.path.parent}")
-        _build(tm, x, y)
+    tm.build_state(x[..., None], y)  # before the first traced step (and a restore)
+    if saved is not None:
         initial_epoch = resume.restore(tm)
         print(f"resuming {out} after epoch {initial_epoch} (best {cfg.monitor} "
               f"{best.best})", flush=True)
@@ -300,13 +300,6 @@ def _fit_data(cfg, plan, x, y, vx, vy, initial_epoch=0) -> dict:
     args["validation_data"] = val_data(on_device)
     args["validation_batch_size"] = val_batch
     return args
-
-
-def _build(tm, x, y):
-    """Build the model's and optimizer's variables (before restoring weights into them)."""
-    n = min(2, len(y))
-    tm((x[:n, ..., None], y[:n]), training=False)
-    tm.optimizer.build(tm.trainable_variables)
 
 
 def run(cfg, data=None, *, callbacks=(), resume_every_s=0.0, force=False) -> Path:

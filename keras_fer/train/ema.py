@@ -87,6 +87,16 @@ def recalibrate_batch_norm(net, images, batch_size=CALIBRATION_BATCH, augment=No
             v.assign(value)
 
 
+def ema_swap(net, images, cfg):
+    """The EMA callback of a training of ``cfg`` on uint8 ``images`` (None without an EMA):
+    ``make train``'s and every search trial's, so that a trial validates the average with its
+    own batch-norm statistics as the retrained run will (Keras' ``SwapEMAWeights`` keeps the
+    raw weights' statistics, which scored EMA trials below what they train to)."""
+    if not cfg.ema:
+        return None
+    return EMASwap(net, calibration_images(images, cfg.seed), calibration_augment(cfg.augment, cfg.seed))
+
+
 class EMASwap(keras.callbacks.SwapEMAWeights):
     """Averaged weights (with their own batch-norm statistics) in the model for validation and
     at each epoch's end; raw weights (with theirs) during training. The "average is in the

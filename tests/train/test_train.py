@@ -354,3 +354,24 @@ def test_a_balanced_sampler_run_validates_on_its_capped_public_test(fer_small, t
     summary = json.loads((out / "summary.json").read_text())
     assert summary["val_images"] == 14 and len(read_history(out)) == 1  # 70 x val_fraction 0.2
     assert math.isfinite(float(read_history(out)[0]["val_loss"]))
+
+
+def test_the_training_step_is_traced_once(tiny_data, tiny_cfg, monkeypatch):
+    """The optimizer (its momentum and EMA slots) is built before ``fit``: Keras' TensorFlow
+    trainer builds it inside the first trace otherwise, and a ``tf.function`` that creates
+    variables is traced twice (2.6 s more for recipes/cpu.json's step on this CPU)."""
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("tf.function tracing: the TensorFlow backend")
+    from keras_fer.train import TrainingModel
+
+    traces, step = [], TrainingModel.train_step
+
+    def counted(self, data):  # runs once per trace: inside the tf.function it is a graph
+        traces.append(1)
+        return step(self, data)
+
+    monkeypatch.setattr(TrainingModel, "train_step", counted)
+    cfg = tiny_cfg.replace(optimizer={"name": "sgd", "learning_rate": 0.01, "momentum": 0.9},
+                           ema=0.9)
+    run(cfg, tiny_data)
+    assert len(traces) == 1

@@ -126,3 +126,41 @@ def test_a_hyperband_round_reloads_the_trial_it_continues(tmp_path):
     assert len(again.weights) == len(first.weights) > 0
     for a, b in zip(again.weights, first.weights):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_an_ema_trial_validates_the_average_with_its_own_batch_norm_statistics():
+    """As `make train` does (keras_fer.train.ema.EMASwap): Keras' SwapEMAWeights left the raw
+    weights' batch-norm statistics beside the averaged weights, which scored EMA trials below
+    what they train to. At each epoch's end (KerasTuner's checkpoint) the model holds what
+    validation saw: the average with the statistics that a recalibration gives it."""
+    import keras
+    import numpy as np
+
+    from keras_fer.train.ema import batch_norm_layers, calibration_images, recalibrate_batch_norm
+
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, 255, (32, 48, 48, 1)).astype("uint8"), np.arange(32) % 7
+    base = TrainConfig(batch_size=8, epochs=2, ema=0.5, seed=1, verbose=0)
+    hm = FERHyperModel(base, train_labels=y)  # the blockcnn space: batch norm by default
+    hp = kt.HyperParameters()
+    hp.Fixed("augment", "none")  # a deterministic recalibration to compare with
+    model = hm.build(hp)
+
+    def stats():
+        return [keras.ops.convert_to_numpy(v).copy() for layer in batch_norm_layers(model.net)
+                for v in (layer.moving_mean, layer.moving_variance)]
+
+    class Probe(keras.callbacks.Callback):  # after the trainer's callbacks, as KerasTuner's
+        seen = []
+
+        def on_epoch_end(self, epoch, logs=None):
+            held = stats()
+            recalibrate_batch_norm(model.net, calibration_images(x, base.seed))
+            self.seen.append((held, stats()))
+
+    hm.fit(hp, model, (x, y), y, validation_data=((x[:14], y[:14]), y[:14]), epochs=2,
+           callbacks=[Probe()])
+    assert len(Probe.seen) == 2 and len(Probe.seen[0][0]) == 5 * 2  # depth 5: 5 batch norms
+    for held, recalibrated in Probe.seen:
+        for a, b in zip(held, recalibrated):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
