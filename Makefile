@@ -71,12 +71,13 @@ lint: setup
 	$(VENV)/bin/ruff check .
 
 # Tests: the whole suite on TensorFlow (the default backend), then the backend-agnostic part on JAX;
-# each on TEST_WORKERS pytest-xdist workers (a module's tests stay on one, with its fixtures).
+# each on TEST_WORKERS pytest-xdist workers (a module's tests stay on one, with its fixtures;
+# the longest modules first: tests/conftest.py LONGEST_FIRST).
 # `make test` is the quick suite; `make test-e2e` the end-to-end runs (tests/conftest.py E2E:
 # whole commands, searches, several devices and processes). CI runs both as `make test E2E=1`:
 # the same tests in one run per backend, so the workers start once and share one tail.
 TEST_WORKERS ?= 2
-PYTEST := $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadscope
+PYTEST := $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
 test: setup
 	$(PYTEST) -m "$(if $(E2E),e2e or not e2e,not e2e)" tests
 	KERAS_BACKEND=jax $(PYTEST) -m "backends$(if $(E2E),, and not e2e)" tests

@@ -17,6 +17,7 @@ E2E = {
     "tests/test_gpu_session.py",               # the GPU call's script, on JAX, end to end
     "tests/test_package.py",                   # builds the wheel and installs it alone
     "tests/train/test_devices.py",             # 2 devices and 2 processes against 1
+    "tests/train/test_devices_cli.py",         # the command on 2 devices
     "tests/tuning/test_devices.py",            # a search on 2 devices
     "tests/tuning/test_distributed.py",        # a chief and two worker processes
     "tests/tuning/test_efficient_cli.py",      # `python -m tuning` of the default space
@@ -37,6 +38,31 @@ E2E = {
     "test_tflite_only_keeps_an_existing_savedmodel_and_parity_describes_the_folder",
 }
 
+# The longest modules first (seconds measured on the 2-core machine, 2026-12-05), so that the
+# pytest-xdist workers, which take one module at a time in this order (--no-loadscope-reorder;
+# xdist's own order is by number of tests), never start a long one last and idle beside it.
+LONGEST_FIRST = (
+    "tests/test_gpu_session.py",                # 98 s
+    "tests/train/test_devices.py",              # TensorFlow 37 s, JAX 107 s
+    "tests/tuning/test_search.py",              # 66 s
+    "tests/test_bad_inputs.py",                 # 56 s
+    "tests/experiments/test_shipped_smoke.py",  # 55 s
+    "tests/release/test_shipped_release.py",    # 52 s
+    "tests/tuning/test_rank.py",                # 44 s
+    "tests/release/test_release.py",            # 44 s
+    "tests/train/test_train.py",                # 40 s
+    "tests/train/test_parts.py",                # JAX 30 s
+    "tests/models/test_precision.py",           # JAX 25 s
+    "tests/train/test_ema.py",                  # 31 s
+    "tests/export/test_export.py",              # 30 s
+    "tests/tuning/test_efficient_cli.py",       # 29 s
+    "tests/tuning/test_devices.py",             # 27 s
+    "tests/export/test_export_safety.py",       # 24 s
+    "tests/models/test_zoo.py",                 # 23 s
+    "tests/bench/test_bench.py",                # 22 s
+    "tests/tuning/test_distributed.py",         # 20 s
+)
+
 FER_ZIP = Path(os.environ.get("FER2013_ZIP", REPO.parent / "shared" / "datasets" / "fer2013.zip"))
 
 
@@ -52,10 +78,16 @@ def pytest_ignore_collect(collection_path, config):
 
 
 def pytest_collection_modifyitems(config, items):
+    order = {path: k for k, path in enumerate(LONGEST_FIRST)}
     for item in items:
-        path = Path(item.fspath).relative_to(REPO).as_posix()
+        path = _path(item)
         if path in E2E or f"{path}::{item.originalname}" in E2E or f"{path}::{item.name}" in E2E:
             item.add_marker(pytest.mark.e2e)
+    items.sort(key=lambda item: order.get(_path(item), len(order)))  # stable: modules stay whole
+
+
+def _path(item) -> str:
+    return Path(item.fspath).relative_to(REPO).as_posix()
 
 
 def require_data_set(path, shared, ci) -> Path:

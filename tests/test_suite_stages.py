@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import E2E, require_data_set
+from tests.conftest import E2E, LONGEST_FIRST, require_data_set
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -22,6 +22,24 @@ def test_every_e2e_entry_names_a_test_that_exists():
             assert re.search(rf"^def {name}\(", (REPO / path).read_text(), re.M), entry
         if case:
             assert f'("{case[:-1]}",' in (REPO / path).read_text(), entry
+
+
+def test_the_longest_modules_exist_and_are_run_first():
+    """LONGEST_FIRST names modules (a renamed one would silently lose its place), and the hook
+    puts their tests first, in that order, each module whole and in its own order."""
+    from types import SimpleNamespace
+
+    from tests.conftest import pytest_collection_modifyitems
+
+    assert len(set(LONGEST_FIRST)) == len(LONGEST_FIRST)
+    for path in LONGEST_FIRST:
+        assert (REPO / path).is_file(), path
+    paths = ["tests/a.py", "tests/a.py", LONGEST_FIRST[1], "tests/b.py", LONGEST_FIRST[0],
+             LONGEST_FIRST[1]]
+    items = [SimpleNamespace(fspath=str(REPO / p), name=f"t{k}", originalname=f"t{k}",
+                             add_marker=lambda mark: None) for k, p in enumerate(paths)]
+    pytest_collection_modifyitems(None, items)
+    assert [item.name for item in items] == ["t4", "t2", "t5", "t0", "t1", "t3"]
 
 
 def pytest_selections(*make_args):
