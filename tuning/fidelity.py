@@ -8,9 +8,10 @@ trials are cheaper and long enough to learn:
 - the quarter-width networks of ``make train`` (recipes/cpu.json: VGG13 x0.25, about 25 s an
   epoch on all of Training) for the efficient space: ``width`` is held at 0.25;
 - a stratified subset of Training (``SUBSETS``, by the search's time; ``--limit`` overrides);
-- Hyperband's shortest trial (its ``min_epochs``) above the warm-up plus the EMA's horizon of the
-  space's default configuration (``trial_needs``), at least ``MIN_EPOCHS`` and ``MIN_STEPS``
-  training steps.
+- the longest trial (Hyperband's last round; every trial of the other tuners) at least
+  ``FINAL_STEPS`` training steps, where trials rank finishers; Hyperband's shortest a third of
+  it, and above the warm-up plus the EMA's horizon of the space's default configuration
+  (``trial_needs``), at least ``MIN_EPOCHS`` and ``MIN_STEPS`` training steps.
 
 The blockcnn space runs the same way (its widths are small already). A GPU, ``--time-budget
 none`` or a budget of ``HEAVY_BUDGET_S`` and more keep the full spaces (the GPU path).
@@ -32,6 +33,12 @@ MIN_EPOCHS = 4  # a trial's shortest, whatever its warm-up and EMA
 # after 450 steps (val macro-F1 0.143) and reached 0.267 after 675
 MIN_STEPS = 600
 FACTOR = 3  # Hyperband's reduction factor (its default)
+# the longest trial's fewest training steps: the length at which trials rank finishers.
+# Measured 2026-12-05 (docs/measurements.md): make train's recipe (PublicTest 0.615 at full
+# length) scored below mini-Xception (0.495) after 630, 1,134 and 1,152 steps, above it after
+# 2,268. Hyperband's shortest trials are a third of it; tuning.incumbent keeps the recipe to
+# the last round
+FINAL_STEPS = 2200
 # Training images a trial trains on, by the search's seconds: the first bound above it
 SUBSETS = ((15 * 60, 4000), (60 * 60, 8000), (math.inf, 16000))
 
@@ -98,15 +105,17 @@ def choose(space, base, seconds, search_seconds, accelerator, limit=None, epochs
     limit = limit or subset_for(search_seconds)
     steps = max(1, math.ceil(limit / base.batch_size))
     least = min_trial_epochs(space, base, steps)
-    if epochs is None:
-        epochs = FACTOR * least if tuner == "hyperband" else least
+    if epochs is None:  # the longest trial: FINAL_STEPS, a multiple of FACTOR
+        epochs = FACTOR * math.ceil(max(FACTOR * least, math.ceil(FINAL_STEPS / steps)) / FACTOR)
+        least = max(least, epochs // FACTOR) if tuner == "hyperband" else epochs
     fixed, narrow = {}, {}
     if "widths" in inspect.signature(space.declare).parameters and "width" not in fixed_names:
         fixed["width"], narrow["widths"] = QUARTER, (QUARTER,)  # the efficient space's VGGs
     heavy = flag(HEAVY_BUDGET_S)
     wont = (f"it will not train x0.375-x0.75 networks (they need --time-budget {heavy} or a GPU)"
             if fixed else f"for longer trials: --time-budget {heavy} or a GPU")
-    note = (f"CPU search: {'x0.25 networks, ' if fixed else ''}trials of {min(least, epochs)}-"
-            f"{epochs} epochs on {limit:,} Training images; {wont}")
+    lengths = f"{epochs}" if least >= epochs else f"{least}-{epochs}"
+    note = (f"CPU search: {'x0.25 networks, ' if fixed else ''}trials of {lengths} epochs on "
+            f"{limit:,} Training images; {wont}")
     return Fidelity(cpu=True, limit=limit, min_epochs=min(least, epochs), epochs=epochs,
                     fixed=fixed, narrow=narrow, note=note)

@@ -148,10 +148,11 @@ def check_settings(project_dir: Path, settings: dict) -> None:
 
 
 def make_tuner(kind, hypermodel, objective, max_trials, epochs, directory, seed=0, fixed=None,
-               project_name=None, min_epochs=1):
+               project_name=None, min_epochs=1, keep_defaults=False):
     """A KerasTuner tuner of ``kind`` over ``hypermodel`` (``tuning.plan.budgeted``); resumes
     ``directory/project_name`` (default ``kind``) if present. ``fixed``: a HyperParameters of
-    values held fixed (``--fix``); ``min_epochs``: Hyperband's shortest trial."""
+    values held fixed (``--fix``); ``min_epochs``: Hyperband's shortest trial; ``keep_defaults``:
+    Hyperband continues the space's defaults in every round (``tuning.incumbent``)."""
     import keras_tuner as kt
 
     obj = kt.Objective(objective, "max")
@@ -159,7 +160,10 @@ def make_tuner(kind, hypermodel, objective, max_trials, epochs, directory, seed=
                   project_name=project_name or kind, overwrite=False,
                   max_consecutive_failed_trials=3, hyperparameters=fixed)
     if kind == "hyperband":
-        tuner = budgeted(kt.Hyperband)(hypermodel, max_epochs=epochs, factor=3, **common)
+        from tuning.incumbent import IncumbentHyperband
+
+        cls = IncumbentHyperband if keep_defaults else kt.Hyperband
+        tuner = budgeted(cls)(hypermodel, max_epochs=epochs, factor=3, **common)
         tuner.oracle.max_trials = max_trials  # Hyperband has no max_trials argument: a cap
         set_min_epochs(tuner.oracle, min_epochs)
     elif kind == "bayesian":
@@ -339,7 +343,7 @@ def run(args) -> int:
     with contextlib.redirect_stdout(io.StringIO()) as kerastuner_says:  # after our first line
         tuner = make_tuner(args.tuner, hypermodel, args.objective, args.max_trials,
                            trial_cfg.epochs, args.dir, seed=cfg.seed, fixed=fixed,
-                           project_name=project, min_epochs=fid.min_epochs)
+                           project_name=project, min_epochs=fid.min_epochs, keep_defaults=fid.cpu)
     if ranking:  # no new trial: K of the finished ones retrained, evaluated on PublicTest
         from tuning.rank import rank_trials
 

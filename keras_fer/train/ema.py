@@ -87,14 +87,14 @@ def recalibrate_batch_norm(net, images, batch_size=CALIBRATION_BATCH, augment=No
             v.assign(value)
 
 
-def ema_swap(net, images, cfg):
-    """The EMA callback of a training of ``cfg`` on uint8 ``images`` (None without an EMA):
-    ``make train``'s and every search trial's, so that a trial validates the average with its
-    own batch-norm statistics as the retrained run will (Keras' ``SwapEMAWeights`` keeps the
-    raw weights' statistics, which scored EMA trials below what they train to)."""
+def ema_swap(net, images, cfg, n=CALIBRATION_IMAGES):
+    """The EMA callback of a training of ``cfg`` on uint8 ``images`` (None without an EMA),
+    recalibrating on ``n`` of them: ``make train``'s and every search trial's, so that a trial
+    validates the average with its own batch-norm statistics as the retrained run will (Keras'
+    ``SwapEMAWeights`` keeps the raw weights' statistics beside the average)."""
     if not cfg.ema:
         return None
-    return EMASwap(net, calibration_images(images, cfg.seed), calibration_augment(cfg.augment, cfg.seed))
+    return EMASwap(net, calibration_images(images, cfg.seed, n), calibration_augment(cfg.augment, cfg.seed))
 
 
 class EMASwap(keras.callbacks.SwapEMAWeights):

@@ -14,7 +14,7 @@ from keras_fer.errors import UserError
 from keras_fer.resources import recipe
 from tuning import budget as time_budget
 from tuning.budget import Budget, Estimator, hyperband_epochs
-from tuning.fidelity import MIN_STEPS, choose, trial_needs
+from tuning.fidelity import FINAL_STEPS, MIN_STEPS, choose, trial_needs
 from tuning.plan import SearchPlan, first_lines
 from tuning.spaces import get_space
 
@@ -33,6 +33,8 @@ def test_the_cpu_plan_never_gives_a_trial_fewer_epochs_than_warmup_and_ema_need(
     assert fid.cpu and fid.min_epochs >= 4 and fid.limit in (4000, 8000, 16000)
     steps = -(-fid.limit // base.batch_size)
     assert fid.min_epochs * steps >= MIN_STEPS
+    # the last round, where the recipe is compared (tuning.incumbent), ranks finishers
+    assert fid.epochs * steps >= FINAL_STEPS and fid.epochs == 3 * fid.min_epochs
     epochs = hyperband_epochs(fid.epochs, 3, fid.min_epochs)
     assert min(epochs) == fid.min_epochs and len(epochs) >= 8
     for e in set(epochs):  # each trial's schedule and EMA span its own epochs
@@ -69,9 +71,9 @@ def test_the_retraining_gets_make_train_s_budget_and_the_plan_says_so(monkeypatc
     plan = SearchPlan(budget, est, "hyperband", fid.epochs, 20, fid.limit, 3589, 128,
                       retrain=(28709, 3589, 7178, 30), min_epochs=fid.min_epochs, note=fid.note)
     head, detail, then = first_lines(plan, "the default without a GPU", "efficient", "hyperband")
-    assert ("CPU search: x0.25 networks, trials of 10-30 epochs on 8,000 Training images; it will "
+    assert ("CPU search: x0.25 networks, trials of 12-36 epochs on 8,000 Training images; it will "
             "not train x0.375-x0.75 networks (they need --time-budget 3h or a GPU)") in head
-    assert "hyperband over the efficient space, 10-30 epoch(s) a trial on 8,000" in detail
+    assert "hyperband over the efficient space, 12-36 epoch(s) a trial on 8,000" in detail
     assert then == ("then: the best retrained on all 28,709 Training images within 14 min (make "
                     "train's budget, recipes/cpu.json; at most 30 epochs) and evaluated on "
                     "PublicTest and PrivateTest")
@@ -124,8 +126,9 @@ def test_one_png_of_score_against_each_hyperparameter(tmp_path):
 
 def test_keras_tuner_is_pinned_to_the_range_whose_private_attributes_we_use():
     """tuning/search.py uses HyperbandOracle's _current_bracket, _brackets, _get_num_brackets,
-    _start_new_bracket (set_min_epochs) and the oracles' _random_values and _tried_so_far
-    (defaults_first): requirements.txt pins KerasTuner to the minor version they were read
+    _start_new_bracket (set_min_epochs), _get_size, _get_epochs and _remove_completed_brackets
+    (tuning.incumbent) and the oracles' _random_values and _tried_so_far (defaults_first):
+    requirements.txt pins KerasTuner to the minor version they were read
     from (tuning/README.md says so)."""
     import keras_tuner as kt
 
@@ -136,7 +139,8 @@ def test_keras_tuner_is_pinned_to_the_range_whose_private_attributes_we_use():
     assert (1, 4, 8) <= (major, minor, patch) < (1, 5, 0)
     oracle = kt.oracles.HyperbandOracle(kt.Objective("score", "max"), max_epochs=9)
     for name in ("_current_bracket", "_brackets", "_get_num_brackets", "_start_new_bracket",
-                 "_random_values", "_tried_so_far", "min_epochs"):
+                 "_random_values", "_tried_so_far", "min_epochs", "_get_size", "_get_epochs",
+                 "_remove_completed_brackets"):
         assert hasattr(oracle, name), name
 
 
