@@ -44,6 +44,7 @@ E2E = {
 LONGEST_FIRST = (
     "tests/test_gpu_session.py",                # 98 s
     "tests/train/test_devices.py",              # TensorFlow 37 s, JAX 107 s
+    "tests/train/test_devices_cli.py",          # JAX 11 s
     "tests/tuning/test_search.py",              # 66 s
     "tests/test_bad_inputs.py",                 # 56 s
     "tests/experiments/test_shipped_smoke.py",  # 55 s
