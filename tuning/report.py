@@ -76,13 +76,26 @@ def hyperparameter_columns(table: pd.DataFrame) -> list:
 
 
 def plot_hyperparameters(table: pd.DataFrame, path, objective: str) -> Path:
+    """``hyperparameter_figure`` as a PNG at ``path``."""
+    import matplotlib.pyplot as plt
+
+    fig = hyperparameter_figure(table, objective)
+    with atomic_path(Path(path)) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+    plt.close(fig)
+    return Path(path)
+
+
+def hyperparameter_figure(table: pd.DataFrame, objective: str):
     """One panel per hyperparameter that varied: each completed trial's score against its
     value (numbers on a log axis when they span a factor of 10 or more, else categories), so
-    that a user sees which knobs moved the score."""
+    that a user sees which knobs moved the score; trials of different lengths (Hyperband's
+    rounds, ``tuner/epochs``) in their own colours, since a longer trial scores higher."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
 
     done = table[pd.to_numeric(table.get("score"), errors="coerce").notna()] if len(table) else table
     columns = hyperparameter_columns(done) if len(done) else []
@@ -95,14 +108,25 @@ def plot_hyperparameters(table: pd.DataFrame, path, objective: str) -> Path:
         axes.flat[0].text(0.5, 0.5, "no hyperparameter varied over the completed trials",
                           ha="center", va="center", fontsize=8)
     scores = pd.to_numeric(done["score"], errors="coerce") if len(done) else None
-    for ax, name in zip(axes.flat, columns):
+    length = done["tuner/epochs"] if "tuner/epochs" in done else pd.Series(0, index=done.index)
+    groups = sorted(length.dropna().unique())
+
+    def plot(ax, x, present):
+        for g in groups:  # one colour per trial length
+            sel = present & (length == g)
+            label = f"{int(g)} epochs" if len(groups) > 1 else None
+            ax.plot([x[i] for i in np.flatnonzero(sel[present])], scores[sel], "o", alpha=0.7,
+                    label=label)
+
+    for k, (ax, name) in enumerate(zip(axes.flat, columns)):
         present = done[name].notna()  # a conditional one is absent where its condition is off
-        values, y = done[name][present], scores[present]
+        values = done[name][present]
         numeric = pd.to_numeric(values, errors="coerce")
         if numeric.notna().all() and not any(isinstance(v, (bool, np.bool_)) for v in values):
-            ax.plot(numeric, y, "o", alpha=0.7)
+            plot(ax, list(numeric), present)
             if numeric.min() > 0 and numeric.max() / numeric.min() >= 10:
                 ax.set_xscale("log")
+                ax.xaxis.set_minor_formatter(NullFormatter())  # 2x10^-5 ... ran together
             else:  # at most 4 ticks, small rates as 1.3e-4, not 0.0001325 run together
                 ax.locator_params(axis="x", nbins=4)
                 ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 4), useOffset=False)
@@ -110,14 +134,13 @@ def plot_hyperparameters(table: pd.DataFrame, path, objective: str) -> Path:
         else:
             text = [str(v) for v in values]
             labels = sorted(set(text))
-            ax.plot([labels.index(v) for v in text], y, "o", alpha=0.7)
+            plot(ax, [labels.index(v) for v in text], present)
             ax.set_xticks(range(len(labels)), labels, fontsize=7)
         ax.set_xlabel(str(name), fontsize=8)
         ax.set_ylabel(objective, fontsize=8)
+        if k == 0 and len(groups) > 1:
+            ax.legend(fontsize=7, title="trial length", title_fontsize=7)
     fig.suptitle(f"{objective} against each hyperparameter ({len(done)} completed trials)",
                  fontsize=9)
     fig.tight_layout()
-    with atomic_path(Path(path)) as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
-    return Path(path)
+    return fig

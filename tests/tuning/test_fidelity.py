@@ -122,6 +122,17 @@ def test_one_png_of_score_against_each_hyperparameter(tmp_path):
     write_report(table, tmp_path, "val_macro_f1")
     assert (tmp_path / HPARAMS_PNG).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (tmp_path / "trials.csv").is_file() and (tmp_path / "trials.png").is_file()
+    # Hyperband's rounds in their own colours; a log axis labels its decades only
+    from matplotlib.ticker import NullFormatter
+
+    from tuning.report import hyperparameter_figure
+
+    fig = hyperparameter_figure(table, "val_macro_f1")
+    optimizer, rate, ema = fig.axes[:3]
+    assert [t.get_text() for t in optimizer.get_legend().get_texts()] == ["4 epochs", "12 epochs"]
+    assert [len(line.get_xdata()) for line in optimizer.get_lines()] == [2, 1]
+    assert rate.get_xscale() == "log" and isinstance(rate.xaxis.get_minor_formatter(), NullFormatter)
+    assert sorted(x for line in rate.get_lines() for x in line.get_xdata()) == [0.01, 0.1]
 
 
 def test_keras_tuner_is_pinned_to_the_range_whose_private_attributes_we_use():
