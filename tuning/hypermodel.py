@@ -123,7 +123,9 @@ class FERHyperModel(keras_tuner.HyperModel):
             callbacks.insert(0, schedule)
         from keras_fer.train import ema_swap
 
-        swap = ema_swap(model.net, args[0][0], cfg, TRIAL_CALIBRATION) if args else None
+        # ((images, labels), labels) as the search passes them; ``args`` may be empty (a spy)
+        data = args[0] if args and isinstance(args[0], tuple) else None
+        swap = ema_swap(model.net, data[0], cfg, TRIAL_CALIBRATION) if data else None
         if swap is not None:  # first: validation and KerasTuner's best-epoch checkpoint see the
             callbacks.insert(0, swap)  # average, with its own batch-norm statistics
         if model.augment is not None and model.augment.alternate:
@@ -131,8 +133,8 @@ class FERHyperModel(keras_tuner.HyperModel):
 
             callbacks.append(AugmentEpoch(model.augment))
         kwargs.setdefault("batch_size", self.base.batch_size)
-        if args and isinstance(args[0], tuple):  # ((images, labels), labels): one trace, not two
-            model.build_state(*args[0])
+        if data:  # the optimizer built before fit: one trace of the step, not two
+            model.build_state(*data)
         if keras.backend.backend() == "tensorflow" and len(args) == 2:
             # arrays as the trainer feeds them (Keras' autotuned pipeline stalls between epochs)
             from keras_fer.devices import tf_fit_args

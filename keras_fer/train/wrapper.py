@@ -89,8 +89,7 @@ class TrainingModel(keras.Model):
         if not config or "input_shape" not in config:
             return super().build_from_config(config)
         images, labels = config["input_shape"]
-        self((np.zeros([1, *images[1:]], "uint8"), np.zeros([1, *labels[1:]], "int32")),
-             training=False)
+        self.build_state(np.zeros([1, *images[1:]], "uint8"), np.zeros([1, *labels[1:]], "int32"))
 
     def build_state(self, images, labels) -> None:
         """Builds the model's and the compiled optimizer's variables from a batch of the data
