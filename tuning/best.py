@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from keras_fer import rundir
-from keras_fer.durations import minutes
+from keras_fer.durations import minutes, parse_duration
 from keras_fer.errors import UserError
 from keras_fer.evaluate import evaluate_run, report_path
 from keras_fer.io_utils import read_json, write_json, write_text
@@ -95,18 +95,64 @@ def retrain_best(tuner, space, base, data, budget, estimator=None, chance=None,
     ``PROJECT/best_trial_<id>`` with ``retrain_trial``: within ``budget.retrain_s`` (make train's
     budget), cut at the end of the whole budget should its warm-up be too short to fix the epochs;
     evaluated on PublicTest and PrivateTest. ``baseline`` (``read_baseline``) is recorded beside
-    it in ``search.json``."""
+    it in ``search.json``; when the best is make train's recipe, the baseline's run is its
+    retraining (``reuse_baseline``)."""
     trial, note = trial_to_retrain(tuner, chance)
     if note:
         print(f"warning: {note}", flush=True)
     out = Path(tuner.project_dir) / f"best_trial_{trial.trial_id}"
     deadline = None if budget.end is None else budget.end - EVAL_RESERVE_S
+    if baseline is not None and not retrained(out):
+        reuse_baseline(tuner, trial, space, base, data, out, budget.retrain_s, baseline, note)
     retrain_trial(tuner, trial, space, base, data, out, budget.retrain_s, deadline,
                   EVAL_SPLITS, note)
     if baseline is not None:
         search = read_json(out / SEARCH_FILE)
         write_json(out / SEARCH_FILE, {**search, "baseline": baseline})
     return out
+
+
+def retraining_config(trial, space, base, data, out):
+    """``(cfg, train_labels)``: what ``retrain_trial`` trains for ``trial`` into ``out``, before
+    its budget: ``base`` without its ``limit``, at ``trial``'s point of ``space``."""
+    from keras_fer.train import select_data
+
+    full = base.replace(limit=None, out=str(out))
+    (_, y), _, classes = select_data(full, data)
+    hm = FERHyperModel(full, len(classes), y, space=space)
+    # one line per epoch, as the trials print (Keras' progress bar is for a terminal alone)
+    return hm.config_for(trial.hyperparameters).replace(
+        out=str(out), verbose=2 if base.verbose else 0), y
+
+
+def reuse_baseline(tuner, trial, space, base, data, out, retrain_s, baseline, note=None) -> bool:
+    """When ``trial``'s retraining is ``baseline``'s run (make train's: the same configuration,
+    data and budget, evaluated on ``EVAL_SPLITS``), copy that run to ``out`` instead of
+    training it again, say so and return True: the search kept make train's recipe."""
+    from keras_fer.experiments.runner import SAME_RUN_IGNORES, copy_run, same_settings
+
+    run = Path(baseline["run_dir"])
+    cfg, _ = retraining_config(trial, space, base, data, out)
+    saved = read_json(run / "config.json") if (run / "config.json").is_file() else {}
+    report = read_json(report_path(run)) if report_path(run).is_file() else {}
+    budget_s = parse_duration(saved.get("time_budget")) if saved.get("time_budget") else None
+    same = (retrained(run) and same_settings(saved, cfg, (*SAME_RUN_IGNORES, "out", "epochs",
+                                                           "time_budget"))
+            and budget_s == retrain_s and set(EVAL_SPLITS) <= set(report.get("splits", {})))
+    if not same:
+        return False
+    print(f"trial {trial.trial_id} is make train's recipe with make train's budget: its "
+          f"retraining is {run} (the same configuration and data), copied to {out}, not "
+          "trained again", flush=True)
+    copy_run(run, out)
+    write_json(out / SEARCH_FILE, {
+        "trial_id": trial.trial_id, "score": trial.score, "objective": tuner.oracle.objective.name,
+        "space": space.name, "hyperparameters": trial.hyperparameters.values,
+        "search_dir": str(tuner.project_dir), "trial_limit": base.limit,
+        "retrain_epochs": saved.get("epochs"),
+        "retrain_budget": None if retrain_s is None else f"{round(retrain_s)}s",
+        "note": note, "copied_from": str(run)})
+    return True
 
 
 def retrained(out) -> bool:
@@ -125,19 +171,13 @@ def retrain_trial(tuner, trial, space, base, data, out, retrain_s=None, deadline
     trial, its score, the retraining's budget, ``note``). A finished one is kept as it is
     (delete it to retrain); an interrupted one resumes."""
     from keras_fer.budget import check, train_within
-    from keras_fer.train import select_data
 
     out = Path(out)
     splits = [s for s in splits if np.any(data.splits == s)]
     if retrained(out):
         print(f"trial {trial.trial_id} was retrained already: {out} (delete it to retrain)")
     else:
-        full = base.replace(limit=None, out=str(out))
-        (x, y), _, classes = select_data(full, data)
-        hm = FERHyperModel(full, len(classes), y, space=space)
-        # one line per epoch, as the trials print (Keras' progress bar is for a terminal alone)
-        cfg = hm.config_for(trial.hyperparameters).replace(
-            out=str(out), verbose=2 if base.verbose else 0)
+        cfg, y = retraining_config(trial, space, base, data, out)
         callbacks, within = (), ""
         if retrain_s is not None:
             budgeted = cfg.replace(time_budget=f"{round(retrain_s)}s")

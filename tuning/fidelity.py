@@ -6,7 +6,9 @@ answering "happy" scores. So, without a GPU and with a budget under ``HEAVY_BUDG
 trials are cheaper and long enough to learn:
 
 - the quarter-width networks of ``make train`` (recipes/cpu.json: VGG13 x0.25, about 25 s an
-  epoch on all of Training) for the efficient space: ``width`` is held at 0.25;
+  epoch on all of Training) for the efficient space: ``width`` is held at 0.25, and the space's
+  defaults are that recipe (``Space.cpu_recipe``, ``Space.centre``), which the search starts
+  from and its retraining trains as ``make train`` does;
 - a stratified subset of Training (``SUBSETS``, by the search's time; ``--limit`` overrides);
 - the longest trial (Hyperband's last round; every trial of the other tuners) at least
   ``FINAL_STEPS`` training steps, where trials rank finishers; Hyperband's shortest a third of
@@ -26,6 +28,11 @@ from keras_fer.durations import flag
 
 HEAVY_BUDGET_S = 3 * 3600  # x0.375-x0.75 networks: at ~4x-9x an x0.25 epoch, hours on a CPU
 QUARTER = 0.25  # recipes/cpu.json's width
+# the efficient space's networks a CPU search trains. VGG19 at x0.25 (16 convs of 16-128
+# channels) did not learn in a CPU search: 6 trials of 756 steps scored 0.059-0.078 val
+# macro-F1 (the constant predictor 0.057), and one retrained with make train's budget reached
+# PublicTest 0.234 where make train's VGG13 reaches 0.615 (docs/measurements.md, 2026-12-05)
+CPU_MODELS = ("vgg13", "mini_xception")
 MIN_EPOCHS = 4  # a trial's shortest, whatever its warm-up and EMA
 # a trial's fewest training steps. Measured 2026-12-05 on the shared 2-core machine: VGG13 x0.25
 # on 4,000 images stayed at the constant predictor after 128 steps (4 epochs of 128) and after
@@ -95,12 +102,18 @@ def subset_for(search_seconds) -> int:
     return next(n for bound, n in SUBSETS if search_seconds <= bound)
 
 
+def cpu_sized(seconds, accelerator) -> bool:
+    """Whether a search of ``seconds`` (None: no budget) on ``accelerator`` is sized for a CPU."""
+    return accelerator is None and seconds is not None and seconds < HEAVY_BUDGET_S
+
+
 def choose(space, base, seconds, search_seconds, accelerator, limit=None, epochs=None,
-           fixed_names=(), tuner="hyperband") -> Fidelity:
+           fixed_names=(), tuner="hyperband", centred=False) -> Fidelity:
     """The fidelity of a search of ``space`` over ``base`` with ``seconds`` of budget
     (``search_seconds`` of them for the trials) on a machine with ``accelerator`` (a name or
-    None); ``limit``/``epochs``: the options' (they win); ``fixed_names``: ``--fix``-ed ones."""
-    if accelerator is not None or seconds is None or seconds >= HEAVY_BUDGET_S:
+    None); ``limit``/``epochs``: the options' (they win); ``fixed_names``: ``--fix``-ed ones;
+    ``centred``: ``base`` is the space's ``cpu_recipe``, which becomes its defaults."""
+    if not cpu_sized(seconds, accelerator):
         return Fidelity(limit=limit, epochs=epochs)
     limit = limit or subset_for(search_seconds)
     steps = max(1, math.ceil(limit / base.batch_size))
@@ -109,10 +122,16 @@ def choose(space, base, seconds, search_seconds, accelerator, limit=None, epochs
         epochs = FACTOR * math.ceil(max(FACTOR * least, math.ceil(FINAL_STEPS / steps)) / FACTOR)
         least = max(least, epochs // FACTOR) if tuner == "hyperband" else epochs
     fixed, narrow = {}, {}
-    if "widths" in inspect.signature(space.declare).parameters and "width" not in fixed_names:
+    params = inspect.signature(space.declare).parameters
+    if "widths" in params and "width" not in fixed_names:
         fixed["width"], narrow["widths"] = QUARTER, (QUARTER,)  # the efficient space's VGGs
+    if "models" in params and "model" not in fixed_names:
+        narrow["models"] = CPU_MODELS
+    if centred and space.centre is not None:  # the defaults are make train's recipe: the
+        narrow["defaults"] = space.centre(base)  # search keeps it unless a trial beats it
     heavy = flag(HEAVY_BUDGET_S)
-    wont = (f"it will not train x0.375-x0.75 networks (they need --time-budget {heavy} or a GPU)"
+    wont = (f"it will not train x0.375-x0.75 networks{' or VGG19' if 'models' in narrow else ''} "
+            f"(they need --time-budget {heavy} or a GPU)"
             if fixed else f"for longer trials: --time-budget {heavy} or a GPU")
     lengths = f"{epochs}" if least >= epochs else f"{least}-{epochs}"
     note = (f"CPU search: {'x0.25 networks, ' if fixed else ''}trials of {lengths} epochs on "

@@ -1,7 +1,8 @@
 """Does a search's ranking mean something? ``python -m tuning ... --rank K`` reopens a finished
 search (no new trial), retrains K of its completed trials, spread over its scores, the way its
 best is retrained (``tuning.best.retrain_trial``: all of Training within make train's budget),
-evaluates each on PublicTest (never PrivateTest: nothing here may choose by it), and reports the
+evaluates each on PublicTest (never PrivateTest: nothing here may choose by it; the search's
+retrained best is reused when it was retrained with the same budget), and reports the
 Spearman rank correlation between the trials' scores and the retrained accuracies in
 ``PROJECT/rank.json`` and ``PROJECT/rank.md`` (a table for tuning/README.md).
 """
@@ -92,8 +93,8 @@ def rank_trials(args, space, cfg, data, tuner, budget, why, chance, cpu_search,
                         f"always predicting the most common class ({objective} {chance:.4f}); "
                         f"this search has {len(ranked)}: run it longer, or rank fewer")
     picked = pick(ranked, k)
-    outs = [project / RANK_DIR / f"trial_{t.trial_id}" for t in picked]
     retrain_s = make_train_budget() if budget.seconds is not None or cpu_search else None
+    outs = [run_dir_for(project, t, retrain_s) for t in picked]
     each = (f"{minutes(retrain_s)} (make train's budget)" if retrain_s is not None
             else f"{cfg.epochs} epoch(s) (no budget, as the best's)")
     todo = sum(not best.retrained(o) for o in outs)
@@ -125,6 +126,22 @@ def rank_trials(args, space, cfg, data, tuner, budget, why, chance, cpu_search,
     print(result["table"])
     print(f"wrote {project / RANK_JSON} and {project / RANK_MD}")
     return 0
+
+
+def run_dir_for(project: Path, trial, retrain_s) -> Path:
+    """Where ``trial``'s retraining is: ``PROJECT/rank/trial_<id>``, unless only the search's
+    own retrained best (``PROJECT/best_trial_<id>``) holds it, retrained exactly so (the same
+    budget): the best is not trained twice."""
+    from tuning import best
+
+    ranked = project / RANK_DIR / f"trial_{trial.trial_id}"
+    retrained = project / f"best_trial_{trial.trial_id}"
+    if not best.retrained(ranked) and best.retrained(retrained) \
+            and (retrained / best.SEARCH_FILE).is_file():
+        budget = read_json(retrained / best.SEARCH_FILE).get("retrain_budget")
+        if budget == (None if retrain_s is None else f"{round(retrain_s)}s"):
+            return retrained
+    return ranked
 
 
 def row(trial, out: Path) -> dict:

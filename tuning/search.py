@@ -14,7 +14,7 @@ from keras_fer.config import TrainConfig
 from keras_fer.distribute import make_plan
 from keras_fer.durations import parse_duration
 from keras_fer.errors import UserError
-from keras_fer.io_utils import check_out_dir, read_json, write_json
+from keras_fer.io_utils import check_out_dir, read_json
 from tuning import budget as time_budget
 from tuning import fidelity
 from tuning.budget import Budget, BudgetSpent, Estimator, calibrate
@@ -23,15 +23,24 @@ from tuning.options import CPU_DEFAULT, TUNERS
 from tuning.plan import TIMING_FILE, SearchPlan, budgeted, first_lines, read_timings, trials_done
 from tuning.report import trials_table, write_report
 from tuning.spaces import get_space
+from tuning.state import RESUME_FREE, SETTINGS_FILE, check_settings, check_state_files
 
-SETTINGS_FILE = "search_settings.json"
-RESUME_FREE = ("data", "out", "verbose", "tensorboard")  # may differ between the runs of a search
+# a recipe's setting a search sets itself: the budget (its own; the retraining gets the recipe's)
+RECIPE_FREE = ("time_budget",)
 
 __all__ = ["run", "make_tuner", "TIMING_FILE"]
 
 
-def base_config(args, space) -> TrainConfig:
-    """TrainConfig defaults <- the space's fixed settings <- ``--config`` <- the options."""
+def from_recipe(args, space, cpu: bool) -> bool:
+    """Whether the search starts from the space's ``cpu_recipe`` (make train's): a search sized
+    for a CPU, without ``--config``."""
+    return cpu and not args.config and space.cpu_recipe is not None
+
+
+def base_config(args, space, recipe=False) -> TrainConfig:
+    """TrainConfig defaults <- the space's fixed settings <- ``--config`` (``recipe``: the
+    space's ``cpu_recipe`` instead, ``from_recipe``) <- the options. The trials monitor the
+    objective; a recipe's retraining keeps the recipe's monitor, as ``make train``."""
     if args.max_trials < 1:
         raise UserError(f"--max-trials must be >= 1, got {args.max_trials}")
     if args.release and args.no_retrain:
@@ -42,6 +51,11 @@ def base_config(args, space) -> TrainConfig:
     if args.rank is not None and args.release:
         raise UserError("--rank retrains trials to rank them and releases none: drop --release")
     file = read_json(args.config) if args.config else {}
+    if recipe:  # its time budget is make train's, which the search's retraining gets
+        from keras_fer.resources import recipe as recipe_path
+
+        file = {k: v for k, v in read_json(recipe_path(space.cpu_recipe)).items()
+                if k not in RECIPE_FREE}
     cfg = space.base(file, source=args.config or "config")
     if cfg.time_budget is not None:  # each trial's epochs are the search's to set
         raise UserError(f"{args.config}: time_budget is a setting of one training; a search "
@@ -49,7 +63,8 @@ def base_config(args, space) -> TrainConfig:
     overrides = {k: v for k, v in (("data", args.data), ("limit", args.limit), ("epochs", args.epochs),
                                    ("val", args.val), ("seed", args.seed),
                                    ("devices", args.devices)) if v is not None}
-    overrides["monitor"] = args.objective
+    if not recipe:
+        overrides["monitor"] = args.objective
     return cfg.replace(**overrides)
 
 
@@ -107,44 +122,6 @@ def fixed_hyperparameters(space, items):
                 scopes.enter_context(hp.conditional_scope(condition.name, condition.values))
             hp.Fixed(name, value)
     return hp
-
-
-STATE_FILES = ("oracle.json", "tuner*.json", "trial_*/trial.json", f"trial_*/{TIMING_FILE}")
-
-
-def check_state_files(project_dir: Path) -> None:
-    """A UserError naming the first of a search's state files (KerasTuner's oracle, tuner and
-    trial files, our timings) that is no JSON object: KerasTuner would fail on it deep inside
-    its reload, with a JSONDecodeError."""
-    for pattern in STATE_FILES:
-        for path in sorted(Path(project_dir).glob(pattern)):
-            try:
-                state = read_json(path)
-            except UserError as e:
-                raise UserError(f"{e}: a corrupt search state file; delete it (or its trial "
-                                "folder), or use another --dir") from None
-            if not isinstance(state, dict):
-                raise UserError(f"{path}: a corrupt search state file (not a JSON object); "
-                                "delete it (or its trial folder), or use another --dir")
-
-
-def check_settings(project_dir: Path, settings: dict) -> None:
-    """A search continues only with the settings it started with (its trials' scores must stay
-    comparable): the first is recorded in ``SETTINGS_FILE``, a differing one is a UserError."""
-    path = project_dir / SETTINGS_FILE
-    settings = json.loads(json.dumps(settings))
-    if not any(project_dir.glob("trial_*")):  # nothing to compare with yet
-        write_json(path, settings)
-        return
-    if not path.is_file():  # a search from before the settings were recorded
-        return
-    before = read_json(path)
-    for key in sorted(set(before) | set(settings)):
-        if before.get(key) != settings.get(key):
-            raise UserError(f"{project_dir}: this search was started with {key} = "
-                            f"{json.dumps(before.get(key))}, this command gives "
-                            f"{json.dumps(settings.get(key))}; run it with the same settings or "
-                            "use another --dir")
 
 
 def make_tuner(kind, hypermodel, objective, max_trials, epochs, directory, seed=0, fixed=None,
@@ -209,17 +186,25 @@ def set_min_epochs(oracle, min_epochs) -> None:
     oracle._start_new_bracket()
 
 
-def search_fidelity(args, space, cfg, seconds, search_s, gpu, recorded) -> fidelity.Fidelity:
-    """``tuning.fidelity.choose`` for this command; ``recorded``: the search's settings
-    (``SETTINGS_FILE``), whose subset of Training a resumed search keeps whatever the new budget
-    (its scores stay comparable). ``--rank`` reopens a finished search whatever its own budget
-    (``none`` included): a CPU search (``cpu_fixed`` recorded) keeps its CPU sizing."""
-    limit = args.limit or recorded.get("limit")
+def fidelity_inputs(args, seconds, search_s, gpu, recorded) -> tuple:
+    """``(seconds, search_seconds, accelerator)`` that size the search (``tuning.fidelity``);
+    ``recorded``: the search's settings (``SETTINGS_FILE``). ``--rank`` reopens a finished
+    search whatever its own budget (``none`` included): a CPU search (``cpu_fixed`` recorded)
+    keeps its CPU sizing."""
     if args.rank is not None and recorded:
         seconds = search_s = CPU_DEFAULT if "cpu_fixed" in recorded else None
         gpu = None
+    return seconds, search_s, gpu
+
+
+def search_fidelity(args, space, cfg, seconds, search_s, gpu, recorded,
+                    centred=False) -> fidelity.Fidelity:
+    """``tuning.fidelity.choose`` for this command (``fidelity_inputs``' sizing; ``centred``:
+    the space's defaults are ``cfg``, make train's recipe); a resumed search keeps its subset
+    of Training whatever the new budget (its scores stay comparable)."""
+    limit = args.limit or recorded.get("limit")
     return fidelity.choose(space, cfg, seconds, search_s, gpu, limit, args.epochs,
-                           [f.partition("=")[0] for f in args.fix], args.tuner)
+                           [f.partition("=")[0] for f in args.fix], args.tuner, centred)
 
 
 def search_arrays(cfg: TrainConfig, data):
@@ -290,7 +275,6 @@ def run(args) -> int:
     """The search of the parsed options (``tuning.cli.parse_args``); the exit code."""
     start = time_budget.clock()  # the budget counts from here: loading the data is part of it
     space = get_space(args.space)
-    cfg = base_config(args, space)
     who = role()
     from keras_fer.devices import accelerator_name
 
@@ -307,10 +291,16 @@ def run(args) -> int:
         raise UserError(f"--rank: no search to rank in {Path(args.dir) / project}; run the search "
                         "first (the same command without --rank)")
     recorded = read_json(settings_path) if settings_path.is_file() else {}
-    fid = search_fidelity(args, space, cfg, seconds, search_s, gpu, recorded)
+    sized = fidelity_inputs(args, seconds, search_s, gpu, recorded)
+    recipe = from_recipe(args, space, fidelity.cpu_sized(sized[0], sized[2]))
+    cfg = base_config(args, space, recipe)
+    fid = search_fidelity(args, space, cfg, *sized, recorded, centred=recipe)
     if fid.limit != cfg.limit:  # the CPU search's subset of Training
         cfg = cfg.replace(limit=fid.limit)
-    trial_cfg = cfg.replace(epochs=fid.epochs) if fid.epochs else cfg  # cfg: the retraining's
+    # cfg: the retraining's (a recipe's: make train's, key for key); the trials monitor the
+    # objective over their own epochs, and log their HParams whatever the recipe's TensorBoard
+    trial_cfg = cfg.replace(monitor=args.objective, tensorboard=cfg.tensorboard or recipe,
+                            **({"epochs": fid.epochs} if fid.epochs else {}))
     from tuning.best import read_baseline
 
     baseline = read_baseline(args.baseline) if args.baseline and who != "worker" else None
@@ -325,7 +315,8 @@ def run(args) -> int:
     fixed = fixed_hyperparameters(space, args.fix)
     check_settings(Path(args.dir) / project, {
         "space": space.name, "tuner": args.tuner, "fix": sorted(args.fix),
-        **({"cpu_fixed": fid.fixed, "trial_epochs": trial_cfg.epochs} if fid.cpu else {}),
+        **({"cpu_fixed": fid.fixed, "cpu_narrow": fid.narrow, "trial_epochs": trial_cfg.epochs}
+           if fid.cpu else {}),
         **{k: v for k, v in cfg.to_dict().items() if k not in RESUME_FREE}})
     devices = make_plan(cfg.devices)
     if devices.processes > 1:
@@ -367,7 +358,7 @@ def run(args) -> int:
         else:
             with devices.scope():
                 tuner.search(*fit, validation_data=val, epochs=trial_cfg.epochs,
-                             callbacks=hparams_callbacks(cfg, Path(tuner.project_dir) / "tensorboard"))
+                             callbacks=hparams_callbacks(trial_cfg, Path(tuner.project_dir) / "tensorboard"))
     except BudgetSpent as stop:
         print(f"{stop}; run the same command again to resume within a new budget", flush=True)
     if who == "worker":

@@ -11,7 +11,8 @@ trial trains and what is retrained differ only in the data and the epochs.
 - ``efficient``: the networks that win on accuracy per CPU-hour (width-scaled VGG13/VGG19 on 44x44
   crops, mini-Xception) and the training features around recipes/cpu_long.json: optimizer and
   rate, schedule, label smoothing, L2, random erasing, mixup/cutmix, EMA of the weights. Its
-  defaults are that recipe.
+  defaults are that recipe; a CPU search's are recipes/cpu.json, ``make train``'s
+  (``Space.cpu_recipe``, ``efficient_values``).
 """
 from __future__ import annotations
 
@@ -102,46 +103,88 @@ SCHEDULES = ("cosine", "step")
 EMA_MOMENTUM = 0.999
 
 
-def declare_efficient(hp, widths=VGG_WIDTHS) -> dict:
+# the space's defaults: recipes/cpu_long.json's values (``declare_efficient``'s ``defaults``
+# replaces them: the CPU search centres the space on recipes/cpu.json, ``efficient_values``)
+EFFICIENT_DEFAULTS = {"model": "vgg13", "width": 0.75, "optimizer": "sgd",
+                      "sgd_learning_rate": 0.05, "adam_learning_rate": 1e-3, "schedule": "cosine",
+                      "label_smoothing": 0.1, "l2": 5e-4, "erasing": 0.5, "mix": "none",
+                      "ema": True}
+LABEL_SMOOTHING = (0.0, 0.1, 0.2)
+ERASING = (0.0, 0.25, 0.5)
+
+
+def declare_efficient(hp, widths=VGG_WIDTHS, defaults=None, models=EFFICIENT_MODELS) -> dict:
     """Declare (or read) every hyperparameter of the efficient space; returns their values
     (None where the condition is off: ``width`` for mini_xception, the other optimizer's rate).
-    ``widths``: the VGG widths searched (the CPU search's: only 0.25, ``tuning.fidelity``)."""
-    model = hp.Choice("model", list(EFFICIENT_MODELS), default="vgg13")
-    with hp.conditional_scope("model", ["vgg13", "vgg19"]):
-        width = hp.Choice("width", [float(w) for w in widths],
-                          default=0.75 if 0.75 in widths else float(widths[0]))
-    optimizer = hp.Choice("optimizer", ["sgd", "adam"], default="sgd")
+    ``widths``: the VGG widths searched (the CPU search's: only 0.25, ``tuning.fidelity``);
+    ``defaults``: values that replace ``EFFICIENT_DEFAULTS`` (``efficient_values``);
+    ``models``: the networks searched (the CPU search's: no VGG19)."""
+    d = {**EFFICIENT_DEFAULTS, **(defaults or {})}
+    if d["width"] not in widths:
+        d["width"] = float(widths[0])
+    if d["model"] not in models:
+        d["model"] = models[0]
+    model = hp.Choice("model", list(models), default=d["model"])
+    with hp.conditional_scope("model", [m for m in ("vgg13", "vgg19") if m in models]):
+        width = hp.Choice("width", [float(w) for w in widths], default=float(d["width"]))
+    optimizer = hp.Choice("optimizer", ["sgd", "adam"], default=d["optimizer"])
     # each optimizer has its own range of good rates, so each has its own hyperparameter
     with hp.conditional_scope("optimizer", ["sgd"]):
-        sgd_lr = hp.Float("sgd_learning_rate", 0.01, 0.1, sampling="log", default=0.05)
+        sgd_lr = hp.Float("sgd_learning_rate", 0.01, 0.1, sampling="log",
+                          default=d["sgd_learning_rate"])
     with hp.conditional_scope("optimizer", ["adam"]):
-        adam_lr = hp.Float("adam_learning_rate", 1e-4, 3e-3, sampling="log", default=1e-3)
+        adam_lr = hp.Float("adam_learning_rate", 1e-4, 3e-3, sampling="log",
+                           default=d["adam_learning_rate"])
     return {
         "model": model, "width": width, "optimizer": optimizer,
         "sgd_learning_rate": sgd_lr, "adam_learning_rate": adam_lr,
-        "schedule": hp.Choice("schedule", list(SCHEDULES), default="cosine"),
-        "label_smoothing": hp.Choice("label_smoothing", [0.0, 0.1, 0.2], default=0.1),
-        "l2": hp.Float("l2", 1e-5, 1e-3, sampling="log", default=5e-4),
-        "erasing": hp.Choice("erasing", [0.0, 0.25, 0.5], default=0.5),
-        "mix": hp.Choice("mix", list(MIX), default="none"),
-        "ema": hp.Boolean("ema", default=True),
+        "schedule": hp.Choice("schedule", list(SCHEDULES), default=d["schedule"]),
+        "label_smoothing": hp.Choice("label_smoothing", list(LABEL_SMOOTHING),
+                                     default=d["label_smoothing"]),
+        "l2": hp.Float("l2", 1e-5, 1e-3, sampling="log", default=d["l2"]),
+        "erasing": hp.Choice("erasing", list(ERASING), default=d["erasing"]),
+        "mix": hp.Choice("mix", list(MIX), default=d["mix"]),
+        "ema": hp.Boolean("ema", default=d["ema"]),
     }
 
 
-def schedule_for(name: str, epochs: int) -> dict:
-    """cosine: warm-up over a tenth of the epochs, at most 5 (the recipe's 5 at 150 epochs);
-    step: the rate / 10 after each third of the epochs."""
+def efficient_values(cfg: TrainConfig) -> dict:
+    """The point of the efficient space that ``cfg`` is, as ``declare_efficient``'s
+    ``defaults``: what ``config_from_efficient(cfg, values)`` gives back as ``cfg`` (tested on
+    recipes/cpu.json). Settings outside the space's ranges are left out (the space keeps its
+    own default for them)."""
+    values = {"model": cfg.model, "optimizer": cfg.optimizer.get("name"), "ema": cfg.ema is not None,
+              "schedule": cfg.schedule["name"], "label_smoothing": cfg.loss.get("label_smoothing", 0.0),
+              "l2": cfg.loss.get("l2", 0.0), "erasing": cfg.augment.get("erasing", 0.0),
+              "mix": cfg.augment.get("mix") or "none"}
+    if cfg.model in ("vgg13", "vgg19"):
+        values["width"] = cfg.model_args.get("width")
+    rate = cfg.optimizer.get("learning_rate")
+    values[f"{values['optimizer']}_learning_rate"] = rate
+    ranges = {"model": EFFICIENT_MODELS, "optimizer": ("sgd", "adam"), "schedule": SCHEDULES,
+              "label_smoothing": LABEL_SMOOTHING, "erasing": ERASING, "mix": MIX,
+              "width": VGG_WIDTHS}
+    spans = {"sgd_learning_rate": (0.01, 0.1), "adam_learning_rate": (1e-4, 3e-3), "l2": (1e-5, 1e-3)}
+    return {k: v for k, v in values.items()
+            if (k not in ranges or v in ranges[k])
+            and (k not in spans or (isinstance(v, (int, float)) and spans[k][0] <= v <= spans[k][1]))}
+
+
+def schedule_for(name: str, epochs: int, warmup=5) -> dict:
+    """cosine: warm-up over a tenth of the epochs, at most ``warmup`` (the base config's; the
+    recipe's 5 at 150 epochs); step: the rate / 10 after each third of the epochs."""
     if name == "cosine":
-        return {"name": "cosine", "warmup_epochs": min(5, epochs // 10)}
+        return {"name": "cosine", "warmup_epochs": min(warmup, epochs // 10)}
     return {"name": "step", "every": max(1, epochs // 3), "factor": 0.1}
 
 
-def ema_momentum(epochs: int, steps_per_epoch) -> float:
-    """The recipe's 0.999, shortened on short runs to average over at most the last quarter of
-    the training steps (1 / (1 - m) steps): Keras' EMA is not bias-corrected, so a trial of
-    2 x 40 steps would otherwise validate weights that are still mostly the first step's."""
+def ema_momentum(epochs: int, steps_per_epoch, top=EMA_MOMENTUM) -> float:
+    """``top`` (the recipe's 0.999, or the base config's), shortened on short runs to average
+    over at most the last quarter of the training steps (1 / (1 - m) steps): Keras' EMA is not
+    bias-corrected, so a trial of 2 x 40 steps would otherwise validate weights that are still
+    mostly the first step's."""
     steps = epochs * (steps_per_epoch or 0)
-    return EMA_MOMENTUM if not steps else min(EMA_MOMENTUM, max(0.5, 1.0 - 4.0 / steps))
+    return top if not steps else min(top, max(0.5, 1.0 - 4.0 / steps))
 
 
 def config_from_efficient(base: TrainConfig, values: dict, steps_per_epoch=None) -> TrainConfig:
@@ -158,12 +201,18 @@ def config_from_efficient(base: TrainConfig, values: dict, steps_per_epoch=None)
     else:
         optimizer = {"name": "adam", "learning_rate": float(values["adam_learning_rate"])}
     loss = {**base.loss, "label_smoothing": float(values["label_smoothing"]), "l2": float(values["l2"])}
-    augment = {**base.augment, "erasing": float(values["erasing"]),
-               "mix": None if values["mix"] == "none" else str(values["mix"])}
-    ema = ema_momentum(base.epochs, steps_per_epoch) if values["ema"] else None
+    # no erasing, no mix: no key, so that the space's point of a recipe is that recipe
+    augment = {k: v for k, v in base.augment.items() if k not in ("erasing", "mix")}
+    if float(values["erasing"]):
+        augment["erasing"] = float(values["erasing"])
+    if values["mix"] != "none":
+        augment["mix"] = str(values["mix"])
+    # the base's EMA and warm-up where it has them (recipes/cpu.json: 0.998, 2 epochs)
+    ema = ema_momentum(base.epochs, steps_per_epoch, base.ema or EMA_MOMENTUM) if values["ema"] else None
+    warmup = base.schedule.settings().get("warmup_epochs", 5) if base.schedule["name"] == "cosine" else 5
     return base.replace(model=model, model_args=model_args, optimizer=optimizer, loss=loss,
-                        augment=augment, schedule=schedule_for(str(values["schedule"]), base.epochs),
-                        ema=ema)
+                        augment=augment, ema=ema,
+                        schedule=schedule_for(str(values["schedule"]), base.epochs, warmup))
 
 
 @dataclass(frozen=True)
@@ -176,6 +225,11 @@ class Space:
         apply: ``apply(base, values, steps_per_epoch) -> TrainConfig``.
         fixed: TrainConfig settings of every trial, under the ``--config`` base.
         summary: one line for ``--help`` and the search's first lines.
+        cpu_recipe: the recipe (``keras_fer.resources.recipe``) a CPU search starts from when
+            no ``--config`` is given, its defaults centred on it (``tuning.fidelity``): the
+            efficient space's is ``make train``'s, "cpu". None: the space's own base.
+        centre: ``centre(cfg) -> values``, the point of the space a TrainConfig is (``declare``'s
+            ``defaults``): a CPU search's defaults are its base config. None: fixed defaults.
 
     Example:
         >>> space = SPACES["efficient"]
@@ -188,6 +242,8 @@ class Space:
     apply: Callable
     fixed: dict
     summary: str
+    cpu_recipe: str | None = None
+    centre: Callable | None = None
 
     def base(self, overrides: dict | None = None, source: str = "config") -> TrainConfig:
         """TrainConfig defaults <- ``fixed`` <- ``overrides`` (a ``--config`` file's dict)."""
@@ -215,7 +271,9 @@ SPACES = {
                       "block CNNs of the FER2013 ablation (depth 4-8, widths 16-64)"),
     "efficient": Space("efficient", declare_efficient, config_from_efficient, EFFICIENT_FIXED,
                        "vgg13/vgg19 (width 0.25-0.75), mini_xception + EMA, mixup/cutmix, label "
-                       "smoothing, schedule (centred on recipes/cpu_long.json)"),
+                       "smoothing, schedule (centred on recipes/cpu_long.json; without a GPU "
+                       "on make train's recipes/cpu.json)", cpu_recipe="cpu",
+                       centre=efficient_values),
 }
 
 

@@ -196,7 +196,7 @@ class MeasuredBefore:
         if not found:
             return []
         config = self.config_path(found[0])
-        if not config.is_file() or not _same_settings(read_json(config), cfg, (*SAME_RUN_IGNORES, "out")):
+        if not config.is_file() or not same_settings(read_json(config), cfg, (*SAME_RUN_IGNORES, "out")):
             return []
         return found
 
@@ -220,10 +220,11 @@ def _same_config(run_dir, cfg, ignore=SAME_RUN_IGNORES) -> bool:
     path = Path(run_dir) / "config.json"
     if not path.is_file():
         return False
-    return _same_settings(read_json(path), cfg, ignore)
+    return same_settings(read_json(path), cfg, ignore)
 
 
-def _same_settings(saved: dict, cfg, ignore) -> bool:
+def same_settings(saved: dict, cfg, ignore) -> bool:
+    """Whether a run's saved config (its config.json) trains ``cfg``, but for ``ignore``."""
     return all(saved.get(k) == v for k, v in cfg.to_dict().items() if k not in ignore)
 
 

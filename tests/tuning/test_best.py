@@ -87,3 +87,58 @@ def test_a_hyperband_trial_schedules_and_averages_over_its_own_epochs():
     assert cfg.epochs == 2 and cfg.ema == pytest.approx(1 - 4 / 450)
     assert cfg.schedule == {"name": "cosine", "warmup_epochs": 0}
     assert hm.config_for(hp).ema == 0.999  # the retraining: the base's 30 epochs
+
+
+def test_make_train_s_recipe_as_the_best_is_make_train_s_run_not_trained_again(tmp_path, capsys):
+    """A CPU search whose best is its defaults (make train's recipe) with make train's budget
+    copies the --baseline run (the same configuration and data) as its retraining; another
+    point of the space, or another budget, is retrained."""
+    import json
+
+    from keras_fer import rundir
+    from keras_fer.config import load_config
+    from keras_fer.data import FERData
+    from keras_fer.resources import recipe
+    from tuning.best import SEARCH_FILE, reuse_baseline
+    from tuning.cli import parse_args
+    from tuning.fidelity import choose
+    from tuning.search import base_config
+
+    # all of Training's 225 steps an epoch, as make train's: a short run's EMA is shortened
+    n = 28709 + 14
+    data = FERData(np.zeros((n, 48, 48), dtype=np.uint8), np.arange(n) % 7,
+                   np.repeat(["Training", "PublicTest", "PrivateTest"], [28709, 7, 7]))
+    space = SPACES["efficient"]
+    base = base_config(parse_args(["--data", str(tmp_path / "fer2013.npz")]), space, recipe=True)
+    space = choose(space, base, 45 * 60, 1860, None, centred=True).space(space)
+    run = tmp_path / "latest"  # make train's: its config as written, with its fixed epochs
+    run.mkdir()
+    config = load_config(recipe("cpu")).replace(data=base.data, epochs=26, out=str(run))
+    (run / "config.json").write_text(json.dumps(config.to_dict()))
+    (run / rundir.SUMMARY_FILE).write_text(json.dumps({"epochs_run": 26}))
+    (run / "model.keras").write_bytes(b"weights")
+    (run / "eval").mkdir()
+    (run / "eval" / "report.json").write_text(json.dumps(
+        {"splits": {"PublicTest": {"accuracy": 0.6152}, "PrivateTest": {"accuracy": 0.6266}}}))
+    tuner = SimpleNamespace(project_dir=tmp_path / "search",
+                            oracle=SimpleNamespace(objective=SimpleNamespace(name="val_macro_f1")))
+    baseline = {"run_dir": str(run), "PublicTest": 0.6152}
+
+    def trial(**values):
+        hp = kt.HyperParameters()
+        space.declare(hp)
+        hp.values.update(values)
+        return SimpleNamespace(trial_id="08", score=0.42, hyperparameters=hp)
+
+    out = tmp_path / "search" / "best_trial_08"
+    assert not reuse_baseline(tuner, trial(model="mini_xception"), space, base, data, out, 840.0,
+                              baseline)
+    assert not reuse_baseline(tuner, trial(), space, base, data, out, 600.0, baseline)
+    assert not out.exists()
+    assert reuse_baseline(tuner, trial(), space, base, data, out, 840.0, baseline)
+    assert "its retraining is" in capsys.readouterr().out
+    assert (out / "model.keras").read_bytes() == b"weights"
+    assert json.loads((out / "config.json").read_text())["out"] == str(out)
+    search = json.loads((out / SEARCH_FILE).read_text())
+    assert (search["copied_from"], search["retrain_budget"], search["trial_id"]) == (str(run), "840s", "08")
+    assert json.loads((run / "config.json").read_text())["out"] == str(run)  # make train's untouched

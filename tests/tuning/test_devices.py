@@ -41,7 +41,7 @@ def test_a_search_on_two_devices(tmp_path):
             "--fix", "depth=4", "--fix", "width=16", "--fix", "augment=none", "--no-retrain",
             "--devices", "2"]
     env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu",
-               XLA_FLAGS="--xla_force_host_platform_device_count=2",
+               XLA_FLAGS=f"{os.environ['XLA_FLAGS']} --xla_force_host_platform_device_count=2",
                PYTHONPATH=os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH"))
                                           if p))
     proc = subprocess.run([sys.executable, "-m", "tuning", *argv], env=env, capture_output=True,

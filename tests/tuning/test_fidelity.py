@@ -42,6 +42,40 @@ def test_the_cpu_plan_never_gives_a_trial_fewer_epochs_than_warmup_and_ema_need(
     assert (fid.fixed == {"width": 0.25}) == (space_name == "efficient")
     widths = [hp.values for hp in fid.space(space).hyperparameters() if hp.name == "width"]
     assert widths == ([[0.25]] if space_name == "efficient" else [[16, 32, 48, 64]])
+    if space_name == "efficient":  # VGG19 at x0.25 learned nothing in a CPU search's trials
+        [models] = [hp.values for hp in fid.space(space).hyperparameters() if hp.name == "model"]
+        assert models == ["vgg13", "mini_xception"]
+
+
+def test_a_cpu_search_starts_from_make_train_s_recipe_and_its_defaults_are_it():
+    """Without a GPU the efficient space's base is recipes/cpu.json (less its budget) and its
+    defaults are that recipe: the defaults' retraining is make train's configuration, key for
+    key (its monitor included), and the trials monitor the objective."""
+    import keras_tuner as kt
+
+    from tuning.cli import parse_args
+    from tuning.search import base_config, from_recipe
+    from tuning.spaces import EFFICIENT_DEFAULTS
+
+    space = get_space("efficient")
+    args = parse_args(["--data", "data"])
+    cfg = base_config(args, space, recipe=True)
+    recipe_cfg = load_config(recipe("cpu"))
+    assert cfg.to_dict() == recipe_cfg.replace(time_budget=None, data="data").to_dict()
+    assert from_recipe(args, space, cpu=True) and not from_recipe(args, space, cpu=False)
+    assert not from_recipe(parse_args(["--config", "my.json"]), space, cpu=True)
+    assert not from_recipe(args, get_space("blockcnn"), cpu=True)
+    fid = choose(space, cfg, 45 * 60, 1860, None, centred=True)
+    values = fid.space(space).declare(kt.HyperParameters())
+    assert values == {**EFFICIENT_DEFAULTS, "width": 0.25, "erasing": 0.0, "adam_learning_rate": None}
+    retrain = space.apply(cfg, values, 225)  # all of Training: 28,709 / 128
+    assert retrain.to_dict() == cfg.to_dict()
+    assert (retrain.ema, retrain.schedule["warmup_epochs"], retrain.monitor) == (0.998, 2, "val_accuracy")
+    # a GPU (or a --config) keeps the space's own base, monitored on the objective
+    gpu = base_config(args, space)
+    assert gpu.monitor == args.objective and gpu.model_args == {} and gpu.ema is None
+    assert "defaults" not in choose(space, gpu, 45 * 60, 1860, "H200", centred=True).narrow
+    assert "defaults" not in choose(space, gpu, 45 * 60, 1860, None).narrow
 
 
 def test_a_gpu_or_three_hours_keep_the_full_spaces():
@@ -72,7 +106,7 @@ def test_the_retraining_gets_make_train_s_budget_and_the_plan_says_so(monkeypatc
                       retrain=(28709, 3589, 7178, 30), min_epochs=fid.min_epochs, note=fid.note)
     head, detail, then = first_lines(plan, "the default without a GPU", "efficient", "hyperband")
     assert ("CPU search: x0.25 networks, trials of 12-36 epochs on 8,000 Training images; it will "
-            "not train x0.375-x0.75 networks (they need --time-budget 3h or a GPU)") in head
+            "not train x0.375-x0.75 networks or VGG19 (they need --time-budget 3h or a GPU)") in head
     assert "hyperband over the efficient space, 12-36 epoch(s) a trial on 8,000" in detail
     assert then == ("then: the best retrained on all 28,709 Training images within 14 min (make "
                     "train's budget, recipes/cpu.json; at most 30 epochs) and evaluated on "

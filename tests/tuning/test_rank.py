@@ -4,6 +4,7 @@ when too few trials learned."""
 import contextlib
 import io
 import json
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -66,6 +67,26 @@ def test_spearman_matches_scipy():
             assert spearman(a, b) == pytest.approx(stats.spearmanr(a, b).statistic)
 
 
+def test_the_search_s_retrained_best_is_reused_when_it_had_the_same_budget(tmp_path):
+    from keras_fer import rundir
+    from tuning.best import SEARCH_FILE
+    from tuning.rank import run_dir_for
+
+    best = tmp_path / "best_trial_03"
+    best.mkdir()
+    (best / rundir.SUMMARY_FILE).write_text("{}")
+    (best / SEARCH_FILE).write_text(json.dumps({"retrain_budget": "840s"}))
+    trial = _trial("03", 0.5)
+    assert run_dir_for(tmp_path, trial, 840.0) == best
+    assert run_dir_for(tmp_path, trial, 100.0) == tmp_path / "rank" / "trial_03"  # a short one
+    assert run_dir_for(tmp_path, trial, None) == tmp_path / "rank" / "trial_03"
+    assert run_dir_for(tmp_path, _trial("04", 0.4), 840.0) == tmp_path / "rank" / "trial_04"
+    ranked = tmp_path / "rank" / "trial_03"  # a rank run's own retraining comes first
+    ranked.mkdir(parents=True)
+    (ranked / rundir.SUMMARY_FILE).write_text("{}")
+    assert run_dir_for(tmp_path, trial, 840.0) == ranked
+
+
 FIX = ["--space", "blockcnn", "--fix", "depth=4", "--fix", "width=16", "--fix", "augment=none"]
 
 
@@ -81,11 +102,12 @@ def _main(argv):
 
 @pytest.fixture(scope="module")
 def ranked(tune_env, tmp_path_factory):
-    """A 3-trial search with its best retrained; then ``--rank 2`` under a 20-minute budget
-    (the clock moves 14 minutes a retraining: one fits), then ``--rank 3`` without a budget.
-    Every completed trial counts as above the constant predictor (its score is patched to -1: 1
-    epoch on 70 images learns nothing to rely on, a trial may even score 0). Returns (project,
-    the outputs of the three runs, the first run's rank.json, its retrained models, argv)."""
+    """A 3-trial search with its best retrained (within make train's budget); then ``--rank 3``
+    under a 20-minute budget (the clock moves 14 minutes a retraining: the best is reused, one
+    more fits), then ``--rank 3`` without a budget. Every completed trial counts as above the
+    constant predictor (its score is patched to -1: 1 epoch on 70 images learns nothing to rely
+    on, a trial may even score 0). Returns (project, the outputs of the three runs, the first
+    run's rank.json, its retrained models, argv)."""
     from tuning import best, budget
 
     data, base = tune_env
@@ -94,9 +116,10 @@ def ranked(tune_env, tmp_path_factory):
             "--limit", "70", "--max-trials", "3", "--seed", "7", "--dir", str(tmp / "search"), *FIX]
     offset, real_clock, real_retrain = [0.0], budget.clock, best.retrain_trial
 
-    def retrain(*a, **k):
-        out = real_retrain(*a, **k)
-        offset[0] += 14 * 60
+    def retrain(tuner, trial, space, base, data, out, *a, **k):
+        fresh = not best.retrained(out)
+        out = real_retrain(tuner, trial, space, base, data, out, *a, **k)
+        offset[0] += 14 * 60 if fresh else 0
         return out
 
     with pytest.MonkeyPatch.context() as mp:
@@ -105,7 +128,7 @@ def ranked(tune_env, tmp_path_factory):
         assert code == 0, searched
         mp.setattr(budget, "clock", lambda: real_clock() + offset[0])
         mp.setattr(best, "retrain_trial", retrain)
-        code, first = _main(argv + ["--rank", "2", "--time-budget", "20m"])
+        code, first = _main(argv + ["--rank", "3", "--time-budget", "20m"])
         assert code == 0, first
         project = tmp / "search" / "blockcnn_random"
         partial = json.loads((project / "rank.json").read_text())
@@ -120,23 +143,25 @@ def test_rank_stops_within_its_budget_and_resumes(ranked):
     project, _, first, second, partial, kept, _ = ranked
     table = pd.read_csv(project / "trials.csv", dtype={"trial": str})
     order = table.sort_values(["score", "trial"], ascending=[False, True])["trial"].tolist()
-    best_id, worst_id = (str(int(t)) for t in (order[0], order[-1]))
+    best_id, mid_id, worst_id = (str(int(t)) for t in order)
     assert first.splitlines()[0].startswith(
-        "ranking: retraining 2 trials, about 2 x 14 min (make train's budget), each on all of "
-        f"Training, then evaluated on PublicTest -> {project / 'rank'}; 0 retrained earlier; "
+        "ranking: retraining 3 trials, about 3 x 14 min (make train's budget), each on all of "
+        f"Training, then evaluated on PublicTest -> {project / 'rank'}; 1 retrained earlier; "
         "time budget 20 min (--time-budget 20m): 1 of the 2 left fit (for all: --time-budget "
         "35m; else run the same command again to continue)")  # 2 x (14 min + 90 s), rounded up
-    assert "stopping with 1 of 2 retrained; run the same command again to continue" in first
-    assert [r["trial_id"] for r in partial["trials"]] == [best_id, worst_id]
-    assert partial["retrained"] == 1 and partial["spearman_rho"] is None
-    assert partial["trials"][1]["PublicTest"] is None
-    assert "Spearman rho: once all 2 are retrained (1 so far" in first
-    assert list(kept) == [f"trial_{best_id}"]
-    # the second run keeps the finished retraining and trains the two others
-    assert f"trial {best_id} was retrained already" in second
-    assert second.count("retraining trial ") == 2
-    model = project / "rank" / f"trial_{best_id}" / "model.keras"
-    assert model.stat().st_mtime_ns == kept[f"trial_{best_id}"]
+    # the search's best was retrained within the same budget: reused, not trained again
+    assert f"trial {best_id} was retrained already: {project / f'best_trial_{best_id}'}" in first
+    assert "stopping with 2 of 3 retrained; run the same command again to continue" in first
+    assert [r["trial_id"] for r in partial["trials"]] == [best_id, mid_id, worst_id]
+    assert partial["retrained"] == 2 and partial["spearman_rho"] is None
+    assert partial["trials"][2]["PublicTest"] is None
+    assert "Spearman rho: once all 3 are retrained (2 so far" in first
+    assert list(kept) == [f"trial_{mid_id}"]
+    # the second run keeps the finished retrainings and trains the last
+    assert f"trial {mid_id} was retrained already" in second
+    assert second.count("retraining trial ") == 1 and f"retraining trial {worst_id} " in second
+    model = project / "rank" / f"trial_{mid_id}" / "model.keras"
+    assert model.stat().st_mtime_ns == kept[f"trial_{mid_id}"]
 
 
 @pytest.mark.e2e  # a search and 4 one-epoch retrainings: about a minute on 2 cores
@@ -148,10 +173,13 @@ def test_rank_writes_rho_of_scores_and_public_test_accuracies(ranked):
     assert [r["trial_id"] for r in result["trials"]] == [str(t) for t in by_score["trial"]]
     assert result["k"] == result["retrained"] == 3 and result["retrain_budget"] == "840s"
     accs = []
-    for r, (_, t) in zip(result["trials"], by_score.iterrows()):
-        out = project / "rank" / f"trial_{r['trial_id']}"
+    for i, (r, (_, t)) in enumerate(zip(result["trials"], by_score.iterrows())):
+        # the best: the search's own retraining (evaluated by the search on both splits);
+        # the others the rank's, which evaluates PublicTest alone, never PrivateTest
+        out = project / (f"best_trial_{r['trial_id']}" if i == 0 else f"rank/trial_{r['trial_id']}")
+        assert r["run_dir"] == str(out)
         report = json.loads((out / "eval" / "report.json").read_text())
-        assert set(report["splits"]) == {"PublicTest"}  # never PrivateTest
+        assert set(report["splits"]) == ({"PublicTest", "PrivateTest"} if i == 0 else {"PublicTest"})
         assert r["PublicTest"] == report["splits"]["PublicTest"]["accuracy"]
         assert r["score"] == pytest.approx(t["score"]) and r["hyperparameters"]["norm"] == t["norm"]
         summary = json.loads((out / "summary.json").read_text())
@@ -159,12 +187,16 @@ def test_rank_writes_rho_of_scores_and_public_test_accuracies(ranked):
         accs.append(r["PublicTest"])
     expected = spearman(by_score["score"], accs)
     assert result["spearman_rho"] == (None if np.isnan(expected) else round(expected, 4))
-    # the same retraining as the search's best: its config, but for the folder
+    # a retraining of the rank is the search's best's: the same config but for the folder and
+    # what the space sets (the trial's point)
     [best] = project.glob("best_trial_*")
-    same = project / "rank" / best.name.replace("best_", "")
-    config = {k: v for k, v in json.loads((same / "config.json").read_text()).items() if k != "out"}
+    other = Path(result["trials"][1]["run_dir"])
+    space_sets = ("out", "model", "model_args", "optimizer", "augment", "schedule", "loss", "ema")
+    config = {k: v for k, v in json.loads((other / "config.json").read_text()).items()
+              if k not in space_sets}
     assert config == {k: v for k, v in json.loads((best / "config.json").read_text()).items()
-                      if k != "out"}
+                      if k not in space_sets}
+    assert config["limit"] is None and config["time_budget"] == "840s"
     md = (project / "rank.md").read_text()
     assert md.startswith("| trial | trial val_macro_f1 | retrained PublicTest accuracy | epochs | min |")
     assert sum(line.startswith("| ") for line in md.splitlines()) == 1 + 3  # header, 3 trials
