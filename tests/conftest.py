@@ -9,6 +9,13 @@ from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# XLA (JAX here and in the subprocesses, which inherit it) compiles at LLVM optimization level
+# 0: the tests' tiny networks compile far more than they compute (measured: the 2-device JAX
+# worker of tests/train/test_devices.py, 48.6 -> 37.0 CPU seconds, its losses equal to 3e-7).
+# Tests that add a flag append it (``xla_flags``).
+XLA_TEST_FLAGS = "--xla_backend_optimization_level=0"
+if XLA_TEST_FLAGS not in os.environ.get("XLA_FLAGS", ""):
+    os.environ["XLA_FLAGS"] = " ".join(filter(None, (os.environ.get("XLA_FLAGS"), XLA_TEST_FLAGS)))
 
 import pytest  # noqa: E402
 

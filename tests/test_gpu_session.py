@@ -35,7 +35,7 @@ def test_all_call_trains_benches_and_returns_a_run_that_reassembles(fer_small_di
     recipe = tmp_path / "recipe.json"
     recipe.write_text(json.dumps(RECIPE))
     proc = _session("all", str(recipe), out=out, data=fer_small_dir, BENCH_MODELS="baseline",
-                    XLA_FLAGS="--xla_force_host_platform_device_count=2")
+                    XLA_FLAGS=f"{os.environ['XLA_FLAGS']} --xla_force_host_platform_device_count=2")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "DEVICES=all" in proc.stdout.splitlines()
     assert len(list(out.iterdir())) <= 8 and all(p.stat().st_size <= 16 * 2**20 for p in out.iterdir())
@@ -80,12 +80,19 @@ def test_all_call_cut_by_its_budget_still_returns_its_logs(fer_small_dir, tmp_pa
 
 
 def test_experiment_call_returns_each_study_without_its_runs(fer_small_dir, tmp_path):
+    # a shipped study's form with the small baseline network (the shipped studies' runs are
+    # built by tests/experiments/test_shipped_smoke.py)
+    study = json.loads((REPO / "experiments" / "prelu_resnet.json").read_text())
+    study.update(name="tiny", report_private="tiny", runs=[{"name": "tiny", "overrides": {}}],
+                 published={"tiny": study["published"]["prelu_resnet"]})
+    study["base"]["model"] = "baseline"
+    (tmp_path / "tiny.json").write_text(json.dumps(study))
     out = tmp_path / "out"
-    proc = _session("experiment", str(REPO / "experiments" / "prelu_resnet.json"), out=out,
+    proc = _session("experiment", str(tmp_path / "tiny.json"), out=out,
                     data=fer_small_dir, RESULTS=str(tmp_path / "results"))
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert sorted(p.name for p in out.iterdir()) == ["prelu_resnet.log", "prelu_resnet.tgz"]
-    with tarfile.open(out / "prelu_resnet.tgz") as tar:
+    assert sorted(p.name for p in out.iterdir()) == ["tiny.log", "tiny.tgz"]
+    with tarfile.open(out / "tiny.tgz") as tar:
         names = tar.getnames()
-    assert "prelu_resnet/table.md" in names and "prelu_resnet/commands.txt" in names
+    assert "tiny/table.md" in names and "tiny/commands.txt" in names
     assert not [n for n in names if "/runs" in n]

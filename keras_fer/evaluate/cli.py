@@ -1,4 +1,4 @@
-"""``python -m keras_fer.evaluate RUN_DIR [--data PATH] [--split A,B] [--tta MODE] [--out DIR]
+"""``python -m keras_fer.evaluate RUN_DIR [--data PATH] [--split A,B] [--tta MODE[,MODE]] [--out DIR]
 [--force] [--json] [--classes CODING] [--drop-classes A,B]``."""
 from __future__ import annotations
 
@@ -20,7 +20,9 @@ def build_parser():
                                   "(default: the run's config data)")
     p.add_argument("--split", default=",".join(SPLITS),
                    help=f"comma-separated splits (default {','.join(SPLITS)})")
-    p.add_argument("--tta", default="none", choices=TTA_MODES, help="test-time augmentation")
+    p.add_argument("--tta", default="none", metavar="MODE[,MODE]",
+                   help=f"test-time augmentation: {', '.join(TTA_MODES)}, or several, comma-"
+                        "separated (e.g. none,tencrop: each its own report, in one process)")
     p.add_argument("--batch-size", type=positive_int, default=256)
     p.add_argument("--out", help="folder for report.json and the confusion PNGs (default "
                                  "RUN_DIR/eval; for a release, which is read-only, runs/eval/NAME)")
@@ -45,16 +47,32 @@ def main(argv=None) -> int:
     splits = [s.strip() for s in args.split.split(",") if s.strip()]
     if not splits:
         raise UserError(f"--split: no split named in {args.split!r}")
+    modes = tta_modes(args.tta)
+    if args.json and len(modes) > 1:
+        raise UserError(f"--json prints one report: give one --tta mode, not {args.tta!r}")
     out = output_dir(args.run_dir, EVAL_DIR, args.out, args.force)
     check_out_dir(out)
     drop = [c.strip() for c in args.drop_classes.split(",") if c.strip()]
-    report = evaluate_run(args.run_dir, data=args.data, splits=splits, tta=args.tta,
-                          batch_size=args.batch_size, verbose=not args.json, out=out,
-                          force=args.force, classes=args.classes, drop_classes=drop)
-    for name, n in report.get("dropped", {}).items():
-        print(f"--drop-classes: left out {n} {name} image(s)", file=sys.stderr)
-    if args.json:
-        print(json.dumps(report, indent=2))
-    else:
-        print(f"wrote {out / report_name(args.tta)}")
+    for tta in modes:
+        report = evaluate_run(args.run_dir, data=args.data, splits=splits, tta=tta,
+                              batch_size=args.batch_size, verbose=not args.json, out=out,
+                              force=args.force, classes=args.classes, drop_classes=drop)
+        for name, n in report.get("dropped", {}).items():
+            print(f"--drop-classes: left out {n} {name} image(s)", file=sys.stderr)
+        if args.json:
+            print(json.dumps(report, indent=2))
+        else:
+            print(f"wrote {out / report_name(tta)}")
     return 0
+
+
+def tta_modes(text) -> list:
+    """``--tta``'s modes in order, each once; UserError naming an unknown one."""
+    from keras_fer.config import TTA_MODES
+
+    modes = list(dict.fromkeys(m.strip() for m in str(text).split(",") if m.strip()))
+    unknown = [m for m in modes if m not in TTA_MODES]
+    if not modes or unknown:
+        raise UserError(f"--tta: unknown mode {(unknown or [text])[0]!r} (known: "
+                        f"{', '.join(TTA_MODES)}; several: comma-separated)")
+    return modes

@@ -91,7 +91,7 @@ def test_bench_on_one_and_two_devices(tmp_path):
     model = tmp_path / "tiny.json"
     model.write_text(json.dumps(TINY))
     env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu",
-               XLA_FLAGS="--xla_force_host_platform_device_count=2",
+               XLA_FLAGS=f"{os.environ['XLA_FLAGS']} --xla_force_host_platform_device_count=2",
                PYTHONPATH=os.pathsep.join(p for p in (str(repo), os.environ.get("PYTHONPATH"))
                                           if p))
     proc = subprocess.run([sys.executable, "-m", "keras_fer.bench", "--synthetic", "65",

@@ -100,10 +100,15 @@ def test_the_compiled_path_equals_the_eager_one(mode):
 
 
 def test_the_cli_offers_the_tta_modes_that_augment_implements():
-    from keras_fer.evaluate.cli import build_parser
+    from keras_fer.evaluate.cli import build_parser, tta_modes
 
     [tta] = [a for a in build_parser()._actions if a.dest == "tta"]
-    assert tta.choices is keras_fer.config.TTA_MODES
+    for mode in keras_fer.config.TTA_MODES:
+        assert mode in tta.help and tta_modes(mode) == [mode]
+    assert tta_modes("tencrop, none,tencrop") == ["tencrop", "none"]
+    for bad in ("twentycrop", "none,twentycrop", ","):
+        with pytest.raises(UserError, match="--tta: unknown mode"):
+            tta_modes(bad)
     # one definition, in keras_fer.config
     assert not any(hasattr(m, "TTA_MODES") for m in (keras_fer.evaluate, keras_fer.evaluate.core))
 
@@ -170,6 +175,20 @@ def test_cli_user_mistakes_exit_2(run_dir, tmp_path, capsys):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "model.keras is missing" in proc.stderr
+
+
+def test_several_tta_modes_write_each_report_in_one_run(run_dir, tmp_path, capsys):
+    data = _synthetic_fer(tmp_path / "fer2013.npz")
+    out = tmp_path / "eval"
+    assert main([str(run_dir), "--data", str(data), "--split", "PublicTest", "--tta", "none,flip",
+                 "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert f"wrote {out / 'report.json'}" in printed and f"wrote {out / 'report_flip.json'}" in printed
+    plain, flip = (json.loads((out / n).read_text()) for n in ("report.json", "report_flip.json"))
+    assert (plain["tta"], flip["tta"]) == ("none", "flip")
+    assert plain["splits"]["PublicTest"]["n"] == flip["splits"]["PublicTest"]["n"] == 5
+    assert main([str(run_dir), "--data", str(data), "--tta", "none,flip", "--json"]) == 2
+    assert "--json prints one report" in capsys.readouterr().err
 
 
 def _synthetic_fer(path, per_split=(6, 5, 4)):

@@ -21,7 +21,8 @@ import sys
 if "KERAS_DISTRIBUTION_PROCESS_ID" in os.environ:
     os.environ["JAX_PLATFORMS"] = "cpu"
 elif os.environ["KERAS_BACKEND"] == "jax":
-    os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
+    os.environ["XLA_FLAGS"] = " ".join(filter(None, (os.environ.get("XLA_FLAGS"),
+                                                     "--xla_force_host_platform_device_count=2")))
     os.environ["JAX_PLATFORMS"] = "cpu"
 else:
     import tensorflow as tf

@@ -2,6 +2,7 @@
 data-parallel; TensorFlow, with one CPU device, says so in one line. Marked ``backends``
 (`make test` runs them on TensorFlow, then on JAX); apart from tests/train/test_devices.py so
 that the two share the JAX stage's workers."""
+import os
 import subprocess
 import sys
 
@@ -22,7 +23,8 @@ def test_the_cli_trains_on_two_devices_or_says_there_are_not_two(data_dir, model
     argv = ["-m", "keras_fer.train", "--model", str(model_file), "--data", str(data_dir),
             "--epochs", "1", "--batch-size", "16", "--devices", "2", "--out", str(out),
             "--no-tensorboard", "--verbose", "1"]
-    env = _env(XLA_FLAGS="--xla_force_host_platform_device_count=2", JAX_PLATFORMS="cpu")
+    env = _env(XLA_FLAGS=f"{os.environ['XLA_FLAGS']} --xla_force_host_platform_device_count=2",
+               JAX_PLATFORMS="cpu")
     proc = subprocess.run([sys.executable, *argv], env=env, capture_output=True, text=True,
                           timeout=600)
     if keras.backend.backend() == "jax":
