@@ -37,10 +37,8 @@ def from_recipe(args, space, cpu: bool) -> bool:
     return cpu and not args.config and space.cpu_recipe is not None
 
 
-def base_config(args, space, recipe=False) -> TrainConfig:
-    """TrainConfig defaults <- the space's fixed settings <- ``--config`` (``recipe``: the
-    space's ``cpu_recipe`` instead, ``from_recipe``) <- the options. The trials monitor the
-    objective; a recipe's retraining keeps the recipe's monitor, as ``make train``."""
+def check_options(args) -> None:
+    """A UserError for options that do not go together, before anything is read."""
     if args.max_trials < 1:
         raise UserError(f"--max-trials must be >= 1, got {args.max_trials}")
     if args.release and args.no_retrain:
@@ -50,6 +48,12 @@ def base_config(args, space, recipe=False) -> TrainConfig:
                         "more to mean something)")
     if args.rank is not None and args.release:
         raise UserError("--rank retrains trials to rank them and releases none: drop --release")
+
+
+def base_config(args, space, recipe=False) -> TrainConfig:
+    """TrainConfig defaults <- the space's fixed settings <- ``--config`` (``recipe``: the
+    space's ``cpu_recipe`` instead, ``from_recipe``) <- the options. The trials monitor the
+    objective; a recipe's retraining keeps the recipe's monitor, as ``make train``."""
     file = read_json(args.config) if args.config else {}
     if recipe:  # its time budget is make train's, which the search's retraining gets
         from keras_fer.resources import recipe as recipe_path
@@ -274,6 +278,7 @@ def plan_search(args, cfg, data, tuner, hypermodel, fixed, budget, x, y, n_val, 
 def run(args) -> int:
     """The search of the parsed options (``tuning.cli.parse_args``); the exit code."""
     start = time_budget.clock()  # the budget counts from here: loading the data is part of it
+    check_options(args)
     space = get_space(args.space)
     who = role()
     from keras_fer.devices import accelerator_name
