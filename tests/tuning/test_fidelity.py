@@ -190,9 +190,9 @@ def test_keras_tuner_is_pinned_to_the_range_whose_private_attributes_we_use():
 
 
 @pytest.mark.e2e
-@pytest.mark.xfail(reason="issue 37, open: on a 2-core CPU a 5-minute search finishes about one "
-                          "trial of 600 steps (2026-12-05: 2 trials at the constant predictor "
-                          "before the 600-step floor)", strict=True)
+@pytest.mark.xfail(reason="issue 37, open: on a 2-core CPU a 5-minute search fits about 2 trials "
+                          "of the shortest length that ranks (23 epochs of 32 steps on 4,000 "
+                          "images, tuning/fidelity.py; 2026-12-05)", strict=True)
 def test_a_five_minute_search_finishes_four_trials_above_the_constant_predictor(tmp_path):
     """`python -m tuning --time-budget 5m --limit 4000 --no-retrain` on the real FER2013 (data/):
     at least 4 completed trials score above always answering the most common class."""
