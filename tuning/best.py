@@ -145,14 +145,20 @@ def reuse_baseline(tuner, trial, space, base, data, out, retrain_s, baseline, no
           f"retraining is {run} (the same configuration and data), copied to {out}, not "
           "trained again", flush=True)
     copy_run(run, out)
-    write_json(out / SEARCH_FILE, {
+    write_search_record(out, tuner, trial, space, base, saved.get("epochs"),
+                        None if retrain_s is None else f"{round(retrain_s)}s", note,
+                        copied_from=str(run))
+    return True
+
+
+def write_search_record(out, tuner, trial, space, base, epochs, budget, note, **extra) -> None:
+    """``out/search.json``: the trial a retraining trained (its score, hyperparameters, search),
+    the retraining's epochs and budget, ``note``, and ``extra``."""
+    write_json(Path(out) / SEARCH_FILE, {
         "trial_id": trial.trial_id, "score": trial.score, "objective": tuner.oracle.objective.name,
         "space": space.name, "hyperparameters": trial.hyperparameters.values,
         "search_dir": str(tuner.project_dir), "trial_limit": base.limit,
-        "retrain_epochs": saved.get("epochs"),
-        "retrain_budget": None if retrain_s is None else f"{round(retrain_s)}s",
-        "note": note, "copied_from": str(run)})
-    return True
+        "retrain_epochs": epochs, "retrain_budget": budget, "note": note, **extra})
 
 
 def retrained(out) -> bool:
@@ -190,11 +196,7 @@ def retrain_trial(tuner, trial, space, base, data, out, retrain_s=None, deadline
               f"Training images, at most {cfg.epochs} epoch(s){within} -> {out}", flush=True)
         train_within(cfg, data, callbacks=callbacks)
         # after the run: train refuses to start in a folder of files that are not a run's
-        write_json(out / SEARCH_FILE, {
-            "trial_id": trial.trial_id, "score": trial.score, "objective": tuner.oracle.objective.name,
-            "space": space.name, "hyperparameters": trial.hyperparameters.values,
-            "search_dir": str(tuner.project_dir), "trial_limit": base.limit,
-            "retrain_epochs": cfg.epochs, "retrain_budget": cfg.time_budget, "note": note})
+        write_search_record(out, tuner, trial, space, base, cfg.epochs, cfg.time_budget, note)
     if not report_path(out).is_file():
         evaluate_run(out, data, splits=splits, tta="none")
     return out
