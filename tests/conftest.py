@@ -30,7 +30,6 @@ E2E = {
     "tests/tuning/test_efficient_cli.py",      # `python -m tuning` of the default space
     "tests/tuning/test_search.py",             # searches: resume, budget cut, release
     "tests/experiments/test_shipped_smoke.py",  # every shipped study's runs built, one run
-    "tests/bench/test_bench.py::test_bench_on_one_and_two_devices",
     # the shipped release evaluated on the whole real test splits (7,178 faces)
     "tests/release/test_shipped_release.py::test_evaluating_the_release_reproduces_its_report_and_card",
     "tests/release/test_release.py",           # whole releases: evaluation, export, card
@@ -67,7 +66,6 @@ LONGEST_FIRST = (
     "tests/tuning/test_devices.py",             # 27 s
     "tests/export/test_export_safety.py",       # 24 s
     "tests/models/test_zoo.py",                 # 23 s
-    "tests/bench/test_bench.py",                # 22 s
     "tests/tuning/test_distributed.py",         # 20 s
 )
 

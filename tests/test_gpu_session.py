@@ -9,6 +9,10 @@ import sys
 import tarfile
 from pathlib import Path
 
+import pytest
+
+from tests.train.conftest import TINY
+
 REPO = Path(__file__).resolve().parents[1]
 NO_TF_PYTHON = f"{sys.executable} {REPO / 'tests' / 'no_tensorflow.py'}"
 RECIPE = {"model": "baseline", "epochs": 1, "batch_size": 64, "mixed_precision": True,
@@ -30,11 +34,16 @@ def test_unknown_step_is_a_usage_error(tmp_path):
 
 def test_all_call_trains_benches_and_returns_a_run_that_reassembles(fer_small_dir, tmp_path):
     """On 2 devices (JAX's virtual CPU devices; DEVICES left at its default, all): data-parallel
-    training, and the benchmark (the `bench` step's function) on 1 and on all 2 devices."""
+    training, and the benchmark (the `bench` step's function, ``keras_fer.bench --devices
+    1,all`` of a model file) on 1 and on all 2 devices, with the scaling line."""
+    from keras_fer.bench import KEYS
+
     out = tmp_path / "out"
     recipe = tmp_path / "recipe.json"
     recipe.write_text(json.dumps(RECIPE))
-    proc = _session("all", str(recipe), out=out, data=fer_small_dir, BENCH_MODELS="baseline",
+    tiny = tmp_path / "tiny.json"  # the bench of a model file: the tests' tiny CNN
+    tiny.write_text(json.dumps(TINY))
+    proc = _session("all", str(recipe), out=out, data=fer_small_dir, BENCH_MODELS=str(tiny),
                     XLA_FLAGS=f"{os.environ['XLA_FLAGS']} --xla_force_host_platform_device_count=2")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "DEVICES=all" in proc.stdout.splitlines()
@@ -44,7 +53,10 @@ def test_all_call_trains_benches_and_returns_a_run_that_reassembles(fer_small_di
     lines = [json.loads(ln) for ln in (out / "bench.jsonl").read_text().splitlines()]
     cases, scaling = lines[:2], lines[2:]
     assert [(r["model"], r["augment"], r["backend"], r["devices"]) for r in cases] == [
-        ("baseline", "on", "jax", 1), ("baseline", "on", "jax", 2)]
+        (str(tiny), "on", "jax", 1), (str(tiny), "on", "jax", 2)]
+    assert all(tuple(r) == KEYS for r in cases)
+    assert [r["images"] for r in cases] == [256, 256]  # 2 steps of the global batch of 128
+    assert cases[1]["img_per_s_per_device"] == pytest.approx(cases[1]["img_per_s"] / 2, abs=0.1)
     assert [(r["devices"], r["scaling_efficiency"]) for r in scaling] == [
         (2, round(cases[1]["img_per_s"] / (2 * cases[0]["img_per_s"]), 3))]
     log = (out / "train.log").read_text()

@@ -76,33 +76,3 @@ def test_scaling_efficiency_is_img_per_s_on_n_over_n_times_on_one():
     rows.append({**rows[1], "augment": "off"})  # no 1-device measurement of it: no line
     assert [(r["devices"], r["scaling_efficiency"], r["img_per_s_1_device"]) for r in
             scaling(rows)] == [(2, 0.9, 100.0), (4, 0.75, 100.0)]
-
-
-def test_bench_on_one_and_two_devices(tmp_path):
-    """JAX with 2 virtual CPU devices, in a subprocess (they must exist before JAX starts)."""
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    from tests.train.conftest import TINY
-
-    repo = Path(__file__).resolve().parents[2]
-    model = tmp_path / "tiny.json"
-    model.write_text(json.dumps(TINY))
-    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu",
-               XLA_FLAGS=f"{os.environ['XLA_FLAGS']} --xla_force_host_platform_device_count=2",
-               PYTHONPATH=os.pathsep.join(p for p in (str(repo), os.environ.get("PYTHONPATH"))
-                                          if p))
-    proc = subprocess.run([sys.executable, "-m", "keras_fer.bench", "--synthetic", "65",
-                           "--models", str(model), "--devices", "1,all", "--batch-size", "16",
-                           "--steps", "2", "--precision", "float32", "--augment", "off"],
-                          env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    lines = [json.loads(line) for line in proc.stdout.splitlines()]
-    one, two, efficiency = lines
-    assert (one["devices"], two["devices"]) == (1, 2) and tuple(two) == KEYS
-    assert one["images"] == two["images"] == 32  # 2 steps of the global batch of 16
-    assert two["img_per_s_per_device"] == pytest.approx(two["img_per_s"] / 2, abs=0.1)
-    assert efficiency["devices"] == 2 and efficiency["scaling_efficiency"] == pytest.approx(
-        two["img_per_s"] / (2 * one["img_per_s"]), abs=1e-3)
