@@ -112,6 +112,12 @@ def retrain_best(tuner, space, base, data, budget, estimator=None, chance=None,
     return out
 
 
+def budget_text(seconds) -> str | None:
+    """A retraining's budget as its config and ``search.json`` record it ("840s"; None without
+    one): what ``--rank`` compares to reuse a retraining."""
+    return None if seconds is None else f"{round(seconds)}s"
+
+
 def retraining_config(trial, space, base, data, out):
     """``(cfg, train_labels)``: what ``retrain_trial`` trains for ``trial`` into ``out``, before
     its budget: ``base`` without its ``limit``, at ``trial``'s point of ``space``."""
@@ -146,7 +152,7 @@ def reuse_baseline(tuner, trial, space, base, data, out, retrain_s, baseline, no
           "trained again", flush=True)
     copy_run(run, out)
     write_search_record(out, tuner, trial, space, base, saved.get("epochs"),
-                        None if retrain_s is None else f"{round(retrain_s)}s", note,
+                        budget_text(retrain_s), note,
                         copied_from=str(run))
     return True
 
@@ -186,7 +192,7 @@ def retrain_trial(tuner, trial, space, base, data, out, retrain_s=None, deadline
         cfg, y = retraining_config(trial, space, base, data, out)
         callbacks, within = (), ""
         if retrain_s is not None:
-            budgeted = cfg.replace(time_budget=f"{round(retrain_s)}s")
+            budgeted = cfg.replace(time_budget=budget_text(retrain_s))
             try:
                 check(budgeted)
                 cfg, within = budgeted, f" within {minutes(retrain_s)} (make train's budget)"

@@ -139,7 +139,7 @@ def run_dir_for(project: Path, trial, retrain_s) -> Path:
     if not best.retrained(ranked) and best.retrained(retrained) \
             and (retrained / best.SEARCH_FILE).is_file():
         budget = read_json(retrained / best.SEARCH_FILE).get("retrain_budget")
-        if budget == (None if retrain_s is None else f"{round(retrain_s)}s"):
+        if budget == best.budget_text(retrain_s):
             return retrained
     return ranked
 
@@ -161,13 +161,15 @@ def row(trial, out: Path) -> dict:
 def write_ranking(args, project, objective, picked, outs, retrain_s) -> dict:
     """``rank.json`` and ``rank.md``; rho only once all ``picked`` are retrained (a partial
     correlation would read as the search's)."""
+    from tuning import best
+
     rows = [row(t, o) for t, o in zip(picked, outs)]
     complete = all(r[SPLIT] is not None for r in rows)
     rho = spearman([r["score"] for r in rows], [r[SPLIT] for r in rows]) if complete else None
     result = {"command": getattr(args, "command", None), "search_dir": str(project),
               "objective": objective, "split": SPLIT, "k": len(rows),
               "retrained": sum(r[SPLIT] is not None for r in rows),
-              "retrain_budget": None if retrain_s is None else f"{round(retrain_s)}s",
+              "retrain_budget": best.budget_text(retrain_s),
               "spearman_rho": None if rho is None or math.isnan(rho) else round(rho, 4),
               "date": time.strftime("%Y-%m-%d"), "trials": rows}
     table = markdown(result)
