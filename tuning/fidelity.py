@@ -15,6 +15,11 @@ trials are cheaper and long enough to learn:
   it, and above the warm-up plus the EMA's horizon of the space's default configuration
   (``trial_needs``), at least ``MIN_EPOCHS`` and ``MIN_STEPS`` training steps.
 
+With less than ``SMOKE_S`` for its trials a search cannot rank (its shortest ranking trial takes
+about 2 minutes); it smoke-tests instead: trials at batch ``SMOKE_BATCH`` without affine
+augmentation, holding ``SMOKE_FIX`` (mini-Xception, Adam, cosine, no EMA), which learn within a
+minute but say nothing about make train's recipe, and the plan says so.
+
 The blockcnn space runs the same way (its widths are small already). A GPU, ``--time-budget
 none`` or a budget of ``HEAVY_BUDGET_S`` and more keep the full spaces (the GPU path).
 """
@@ -48,6 +53,17 @@ FACTOR = 3  # Hyperband's reduction factor (its default)
 FINAL_STEPS = 2200
 # Training images a trial trains on, by the search's seconds: the first bound above it
 SUBSETS = ((15 * 60, 4000), (60 * 60, 8000), (math.inf, 16000))
+# Below SMOKE_S seconds of trials, a smoke test. Measured 2026-12-05 (docs/measurements.md,
+# sixth session), 4,000 Training images on 2 cores: make train's recipe (VGG13 x0.25, batch
+# 128, affine, EMA) stayed at the constant predictor for 875 steps, with batch 32 too; without
+# affine and EMA at batch 32 (4 times the updates in the same seconds) mini-Xception with Adam
+# reached val macro-F1 0.23 in 750 steps (48 s), VGG13 with Adam 0.13, with SGD 0.05 nothing
+SMOKE_S = 8 * 60
+SMOKE_BATCH = 32
+# the smoke test's held hyperparameters, where the space has them (``--fix`` ones win); a
+# step schedule would cut the rate after 2 of 6 epochs
+SMOKE_FIX = {"model": "mini_xception", "optimizer": "adam", "schedule": "cosine",
+             "erasing": "0.0", "mix": "none", "ema": "false", "augment": "none"}
 
 
 @dataclass
@@ -62,6 +78,8 @@ class Fidelity:
         fixed: hyperparameters held at a value ({"width": 0.25}).
         narrow: the space's ``declare`` arguments that hold them (``Space.narrowed``).
         note: what the sizing will and will not do, for the plan's first line.
+        trial: TrainConfig settings of the trials only (the smoke test's batch and augment).
+        fix: ``--fix`` items the trials hold (the smoke test's ``SMOKE_FIX``).
     """
 
     cpu: bool = False
@@ -71,6 +89,8 @@ class Fidelity:
     fixed: dict = field(default_factory=dict)
     narrow: dict = field(default_factory=dict)
     note: str = ""
+    trial: dict = field(default_factory=dict)
+    fix: list = field(default_factory=list)
 
     def space(self, space):
         """``space`` narrowed to this fidelity."""
@@ -115,6 +135,13 @@ def choose(space, base, seconds, search_seconds, accelerator, limit=None, epochs
     ``centred``: ``base`` is the space's ``cpu_recipe``, which becomes its defaults."""
     if not cpu_sized(seconds, accelerator):
         return Fidelity(limit=limit, epochs=epochs)
+    trial, fix = {}, []
+    if search_seconds < SMOKE_S and epochs is None:  # trials that learn, not that rank
+        trial = {"batch_size": SMOKE_BATCH,
+                 "augment": {k: v for k, v in base.augment.items() if k != "affine"}}
+        names = {hp.name for hp in space.hyperparameters()} - set(fixed_names)
+        fix = [f"{k}={v}" for k, v in SMOKE_FIX.items() if k in names]
+        base = base.replace(**trial)
     limit = limit or subset_for(search_seconds)
     steps = max(1, math.ceil(limit / base.batch_size))
     least = min_trial_epochs(space, base, steps)
@@ -136,5 +163,11 @@ def choose(space, base, seconds, search_seconds, accelerator, limit=None, epochs
     lengths = f"{epochs}" if least >= epochs else f"{least}-{epochs}"
     note = (f"CPU search: {'x0.25 networks, ' if fixed else ''}trials of {lengths} epochs on "
             f"{limit:,} Training images; {wont}")
+    if trial:
+        held = ", ".join(f.replace("=", " ") for f in fix)
+        note = (f"CPU smoke test (under {flag(SMOKE_S)} of trials, too short to rank make train's "
+                f"recipe: that needs --time-budget 15m or more): trials of {lengths} epochs on "
+                f"{limit:,} Training images at batch {SMOKE_BATCH}, without affine augmentation"
+                f"{', holding ' + held if held else ''}")
     return Fidelity(cpu=True, limit=limit, min_epochs=min(least, epochs), epochs=epochs,
-                    fixed=fixed, narrow=narrow, note=note)
+                    fixed=fixed, narrow=narrow, note=note, trial=trial, fix=fix)

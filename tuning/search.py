@@ -12,7 +12,7 @@ from pathlib import Path
 
 from keras_fer.config import TrainConfig
 from keras_fer.distribute import make_plan
-from keras_fer.durations import parse_duration
+from keras_fer.durations import flag, parse_duration
 from keras_fer.errors import UserError
 from keras_fer.io_utils import check_out_dir, read_json
 from tuning import budget as time_budget
@@ -193,8 +193,10 @@ def set_min_epochs(oracle, min_epochs) -> None:
 def fidelity_inputs(args, seconds, search_s, gpu, recorded) -> tuple:
     """``(seconds, search_seconds, accelerator)`` that size the search (``tuning.fidelity``);
     ``recorded``: the search's settings (``SETTINGS_FILE``). ``--rank`` reopens a finished
-    search whatever its own budget (``none`` included): a CPU search (``cpu_fixed`` recorded)
-    keeps its CPU sizing."""
+    search whatever its own budget: a CPU search keeps its CPU sizing; a smoke test has none."""
+    if args.rank is not None and "cpu_smoke" in recorded:
+        raise UserError(f"--rank: this search is a CPU smoke test (under {flag(fidelity.SMOKE_S)} "
+                        "of trials), whose trials rank nothing; rank a search of 15m or more")
     if args.rank is not None and recorded:
         seconds = search_s = CPU_DEFAULT if "cpu_fixed" in recorded else None
         gpu = None
@@ -269,7 +271,7 @@ def plan_search(args, cfg, data, tuner, hypermodel, fixed, budget, x, y, n_val, 
         retrain = (n_full, n_full_val, n_eval, full.epochs)
     fid = fid or fidelity.Fidelity()
     plan = SearchPlan(budget, estimator, args.tuner, hypermodel.base.epochs, args.max_trials,
-                      len(y), n_val, cfg.batch_size, retrain=retrain, verbose=bool(cfg.verbose),
+                      len(y), n_val, hypermodel.base.batch_size, retrain=retrain, verbose=bool(cfg.verbose),
                       min_epochs=fid.min_epochs, note=fid.note)
     plan.sync(tuner.oracle)
     return plan
@@ -305,7 +307,7 @@ def run(args) -> int:
     # cfg: the retraining's (a recipe's: make train's, key for key); the trials monitor the
     # objective over their own epochs, and log their HParams whatever the recipe's TensorBoard
     trial_cfg = cfg.replace(monitor=args.objective, tensorboard=cfg.tensorboard or recipe,
-                            **({"epochs": fid.epochs} if fid.epochs else {}))
+                            **({"epochs": fid.epochs} if fid.epochs else {}), **fid.trial)
     from tuning.best import read_baseline
 
     baseline = read_baseline(args.baseline) if args.baseline and who != "worker" else None
@@ -317,9 +319,10 @@ def run(args) -> int:
 
         check_out(best_out, args.force)  # fail before the search, not after
     space = fid.space(space)  # the CPU search's x0.25 networks
-    fixed = fixed_hyperparameters(space, args.fix)
+    fixed = fixed_hyperparameters(space, args.fix + fid.fix)
     check_settings(Path(args.dir) / project, {
         "space": space.name, "tuner": args.tuner, "fix": sorted(args.fix),
+        **({"cpu_smoke": {"trial": fid.trial, "fix": fid.fix}} if fid.trial else {}),
         **({"cpu_fixed": fid.fixed, "cpu_narrow": fid.narrow, "trial_epochs": trial_cfg.epochs}
            if fid.cpu else {}),
         **{k: v for k, v in cfg.to_dict().items() if k not in RESUME_FREE}})

@@ -14,7 +14,7 @@ from keras_fer.errors import UserError
 from keras_fer.resources import recipe
 from tuning import budget as time_budget
 from tuning.budget import Budget, Estimator, hyperband_epochs
-from tuning.fidelity import FINAL_STEPS, MIN_STEPS, choose, trial_needs
+from tuning.fidelity import FINAL_STEPS, MIN_STEPS, SMOKE_S, choose, trial_needs
 from tuning.plan import SearchPlan, first_lines
 from tuning.spaces import get_space
 
@@ -28,9 +28,13 @@ def test_the_cpu_plan_never_gives_a_trial_fewer_epochs_than_warmup_and_ema_need(
     space = get_space(space_name)
     base = space.base()
     seconds = parse_duration(text)
-    search_s = Budget(seconds).search_end - Budget(seconds, start=0).start
+    budget = Budget(seconds, start=0)
+    search_s = budget.search_end - budget.start
     fid = choose(space, base, seconds, search_s, None)
     assert fid.cpu and fid.min_epochs >= 4 and fid.limit in (4000, 8000, 16000)
+    # under SMOKE_S of trials (5m, 10m: 110 s, 310 s) a smoke test, at batch 32
+    assert bool(fid.trial) == (text in ("5m", "10m")) == (search_s < SMOKE_S)
+    base = base.replace(**fid.trial)
     steps = -(-fid.limit // base.batch_size)
     assert fid.min_epochs * steps >= MIN_STEPS
     # the last round, where the recipe is compared (tuning.incumbent), ranks finishers
@@ -76,6 +80,35 @@ def test_a_cpu_search_starts_from_make_train_s_recipe_and_its_defaults_are_it():
     assert gpu.monitor == args.objective and gpu.model_args == {} and gpu.ema is None
     assert "defaults" not in choose(space, gpu, 45 * 60, 1860, "H200", centred=True).narrow
     assert "defaults" not in choose(space, gpu, 45 * 60, 1860, None).narrow
+
+
+def test_a_search_too_short_to_rank_smoke_tests_with_trials_that_learn():
+    """Under 8 minutes of trials: batch 32, no affine, mini-Xception with Adam, a cosine and no
+    EMA held (what learned on 4,000 images in 750 steps), and the plan says it does not rank;
+    a --fix-ed name stays the user's."""
+    from tuning.search import fixed_hyperparameters
+
+    space = get_space("efficient")
+    base = space.base()
+    fid = choose(space, base, 5 * 60, 300, None)
+    assert fid.trial == {"batch_size": 32, "augment": {"flip": True, "crop": 44, "pad": 0}}
+    assert fid.fix == ["model=mini_xception", "optimizer=adam", "schedule=cosine", "erasing=0.0",
+                       "mix=none", "ema=false"]
+    assert (fid.limit, fid.min_epochs, fid.epochs) == (4000, 6, 18)
+    assert fid.note.startswith("CPU smoke test (under 8m of trials, too short to rank make "
+                               "train's recipe: that needs --time-budget 15m or more): trials "
+                               "of 6-18 epochs on 4,000 Training images at batch 32")
+    trial_base = base.replace(**fid.trial, epochs=fid.min_epochs)
+    values = fid.space(space).declare(fixed_hyperparameters(fid.space(space), fid.fix).copy())
+    cfg = space.apply(trial_base, values, 125)
+    assert (cfg.model, cfg.optimizer, cfg.ema, cfg.batch_size) == (
+        "mini_xception", {"name": "adam", "learning_rate": 1e-3}, None, 32)
+    assert cfg.schedule["name"] == "cosine" and cfg.augment == fid.trial["augment"]
+    mine = choose(space, base, 5 * 60, 300, None, fixed_names=["model"])
+    assert "model=mini_xception" not in mine.fix and "optimizer=adam" in mine.fix
+    assert not choose(space, base, 10 * 60, SMOKE_S, None).trial
+    assert choose(get_space("blockcnn"), base, 5 * 60, 300, None).fix == ["optimizer=adam",
+                                                                          "augment=none"]
 
 
 def test_a_gpu_or_three_hours_keep_the_full_spaces():
@@ -190,12 +223,11 @@ def test_keras_tuner_is_pinned_to_the_range_whose_private_attributes_we_use():
 
 
 @pytest.mark.e2e
-@pytest.mark.xfail(reason="issue 37, open: on a 2-core CPU a 5-minute search fits about 2 trials "
-                          "of the shortest length that ranks (23 epochs of 32 steps on 4,000 "
-                          "images, tuning/fidelity.py; 2026-12-05)", strict=True)
 def test_a_five_minute_search_finishes_four_trials_above_the_constant_predictor(tmp_path):
-    """`python -m tuning --time-budget 5m --limit 4000 --no-retrain` on the real FER2013 (data/):
-    at least 4 completed trials score above always answering the most common class."""
+    """`python -m tuning --time-budget 5m --limit 4000 --no-retrain` on the real FER2013 (data/),
+    a smoke test: at least 4 completed trials score above twice what always answering the most
+    common class scores (an untrained network's spread of answers scored up to 0.109 against
+    its 0.057, docs/measurements.md)."""
     import subprocess
     import sys
 
@@ -217,4 +249,5 @@ def test_a_five_minute_search_finishes_four_trials_above_the_constant_predictor(
     scores = pd.to_numeric(table["score"], errors="coerce").dropna()
     print(proc.stdout[-4000:])
     print(f"constant predictor {chance:.4f}; trial scores {sorted(scores.round(4))}")
-    assert (scores > chance).sum() >= 4
+    assert "CPU smoke test" in proc.stdout
+    assert (scores > 2 * chance).sum() >= 4

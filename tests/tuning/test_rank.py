@@ -235,3 +235,19 @@ def test_rank_needs_a_search_and_writes_nothing_without_one(tmp_path, capsys):
     assert main(["--dir", str(tmp_path), "--rank", "6", "--release"]) == 2
     assert capsys.readouterr().err.strip() == ("error: --rank retrains trials to rank them and "
                                                "releases none: drop --release")
+
+
+def test_rank_refuses_a_smoke_test(tmp_path, capsys):
+    """A search under 8 minutes of trials held mini-Xception at batch 32 (tuning.fidelity): its
+    trials are not the recipe's, and --rank says so before loading anything."""
+    from tuning.cli import main
+    from tuning.state import SETTINGS_FILE
+
+    project = tmp_path / "efficient_hyperband"
+    (project / "trial_00").mkdir(parents=True)
+    (project / SETTINGS_FILE).write_text(json.dumps({"cpu_smoke": {"trial": {"batch_size": 32}}}))
+    assert main(["--dir", str(tmp_path), "--rank", "6"]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "error: --rank: this search is a CPU smoke test (under 8m of trials), whose trials rank "
+        "nothing; rank a search of 15m or more")
+    assert sorted(p.name for p in project.iterdir()) == [SETTINGS_FILE, "trial_00"]
