@@ -109,6 +109,20 @@ def require_data_set(path, shared, ci) -> Path:
 
 
 @pytest.fixture(scope="session")
+def load_script():
+    """``load_script(NAME)``: scripts/NAME.py as a module (scripts/ is not a package)."""
+    import importlib.util
+
+    def load(name):
+        spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load
+
+
+@pytest.fixture(scope="session")
 def fer_zip():
     """The real FER2013 zip from ../shared, or skip (fail under CI where ../shared exists)."""
     return require_data_set(FER_ZIP, REPO.parent / "shared", os.environ.get("CI", ""))

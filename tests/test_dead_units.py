@@ -1,26 +1,14 @@
 """scripts/dead_units.py, the diagnostic behind the ablation's batch-norm finding: on real
 FER2013 images, the batch-norm CNNs feed their head a vector hundreds of times larger (|x|^2)
 than the baseline does, which is why one SGD step at lr 0.01 moves their head units so far."""
-import importlib.util
-from pathlib import Path
-
 import keras
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
 
-
-def _script():
-    spec = importlib.util.spec_from_file_location("dead_units", REPO / "scripts" / "dead_units.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_batch_norm_head_inputs_are_hundreds_of_times_larger(fer_small):
+def test_batch_norm_head_inputs_are_hundreds_of_times_larger(fer_small, load_script):
     from keras_fer.models import build
 
-    du = _script()
+    du = load_script("dead_units")
     images = fer_small.images[:200, ..., None].astype("float32")
     norms, probes = {}, {}
     for name in ("baseline", "batchnorm", "final"):
@@ -35,10 +23,10 @@ def test_batch_norm_head_inputs_are_hundreds_of_times_larger(fer_small):
     assert du.dead_count(probes["batchnorm"], images) == int((out.max(axis=0) <= 0).sum())
 
 
-def test_trained_dead_counts_a_saved_model_like_numpy(fer_small, tmp_path):
+def test_trained_dead_counts_a_saved_model_like_numpy(fer_small, tmp_path, load_script):
     from keras_fer.models import build
 
-    du = _script()
+    du = load_script("dead_units")
     keras.utils.set_random_seed(1)
     net = build("batchnorm", num_classes=7)
     net.save(tmp_path / "model.keras")
@@ -57,10 +45,10 @@ def test_trained_dead_counts_a_saved_model_like_numpy(fer_small, tmp_path):
                    "accuracy_batch_stats": round(float(np.mean(batch == labels)), 4)}
 
 
-def test_sample_is_seeded_random_and_keeps_labels_with_images():
+def test_sample_is_seeded_random_and_keeps_labels_with_images(load_script):
     """The splits are stored by class, so the first 1,000 PublicTest images are three classes;
     the script samples instead."""
-    du = _script()
+    du = load_script("dead_units")
     labels = np.repeat(np.arange(7), 100)  # sorted by class, as the splits are
     images = (labels[:, None, None] * np.ones((1, 48, 48))).astype("uint8")
     x, y = du.sample(images, 140, 0, labels)

@@ -1,20 +1,9 @@
 """scripts/int8_latency.py times untrained candidates: its specs build the networks they name
 (VGG13 x0.5 as a registered model and as the equivalent stack: the same 2,359,527 weights)."""
-import importlib.util
-from pathlib import Path
-
-REPO = Path(__file__).resolve().parents[1]
 
 
-def _script():
-    spec = importlib.util.spec_from_file_location("int8_latency", REPO / "scripts" / "int8_latency.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_a_stack_spec_is_the_vgg_it_spells():
-    build = _script().build
+def test_a_stack_spec_is_the_vgg_it_spells(load_script):
+    build = load_script("int8_latency").build
     registered = build("vgg13:0.5")
     stack = build("stack:32,32,M,64,64,M,128,128,M,256,256,M,256,256,M")
     assert registered.count_params() == stack.count_params() == 2_359_527
