@@ -59,11 +59,16 @@ SUBSETS = ((15 * 60, 4000), (60 * 60, 8000), (math.inf, 16000))
 # affine and EMA at batch 32 (4 times the updates in the same seconds) mini-Xception with Adam
 # reached val macro-F1 0.23 in 750 steps (48 s), VGG13 with Adam 0.13, with SGD 0.05 nothing
 SMOKE_S = 8 * 60
+# the shortest whole-minute budget whose trials get SMOKE_S beside make train's retraining
+RANK_BUDGET = "15m"
 SMOKE_BATCH = 32
 # the smoke test's held hyperparameters, where the space has them (``--fix`` ones win); a
 # step schedule would cut the rate after 2 of 6 epochs
 SMOKE_FIX = {"model": "mini_xception", "optimizer": "adam", "schedule": "cosine",
              "erasing": "0.0", "mix": "none", "ema": "false", "augment": "none"}
+# why --rank refuses a smoke test (tuning.search)
+UNRANKED = (f"this search is a CPU smoke test (under {flag(SMOKE_S)} of trials), whose trials rank "
+            f"nothing; rank a search of {RANK_BUDGET} or more")
 
 
 @dataclass
@@ -166,7 +171,7 @@ def choose(space, base, seconds, search_seconds, accelerator, limit=None, epochs
     if trial:
         held = ", ".join(f.replace("=", " ") for f in fix)
         note = (f"CPU smoke test (under {flag(SMOKE_S)} of trials, too short to rank make train's "
-                f"recipe: that needs --time-budget 15m or more): trials of {lengths} epochs on "
+                f"recipe: that needs --time-budget {RANK_BUDGET} or more): trials of {lengths} epochs on "
                 f"{limit:,} Training images at batch {SMOKE_BATCH}, without affine augmentation"
                 f"{', holding ' + held if held else ''}")
     return Fidelity(cpu=True, limit=limit, min_epochs=min(least, epochs), epochs=epochs,

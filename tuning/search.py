@@ -12,7 +12,7 @@ from pathlib import Path
 
 from keras_fer.config import TrainConfig
 from keras_fer.distribute import make_plan
-from keras_fer.durations import flag, parse_duration
+from keras_fer.durations import parse_duration
 from keras_fer.errors import UserError
 from keras_fer.io_utils import check_out_dir, read_json
 from tuning import budget as time_budget
@@ -195,8 +195,7 @@ def fidelity_inputs(args, seconds, search_s, gpu, recorded) -> tuple:
     ``recorded``: the search's settings (``SETTINGS_FILE``). ``--rank`` reopens a finished
     search whatever its own budget: a CPU search keeps its CPU sizing; a smoke test has none."""
     if args.rank is not None and "cpu_smoke" in recorded:
-        raise UserError(f"--rank: this search is a CPU smoke test (under {flag(fidelity.SMOKE_S)} "
-                        "of trials), whose trials rank nothing; rank a search of 15m or more")
+        raise UserError(f"--rank: {fidelity.UNRANKED}")
     if args.rank is not None and recorded:
         seconds = search_s = CPU_DEFAULT if "cpu_fixed" in recorded else None
         gpu = None

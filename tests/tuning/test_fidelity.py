@@ -14,7 +14,7 @@ from keras_fer.errors import UserError
 from keras_fer.resources import recipe
 from tuning import budget as time_budget
 from tuning.budget import Budget, Estimator, hyperband_epochs
-from tuning.fidelity import FINAL_STEPS, MIN_STEPS, SMOKE_S, choose, trial_needs
+from tuning.fidelity import FINAL_STEPS, MIN_STEPS, RANK_BUDGET, SMOKE_S, choose, trial_needs
 from tuning.plan import SearchPlan, first_lines
 from tuning.spaces import get_space
 
@@ -107,6 +107,11 @@ def test_a_search_too_short_to_rank_smoke_tests_with_trials_that_learn():
     mine = choose(space, base, 5 * 60, 300, None, fixed_names=["model"])
     assert "model=mini_xception" not in mine.fix and "optimizer=adam" in mine.fix
     assert not choose(space, base, 10 * 60, SMOKE_S, None).trial
+    # RANK_BUDGET, which the note names, is the first whole minute out of the smoke test
+    for minutes, smoke in ((14, True), (15, False)):
+        budget = Budget(minutes * 60, start=0)
+        assert (budget.search_end - budget.start < SMOKE_S) == smoke
+    assert parse_duration(RANK_BUDGET) == 15 * 60
     assert choose(get_space("blockcnn"), base, 5 * 60, 300, None).fix == ["optimizer=adam",
                                                                           "augment=none"]
 
