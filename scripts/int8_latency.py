@@ -60,7 +60,7 @@ def main():
     from keras_fer.emotions import EMOTIONS
     from keras_fer.export.savedmodel import write_savedmodel
     from keras_fer.export.tflite import write_tflite
-    from keras_fer.predict.classifier import LiteRTClassifier, litert_interpreter
+    from keras_fer.predict.classifier import LiteRTClassifier
 
     rng = np.random.default_rng(0)
     calibration = rng.integers(0, 256, (64, 44, 44, 1)).astype("float32")
@@ -82,9 +82,8 @@ def main():
             print(json.dumps({"spec": "fer default", "params": 58_423, "round": round_,
                               "ms_1_thread": median_ms(fer, faces)}), flush=True)
         for spec, (path, params) in paths.items():
-            two = LiteRTClassifier(path, EMOTIONS)
-            one = LiteRTClassifier(path, EMOTIONS)
-            one.interpreter = litert_interpreter(path, num_threads=1)
+            two = LiteRTClassifier(path, EMOTIONS, num_threads=2)
+            one = LiteRTClassifier(path, EMOTIONS, num_threads=1)
             print(json.dumps({"spec": spec, "params": params, "round": round_,
                               "ms_2_threads": median_ms(two, faces),
                               "ms_1_thread": median_ms(one, faces)}), flush=True)

@@ -90,6 +90,7 @@ class LiteRTClassifier:
     Args:
         tflite_path: a ``.tflite`` file written by ``keras_fer.export``.
         classes: its class names.
+        num_threads: LiteRT's threads (None: ``cpu_threads()``).
 
     Example:
         >>> clf = LiteRTClassifier("saved_models/best/export/model_int8.tflite", EMOTIONS)
@@ -99,10 +100,10 @@ class LiteRTClassifier:
 
     engine = "litert"
 
-    def __init__(self, tflite_path, classes):
+    def __init__(self, tflite_path, classes, num_threads=None):
         self.source = Path(tflite_path)
         self.classes = list(classes)
-        self.interpreter = litert_interpreter(self.source)
+        self.interpreter = litert_interpreter(self.source, num_threads)
         self.input = self.interpreter.get_input_details()[0]
         self.output = self.interpreter.get_output_details()[0]
         shape = [int(d) for d in self.input["shape"]]
