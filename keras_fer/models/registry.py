@@ -47,6 +47,8 @@ ARG_RANGES = {
     "lam": ("a number >= 0", lambda v: _number(v) and v >= 0),
     "l2": ("a number >= 0", lambda v: _number(v) and v >= 0),
     "image_size": ("an integer >= 32", lambda v: _number(v) and v == int(v) and v >= 32),
+    # VGG's conv stages kept (keras_fer.models.vgg: five, each ending in a 2x2 max pooling)
+    "stages": ("an integer from 1 to 5", lambda v: _number(v) and v == int(v) and 1 <= v <= 5),
 }
 
 

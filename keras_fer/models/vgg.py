@@ -40,25 +40,40 @@ def scale_widths(cfg, width):
     return tuple(v if v == "M" else max(8, int(round(v * width))) for v in cfg)
 
 
-def _vgg(cfg, input_shape, num_classes, dropout, bn_momentum, name, width=1.0):
-    """The stack on (44, 44, 1): 44 -> 22 -> 11 -> 5 -> 2 -> 1, global average pooling
-    ("features", 512 x ``width``), dropout, dense."""
+def first_stages(cfg, stages):
+    """``cfg`` up to and including its ``stages``-th max pooling; ValueError outside 1..all."""
+    ends = [i for i, v in enumerate(cfg) if v == "M"]
+    if not 1 <= stages <= len(ends):
+        raise ValueError(f"stages must be between 1 and {len(ends)}, got {stages}")
+    return tuple(cfg[:ends[int(stages) - 1] + 1])
+
+
+def _vgg(cfg, input_shape, num_classes, dropout, bn_momentum, name, width=1.0, stages=5):
+    """The stack on (44, 44, 1): 44 -> 22 -> 11 -> 5 -> 2 -> 1 (its first ``stages`` stages),
+    global average pooling ("features", 512 x ``width``), dropout, dense."""
     inputs = image_input(input_shape, default=(44, 44, 1))
-    x = apply_vgg_stack(preprocess(inputs), scale_widths(cfg, width), bn_momentum)
+    cfg = scale_widths(first_stages(cfg, stages), width)
+    x = apply_vgg_stack(preprocess(inputs), cfg, bn_momentum)
     x = keras.layers.GlobalAveragePooling2D(name="features")(x)
     x = keras.layers.Dropout(dropout, name="dropout")(x)
     return keras.Model(inputs, predictions(x, num_classes), name=name)
 
 
 @register_model
-def vgg19(input_shape=None, num_classes=7, dropout=0.5, bn_momentum=BN_MOMENTUM, width=1.0):
+def vgg19(input_shape=None, num_classes=7, dropout=0.5, bn_momentum=BN_MOMENTUM, width=1.0,
+          stages=5):
     """VGG19 (BN), CIFAR style, on (44, 44, 1): 16 convolutions, 20.0M weights (``width``
-    multiplies every convolution's channels)."""
-    return _vgg(VGG19_CFG, input_shape, num_classes, dropout, bn_momentum, "vgg19", width)
+    multiplies every convolution's channels; ``stages`` < 5 keeps the first stages only)."""
+    return _vgg(VGG19_CFG, input_shape, num_classes, dropout, bn_momentum, "vgg19", width,
+                stages)
 
 
 @register_model
-def vgg13(input_shape=None, num_classes=7, dropout=0.5, bn_momentum=BN_MOMENTUM, width=1.0):
+def vgg13(input_shape=None, num_classes=7, dropout=0.5, bn_momentum=BN_MOMENTUM, width=1.0,
+          stages=5):
     """VGG13 (BN), CIFAR style, on (44, 44, 1): 10 convolutions, 9.4M weights (``width``
-    multiplies every convolution's channels: 0.5 has 2.36M and a quarter of the FLOPs)."""
-    return _vgg(VGG13_CFG, input_shape, num_classes, dropout, bn_momentum, "vgg13", width)
+    multiplies every convolution's channels: 0.5 has 2.36M and a quarter of the FLOPs;
+    ``stages`` < 5 keeps the first stages only: ``width=0.5, stages=4`` has 1.18M, and its
+    int8 model answers a face in about three fifths of the time, its 2x2 stage dropped)."""
+    return _vgg(VGG13_CFG, input_shape, num_classes, dropout, bn_momentum, "vgg13", width,
+                stages)

@@ -64,14 +64,19 @@ def litert_interpreter(path, num_threads=None):
         raise UserError(f"{path}: cannot load TFLite model: {str(e).splitlines()[0]}") from None
 
 
+def crop_offsets(size) -> tuple:
+    """(top, left) of the centre crop of ``size`` (h, w) from a 48x48 face, as
+    ``keras_fer.augment.ops.center_offsets`` (which cannot be imported without Keras)."""
+    return tuple(int(round((FACE_SIZE - min(d, FACE_SIZE)) / 2.0)) for d in size)
+
+
 def fit_faces(faces, size) -> np.ndarray:
     """NumPy ``keras_fer.augment.fit_to`` of uint8 48x48 faces (N, 48, 48) -> float32
     (N, h, w, 1): a centre crop where the input is smaller (44x44 for most models), a bilinear
     resize where it is larger."""
     h, w = size
     x = np.asarray(faces, "float32")
-    # keras_fer.augment.ops.center_offsets, which cannot be imported without Keras
-    top, left = (int(round((FACE_SIZE - min(d, FACE_SIZE)) / 2.0)) for d in (h, w))
+    top, left = crop_offsets(size)
     x = x[:, top:top + min(h, FACE_SIZE), left:left + min(w, FACE_SIZE)]
     if h > FACE_SIZE or w > FACE_SIZE:  # upsampling: the triangle kernel is plain bilinear
         x = np.einsum("yh,nhw,xw->nyx", resize_weights(x.shape[1], h), x,
@@ -115,23 +120,36 @@ class LiteRTClassifier:
             raise UserError(f"{self.source}: {len(self.classes)} class names for a model of "
                             f"{outputs} outputs")
         self.size = tuple(shape[1:3])
+        # (top, left) of fit_faces' centre crop where the model's input is no larger than a face
+        self.crop = None if max(self.size) > FACE_SIZE else crop_offsets(self.size)
         self.batch = None  # the batch size the interpreter is allocated for
 
-    def _invoke(self, x) -> np.ndarray:
-        if self.batch != len(x):
-            self.interpreter.resize_tensor_input(self.input["index"], list(x.shape))
+    def _invoke(self, faces) -> np.ndarray:
+        """Probabilities of uint8 faces (n, 48, 48), n <= ``BATCH_SIZE``, in one invoke."""
+        if self.batch != len(faces):
+            self.interpreter.resize_tensor_input(self.input["index"], [len(faces), *self.size, 1])
             self.interpreter.allocate_tensors()
-            self.batch = len(x)
-        self.interpreter.set_tensor(self.input["index"], x)
+            self.batch = len(faces)
+        if self.crop is not None:
+            # the centre crop written straight into the input tensor (uint8 -> float32 on
+            # assignment): no temporary arrays, which at batch 1 took a third of a face's time
+            # (0.28 ms against 0.19 on 2 cores, 2026-12-05). The view is dropped before invoke.
+            (top, left), (h, w) = self.crop, self.size
+            self.interpreter.tensor(self.input["index"])()[..., 0] = \
+                faces[:, top:top + h, left:left + w]
+        else:
+            self.interpreter.set_tensor(self.input["index"], fit_faces(faces, self.size))
         self.interpreter.invoke()
         probs = np.array(self.interpreter.get_tensor(self.output["index"]), "float64")
         # int8 probabilities come in steps of 1/256 and sum to 1 only within a few steps
         return probs / np.maximum(probs.sum(axis=1, keepdims=True), 1e-12)
 
     def __call__(self, faces) -> np.ndarray:
-        x = fit_faces(faces, self.size)
-        return np.concatenate([self._invoke(x[i:i + BATCH_SIZE])
-                               for i in range(0, len(x), BATCH_SIZE)])
+        faces = np.asarray(faces, "uint8")
+        if len(faces) <= BATCH_SIZE:
+            return self._invoke(faces)
+        return np.concatenate([self._invoke(faces[i:i + BATCH_SIZE])
+                               for i in range(0, len(faces), BATCH_SIZE)])
 
 
 class KerasClassifier:

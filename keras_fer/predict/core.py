@@ -123,6 +123,8 @@ def crops_to_faces(crops) -> np.ndarray:
             single colour crop, not H crops of W x C pixels.
     """
     if isinstance(crops, np.ndarray):
+        if crops.dtype == np.uint8 and crops.shape[1:] == (48, 48):
+            return crops  # faces already (FER2013's own): nothing to convert, at any batch size
         if crops.ndim == 3 and crops.shape[-1] in (1, 3, 4):
             raise UserError(f"crops: got one array of shape {crops.shape}, which reads as "
                             f"{crops.shape[0]} crops of {crops.shape[1]}x{crops.shape[2]} "

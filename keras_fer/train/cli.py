@@ -15,6 +15,7 @@ import json
 import sys
 from pathlib import Path
 
+from keras_fer.config import INIT_LAYERS
 from keras_fer.distribute import parse_flag
 from keras_fer.errors import ArgumentParser, UserError, cli_main, finite_float
 
@@ -53,6 +54,10 @@ def build_parser():
                    help="distil from this run or ensemble directory of ours (config key distill)")
     p.add_argument("--init-from", metavar="RUN_DIR",
                    help="fine-tune: start from this run's weights (config key init_from)")
+    p.add_argument("--init-layers", choices=INIT_LAYERS,
+                   help="with --init-from: all its weights (the same model; the default) or "
+                        "the layers this model shares with it by name and shape (a smaller "
+                        "student from a larger run's first stages)")
     p.add_argument("--limit", type=int, help="a stratified subset of Training of N images")
     p.add_argument("--folds", type=int, help="stratified k-fold cross-validation")
     p.add_argument("--val", choices=("PublicTest", "split"))
@@ -128,7 +133,8 @@ def resolve_config(args):
                                           "epochs", "batch_size", "schedule", "loss", "augment",
                                           "limit", "folds", "val", "monitor", "early_stopping",
                                           "mixed_precision", "tensorboard", "seed", "verbose",
-                                          "ema", "devices", "init_from", "time_budget")
+                                          "ema", "devices", "init_from", "init_layers",
+                                          "time_budget")
             if getattr(args, k) is not None}
     if args.teacher is not None:
         over["distill"] = {**cfg.distill, "teacher": args.teacher}

@@ -216,8 +216,10 @@ def _train(cfg, plan, train, val, classes, out, callbacks, resume_every_s) -> Pa
     saved = ResumeState.read_meta(out / RESUME_FILE) if (out / RESUME_FILE).is_file() else None
     keras.utils.set_random_seed(cfg.seed)
     net = build_net(cfg, len(classes))
-    if cfg.init_from:
-        load_initial_weights(net, cfg.init_from)
+    if cfg.init_from and saved is None:  # a resumed run's weights come from its resume state
+        said = load_initial_weights(net, cfg.init_from, cfg.init_layers)
+        if cfg.verbose:
+            print(said, flush=True)
     steps = math.ceil(len(y) / cfg.batch_size)
     lr, schedule_cb = make_schedule(cfg.schedule, base_learning_rate(cfg.optimizer), cfg.epochs,
                                     steps, cfg.monitor)

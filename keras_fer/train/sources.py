@@ -19,16 +19,44 @@ def load_teacher(cfg, num_classes: int):
     return teacher, alpha, temperature
 
 
-def load_initial_weights(net, run_dir) -> None:
-    """Set ``net``'s weights to those of ``run_dir``'s model (``init_from``); a run of another
-    architecture or class count is a UserError naming the first weight that differs."""
+def load_initial_weights(net, run_dir, layers="all") -> str:
+    """Set ``net``'s weights to those of ``run_dir``'s model (``init_from``) and say what was
+    copied. ``layers="all"``: every weight, and a run of another architecture or class count is
+    a UserError naming the first weight that differs; ``"matching"``: the layers of the same
+    name and weight shapes (``init_layers``), a UserError where there are none."""
     source = rundir.load_model(run_dir, float32=False)
+    if layers == "matching":
+        return load_matching_layers(net, source, run_dir)
     if len(source.weights) != len(net.weights):
         raise UserError(f"{run_dir}: init_from needs a run of the same model: it has "
-                        f"{len(source.weights)} weights, this model {len(net.weights)}")
+                        f"{len(source.weights)} weights, this model {len(net.weights)} (for "
+                        "the layers the two share: init_layers matching)")
     for mine, theirs in zip(net.weights, source.weights):
         if tuple(mine.shape) != tuple(theirs.shape):
             raise UserError(f"{run_dir}: init_from needs a run of the same model: its weight "
                             f"{theirs.path} has shape {tuple(theirs.shape)}, this model's "
                             f"{mine.path} {tuple(mine.shape)}")
     net.set_weights(source.get_weights())
+    return f"init_from {run_dir}: all {len(net.weights)} weights"
+
+
+def load_matching_layers(net, source, run_dir) -> str:
+    """Copy each layer of ``source`` into ``net``'s layer of the same name where their weight
+    shapes are equal; a line naming the layers left at their initialisation."""
+    theirs = {layer.name: layer for layer in source.layers if layer.weights}
+    copied, kept = [], []
+    for layer in (lay for lay in net.layers if lay.weights):
+        other = theirs.get(layer.name)
+        if other is not None and [tuple(w.shape) for w in layer.weights] == \
+                [tuple(w.shape) for w in other.weights]:
+            layer.set_weights(other.get_weights())
+            copied.append(layer.name)
+        else:
+            kept.append(layer.name)
+    if not copied:
+        raise UserError(f"{run_dir}: init_from with init_layers matching: no layer of this "
+                        "model has a layer of the same name and weight shapes there")
+    unused = sorted(set(theirs) - set(copied))
+    return (f"init_from {run_dir}: {len(copied)} of {len(copied) + len(kept)} layers copied; "
+            f"initialised afresh: {', '.join(kept) or 'none'}; not used from it: "
+            f"{', '.join(unused) or 'none'}")

@@ -2,6 +2,7 @@ import keras
 import numpy as np
 import pytest
 
+from keras_fer.errors import UserError
 from keras_fer.models import aux_loss_layers, build, trainable_params
 
 # One model per family/feature (norms, PReLU, BN, ViT layers); batch of 2. JAX compiles are
@@ -51,6 +52,23 @@ def test_forward_train_step_and_keras_round_trip(name, tmp_path):
 @pytest.mark.parametrize("name,count", [("vgg13", 9_413_319), ("vgg19", 20_037_831)])
 def test_cifar_vgg_counts(name, count):
     assert trainable_params(build(name)) == count
+
+
+def test_vgg_stages_keep_the_first_stages_and_their_layer_names():
+    # VGG13 x0.5 (2,359,527) less its 2x2 stage: two 3x3 256->256 convolutions with their
+    # batch norms, 2 * (9 * 256 * 256 + 256 + 4 * 256) = 1,182,208
+    assert build("vgg13", width=0.5).count_params() == 2_359_527
+    four = build("vgg13", width=0.5, stages=4, input_shape=(40, 40, 1))
+    assert four.count_params() == 2_359_527 - 1_182_208 == 1_177_319
+    assert four.get_layer("features").output.shape == (None, 256)
+    assert four.get_layer("vgg_pool4").output.shape == (None, 2, 2, 256)
+    assert [lay.name for lay in four.layers if lay.weights] == \
+        [lay.name for lay in build("vgg13", width=0.5).layers if lay.weights
+         and lay.name not in ("vgg_conv9", "vgg_bn9", "vgg_conv10", "vgg_bn10")]
+    assert build("vgg19", stages=1).get_layer("features").output.shape == (None, 64)
+    for bad in (0, 6, 2.5, "4"):
+        with pytest.raises(UserError, match=r"stages must be an integer from 1 to 5"):
+            build("vgg13", stages=bad)
 
 
 def test_input_shapes_and_num_classes():

@@ -81,6 +81,26 @@ def test_litert_batches_give_the_answers_of_single_faces(exported):
     assert rec.classifier.batch == 1
 
 
+def test_litert_writes_fit_faces_centre_crop_straight_into_its_input(exported):
+    from keras_fer.predict import classifier
+    from keras_fer.predict.core import crops_to_faces
+
+    clf = classifier.open_classifier(exported, engine="litert")
+    faces = synthetic_faces(9, seed=5)[0]
+    assert crops_to_faces(faces) is faces  # uint8 48x48 faces: nothing to convert
+    (top, left), (h, w) = clf.crop, clf.size
+    assert (top, left) == ((48 - h) // 2, (48 - w) // 2)
+    # the reference: fit_faces' float32 crop handed to a fresh interpreter with set_tensor
+    ref = classifier.litert_interpreter(clf.source, num_threads=1)
+    ref.resize_tensor_input(clf.input["index"], [9, h, w, 1])
+    ref.allocate_tensors()
+    ref.set_tensor(clf.input["index"], classifier.fit_faces(faces, clf.size))
+    ref.invoke()
+    want = ref.get_tensor(clf.output["index"]).astype("float64")
+    np.testing.assert_allclose(clf(faces), want / want.sum(axis=1, keepdims=True), atol=1e-6)
+    np.testing.assert_allclose(clf(faces[3:4]), clf(faces)[3:4], atol=1e-6)  # resized back
+
+
 def test_litert_runs_on_the_cores_this_process_may_use_at_most_four(exported, monkeypatch):
     import ai_edge_litert.interpreter as litert
 

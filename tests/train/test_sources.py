@@ -1,5 +1,6 @@
 """Fine-tuning (``TrainConfig.init_from`` / ``--init-from``): the run starts from exactly the
-source run's weights, and a source of another architecture is a UserError naming the weight."""
+source run's weights, and a source of another architecture is a UserError naming the weight;
+with ``init_layers`` "matching", from the layers the two models share by name and shape."""
 import json
 
 import numpy as np
@@ -57,6 +58,48 @@ def test_a_source_of_another_architecture_is_a_user_error(tmp_path):
         load_initial_weights(build(TINY), tmp_path / "wider")
 
 
+def _save_run(net, path):
+    path.mkdir()
+    net.save(path / rundir.MODEL_FILE)
+    rundir.write_meta(path, {"classes": list(EMOTIONS), "input_shape": list(net.input_shape[1:])})
+    return path
+
+
+def test_matching_layers_start_a_smaller_student_from_a_larger_runs_first_stages(tmp_path):
+    import keras
+
+    keras.utils.set_random_seed(3)
+    big = build("vgg13", width=0.125)
+    big.set_weights([w + 0.25 for w in big.get_weights()])
+    source = _save_run(big, tmp_path / "big")
+    small = build("vgg13", width=0.125, stages=3, input_shape=(40, 40, 1))
+    fresh = {lay.name: lay.get_weights() for lay in small.layers if lay.weights}
+    with pytest.raises(UserError, match=r"has 62 weights, this model 38 \(for the layers the two "
+                                        r"share: init_layers matching\)"):
+        load_initial_weights(small, source)
+    said = load_initial_weights(small, source, "matching")
+    # conv1-6 and bn1-6 are shared; "predictions" (64 -> 7 there, 32 -> 7 here) is not
+    assert said == (f"init_from {source}: 12 of 13 layers copied; initialised afresh: "
+                    "predictions; not used from it: predictions, vgg_bn10, vgg_bn7, vgg_bn8, "
+                    "vgg_bn9, vgg_conv10, vgg_conv7, vgg_conv8, vgg_conv9")
+    for name, before in fresh.items():
+        after = small.get_layer(name).get_weights()
+        if name == "predictions":
+            for a, b in zip(after, before):
+                np.testing.assert_array_equal(a, b)
+            continue
+        for a, b in zip(after, big.get_layer(name).get_weights()):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_matching_without_a_shared_layer_is_a_user_error(tmp_path, source_run):
+    with pytest.raises(UserError, match=r"source.*: init_from with init_layers matching: no "
+                                        r"layer of this model"):
+        load_initial_weights(build("vgg13", width=0.125), source_run, "matching")
+    with pytest.raises(UserError, match=r"init_layers must be one of all, matching, got 'some'"):
+        TrainConfig.from_dict({"init_layers": "some"})
+
+
 def test_a_run_from_init_from_starts_at_the_source(fer_small, tiny_cfg, source_run):
     # one epoch at a learning rate too small to move the weights: the run's model is the source
     cfg = tiny_cfg.replace(init_from=str(source_run), epochs=1,
@@ -74,5 +117,7 @@ def test_the_cli_flag_sets_the_config_key(tmp_path):
 
     args = build_parser().parse_args(["--init-from", "runs/a", "--teacher", "runs/b"])
     cfg = resolve_config(args)
-    assert (cfg.init_from, cfg.distill["teacher"]) == ("runs/a", "runs/b")
+    assert (cfg.init_from, cfg.distill["teacher"], cfg.init_layers) == ("runs/a", "runs/b", "all")
     assert TrainConfig().init_from is None
+    args = build_parser().parse_args(["--init-from", "runs/a", "--init-layers", "matching"])
+    assert resolve_config(args).init_layers == "matching"
