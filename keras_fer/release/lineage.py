@@ -45,7 +45,7 @@ def lineage(config, members=(), recorded=None) -> list:
     CPU-hours unknown)."""
     steps, names = [], {}
 
-    def visit(path) -> str:
+    def visit(path, kept=None) -> str:
         # a recorded recipe names its sources runs/<name>, the same runs as the config's paths
         key = Path(path).name if recorded else str(Path(path).resolve())
         if key in names:
@@ -55,7 +55,7 @@ def lineage(config, members=(), recorded=None) -> list:
         while name in names.values():
             name, n = f"{base}-{n}", n + 1
         names[key] = name
-        steps.append(_step(Path(path), name, visit, recorded))
+        steps.append(_step(Path(path), name, visit, recorded, kept))
         return name
 
     for path in [*sources(config.to_dict()).values(), *members]:
@@ -63,7 +63,9 @@ def lineage(config, members=(), recorded=None) -> list:
     return steps
 
 
-def _step(path: Path, name: str, visit, recorded=None) -> Step:
+def _step(path: Path, name: str, visit, recorded=None, kept=None) -> Step:
+    """The Step of run ``path``; ``kept``: the ``lineage/`` folder of the release that named
+    ``path`` as a source, whose recipe stands for ``path`` where that run is gone."""
     from keras_fer.io_utils import read_json
 
     recipe = Path(recorded) / f"{name}.json" if recorded else None
@@ -73,21 +75,32 @@ def _step(path: Path, name: str, visit, recorded=None) -> Step:
             visit(source)
         return Step(name, str(path), "train", config=config)
     if (path / rundir.CONFIG_FILE).is_file():
-        config = copy.deepcopy(read_json(path / rundir.CONFIG_FILE))
-        for key, source in sources(config).items():
-            renamed = f"runs/{visit(source)}"  # its own sources come first
-            if key == "init_from":
-                config["init_from"] = renamed
-            else:
-                config["distill"]["teacher"] = renamed
-        config = {k: v for k, v in config.items() if k not in ("out", "data")}
+        own = path / LINEAGE_DIR  # a release: the recipes of its own sources, gone or not
+        config = _renamed(read_json(path / rundir.CONFIG_FILE), visit,
+                          own if own.is_dir() else None)
         return Step(name, str(path), "train", config=config,
                     cpu_hours=rundir.train_cpu_hours(path))
     meta = read_json(path / rundir.META_FILE) if (path / rundir.META_FILE).is_file() else {}
     members = rundir.ensemble_members(meta)
     if members:
         return Step(name, str(path), "ensemble", members=[visit(m) for m in members])
+    if kept is not None and (Path(kept) / f"{path.name}.json").is_file():
+        return Step(name, str(path), "train",
+                    config=_renamed(read_json(Path(kept) / f"{path.name}.json"), visit, kept))
     return Step(name, str(path), "missing")
+
+
+def _renamed(config, visit, kept) -> dict:
+    """A copy of ``config`` whose sources are visited first and renamed ``runs/<name>``,
+    without its ``out`` and ``data``."""
+    config = copy.deepcopy(config)
+    for key, source in sources(config).items():
+        renamed = f"runs/{visit(source, kept)}"  # its own sources come first
+        if key == "init_from":
+            config["init_from"] = renamed
+        else:
+            config["distill"]["teacher"] = renamed
+    return {k: v for k, v in config.items() if k not in ("out", "data")}
 
 
 def write_recipes(steps, folder: Path) -> None:

@@ -52,6 +52,23 @@ def test_same_names_are_told_apart_and_a_lost_source_is_said(tmp_path):
     assert [(s.name, s.kind) for s in lost] == [("gone", "missing")]
 
 
+def test_a_releases_own_lineage_stands_for_its_sources_since_gone(tmp_path):
+    # a release of "ft" (from "base", gone since): its lineage/ holds base's recipe
+    release = _run(tmp_path / "saved_models" / "best",
+                   {"model": "vgg13", "init_from": str(tmp_path / "runs" / "base")}, 1.0)
+    (release / "lineage").mkdir()
+    (release / "lineage" / "base.json").write_text(json.dumps(
+        {"model": "vgg13", "epochs": 50, "init_from": "runs/older"}))
+    steps = lineage(TrainConfig(model="vgg13", distill={"teacher": str(release)}))
+    assert [(s.name, s.kind) for s in steps] == [("older", "missing"), ("base", "train"),
+                                                 ("best", "train")]
+    assert steps[1].config == {"model": "vgg13", "epochs": 50, "init_from": "runs/older"}
+    assert steps[1].cpu_hours is None  # a recipe, not a run: its CPU-hours are unknown
+    assert steps[2].config == {"model": "vgg13", "init_from": "runs/base"}
+    (release / "lineage" / "base.json").unlink()
+    assert [s.kind for s in lineage(TrainConfig(init_from=str(release)))] == ["missing", "train"]
+
+
 def test_the_card_makes_the_lineage_first_and_counts_its_cpu_hours(tmp_path):
     config = _chain(tmp_path)
     report = report_of([[9, 1, 0], [2, 2, 6], [1, 1, 8]])
