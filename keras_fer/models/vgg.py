@@ -74,6 +74,6 @@ def vgg13(input_shape=None, num_classes=7, dropout=0.5, bn_momentum=BN_MOMENTUM,
     """VGG13 (BN), CIFAR style, on (44, 44, 1): 10 convolutions, 9.4M weights (``width``
     multiplies every convolution's channels: 0.5 has 2.36M and a quarter of the FLOPs;
     ``stages`` < 5 keeps the first stages only: ``width=0.5, stages=4`` has 1.18M, and its
-    int8 model answers a face in about three fifths of the time, its 2x2 stage dropped)."""
+    int8 model answers a face in about three quarters of the time, its 2x2 stage dropped)."""
     return _vgg(VGG13_CFG, input_shape, num_classes, dropout, bn_momentum, "vgg13", width,
                 stages)

@@ -146,8 +146,6 @@ class LiteRTClassifier:
 
     def __call__(self, faces) -> np.ndarray:
         faces = np.asarray(faces, "uint8")
-        if len(faces) <= BATCH_SIZE:
-            return self._invoke(faces)
         return np.concatenate([self._invoke(faces[i:i + BATCH_SIZE])
                                for i in range(0, len(faces), BATCH_SIZE)])
 
