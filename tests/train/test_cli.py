@@ -83,3 +83,21 @@ def test_cli_bad_option_subprocess_no_traceback():
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and "--epochs" in proc.stderr
+
+
+def test_a_bad_init_layers_is_one_line_and_exit_2(tmp_path):
+    # from the flag (argparse's choices) and from a config file (TrainConfig.validate); the
+    # run directory asked for is never made
+    config = tmp_path / "run.json"
+    config.write_text('{"init_layers": "some"}')
+    for argv, says in ((["--init-layers", "some"], "--init-layers: invalid choice: 'some'"),
+                       (["--config", str(config)], "init_layers must be one of all, matching, "
+                                                   "got 'some'")):
+        proc = subprocess.run([sys.executable, "-m", "keras_fer.train", *argv,
+                               "--out", str(tmp_path / "out")],
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 2, proc.stderr
+        lines = [line for line in proc.stderr.splitlines() if line.startswith("error") or
+                 "error:" in line]
+        assert len(lines) == 1 and says in lines[0] and "Traceback" not in proc.stderr
+        assert not (tmp_path / "out").exists()
