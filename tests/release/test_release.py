@@ -17,10 +17,26 @@ from keras_fer.release.card import render_card
 from keras_fer.release.cli import main
 from tests.release.conftest import report_of as _report
 
+CUE = 30  # grey levels per class index
+
 
 @pytest.fixture(scope="module")
-def fer_small_dir(fer_small, tmp_path_factory):
-    """fer_small with 20 of the 40 PrivateTest images of each of its first four classes: a
+def cued(fer_small):
+    """fer_small's faces at 0.29 of their contrast (255 - 6 CUE grey levels), brightened by
+    CUE x the label: a cue that 6 epochs of the baseline CNN learn, so that the release's int8
+    parity check (95% top-1 agreement) passes with room to spare (after 3 epochs: 94.6% on an AMD
+    EPYC). On the faces alone the network stays at chance, its top two probabilities under
+    0.05 apart on every image, and its int8 export agreed with it on an Intel Xeon but on 20%
+    of the images on an AMD EPYC."""
+    from keras_fer.data import FERData
+
+    faces = fer_small.images * (1 - CUE * 6 / 255) + fer_small.labels[:, None, None] * CUE
+    return FERData(faces.astype("uint8"), fer_small.labels, fer_small.splits, fer_small.classes)
+
+
+@pytest.fixture(scope="module")
+def fer_small_dir(cued, tmp_path_factory):
+    """``cued`` with 20 of the 40 PrivateTest images of each of its first four classes: a
     PrivateTest of other figures than PublicTest's even where the model answers one class for
     every image, so that a card (or a report) that shows one split's figures for the other's
     fails the tests."""
@@ -28,24 +44,23 @@ def fer_small_dir(fer_small, tmp_path_factory):
 
     from keras_fer.data import save_npz
 
-    private = np.nonzero(fer_small.splits == "PrivateTest")[0]
-    drop = [i for c in range(4) for i in private[fer_small.labels[private] == c][20:]]
+    private = np.nonzero(cued.splits == "PrivateTest")[0]
+    drop = [i for c in range(4) for i in private[cued.labels[private] == c][20:]]
     folder = tmp_path_factory.mktemp("release_data")
-    save_npz(fer_small.select(np.setdiff1d(np.arange(len(fer_small)), drop)),
-             folder / "fer2013.npz")
+    save_npz(cued.select(np.setdiff1d(np.arange(len(cued)), drop)), folder / "fer2013.npz")
     return folder
 
 
 @pytest.fixture(scope="module")
-def run_dir(fer_small, fer_small_dir, tmp_path_factory):
-    """3 epochs of the baseline CNN, in mixed precision like the GPU recipe."""
+def run_dir(cued, fer_small_dir, tmp_path_factory):
+    """6 epochs of the baseline CNN, in mixed precision like the GPU recipe."""
     from keras_fer.train import run
 
     out = tmp_path_factory.mktemp("run") / "run"
-    cfg = TrainConfig(model="baseline", epochs=3, batch_size=32, mixed_precision=True,
+    cfg = TrainConfig(model="baseline", epochs=6, batch_size=32, mixed_precision=True,
                       optimizer={"name": "adam", "learning_rate": 3e-3}, data=str(fer_small_dir),
                       tensorboard=False, verbose=0, out=str(out))
-    return run(cfg, fer_small)
+    return run(cfg, cued)
 
 
 @pytest.fixture(scope="module")
@@ -114,10 +129,11 @@ def test_card_numbers_are_the_reports(release, fer_small):
     public = json.loads((release / "eval" / "report.json").read_text())["splits"]["PublicTest"]
     tencrop = json.loads((release / "eval" / "report_tencrop.json").read_text())["splits"]
     # the headline is PrivateTest's: the test could not tell it from PublicTest's figures if
-    # they were the same
-    assert (f"{public['accuracy']:.4f}", f"{public['macro_f1']:.4f}") != \
-        (f"{private['accuracy']:.4f}", f"{private['macro_f1']:.4f}")
-    assert tencrop["PublicTest"]["accuracy"] != tencrop["PrivateTest"]["accuracy"]
+    # they were the same (the split sizes differ, 280 and 200, yet tencrop's accuracies were
+    # once both 0.6000: the pair of accuracy and macro-F1 must differ)
+    for a, b in ((public, private), (tencrop["PublicTest"], tencrop["PrivateTest"])):
+        assert (f"{a['accuracy']:.4f}", f"{a['macro_f1']:.4f}") != \
+            (f"{b['accuracy']:.4f}", f"{b['macro_f1']:.4f}")
     assert (f"PrivateTest accuracy **{private['accuracy']:.4f}** (macro-F1 "
             f"{private['macro_f1']:.4f}) without test-time augmentation, "
             f"**{tencrop['PrivateTest']['accuracy']:.4f}** with tencrop.") in card
