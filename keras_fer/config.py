@@ -183,6 +183,9 @@ class TrainConfig:
         if self.init_layers not in INIT_LAYERS:
             raise UserError(f"{source}: init_layers must be one of {', '.join(INIT_LAYERS)}, "
                             f"got {self.init_layers!r}")
+        if self.init_layers != "all" and not self.init_from:
+            raise UserError(f"{source}: init_layers {self.init_layers} takes layers from "
+                            "init_from, which is not set (--init-from RUN)")
         if self.ema is not None and not 0.0 < self.ema < 1.0:
             raise UserError(f"{source}: ema must be in (0, 1) (e.g. 0.999) or null, got {self.ema!r}")
         if self.time_budget is not None:

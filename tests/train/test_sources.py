@@ -98,6 +98,10 @@ def test_matching_without_a_shared_layer_is_a_user_error(tmp_path, source_run):
         load_initial_weights(build("vgg13", width=0.125), source_run, "matching")
     with pytest.raises(UserError, match=r"init_layers must be one of all, matching, got 'some'"):
         TrainConfig.from_dict({"init_layers": "some"})
+    # "matching" with nothing to match from would train from scratch while saying otherwise
+    with pytest.raises(UserError, match=r"^overrides: init_layers matching takes layers from "
+                                        r"init_from, which is not set \(--init-from RUN\)$"):
+        TrainConfig().replace(init_layers="matching")
 
 
 def test_a_run_from_init_from_starts_at_the_source(fer_small, tiny_cfg, source_run):
@@ -121,3 +125,22 @@ def test_the_cli_flag_sets_the_config_key(tmp_path):
     assert TrainConfig().init_from is None
     args = build_parser().parse_args(["--init-from", "runs/a", "--init-layers", "matching"])
     assert resolve_config(args).init_layers == "matching"
+
+
+def test_a_resumed_run_continues_its_own_weights_not_the_sources(fer_small, tiny_cfg, source_run,
+                                                                  monkeypatch):
+    """init_from starts a run; its resume takes the weights of its saved state (the source's
+    again would undo the epochs it trained before it was killed)."""
+    from keras_fer.train import core
+    from tests.train.test_train import Kill, Record
+
+    real, calls = core.load_initial_weights, []
+    monkeypatch.setattr(core, "load_initial_weights",
+                        lambda *args: calls.append(args[1]) or real(*args))
+    cfg = tiny_cfg.replace(init_from=str(source_run))
+    with pytest.raises(KeyboardInterrupt):
+        run(cfg, fer_small, callbacks=[Kill(1)], resume_every_s=0)
+    assert calls == [str(source_run)]
+    record = Record()
+    run(cfg, fer_small, callbacks=[record])
+    assert calls == [str(source_run)] and record.epochs == [1]  # not loaded again; epoch 2 ran
