@@ -92,7 +92,9 @@ def test_a_bad_init_layers_is_one_line_and_exit_2(tmp_path):
     config.write_text('{"init_layers": "some"}')
     for argv, says in ((["--init-layers", "some"], "--init-layers: invalid choice: 'some'"),
                        (["--config", str(config)], "init_layers must be one of all, matching, "
-                                                   "got 'some'")):
+                                                   "got 'some'"),
+                       (["--init-layers", "matching"], "init_layers matching takes layers from "
+                                                       "init_from, which is not set")):
         proc = subprocess.run([sys.executable, "-m", "keras_fer.train", *argv,
                                "--out", str(tmp_path / "out")],
                               capture_output=True, text=True, timeout=120)
