@@ -15,7 +15,7 @@ from tests.release.test_card import ABSOLUTE, read_header
 SHIPPED = Path(__file__).resolve().parents[2] / "saved_models" / "best"
 SMALL = ("README.md", "config.json", "meta.json", "summary.json", "release.json", "history.csv",
          "eval/report.json", "eval/report_tencrop.json", "export/parity.json", "export/labels.txt",
-         "lineage/x075.json")
+         *sorted(str(p.relative_to(SHIPPED)) for p in SHIPPED.glob("lineage/*.json")))
 pytestmark = pytest.mark.skipif(not (SHIPPED / "release.json").is_file(), reason="no release shipped")
 
 
@@ -55,15 +55,20 @@ OLD_OUTPUT = "| output | 7 classes: angry, disgust, fear, happy, sad, surprise, 
 def test_an_old_card_gets_header_license_logits_and_loses_local_paths(release):
     old = (SHIPPED / "README.md").read_text(encoding="utf-8")
     old = old[old.index("# Model card"):]  # an old card: no header, no license, a local path
-    old = old.split("\n## License\n")[0].replace("`runs/x075` (its", "`/root/fer_runs/x075` (its")
-    old = old.replace('"init_from": "runs/x075"', '"init_from": "/root/fer_runs/x075"')
+    old = old.split("\n## License\n")[0].replace("`runs/best` (its", "`/root/fer_runs/best` (its")
+    old = old.replace('"init_from": "runs/best"', '"init_from": "/root/fer_runs/best"')
     old = "\n".join(OLD_OUTPUT if line.startswith("| output |") else line
                     for line in old.splitlines() if not line.startswith("| license |")) + "\n"
     old = old.replace(section(old, "## Notes"), "\nOld notes, *kept*.\n\n| a | b |\n")
-    old = old.replace("--config recipes/cpu_long_x075_ft.json", "--config recipes/elsewhere.json")
-    old = old.replace("6.66 training CPU-hours with them", "7.25 training CPU-hours with them")
+    old = old.replace("--config recipes/cpu_x075_selfkd.json", "--config recipes/elsewhere.json")
+    # the CPU-hours of runs since gone, which only an old card records
+    old = old.replace("recipes in `lineage/` |", "recipes in `lineage/`; 7.25 training CPU-hours with them |")
+    assert "7.25 training" in old and "--config recipes/elsewhere.json" in old
     assert ABSOLUTE.search(old) and "logits" not in old  # the fixture is an old card
     (release / "README.md").write_text(old, encoding="utf-8")
+    marker = (release / "release.json").read_text(encoding="utf-8")
+    marker = marker.replace('"released": "2026-12-06', '"released": "2026-11-30')
+    (release / "release.json").write_text(marker, encoding="utf-8")
     before = files(release)
 
     assert main(["saved_models/best", "--card-only", "--force"]) == 0
@@ -71,20 +76,21 @@ def test_an_old_card_gets_header_license_logits_and_loses_local_paths(release):
     assert files(release) == {**before, "README.md": card.encode()}  # only the card changed
     header = read_header(card)
     assert header["license"] == "apache-2.0" and header["datasets"] == ["fer2013"]
-    assert [m["value"] for m in header["model-index"][0]["results"][0]["metrics"]] == [0.679, 0.6495, 0.6874]
+    assert [m["value"] for m in header["model-index"][0]["results"][0]["metrics"]] == [0.6799, 0.6502, 0.6907]
     yaml = pytest.importorskip("yaml")
     assert yaml.safe_load(card.split("---\n")[1]) == header
     assert ABSOLUTE.search(card) is None, ABSOLUTE.search(card)
     assert "`model.keras` outputs **logits**" in card and "cannot grant rights in FER2013" in card
     assert section(card, "## Notes") == "\nOld notes, *kept*.\n\n| a | b |\n"
-    assert "--config recipes/elsewhere.json --init-from runs/x075 --data data --out runs/release" in card
-    assert "| made from | `x075`; recipes in `lineage/`; 7.25 training CPU-hours with them |" in card
-    assert "| released | 2026-12-03 |" in card  # release.json's date, not today's
+    assert ("--config recipes/elsewhere.json --init-from runs/best --teacher runs/best --data data "
+            "--out runs/release") in card
+    assert "| made from | `x075`, `best`; recipes in `lineage/`; 7.25 training CPU-hours with them |" in card
+    assert "| released | 2026-11-30 |" in card  # release.json's date, not the card's or today's
     # every figure is the old card's: its lines all remain, but the path and the output row
     gone = set(old.splitlines()) - set(card.splitlines())
     assert gone == {OLD_OUTPUT,
-                    "| fine-tuned from | `/root/fer_runs/x075` (its weights start the training) |",
-                    ' "init_from": "/root/fer_runs/x075",'}
+                    "| fine-tuned from | `/root/fer_runs/best` (its weights start the training) |",
+                    ' "init_from": "/root/fer_runs/best",', "| released | 2026-12-06 |"}
 
 
 def test_notes_and_recipe_flags_replace_the_old_cards(release, tmp_path):
