@@ -43,29 +43,50 @@ def lineage(config, members=(), recorded=None) -> list:
     ``members``: an ensemble's member run directories (its config is the default);
     ``recorded``: a release's ``lineage/`` folder, whose recipes stand for runs since gone (their
     CPU-hours unknown)."""
-    steps, names = [], {}
+    steps, names, done = [], {}, set()
+
+    def key_of(path, kept=None):
+        # a recorded recipe names its sources runs/<name>, the same runs as the config's paths;
+        # a release's own record of a source is that run (the same recipe in two releases' records
+        # is one run), whatever is at its path now: a release replaced in place (a source of
+        # the release that replaced it) is a new model there
+        kept_recipe = Path(kept) / f"{Path(path).name}.json" if kept is not None else None
+        if recorded:
+            return Path(path).name
+        if kept_recipe is not None and kept_recipe.is_file():
+            return "recipe:" + json.dumps(json.loads(kept_recipe.read_text(encoding="utf-8")),
+                                          sort_keys=True)
+        return str(Path(path).resolve())
+
+    def name_of(path, key) -> str:
+        if key not in names:
+            name = base = Path(path).name or "run"
+            n = 2
+            while name in names.values():
+                name, n = f"{base}-{n}", n + 1
+            names[key] = name
+        return names[key]
 
     def visit(path, kept=None) -> str:
-        # a recorded recipe names its sources runs/<name>, the same runs as the config's paths
-        key = Path(path).name if recorded else str(Path(path).resolve())
-        if key in names:
-            return names[key]
-        name = base = Path(path).name or "run"
-        n = 2
-        while name in names.values():
-            name, n = f"{base}-{n}", n + 1
-        names[key] = name
-        steps.append(_step(Path(path), name, visit, recorded, kept))
+        key = key_of(path, kept)
+        name = name_of(path, key)
+        if key not in done:
+            done.add(key)
+            steps.append(_step(Path(path), name, visit, recorded, kept))
         return name
 
-    for path in [*sources(config.to_dict()).values(), *members]:
+    top = [*sources(config.to_dict()).values(), *members]
+    for path in top:  # the runs named here keep their own names; older runs give way
+        name_of(path, key_of(path))
+    for path in top:
         visit(path)
     return steps
 
 
 def _step(path: Path, name: str, visit, recorded=None, kept=None) -> Step:
     """The Step of run ``path``; ``kept``: the ``lineage/`` folder of the release that named
-    ``path`` as a source, whose recipe stands for ``path`` where that run is gone."""
+    ``path`` as a source, whose recipe is that run as it was (gone since, or replaced by another
+    release at the same path)."""
     from keras_fer.io_utils import read_json
 
     recipe = Path(recorded) / f"{name}.json" if recorded else None
@@ -74,6 +95,9 @@ def _step(path: Path, name: str, visit, recorded=None, kept=None) -> Step:
         for source in sources(config).values():
             visit(source)
         return Step(name, str(path), "train", config=config)
+    if kept is not None and (Path(kept) / f"{path.name}.json").is_file():
+        return Step(name, str(path), "train",
+                    config=_renamed(read_json(Path(kept) / f"{path.name}.json"), visit, kept))
     if (path / rundir.CONFIG_FILE).is_file():
         own = path / LINEAGE_DIR  # a release: the recipes of its own sources, gone or not
         config = _renamed(read_json(path / rundir.CONFIG_FILE), visit,
@@ -84,9 +108,6 @@ def _step(path: Path, name: str, visit, recorded=None, kept=None) -> Step:
     members = rundir.ensemble_members(meta)
     if members:
         return Step(name, str(path), "ensemble", members=[visit(m) for m in members])
-    if kept is not None and (Path(kept) / f"{path.name}.json").is_file():
-        return Step(name, str(path), "train",
-                    config=_renamed(read_json(Path(kept) / f"{path.name}.json"), visit, kept))
     return Step(name, str(path), "missing")
 
 

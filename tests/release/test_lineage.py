@@ -69,6 +69,32 @@ def test_a_releases_own_lineage_stands_for_its_sources_since_gone(tmp_path):
     assert [s.kind for s in lineage(TrainConfig(init_from=str(release)))] == ["missing", "train"]
 
 
+def test_a_release_replaced_in_place_is_its_sources_record_not_the_new_model(tmp_path):
+    """saved_models/best was trained again from itself and replaced; saved_models/fast, distilled
+    from the old one, is fine-tuned with the new one as teacher. Each release's lineage/ says
+    what stood at saved_models/best when it was made: the old model, once, not the new one."""
+    old = {"model": "vgg13", "epochs": 24, "init_from": "runs/x075"}
+    x075 = {"model": "vgg13", "epochs": 50}
+    best = _run(tmp_path / "saved_models" / "best",
+                {"model": "vgg13", "epochs": 16, "init_from": str(tmp_path / "saved_models" / "best"),
+                 "distill": {"teacher": str(tmp_path / "saved_models" / "best")}}, 1.78)
+    fast = _run(tmp_path / "saved_models" / "fast",
+                {"model": "vgg13", "epochs": 50,
+                 "distill": {"teacher": str(tmp_path / "saved_models" / "best")}}, 2.9)
+    for release in (best, fast):  # the old best and its source, as both releases recorded them
+        (release / "lineage").mkdir()
+        (release / "lineage" / "best.json").write_text(json.dumps(old))
+        (release / "lineage" / "x075.json").write_text(json.dumps(x075))
+    steps = lineage(TrainConfig(model="vgg13", init_from=str(fast), distill={"teacher": str(best)}))
+    by_name = {s.name: s for s in steps}
+    assert [s.name for s in steps] == ["x075", "best-2", "fast", "best"]
+    assert by_name["best"].config["init_from"] == by_name["best"].config["distill"]["teacher"] \
+        == "runs/best-2"  # the new release from the old, never from itself
+    assert by_name["best-2"].config == old and by_name["x075"].config == x075
+    assert by_name["fast"].config["distill"] == {"teacher": "runs/best-2"}  # the old teacher
+    assert by_name["best"].cpu_hours == 1.78 and by_name["best-2"].cpu_hours is None
+
+
 def test_the_card_makes_the_lineage_first_and_counts_its_cpu_hours(tmp_path):
     config = _chain(tmp_path)
     report = report_of([[9, 1, 0], [2, 2, 6], [1, 1, 8]])
