@@ -37,7 +37,9 @@ from keras_fer.config_parts import (  # noqa: F401
 from keras_fer.errors import UserError
 
 VAL_CHOICES = ("PublicTest", "split")  # "split": a stratified val_fraction of Training
-INIT_LAYERS = ("all", "matching")  # init_from: every weight, or the layers shared by name
+# init_from: every weight, the layers shared by name, or every layer mapped by channel (a run of
+# the same chain at another width: keras_fer.train.channels)
+INIT_LAYERS = ("all", "matching", "channels")
 # test-time augmentation of evaluate/release (keras_fer.augment.tta_views): here, not beside the
 # views, so that the CLIs' parsers list them without importing Keras
 TTA_MODES = ("none", "flip", "tencrop")
@@ -100,7 +102,9 @@ class TrainConfig:
     init_from: str | None = None
     # which of init_from's weights: "all" (the same model), or "matching": each layer whose name
     # and weight shapes this model shares (a smaller student started from a larger run's first
-    # stages); the others keep their random initialisation
+    # stages); the others keep their random initialisation; or "channels": the same chain of
+    # layers at another width, narrower (the channels of largest |gamma| kept) or wider
+    # (channels copied, the function kept)
     init_layers: str = "all"
     # --- selection and stopping (validation split only: never PrivateTest) ---
     monitor: str = "val_accuracy"  # val_accuracy | val_macro_f1 | val_average_accuracy | val_loss

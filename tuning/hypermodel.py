@@ -68,6 +68,7 @@ class FERHyperModel(keras_tuner.HyperModel):
         self.base = base
         self.num_classes = num_classes
         self.train_labels = train_labels
+        self.precision_note = None  # set by config_for where bfloat16 is emulated
 
     def declare_hyperparameters(self, hp):
         self.space.declare(hp)
@@ -79,8 +80,14 @@ class FERHyperModel(keras_tuner.HyperModel):
     def config_for(self, hp, epochs=None) -> TrainConfig:
         """The TrainConfig of hyperparameters ``hp`` over ``epochs`` (default the base's: the
         best's retraining); a trial's is ``config_for(hp, trial_epochs(hp))``."""
+        from keras_fer.devices import native_precision
+
         base = self.base if epochs is None else self.base.replace(epochs=int(epochs))
-        return self.space.apply(base, self.space.declare(hp), self.steps_per_epoch())
+        # a space that fixes mixed precision on gets float32 where bfloat16 would be emulated
+        cfg, note = native_precision(self.space.apply(base, self.space.declare(hp),
+                                                      self.steps_per_epoch()))
+        self.precision_note = self.precision_note or note
+        return cfg
 
     def trial_epochs(self, hp) -> int:
         """Epochs this trial's ``fit`` runs. A Hyperband trial that continues an earlier one gets

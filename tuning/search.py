@@ -352,6 +352,8 @@ def run(args) -> int:
     for line in first_lines(plan, why, space.name, args.tuner, trials_done(tuner.oracle)):
         print(line, flush=True)
     print(kerastuner_says.getvalue(), end="", flush=True)
+    if hypermodel.precision_note:
+        print(hypermodel.precision_note, flush=True)
     print(f"search: {args.tuner} ({who}), at most {args.max_trials} trials in {tuner.project_dir}, "
           f"{len(x)} training / {len(xv)} validation images ({cfg.val}), {devices.describe()}",
           flush=True)

@@ -55,9 +55,10 @@ def build_parser():
     p.add_argument("--init-from", metavar="RUN_DIR",
                    help="fine-tune: start from this run's weights (config key init_from)")
     p.add_argument("--init-layers", choices=INIT_LAYERS,
-                   help="with --init-from: all its weights (the same model; the default) or "
+                   help="with --init-from: all its weights (the same model; the default), "
                         "the layers this model shares with it by name and shape (a smaller "
-                        "student from a larger run's first stages)")
+                        "student from a larger run's first stages), or channels: its layers "
+                        "mapped to this model's widths (pruned narrower, or widened)")
     p.add_argument("--limit", type=int, help="a stratified subset of Training of N images")
     p.add_argument("--folds", type=int, help="stratified k-fold cross-validation")
     p.add_argument("--val", choices=("PublicTest", "split"))
@@ -149,7 +150,12 @@ def resolve_config(args):
     if args.weight_decay is not None:
         opt["weight_decay"] = args.weight_decay
     over["optimizer"] = opt
-    return cfg.replace(**over)
+    from keras_fer.devices import native_precision
+
+    cfg, note = native_precision(cfg.replace(**over))  # before a resumed run's settings are compared
+    if note:
+        print(note, flush=True)
+    return cfg
 
 
 @cli_main

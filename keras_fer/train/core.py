@@ -20,7 +20,7 @@ from keras_fer import rundir
 from keras_fer.config import resume_settings
 from keras_fer.config_parts import LOSSES
 from keras_fer.data.core import check_labels
-from keras_fer.devices import on_device, tf_fit_args
+from keras_fer.devices import native_precision, on_device, tf_fit_args
 from keras_fer.distribute import make_plan
 from keras_fer.errors import UserError
 from keras_fer.io_utils import ensure_out_dir, write_json
@@ -217,7 +217,7 @@ def _train(cfg, plan, train, val, classes, out, callbacks, resume_every_s) -> Pa
     keras.utils.set_random_seed(cfg.seed)
     net = build_net(cfg, len(classes))
     if cfg.init_from and saved is None:  # a resumed run's weights come from its resume state
-        said = load_initial_weights(net, cfg.init_from, cfg.init_layers)
+        said = load_initial_weights(net, cfg.init_from, cfg.init_layers, cfg.seed)
         if cfg.verbose:
             print(said, flush=True)
     steps = math.ceil(len(y) / cfg.batch_size)
@@ -317,6 +317,9 @@ def run(cfg, data=None, *, callbacks=(), resume_every_s=0.0, force=False) -> Pat
     ``OUT/summary.json`` with each fold and mean ± std.
     """
     plan = make_plan(cfg.devices)  # first: joining several hosts must precede any JAX work
+    cfg, note = native_precision(cfg)  # before a resumed run's settings are compared
+    if note:
+        print(note, flush=True)
     out = Path(cfg.out) if cfg.out else default_out(cfg)
     rundir.claim_out(out, force, config=cfg.to_dict())
     if data is None:

@@ -19,18 +19,24 @@ def load_teacher(cfg, num_classes: int):
     return teacher, alpha, temperature
 
 
-def load_initial_weights(net, run_dir, layers="all") -> str:
+def load_initial_weights(net, run_dir, layers="all", seed=0) -> str:
     """Set ``net``'s weights to those of ``run_dir``'s model (``init_from``) and say what was
     copied. ``layers="all"``: every weight, and a run of another architecture or class count is
     a UserError naming the first weight that differs; ``"matching"``: the layers of the same
-    name and weight shapes (``init_layers``), a UserError where there are none."""
+    name and weight shapes (``init_layers``), a UserError where there are none; ``"channels"``:
+    a run of the same chain at another width (``keras_fer.train.channels``; ``seed`` draws
+    the copied channels of a wider network)."""
     source = rundir.load_model(run_dir, float32=False)
     if layers == "matching":
         return load_matching_layers(net, source, run_dir)
+    if layers == "channels":
+        from keras_fer.train.channels import transfer_channels
+        return transfer_channels(net, source, seed=seed, origin=str(run_dir))
     if len(source.weights) != len(net.weights):
         raise UserError(f"{run_dir}: init_from needs a run of the same model: it has "
                         f"{len(source.weights)} weights, this model {len(net.weights)} (for "
-                        "the layers the two share: init_layers matching)")
+                        "the layers the two share: init_layers matching; the same chain at "
+                        "another width: init_layers channels)")
     for mine, theirs in zip(net.weights, source.weights):
         if tuple(mine.shape) != tuple(theirs.shape):
             raise UserError(f"{run_dir}: init_from needs a run of the same model: its weight "

@@ -53,14 +53,18 @@ def fer_small_dir(cued, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def run_dir(cued, fer_small_dir, tmp_path_factory):
-    """6 epochs of the baseline CNN, in mixed precision like the GPU recipe."""
+    """6 epochs of the baseline CNN, in mixed precision like the GPU recipe (also on a CPU that
+    would otherwise train it in float32: the export of a mixed model is under test)."""
+    from keras_fer import devices
     from keras_fer.train import run
 
     out = tmp_path_factory.mktemp("run") / "run"
     cfg = TrainConfig(model="baseline", epochs=6, batch_size=32, mixed_precision=True,
                       optimizer={"name": "adam", "learning_rate": 3e-3}, data=str(fer_small_dir),
                       tensorboard=False, verbose=0, out=str(out))
-    return run(cfg, cued)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(devices, "bfloat16_native", lambda: True)
+        return run(cfg, cued)
 
 
 @pytest.fixture(scope="module")

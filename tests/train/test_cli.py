@@ -91,7 +91,7 @@ def test_a_bad_init_layers_is_one_line_and_exit_2(tmp_path):
     config = tmp_path / "run.json"
     config.write_text('{"init_layers": "some"}')
     for argv, says in ((["--init-layers", "some"], "--init-layers: invalid choice: 'some'"),
-                       (["--config", str(config)], "init_layers must be one of all, matching, "
+                       (["--config", str(config)], "init_layers must be one of all, matching, channels, "
                                                    "got 'some'"),
                        (["--init-layers", "matching"], "init_layers matching takes layers from "
                                                        "init_from, which is not set")):

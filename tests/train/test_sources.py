@@ -75,7 +75,7 @@ def test_matching_layers_start_a_smaller_student_from_a_larger_runs_first_stages
     small = build("vgg13", width=0.125, stages=3, input_shape=(40, 40, 1))
     fresh = {lay.name: lay.get_weights() for lay in small.layers if lay.weights}
     with pytest.raises(UserError, match=r"has 62 weights, this model 38 \(for the layers the two "
-                                        r"share: init_layers matching\)"):
+                                        r"share: init_layers matching; .*init_layers channels\)"):
         load_initial_weights(small, source)
     said = load_initial_weights(small, source, "matching")
     # conv1-6 and bn1-6 are shared; "predictions" (64 -> 7 there, 32 -> 7 here) is not
@@ -96,7 +96,7 @@ def test_matching_without_a_shared_layer_is_a_user_error(tmp_path, source_run):
     with pytest.raises(UserError, match=r"source.*: init_from with init_layers matching: no "
                                         r"layer of this model"):
         load_initial_weights(build("vgg13", width=0.125), source_run, "matching")
-    with pytest.raises(UserError, match=r"init_layers must be one of all, matching, got 'some'"):
+    with pytest.raises(UserError, match=r"init_layers must be one of all, matching, channels, got 'some'"):
         TrainConfig.from_dict({"init_layers": "some"})
     # "matching" with nothing to match from would train from scratch while saying otherwise
     with pytest.raises(UserError, match=r"^overrides: init_layers matching takes layers from "

@@ -164,3 +164,17 @@ def test_an_ema_trial_validates_the_average_with_its_own_batch_norm_statistics()
     for held, recalibrated in Probe.seen:
         for a, b in zip(held, recalibrated):
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_the_efficient_spaces_mixed_precision_is_float32_where_bfloat16_is_emulated(monkeypatch):
+    from keras_fer import devices
+    from tuning.spaces import get_space
+
+    base = get_space("efficient").base({"epochs": 2})
+    hm = FERHyperModel(base, num_classes=7, space="efficient")
+    monkeypatch.setattr(devices, "bfloat16_native", lambda: True)
+    assert hm.config_for(kt.HyperParameters()).mixed_precision is True  # the space fixes it on
+    assert hm.precision_note is None
+    monkeypatch.setattr(devices, "bfloat16_native", lambda: False)
+    assert hm.config_for(kt.HyperParameters()).mixed_precision is False
+    assert hm.precision_note.startswith("note: training in float32, not mixed bfloat16")
