@@ -80,8 +80,8 @@ def cpu_flags(path="/proc/cpuinfo") -> frozenset:
 
 def bfloat16_native() -> bool:
     """Whether this machine computes bfloat16 in hardware: a CPU with one of ``BF16_FLAGS``, or
-    an NVIDIA GPU or TPU device node (checked without importing a backend). Elsewhere oneDNN
-    emulates bfloat16 on the CPU, which trains several times slower than float32."""
+    an NVIDIA GPU or TPU device node (checked without importing a backend). Elsewhere bfloat16 is
+    emulated in software on the CPU, which trains several times slower than float32."""
     return bool(cpu_flags() & BF16_FLAGS) or bool(glob.glob("/dev/nvidia[0-9]*")
                                                   or glob.glob("/dev/accel[0-9]*"))
 
@@ -91,7 +91,7 @@ def native_precision(cfg):
     emulate bfloat16 (``bfloat16_native``) comes back with it off and a line saying why;
     otherwise ``(cfg, None)``. Mixed precision is a speed setting: where it is slower, float32
     is what it asked for. Measured on a 2-core AMD EPYC (Zen 2, AVX2 only; ``python -m
-    keras_fer.bench --models vgg13 --precision float32,mixed``): bfloat16 trained 7x slower."""
+    keras_fer.bench --models vgg13 --precision float32,mixed``): bfloat16 trained 7.8x slower."""
     if not cfg.mixed_precision or bfloat16_native():
         return cfg, None
     return cfg.replace(mixed_precision=False), (

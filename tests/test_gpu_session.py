@@ -71,9 +71,12 @@ def test_all_call_trains_benches_and_returns_a_run_that_reassembles(fer_small_di
         "config.json", "curves.png", "eval", "history.csv", "meta.json", "summary.json"]
     (run / "gpu_run" / "model.keras").write_bytes(b"".join(p.read_bytes() for p in parts))
     from keras_fer import rundir
+    from keras_fer.devices import bfloat16_native
 
     config = rundir.read_config(run / "gpu_run")
-    assert config.limit == 256 and config.mixed_precision and config.augment["erasing"] == 0.5
+    # the recipe's mixed precision, kept where bfloat16 is native (the GPU machine), else float32
+    assert config.limit == 256 and config.mixed_precision == bfloat16_native()
+    assert config.augment["erasing"] == 0.5
     assert rundir.read_meta(run / "gpu_run")["backend"] == "jax"
     assert rundir.read_meta(run / "gpu_run")["distribution"]["devices"] == 2
     assert rundir.load_model(run / "gpu_run").output_shape == (None, 7)

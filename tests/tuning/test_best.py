@@ -98,6 +98,7 @@ def test_make_train_s_recipe_as_the_best_is_make_train_s_run_not_trained_again(t
     from keras_fer import rundir
     from keras_fer.config import load_config
     from keras_fer.data import FERData
+    from keras_fer.devices import native_precision
     from keras_fer.resources import recipe
     from tuning.best import SEARCH_FILE, reuse_baseline
     from tuning.cli import parse_args
@@ -113,7 +114,9 @@ def test_make_train_s_recipe_as_the_best_is_make_train_s_run_not_trained_again(t
     space = choose(space, base, 45 * 60, 1860, None, centred=True).space(space)
     run = tmp_path / "latest"  # make train's: its config as written, with its fixed epochs
     run.mkdir()
-    config = load_config(recipe("cpu")).replace(data=base.data, epochs=26, out=str(run))
+    # float32 where bfloat16 would be emulated, as make train's run records it
+    config = native_precision(load_config(recipe("cpu")).replace(data=base.data, epochs=26,
+                                                                 out=str(run)))[0]
     (run / "config.json").write_text(json.dumps(config.to_dict()))
     (run / rundir.SUMMARY_FILE).write_text(json.dumps({"epochs_run": 26}))
     (run / "model.keras").write_bytes(b"weights")
