@@ -30,7 +30,7 @@ E2E = {
     "tests/tuning/test_efficient_cli.py",      # `python -m tuning` of the default space
     "tests/tuning/test_search.py",             # searches: resume, budget cut, release
     "tests/experiments/test_shipped_smoke.py",  # every shipped study's runs built, one run
-    # the shipped release evaluated on the whole real test splits (7,178 faces)
+    # the shipped releases evaluated on the whole real PrivateTest (3,589 faces each)
     "tests/release/test_shipped_release.py::test_evaluating_the_release_reproduces_its_report_and_card",
     "tests/release/test_release.py",           # whole releases: evaluation, export, card
     # whole commands in a subprocess that starts TensorFlow (the others fail before it)

@@ -11,9 +11,10 @@ VGG13 x0.5 at batch 256 on the 2-core development CPU (2026-12-02), with probabi
 
 bfloat16 (``precision="bfloat16"``): every layer but the outputs computes under Keras'
 ``mixed_bfloat16`` policy (weights kept in float32, cast per call). On a CPU with AVX512_BF16 or
-AMX this about doubles the img/s of a CNN; on one without, oneDNN emulates it and it can be
-slower than float32, and rounding to 8 bits of mantissa decides some near-ties differently. So it
-is asked for by name, never the default.
+AMX this about doubles the img/s of a CNN; on one without, it is emulated in software and is
+slower than float32 (7.8x in training on a Zen 2 EPYC, ``keras_fer.devices``), and rounding to
+8 bits of mantissa decides some near-ties differently. So it is asked for by name, never the
+default.
 
 Example:
     >>> served = inference_model(rundir.load_model("saved_models/best"), "bfloat16")

@@ -1,7 +1,9 @@
 """The releases shipped in git (saved_models/best, "accurate", and saved_models/fast, the
-default of keras_fer.load()): their numbers are reproduced by evaluating it on
-the real FER2013 on this CPU, its card says them, and its SavedModel loads from a clean clone
-(where git has dropped the empty assets/ folder) and agrees with its model.keras."""
+default of keras_fer.load()): their PrivateTest numbers (the card's headline) are reproduced by
+evaluating each on the real FER2013 on this CPU (PublicTest too would double the suite's
+longest evaluation, 2 minutes on a Zen 2 EPYC, for the split that only chose the epoch), its
+card says them, and its SavedModel loads from a clean clone (where git has dropped the empty
+assets/ folder) and agrees with its model.keras."""
 import json
 import re
 from pathlib import Path
@@ -20,11 +22,11 @@ def release(request):
 
 
 @pytest.fixture(scope="module")
-def test_splits(fer_zip, tmp_path_factory):
+def private_test(fer_zip, tmp_path_factory):
     from keras_fer.data import load
 
     data = load(fer_zip, cache_dir=tmp_path_factory.mktemp("fer_full"))
-    return data.select(np.flatnonzero(np.isin(data.splits, ["PublicTest", "PrivateTest"])))
+    return data.select(np.flatnonzero(data.splits == "PrivateTest"))
 
 
 def test_shipped_release_is_read_only_to_evaluate_and_export(release, tmp_path, monkeypatch):
@@ -43,19 +45,20 @@ def test_shipped_release_is_read_only_to_evaluate_and_export(release, tmp_path, 
         rundir.output_dir(release, "eval", out=release / "eval")
 
 
-def test_evaluating_the_release_reproduces_its_report_and_card(release, test_splits, tmp_path):
+def test_evaluating_the_release_reproduces_its_report_and_card(release, private_test, tmp_path):
     from keras_fer.evaluate import evaluate_run
 
     before = (release / "eval" / "report.json").read_bytes()
-    got = evaluate_run(release, test_splits, verbose=False, out=tmp_path / "eval")
+    got = evaluate_run(release, private_test, splits=("PrivateTest",), verbose=False,
+                       out=tmp_path / "eval")
     assert (release / "eval" / "report.json").read_bytes() == before  # git's files untouched
     want = json.loads(before)
-    for split in ("PublicTest", "PrivateTest"):
-        assert got["splits"][split]["n"] == 3589
-        assert got["splits"][split]["confusion"] == want["splits"][split]["confusion"]
-        assert got["splits"][split]["accuracy"] == pytest.approx(want["splits"][split]["accuracy"], abs=1e-12)
+    assert list(got["splits"]) == ["PrivateTest"]
+    got, private = got["splits"]["PrivateTest"], want["splits"]["PrivateTest"]
+    assert got["n"] == 3589 and got["confusion"] == private["confusion"]
+    for key in ("accuracy", "macro_f1"):
+        assert got[key] == pytest.approx(private[key], abs=1e-12)
     card = (release / "README.md").read_text()
-    private = want["splits"]["PrivateTest"]
     assert re.search(rf"PrivateTest accuracy \*\*{private['accuracy']:.4f}\*\* "
                      rf"\(macro-F1 {private['macro_f1']:.4f}\)", card)
 

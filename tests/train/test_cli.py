@@ -103,3 +103,18 @@ def test_a_bad_init_layers_is_one_line_and_exit_2(tmp_path):
                  "error:" in line]
         assert len(lines) == 1 and says in lines[0] and "Traceback" not in proc.stderr
         assert not (tmp_path / "out").exists()
+
+
+def test_init_layers_channels_from_another_chain_is_one_line_and_exit_2(prepared, tiny_run,
+                                                                        tmp_path, capsys):
+    from keras_fer.train.cli import main
+
+    code = main(["--data", str(prepared), "--model", "vgg13", "--model-args", '{"width": 0.25}',
+                 "--limit", "70", "--init-from", str(tiny_run), "--init-layers", "channels",
+                 "--out", str(tmp_path / "run"), "--no-tensorboard", "--verbose", "0"])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert [line for line in err.splitlines() if "error" in line] == [
+        f"error: {tiny_run}: init_layers channels needs a run of the same chain of layers at "
+        "another width: this model has 21 layers with weights, it has 6 (or of other kinds)"]
+    assert not (tmp_path / "run" / rundir.MODEL_FILE).exists()
