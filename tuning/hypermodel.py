@@ -68,7 +68,6 @@ class FERHyperModel(keras_tuner.HyperModel):
         self.base = base
         self.num_classes = num_classes
         self.train_labels = train_labels
-        self.precision_note = None  # set by config_for where bfloat16 is emulated
 
     def declare_hyperparameters(self, hp):
         self.space.declare(hp)
@@ -84,10 +83,19 @@ class FERHyperModel(keras_tuner.HyperModel):
 
         base = self.base if epochs is None else self.base.replace(epochs=int(epochs))
         # a space that fixes mixed precision on gets float32 where bfloat16 would be emulated
-        cfg, note = native_precision(self.space.apply(base, self.space.declare(hp),
-                                                      self.steps_per_epoch()))
-        self.precision_note = self.precision_note or note
-        return cfg
+        return native_precision(self._asked(base, hp))[0]
+
+    @property
+    def precision_note(self):
+        """The one-line note when the space's trials (at its defaults) ask for mixed precision
+        where bfloat16 would be emulated, and so train in float32; else None."""
+        from keras_fer.devices import native_precision
+
+        return native_precision(self._asked(self.base, keras_tuner.HyperParameters()))[1]
+
+    def _asked(self, base, hp) -> TrainConfig:
+        """``base`` with ``hp``'s values applied, before ``native_precision``."""
+        return self.space.apply(base, self.space.declare(hp), self.steps_per_epoch())
 
     def trial_epochs(self, hp) -> int:
         """Epochs this trial's ``fit`` runs. A Hyperband trial that continues an earlier one gets

@@ -176,5 +176,7 @@ def test_the_efficient_spaces_mixed_precision_is_float32_where_bfloat16_is_emula
     assert hm.config_for(kt.HyperParameters()).mixed_precision is True  # the space fixes it on
     assert hm.precision_note is None
     monkeypatch.setattr(devices, "bfloat16_native", lambda: False)
-    assert hm.config_for(kt.HyperParameters()).mixed_precision is False
+    # the note is there before any trial was configured (a search without a budget probes none)
     assert hm.precision_note.startswith("note: training in float32, not mixed bfloat16")
+    assert hm.config_for(kt.HyperParameters()).mixed_precision is False
+    assert FERHyperModel(base.replace(mixed_precision=False), num_classes=7).precision_note is None
