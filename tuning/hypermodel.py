@@ -12,6 +12,7 @@ from __future__ import annotations
 import keras_tuner
 
 from keras_fer.config import TrainConfig
+from keras_fer.devices import native_precision
 from tuning.options import OBJECTIVES
 from tuning.spaces import (
     AUGMENT_LEVELS,
@@ -79,8 +80,6 @@ class FERHyperModel(keras_tuner.HyperModel):
     def config_for(self, hp, epochs=None) -> TrainConfig:
         """The TrainConfig of hyperparameters ``hp`` over ``epochs`` (default the base's: the
         best's retraining); a trial's is ``config_for(hp, trial_epochs(hp))``."""
-        from keras_fer.devices import native_precision
-
         base = self.base if epochs is None else self.base.replace(epochs=int(epochs))
         # a space that fixes mixed precision on gets float32 where bfloat16 would be emulated
         return native_precision(self._asked(base, hp))[0]
@@ -89,8 +88,6 @@ class FERHyperModel(keras_tuner.HyperModel):
     def precision_note(self):
         """The one-line note when the space's trials (at its defaults) ask for mixed precision
         where bfloat16 would be emulated, and so train in float32; else None."""
-        from keras_fer.devices import native_precision
-
         return native_precision(self._asked(self.base, keras_tuner.HyperParameters()))[1]
 
     def _asked(self, base, hp) -> TrainConfig:

@@ -79,6 +79,7 @@ def run_dir(cued, fer_small_dir, tmp_path_factory):
     training would be emulated on a CPU without bfloat16, 3 of the fixture's 3.5 minutes on a
     Zen 2 EPYC."""
     from keras_fer import rundir
+    from keras_fer.io_utils import write_json
     from keras_fer.train import build_net, run
 
     out = tmp_path_factory.mktemp("run") / "run"
@@ -89,8 +90,7 @@ def run_dir(cued, fer_small_dir, tmp_path_factory):
     mixed = build_net(cfg.replace(mixed_precision=True), len(cued.classes))
     mixed.set_weights(rundir.load_model(out).get_weights())
     mixed.save(out / rundir.MODEL_FILE)
-    config = json.loads((out / rundir.CONFIG_FILE).read_text())
-    (out / rundir.CONFIG_FILE).write_text(json.dumps(dict(config, mixed_precision=True), indent=2))
+    write_json(out / rundir.CONFIG_FILE, rundir.read_config(out).replace(mixed_precision=True).to_dict())
     assert "mixed_bfloat16" in {layer.dtype_policy.name
                                 for layer in rundir.load_model(out, float32=False).layers}
     return out
