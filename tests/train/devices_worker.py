@@ -1,5 +1,5 @@
 """Training on several devices, in a process of its own: the devices must exist before the
-backend starts. ``python tests/train/devices_worker.py DATA_DIR OUT_DIR CONFIG_JSON [GROUP]`` under
+backend starts. ``python tests/train/devices_worker.py DATA_DIR OUT_DIR CONFIG_JSON`` under
 KERAS_BACKEND=jax (2 virtual CPU devices, ``XLA_FLAGS``) or tensorflow (2 logical CPU
 devices); with KERAS_DISTRIBUTION_PROCESS_ID set it is one of several processes (hosts), each
 with 1 CPU device.
@@ -11,10 +11,8 @@ Scenarios, on the same data and config (tiny CNN, SGD, no dropout):
   - with several processes, only "hosts": "whole" on every device of every process;
   - "center_loss": a net with DACL's center loss on 1 and on 2 devices; "replica_draws"
     (TensorFlow): what 2 replicas draw from one augmentation generator.
-GROUP "parity" runs all but "whole" and "resumed", "resume" only those (two processes share
-the work), "all" (the default) every one. Writes OUT_DIR/result.json (result.GROUP.json with a
-GROUP): each scenario's run directory, step losses, epochs run (and where it was killed), and
-how many replicas held the model.
+Writes OUT_DIR/result.json: each scenario's run directory, step losses, epochs run (and where
+it was killed), and how many replicas held the model.
 """
 import json
 import os
@@ -131,7 +129,6 @@ def replica_draws():
 
 def main():
     data_dir, out_dir, config = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
-    group = sys.argv[4] if len(sys.argv) > 4 else "all"  # "parity", "resume" or "all"
     data = load(data_dir)
     base = TrainConfig.from_dict(config)
     # one step per epoch and no augmentation: the order of Keras' shuffle, which a resumed
@@ -144,8 +141,6 @@ def main():
     else:
         plan = {"1": (base.replace(devices=1), None), "2": (base.replace(devices=2), None),
                 "whole": (long.replace(devices=2), None), "resumed": (long.replace(devices=2), 2)}
-        plan = {k: v for k, v in plan.items()
-                if group == "all" or (k in ("whole", "resumed")) == (group == "resume")}
     result = {}
     for name, (cfg, kill_at) in plan.items():
         cfg = cfg.replace(out=os.path.join(out_dir, name))
@@ -156,10 +151,9 @@ def main():
         record.update(dir=str(out), losses=steps.losses, epochs=steps.epochs,
                       replicas=steps.replicas)
         result[name] = record
-    if process is None and group != "resume":
+    if process is None:
         result["center_loss"], result["replica_draws"] = center_loss_runs(), replica_draws()
     name = "result.json" if process in (None, "0") else f"result.process{process}.json"
-    name = name if group == "all" else f"result.{group}.json"
     with open(os.path.join(out_dir, name), "w") as f:
         json.dump(result, f)
 

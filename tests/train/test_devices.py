@@ -76,19 +76,12 @@ def model_file(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def runs(data_dir, model_file, tmp_path_factory):
-    """Every scenario of devices_worker.py, in two processes at once (the other pytest worker
-    has the rest of the suite's short modules and is often done first)."""
     out = tmp_path_factory.mktemp("devices_runs")
-    cmd = [sys.executable, str(WORKER), str(data_dir), str(out), json.dumps(_config(model_file))]
-    groups = ("parity", "resume")
-    procs = [subprocess.Popen([*cmd, group], env=_env(), stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for group in groups]
-    result = {}
-    for group, proc in zip(groups, procs):
-        stdout, stderr = proc.communicate(timeout=900)
-        assert proc.returncode == 0, stdout[-2000:] + stderr[-3000:]
-        result.update(json.loads((out / f"result.{group}.json").read_text()))
-    return result
+    proc = subprocess.run([sys.executable, str(WORKER), str(data_dir), str(out),
+                           json.dumps(_config(model_file))], env=_env(), capture_output=True,
+                          text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    return json.loads((out / "result.json").read_text())
 
 
 def _history(run_dir):
