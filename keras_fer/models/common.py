@@ -37,6 +37,11 @@ def preprocess(x, size=None, channels=1, scale="unit"):
     return x
 
 
+def scaled_channels(channels, width, minimum=1) -> int:
+    """``channels`` times a family's ``width`` argument, rounded, at least ``minimum``."""
+    return max(minimum, int(round(channels * width)))
+
+
 def predictions(x, num_classes, activation=None):
     """The classifier: a Dense layer named "predictions" (logits unless ``activation``); float32
     even under a mixed-precision policy."""

@@ -3,7 +3,7 @@ recipe trains VGG19; VGG13 has half its weights, 9.4M, so that a release of it, 
 SavedModel, stays under 100 MB)."""
 import keras
 
-from keras_fer.models.common import image_input, predictions, preprocess
+from keras_fer.models.common import image_input, predictions, preprocess, scaled_channels
 from keras_fer.models.registry import register_model
 
 VGG19_CFG = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M",
@@ -37,7 +37,7 @@ def apply_vgg_stack(x, cfg=VGG19_CFG, bn_momentum=BN_MOMENTUM, name="vgg"):
 
 def scale_widths(cfg, width):
     """``cfg`` with every convolution's channels multiplied by ``width`` (at least 8)."""
-    return tuple(v if v == "M" else max(8, int(round(v * width))) for v in cfg)
+    return tuple(v if v == "M" else scaled_channels(v, width, minimum=8) for v in cfg)
 
 
 def first_stages(cfg, stages):

@@ -13,7 +13,7 @@ other model has.
 import keras
 
 from keras_fer.errors import UserError
-from keras_fer.models.common import image_input, predictions, preprocess
+from keras_fer.models.common import image_input, predictions, preprocess, scaled_channels
 from keras_fer.models.registry import register_model
 
 L2 = 0.01  # the authors' kernel_regularizer l2(0.01) on the main-path convolutions
@@ -37,10 +37,6 @@ def apply_xception_module(x, filters, l2=L2, name="module"):
     x = keras.layers.BatchNormalization(name=f"{name}_bn2")(x)
     x = keras.layers.MaxPooling2D(3, strides=2, padding="same", name=f"{name}_pool")(x)
     return keras.layers.Add(name=f"{name}_add")([x, residual])
-
-
-def _scaled(channels, width):
-    return max(1, int(round(channels * width)))
 
 
 @register_model
@@ -68,12 +64,12 @@ def mini_xception(input_shape=None, num_classes=7, head="dense", l2=L2, scale="u
     inputs = image_input(input_shape)
     x = preprocess(inputs, scale=scale)
     for i in (1, 2):
-        x = keras.layers.Conv2D(_scaled(8, width), 3, use_bias=False, kernel_regularizer=reg,
+        x = keras.layers.Conv2D(scaled_channels(8, width), 3, use_bias=False, kernel_regularizer=reg,
                                 name=f"stem_conv{i}")(x)
         x = keras.layers.BatchNormalization(name=f"stem_bn{i}")(x)
         x = keras.layers.ReLU(name=f"stem_relu{i}")(x)
     for i, filters in enumerate((16, 32, 64, 128), start=1):
-        x = apply_xception_module(x, _scaled(filters, width), l2, name=f"module{i}")
+        x = apply_xception_module(x, scaled_channels(filters, width), l2, name=f"module{i}")
     if head == "conv":
         x = keras.layers.Conv2D(num_classes, 3, padding="same", dtype="float32",
                                 name="class_maps")(x)
