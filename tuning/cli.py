@@ -77,6 +77,9 @@ def main(argv=None) -> int:
     args = parse_args(glue_values(argv))
     if args.time_budget is not None:
         parse_duration(args.time_budget)  # before Keras is imported
+    from keras_fer.io_utils import check_out_dir
+
+    check_out_dir(args.dir)  # a file, or read-only: at once, not after TensorFlow's start
     from tuning.search import run  # Keras and KerasTuner: --help and a bad option answer without
 
     return run(args)

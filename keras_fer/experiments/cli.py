@@ -15,7 +15,7 @@ from keras_fer.distribute import parse_flag
 from keras_fer.errors import ArgumentParser, UserError, cli_main
 from keras_fer.experiments.report import write_results
 from keras_fer.experiments.runner import run_experiment
-from keras_fer.experiments.spec import list_experiments, load_experiment
+from keras_fer.experiments.spec import check_model_names, list_experiments, load_experiment
 from keras_fer.io_utils import check_out_dir
 
 RESULTS = Path("experiments") / "results"
@@ -110,7 +110,7 @@ def main(argv=None) -> int:
     for key in ("repeats", "epochs"):
         if getattr(args, key) is not None and getattr(args, key) < 1:
             raise UserError(f"--{key} must be >= 1, got {getattr(args, key)}")
-    exp = load_experiment(args.file)
+    exp = load_experiment(args.file, check_models=False)  # registered names need Keras: below
     train_only = runs_to_train(exp, args.runs)
     settings = parse_settings(args.set)
     if args.data:
@@ -119,7 +119,8 @@ def main(argv=None) -> int:
         settings["devices"] = args.devices
     for run in exp.runs:
         run.config = run.config.replace(**settings)
-    out = results_folder(exp, args, settings)
+    out = results_folder(exp, args, settings)  # its mistakes before TensorFlow starts
+    check_model_names(exp)
     data = None
     if args.data:
         from keras_fer.data import load

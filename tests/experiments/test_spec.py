@@ -183,3 +183,14 @@ def test_a_smoke_run_never_writes_into_the_committed_results(tmp_path, monkeypat
     assert sorted(p.name for p in committed.iterdir()) == ["results.json"]
     assert main(["run", str(path), "--force"]) == 0
     assert outs[-1] == Path("experiments") / "results" / name
+
+
+def test_a_model_set_on_the_command_line_is_checked_before_any_training(tmp_path, capsys):
+    """--set applies to every run after the file is read: its model is checked like the file's,
+    after the results folder (whose mistakes answer before Keras is imported)."""
+    path = _write(tmp_path)
+    assert main(["run", str(path), "--limit", "14", "--set", "model=nope",
+                 "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {path}: run 'a': unknown model 'nope'") and err.count("\n") == 1
+    assert not (tmp_path / "out").exists()
