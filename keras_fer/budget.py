@@ -12,8 +12,9 @@ The callback stops the fit there (its state, saved with the run's resume state, 
 decision) and raises :class:`EpochsFixed`; ``train_within`` then runs the same config with
 ``epochs`` fixed, which resumes the run with a learning-rate schedule spanning them. The rates of
 the first two epochs do not depend on the total (a cosine schedule needs a warm-up of at least
-two epochs: ``check`` refuses less), so the run trains exactly what ``epochs=N`` without a budget
-would have: the same command on a slower machine trains fewer epochs, not a truncated schedule.
+two epochs: ``keras_fer.durations.check_budget`` refuses less), so the run trains exactly what
+``epochs=N`` without a budget would have: the same command on a slower machine trains fewer
+epochs, not a truncated schedule.
 
 A run killed later resumes with the same epochs. Should the epochs slow down after the decision
 (another job on the cores), the run stops after the last epoch that leaves time for another, so
@@ -29,10 +30,9 @@ from pathlib import Path
 
 import keras
 
-from keras_fer.durations import minutes, parse_duration
+from keras_fer.durations import PROBE_EPOCHS, check_budget, minutes
 from keras_fer.errors import UserError
 
-PROBE_EPOCHS = 2  # epochs timed before the epochs are fixed
 STATE_KEY = "budget"  # the callback's key in the run's resume state
 
 
@@ -50,25 +50,6 @@ def epochs_within(budget_s, elapsed_s, epoch_s, done, max_epochs, reserve_s=0.0)
     left = budget_s - elapsed_s - reserve_s
     more = math.floor(left / epoch_s) if epoch_s > 0 else max_epochs
     return int(min(max_epochs, done + max(0, more)))
-
-
-def check(cfg, source="config") -> float | None:
-    """The budget of ``cfg`` in seconds (None without one); UserError for a budget the run
-    cannot keep (with folds, or a cosine warm-up shorter than the probe)."""
-    if cfg.time_budget is None:
-        return None
-    seconds = parse_duration(cfg.time_budget, f"{source}: time_budget")
-    if seconds is None:
-        return None
-    if cfg.folds:
-        raise UserError(f"{source}: time_budget with folds is not supported (give each fold "
-                        "its epochs)")
-    warmup = cfg.schedule.get("warmup_epochs", 5)  # the cosine schedule's default
-    if cfg.schedule["name"] == "cosine" and warmup < PROBE_EPOCHS:
-        raise UserError(f"{source}: time_budget needs a cosine warm-up of at least "
-                        f"{PROBE_EPOCHS} epochs, got warmup_epochs {warmup}: the epochs are "
-                        f"fixed after epoch {PROBE_EPOCHS}, and the decay spans them")
-    return seconds
 
 
 class TimeBudget(keras.callbacks.Callback):
@@ -175,7 +156,7 @@ def train_within(cfg, data=None, *, callbacks=(), resume_every_s=0.0, force=Fals
     from keras_fer.train import run
     from keras_fer.train.core import default_out
 
-    seconds = check(cfg)
+    seconds = check_budget(cfg)
     if seconds is None:
         return run(cfg.replace(time_budget=None) if cfg.time_budget else cfg, data,
                    callbacks=callbacks, resume_every_s=resume_every_s, force=force)

@@ -9,6 +9,7 @@ import sys
 from keras_fer.errors import UserError
 
 MAX_SECONDS = 366 * 24 * 3600  # a year: longer is "none" (and past float range, inf)
+PROBE_EPOCHS = 2  # a budgeted training's epochs timed before its epochs are fixed (keras_fer.budget)
 
 _DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?:in)?)?(?:(\d+(?:\.\d+)?)s)?$")
 
@@ -62,3 +63,23 @@ def flag(seconds) -> str:
     """``minutes`` as ``--time-budget`` takes it: 45m, 2h, 1h30m, 40s (``parse_duration``
     reads it back)."""
     return minutes(seconds).replace(" h", "h").replace(" min", "m").replace(" ", "")
+
+
+def check_budget(cfg, source="config") -> float | None:
+    """The budget of a TrainConfig ``cfg`` in seconds (None without one); UserError for a budget
+    the run cannot keep (with folds, or a cosine warm-up shorter than the probe). Here, not in
+    keras_fer.budget, so that the training CLI checks it before importing Keras."""
+    if cfg.time_budget is None:
+        return None
+    seconds = parse_duration(cfg.time_budget, f"{source}: time_budget")
+    if seconds is None:
+        return None
+    if cfg.folds:
+        raise UserError(f"{source}: time_budget with folds is not supported (give each fold "
+                        "its epochs)")
+    warmup = cfg.schedule.get("warmup_epochs", 5)  # the cosine schedule's default
+    if cfg.schedule["name"] == "cosine" and warmup < PROBE_EPOCHS:
+        raise UserError(f"{source}: time_budget needs a cosine warm-up of at least "
+                        f"{PROBE_EPOCHS} epochs, got warmup_epochs {warmup}: the epochs are "
+                        f"fixed after epoch {PROBE_EPOCHS}, and the decay spans them")
+    return seconds

@@ -8,7 +8,7 @@ codes, and every file that was there before is byte-identical afterwards.
 To add a case, add a row to CASES: (id, argv, a fragment the message must contain). In argv,
 ``{name}`` is replaced by the path of a WORKSPACE entry. A command's parser and early checks run
 without Keras (tests/test_cli_startup.py); keep the cases that get past them and import
-TensorFlow (~5-15 s each, e.g. experiments) to those that need it.
+TensorFlow (~5-15 s each: a video read after the model loaded) to those that need it.
 """
 import ctypes
 import hashlib

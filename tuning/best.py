@@ -182,7 +182,8 @@ def retrain_trial(tuner, trial, space, base, data, out, retrain_s=None, deadline
     the ``splits`` that have images, without test-time augmentation, and ``search.json`` (the
     trial, its score, the retraining's budget, ``note``). A finished one is kept as it is
     (delete it to retrain); an interrupted one resumes."""
-    from keras_fer.budget import check, train_within
+    from keras_fer.budget import train_within
+    from keras_fer.durations import check_budget
 
     out = Path(out)
     splits = [s for s in splits if np.any(data.splits == s)]
@@ -194,7 +195,7 @@ def retrain_trial(tuner, trial, space, base, data, out, retrain_s=None, deadline
         if retrain_s is not None:
             budgeted = cfg.replace(time_budget=budget_text(retrain_s))
             try:
-                check(budgeted)
+                check_budget(budgeted)
                 cfg, within = budgeted, f" within {minutes(retrain_s)} (make train's budget)"
             except UserError:  # a warm-up too short to fix the epochs after the second: cut
                 callbacks = [Deadline(deadline)]

@@ -157,7 +157,9 @@ def main(argv=None) -> int:
         model_dir = release_dir()
         video_out = Path(args.out or "predict")  # never into the installed package
     else:
-        model_kind(model_dir, args.engine)  # its mistakes first, before TensorFlow is imported
+        engine, _ = model_kind(model_dir, args.engine)  # its mistakes first, before TensorFlow
+        if engine == "keras":
+            rundir.class_names(model_dir)  # a killed run's outputs that no names fit, too
         # MODEL_DIR/predict, or runs/predict/<name> for a release (or a folder in one), which is
         # read-only; an --out inside a release is refused
         video_out = rundir.output_dir(model_dir, "predict", args.out, args.force)

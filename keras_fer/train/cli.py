@@ -12,6 +12,7 @@ A finished run or a release (saved_models/best) in --out is replaced only with -
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -168,16 +169,23 @@ def main(argv=None) -> int:
         from keras_fer import rundir
 
         rundir.claim_out(cfg.out, args.force, config=cfg.to_dict(), dry_run=True)
-    from keras_fer.budget import check, train_within
+    from keras_fer.data import load
+    from keras_fer.distribute import JOB_ENV, make_plan
+    from keras_fer.durations import check_budget
+
+    check_budget(cfg, "overrides")  # before the data is read
+    if any(os.environ.get(v) for v in JOB_ENV):  # several hosts join first (keras_fer.train.run)
+        make_plan(cfg.devices)
+    data = load(cfg.data, classes=cfg.classes)  # a bad data file fails before TensorFlow starts
+    from keras_fer.budget import train_within
     from keras_fer.train.core import TrainingFailed
 
-    check(cfg, "overrides")  # before the data is read
     if cfg.mixed_precision or cfg.verbose:
         import keras
 
         print(f"backend {keras.backend.backend()}, keras {keras.__version__}", flush=True)
     try:
-        out = train_within(cfg, force=args.force)  # keras_fer.train.run, within cfg.time_budget
+        out = train_within(cfg, data, force=args.force)  # keras_fer.train.run, within cfg.time_budget
     except TrainingFailed as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -6,9 +6,10 @@ import json
 import pytest
 
 from keras_fer import rundir
-from keras_fer.budget import TimeBudget, check, epochs_within
+from keras_fer.budget import TimeBudget, epochs_within
 from keras_fer.budget import train_within as run
 from keras_fer.config import TrainConfig
+from keras_fer.durations import check_budget as check
 from keras_fer.errors import UserError
 from keras_fer.train.callbacks import ResumeState
 from tests.train.conftest import read_history
