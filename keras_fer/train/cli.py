@@ -12,7 +12,6 @@ A finished run or a release (saved_models/best) in --out is replaced only with -
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -170,12 +169,11 @@ def main(argv=None) -> int:
 
         rundir.claim_out(cfg.out, args.force, config=cfg.to_dict(), dry_run=True)
     from keras_fer.data import load
-    from keras_fer.distribute import JOB_ENV, make_plan
+    from keras_fer.distribute import join_hosts
     from keras_fer.durations import check_budget
 
     check_budget(cfg, "overrides")  # before the data is read
-    if any(os.environ.get(v) for v in JOB_ENV):  # several hosts join first (keras_fer.train.run)
-        make_plan(cfg.devices)
+    join_hosts()  # a cluster's hosts join before anything else (a no-op without one)
     data = load(cfg.data, classes=cfg.classes)  # a bad data file fails before TensorFlow starts
     from keras_fer.budget import train_within
     from keras_fer.train.core import TrainingFailed
