@@ -14,7 +14,7 @@ RUN ?= saved_models/latest
 MODEL_DIR ?= $(if $(wildcard saved_models/best/model.keras),saved_models/best,$(RUN))
 INPUT ?= $(DATA)/samples
 
-.PHONY: setup data train tune evaluate visualize export predict bench release lint test test-e2e clean
+.PHONY: setup data train tune evaluate visualize export predict bench release lint test test-e2e test-long clean
 
 # TensorFlow's CUDA libraries (requirements-gpu.txt, 4 GB) only where a GPU is: nvidia-smi works,
 # or GPU=1 is given (GPU=0 leaves them out); elsewhere requirements.txt's plain tensorflow.
@@ -75,16 +75,20 @@ lint: setup
 # the longest modules first: tests/conftest.py LONGEST_FIRST).
 # `make test` is the quick suite; `make test-e2e` the end-to-end runs (tests/conftest.py E2E:
 # whole commands, searches, several devices and processes). CI runs both as `make test E2E=1`:
-# the same tests in one run per backend, so the workers start once and share one tail.
+# the same tests in one run per backend, so the workers start once and share one tail, less the
+# tests marked long (minutes on the whole real data set), which `make test-long` runs.
 TEST_WORKERS ?= 2
 PYTEST := $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
 test: setup
-	$(PYTEST) -m "$(if $(E2E),e2e or not e2e,not e2e)" tests
+	$(PYTEST) -m "$(if $(E2E),not long,not e2e)" tests
 	KERAS_BACKEND=jax $(PYTEST) -m "backends$(if $(E2E),, and not e2e)" tests
 
 test-e2e: setup
 	$(PYTEST) -m e2e tests
 	KERAS_BACKEND=jax $(PYTEST) -m "backends and e2e" tests
+
+test-long: setup
+	$(PYTEST) -m long tests
 
 clean:
 	rm -rf $(VENV) $(DATA)

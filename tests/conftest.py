@@ -46,7 +46,6 @@ E2E = {
 # pytest-xdist workers, which take one module at a time in this order (--no-loadscope-reorder;
 # xdist's own order is by number of tests), never start a long one last and idle beside it.
 LONGEST_FIRST = (
-    "tests/tuning/test_fidelity.py",            # 90 s: a search of 1 trial (e2e)
     "tests/test_gpu_session.py",                # 98 s
     "tests/train/test_devices.py",              # TensorFlow 37 s, JAX 107 s
     "tests/train/test_devices_cli.py",          # JAX 11 s

@@ -1,5 +1,6 @@
 """The two stages of the suite: `make test` (quick) leaves out the tests marked e2e, which
-`make test-e2e` runs; CI (.ci/run) runs both (`make test E2E=1`), so nothing is left out of CI."""
+`make test-e2e` runs; CI (.ci/run) runs both (`make test E2E=1`), less the tests marked long
+(minutes on the whole real data set), which `make test-long` runs."""
 import os
 import re
 import subprocess
@@ -59,7 +60,8 @@ def test_ci_runs_both_stages_and_each_selects_its_half():
     assert pytest_selections("test") == [(False, "not e2e"), (True, "backends and not e2e")]
     assert pytest_selections("test-e2e") == [(False, "e2e"), (True, "backends and e2e")]
     # CI: both halves in one run per backend
-    assert pytest_selections("test", "E2E=1") == [(False, "e2e or not e2e"), (True, "backends")]
+    assert pytest_selections("test", "E2E=1") == [(False, "not long"), (True, "backends")]
+    assert pytest_selections("test-long") == [(False, "long")]
 
 
 def test_the_marker_is_given_to_a_listed_test_only():
