@@ -104,13 +104,21 @@ class MTCNNDetector:
     name = "mtcnn"
 
     def __init__(self, min_confidence=MIN_CONFIDENCE):
-        try:
-            from mtcnn import MTCNN
-        except ImportError:
+        if not mtcnn_installed():
             raise UserError("--detector mtcnn needs the mtcnn package: pip install mtcnn "
-                            "(or keras_fer[mtcnn])") from None
-        self.net = MTCNN()
+                            "(or keras_fer[mtcnn])")
         self.min_confidence = min_confidence
+        self._net = None
+
+    @property
+    def net(self):
+        """MTCNN itself, made by the first detection: it starts TensorFlow (5 s of CPU), which
+        ``keras_fer.load()`` given face crops (``predict_faces``) never needs."""
+        if self._net is None:
+            from mtcnn import MTCNN
+
+            self._net = MTCNN()
+        return self._net
 
     def detect(self, rgb) -> list:
         """[{"box", "confidence", "keypoints": {"left_eye": (x, y), "right_eye", "nose",
