@@ -39,10 +39,10 @@ def test_all_call_trains_benches_and_returns_a_run_that_reassembles(fer_small_di
     from keras_fer.bench import KEYS
 
     out = tmp_path / "out"
-    recipe = tmp_path / "recipe.json"
-    recipe.write_text(json.dumps(RECIPE))
-    tiny = tmp_path / "tiny.json"  # the bench of a model file: the tests' tiny CNN
+    tiny = tmp_path / "tiny.json"  # a model file, trained and benched: the tests' tiny CNN
     tiny.write_text(json.dumps(TINY))
+    recipe = tmp_path / "recipe.json"
+    recipe.write_text(json.dumps(dict(RECIPE, model=str(tiny))))
     proc = _session("all", str(recipe), out=out, data=fer_small_dir, BENCH_MODELS=str(tiny),
                     XLA_FLAGS=f"{os.environ['XLA_FLAGS']} --xla_force_host_platform_device_count=2")
     assert proc.returncode == 0, proc.stderr[-2000:]
