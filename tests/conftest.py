@@ -24,7 +24,7 @@ E2E = {
     "tests/test_gpu_session.py",               # the GPU call's script, on JAX, end to end
     "tests/test_package.py",                   # builds the wheel and installs it alone
     "tests/train/test_devices.py",             # 2 devices and 2 processes against 1
-    "tests/train/test_devices_cli.py",         # the command on 2 devices
+    "tests/train/test_devices_cli.py",         # the command asked for 2 devices
     "tests/tuning/test_devices.py",            # a search on 2 devices
     "tests/tuning/test_distributed.py",        # a chief and two worker processes
     "tests/tuning/test_efficient_cli.py",      # `python -m tuning` of the default space
@@ -48,7 +48,6 @@ E2E = {
 LONGEST_FIRST = (
     "tests/test_gpu_session.py",                # 98 s
     "tests/train/test_devices.py",              # TensorFlow 37 s, JAX 107 s
-    "tests/train/test_devices_cli.py",          # JAX 11 s
     "tests/tuning/test_search.py",              # 66 s
     "tests/test_bad_inputs.py",                 # 56 s
     "tests/experiments/test_shipped_smoke.py",  # 55 s
