@@ -18,6 +18,13 @@ import json
 import os
 import sys
 
+if os.environ["KERAS_BACKEND"] == "jax":
+    # as on the GPU machine, which has no TensorFlow: keras.utils.set_random_seed would start it
+    # (5 CPU-seconds a process) only to seed it
+    import runpy
+    from pathlib import Path
+
+    runpy.run_path(str(Path(__file__).parents[1] / "no_tensorflow.py"))["hide_tensorflow"]()
 if "KERAS_DISTRIBUTION_PROCESS_ID" in os.environ:
     os.environ["JAX_PLATFORMS"] = "cpu"
 elif os.environ["KERAS_BACKEND"] == "jax":
