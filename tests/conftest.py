@@ -1,5 +1,5 @@
 """Shared fixtures. The suite runs on TensorFlow by default; `make test` runs the tests marked
-`backends` a second time with KERAS_BACKEND=jax.
+`backends` a second time with KERAS_BACKEND=jax, without TensorFlow (as on the GPU machine).
 
 The modules (or tests) in E2E run whole commands, scripts, searches and multi-device or multi-process
 trainings in subprocesses; they are marked `e2e`, left out of `make test` (the quick suite) and
@@ -18,6 +18,14 @@ if XLA_TEST_FLAGS not in os.environ.get("XLA_FLAGS", ""):
     os.environ["XLA_FLAGS"] = " ".join(filter(None, (os.environ.get("XLA_FLAGS"), XLA_TEST_FLAGS)))
 
 import pytest  # noqa: E402
+
+# The JAX stage runs as on the GPU machine, which has no TensorFlow: a JAX path that imports it
+# fails here. (keras.utils.set_random_seed imported it in every training only to seed it: the
+# stage took 69 s instead of 80.) Subprocesses, which do not inherit this, still find it.
+if os.environ["KERAS_BACKEND"] == "jax":
+    import runpy  # noqa: E402
+
+    runpy.run_path(str(Path(__file__).with_name("no_tensorflow.py")))["hide_tensorflow"]()
 
 REPO = Path(__file__).resolve().parents[1]
 E2E = {
