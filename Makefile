@@ -76,7 +76,8 @@ lint: setup
 # `make test` is the quick suite; `make test-e2e` the end-to-end runs (tests/conftest.py E2E:
 # whole commands, searches, several devices and processes). CI runs both as `make test E2E=1`:
 # the same tests in one run per backend, so the workers start once and share one tail, less the
-# tests marked long (minutes on the whole real data set), which `make test-long` runs.
+# tests marked long (the slowest end-to-end checks, kept out of CI's 8 minutes: pytest.ini),
+# which `make test-long` runs (and `make test-e2e`).
 TEST_WORKERS ?= 2
 PYTEST := $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
 test: setup

@@ -60,7 +60,6 @@ LONGEST_FIRST = (
     "tests/test_bad_inputs.py",                 # 56 s
     "tests/experiments/test_shipped_smoke.py",  # 55 s
     "tests/release/test_shipped_release.py",    # 52 s
-    "tests/tuning/test_rank.py",                # 44 s
     "tests/release/test_release.py",            # 44 s
     "tests/train/test_train.py",                # 40 s
     "tests/train/test_parts.py",                # JAX 30 s
@@ -71,7 +70,6 @@ LONGEST_FIRST = (
     "tests/tuning/test_devices.py",             # 27 s
     "tests/export/test_export_safety.py",       # 24 s
     "tests/models/test_zoo.py",                 # 23 s
-    "tests/tuning/test_distributed.py",         # 20 s
 )
 
 FER_ZIP = Path(os.environ.get("FER2013_ZIP", REPO.parent / "shared" / "datasets" / "fer2013.zip"))

@@ -1,6 +1,6 @@
 """The two stages of the suite: `make test` (quick) leaves out the tests marked e2e, which
 `make test-e2e` runs; CI (.ci/run) runs both (`make test E2E=1`), less the tests marked long
-(minutes on the whole real data set), which `make test-long` runs."""
+(the slowest end-to-end checks, pytest.ini), which `make test-long` runs."""
 import os
 import re
 import subprocess

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -16,6 +17,7 @@ def _free_port():
         return s.getsockname()[1]
 
 
+@pytest.mark.long  # three processes, 25 CPU-s: `make test-long` / `make test-e2e`, not CI's 8 minutes
 def test_chief_and_two_workers_finish_a_two_trial_search(tune_env, tmp_path):
     data, base = tune_env
     argv = [sys.executable, "-m", "tuning", "--data", str(data), "--config", str(base),

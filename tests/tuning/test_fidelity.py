@@ -228,7 +228,7 @@ def test_keras_tuner_is_pinned_to_the_range_whose_private_attributes_we_use():
 
 
 @pytest.mark.e2e
-@pytest.mark.long  # 2 minutes: `make test-long`, not CI's (its 10 minutes)
+@pytest.mark.long  # 2 minutes: `make test-long`, not CI's (its 8 minutes)
 def test_a_five_minute_search_s_first_trial_learns(fer_zip, tmp_path):
     """`python -m tuning --time-budget 5m --limit 4000 --no-retrain --max-trials 1` on the real
     FER2013 (../shared's zip: under CI a missing one fails, never skips), a smoke test of what a

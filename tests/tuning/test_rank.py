@@ -139,6 +139,7 @@ def ranked(tune_env, tmp_path_factory):
 
 
 @pytest.mark.e2e  # a search and 4 one-epoch retrainings: about a minute on 2 cores
+@pytest.mark.long  # `make test-long` / `make test-e2e`: left out of CI for its 8 minutes
 def test_rank_stops_within_its_budget_and_resumes(ranked):
     project, _, first, second, partial, kept, _ = ranked
     table = pd.read_csv(project / "trials.csv", dtype={"trial": str})
@@ -165,6 +166,7 @@ def test_rank_stops_within_its_budget_and_resumes(ranked):
 
 
 @pytest.mark.e2e  # a search and 4 one-epoch retrainings: about a minute on 2 cores
+@pytest.mark.long  # `make test-long` / `make test-e2e`: left out of CI for its 8 minutes
 def test_rank_writes_rho_of_scores_and_public_test_accuracies(ranked):
     project, _, _, second, _, _, argv = ranked
     result = json.loads((project / "rank.json").read_text())
@@ -206,6 +208,7 @@ def test_rank_writes_rho_of_scores_and_public_test_accuracies(ranked):
 
 
 @pytest.mark.e2e  # a search and 4 one-epoch retrainings: about a minute on 2 cores
+@pytest.mark.long  # `make test-long` / `make test-e2e`: left out of CI for its 8 minutes
 def test_rank_needs_k_trials_above_the_constant_predictor(ranked, capsys):
     from tuning import best
     from tuning.cli import main

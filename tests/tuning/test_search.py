@@ -120,6 +120,7 @@ def test_table_plot_and_retrained_best(searched):
     assert "best: trial" in second and "PrivateTest accuracy" in second
 
 
+@pytest.mark.long  # a whole release (24 s; tests/release's are CI's): `make test-long`, `make test-e2e`
 def test_release_on_request_and_existing_best_out_needs_force(searched, tune_env, capsys):
     tmp = searched[0]
     data, base = tune_env
