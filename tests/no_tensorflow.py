@@ -1,7 +1,7 @@
 """Python as if TensorFlow were not installed (the GPU machine has JAX and PyTorch only):
 ``python tests/no_tensorflow.py [-m] MODULE ARGS...`` runs the module, ``... -c CODE`` the code.
 Used by tests/test_without_tensorflow.py and tests/test_gpu_session.py; ``hide_tensorflow`` by
-tests/train/devices_worker.py."""
+tests/conftest.py (the JAX stage) and tests/train/devices_worker.py."""
 import runpy
 import sys
 
@@ -16,8 +16,7 @@ class NoTensorFlow:
 
 
 def hide_tensorflow():
-    """From now on, this process finds no tensorflow (for a script that runs as on the GPU
-    machine: tests/train/devices_worker.py under JAX)."""
+    """From now on, this process finds no tensorflow or tensorboard, as on the GPU machine."""
     sys.meta_path.insert(0, NoTensorFlow())
 
 

@@ -115,8 +115,11 @@ class MTCNNDetector:
         """MTCNN itself, made by the first detection: it starts TensorFlow (5 s of CPU), which
         ``keras_fer.load()`` given face crops (``predict_faces``) never needs."""
         if self._net is None:
-            from mtcnn import MTCNN
-
+            try:
+                from mtcnn import MTCNN
+            except ImportError as e:  # installed, but what it needs is not (TensorFlow)
+                raise UserError(f"the mtcnn detector cannot start: {e}; pip install "
+                                "\"keras_fer[mtcnn]\", or use the haar detector") from None
             self._net = MTCNN()
         return self._net
 

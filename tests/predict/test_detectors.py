@@ -41,6 +41,19 @@ def test_mtcnn_finds_an_upscaled_fer_face_and_nothing_on_a_blank(fer_small):
     assert rec.detect_emotions(np.full((200, 200, 3), 128, "uint8")) == []
 
 
+def test_mtcnn_that_cannot_start_is_a_user_error_at_its_first_detection(monkeypatch):
+    """MTCNN is made by the first detection (``load()`` starts no TensorFlow): where the mtcnn
+    package is found but cannot be imported (TensorFlow missing), that detection says so."""
+    pytest.importorskip("mtcnn", reason="keras_fer[mtcnn] not installed")
+    from keras_fer.errors import UserError
+    from keras_fer.predict.faces import MTCNNDetector
+
+    detector = MTCNNDetector()
+    monkeypatch.setitem(sys.modules, "mtcnn", None)  # its import now fails
+    with pytest.raises(UserError, match=r"^the mtcnn detector cannot start: .*haar detector$"):
+        detector.detect(np.zeros((64, 64, 3), "uint8"))
+
+
 class Stub:
     """A detector that gives fixed faces (boxes partly off the image too)."""
 
