@@ -21,7 +21,7 @@ import pytest  # noqa: E402
 
 # The JAX stage runs as on the GPU machine, which has no TensorFlow: a JAX path that imports it
 # fails here. (keras.utils.set_random_seed imported it in every training only to seed it: the
-# stage took 69 s instead of 80.) Subprocesses, which do not inherit this, still find it.
+# stage took 74 s instead of 80.) Subprocesses, which do not inherit this, still find it.
 if os.environ["KERAS_BACKEND"] == "jax":
     import runpy  # noqa: E402
 
