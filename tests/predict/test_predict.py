@@ -204,6 +204,23 @@ def test_mtcnn_missing_is_a_user_error(run_dir, image_files, capsys, monkeypatch
     assert len(err) == 1 and "pip install mtcnn" in err[0]
 
 
+def test_an_mtcnn_that_cannot_start_is_one_line_exit_2_and_writes_nothing(run_dir, image_files,
+                                                                          tmp_path, capsys,
+                                                                          monkeypatch):
+    """mtcnn found but not importable (its TensorFlow missing): MTCNN is made by the first
+    detection, whose error is the command's one line."""
+    from keras_fer.predict import faces
+    from keras_fer.predict.cli import main
+
+    monkeypatch.setattr(faces, "mtcnn_installed", lambda: True)
+    monkeypatch.setitem(sys.modules, "mtcnn", None)  # its import fails
+    out = tmp_path / "out"
+    assert main([str(run_dir), str(image_files[0]), "--detector", "mtcnn", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: the mtcnn detector cannot start: ")
+    assert not out.exists()
+
+
 def test_moving_average_and_expand_box():
     from keras_fer.predict.faces import expand_box
     from keras_fer.predict.video import moving_average
